@@ -1,0 +1,47 @@
+# The two README commands are `make demo` and `make test`; everything else supports them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP_FLAGS := --quiet --disable-pip-version-check
+# Zero-config local instance: SQLite under .dagster_home (an empty dagster.yaml means "defaults").
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: demo ui test census dev-postgres validate clean
+
+demo: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m compliance_assets run demo_pipeline
+
+census: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m compliance_assets run census_release
+
+ui: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+validate: $(VENV)/.runtime
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Against PostgreSQL: the repo's dagster.yaml, credentials from DAGSTER_PG_* variables.
+dev-postgres: $(VENV)/.runtime
+	mkdir -p .dagster/postgres && cp dagster.yaml .dagster/postgres/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster/postgres $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME) && touch $@
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.runtime
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .data .dagster_home .dagster .pytest_cache .hypothesis

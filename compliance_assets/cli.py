@@ -1,0 +1,123 @@
+"""`python -m compliance_assets`: run a job with progress, or validate the register."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+import yaml
+from dagster import DagsterEventType, DagsterInstance
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from compliance_assets import environment
+from compliance_assets.register import RegisterError, load_register
+
+console = Console()
+
+_STEP_EVENTS = (
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+)
+
+
+def _run(job_name: str, config_path: str | None) -> int:
+    from compliance_assets.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    run_config = yaml.safe_load(open(config_path, encoding="utf-8")) if config_path else {}
+    # The progress bar replaces Dagster's step-by-step console log; warnings still show.
+    run_config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
+    instance = DagsterInstance.get()
+    run_id = str(uuid.uuid4())
+    steps = sorted(node.name for node in job.graph.nodes)
+    outcome: dict[str, object] = {}
+
+    def execute() -> None:
+        outcome["result"] = job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id, raise_on_error=False)
+
+    worker = threading.Thread(target=execute, daemon=True)
+    checks: list[tuple[str, str, bool]] = []
+    rows: dict[str, int] = {}
+    failed: list[str] = []
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"{job_name}: starting", total=len(steps))
+        worker.start()
+        seen = 0
+        while worker.is_alive() or seen < len(instance.all_logs(run_id)):
+            records = instance.all_logs(run_id, of_type=set(_STEP_EVENTS))
+            for record in records[seen:]:
+                event = record.dagster_event
+                if event.event_type == DagsterEventType.STEP_START:
+                    progress.update(task, description=f"{job_name}: {event.step_key}")
+                elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+                    progress.advance(task)
+                    if event.event_type == DagsterEventType.STEP_FAILURE:
+                        failed.append(event.step_key)
+                elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                    materialization = event.event_specific_data.materialization
+                    count = materialization.metadata.get("dagster/row_count")
+                    rows[materialization.asset_key.to_user_string()] = count.value if count else 0
+                elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                    evaluation = event.event_specific_data
+                    checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.passed))
+            seen = len(records)
+            if not worker.is_alive() and seen == len(instance.all_logs(run_id, of_type=set(_STEP_EVENTS))):
+                break
+            time.sleep(0.25)
+        worker.join()
+    _summary(rows, checks)
+    result = outcome["result"]
+    if result.success:
+        console.print(f"[green]Run {run_id} succeeded.[/green] Open the Dagster UI with [bold]make ui[/bold] → http://127.0.0.1:3000/runs/{run_id}")
+        return 0
+    console.print(f"[red]Run {run_id} failed[/red] at {', '.join(failed) or 'start-up'}; see http://127.0.0.1:3000/runs/{run_id} (make ui)")
+    return 1
+
+
+def _summary(rows: dict[str, int], checks: list[tuple[str, str, bool]]) -> None:
+    table = Table(title="Published assets and their blocking checks")
+    table.add_column("asset")
+    table.add_column("rows", justify="right")
+    table.add_column("checks")
+    by_asset: dict[str, list[str]] = {}
+    for asset, name, passed in checks:
+        by_asset.setdefault(asset, []).append(f"[green]✓ {name}[/green]" if passed else f"[red]✗ {name}[/red]")
+    for asset in sorted(set(rows) | set(by_asset)):
+        table.add_row(asset, str(rows.get(asset, "not published")), "  ".join(by_asset.get(asset, [])))
+    console.print(table)
+
+
+def _validate_register() -> int:
+    try:
+        register = load_register(environment.register_dir())
+    except RegisterError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    console.print(f"[green]Register OK[/green]: {len(register.activities)} activities, {len(register.asset_names)} assets.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m compliance_assets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a job of the demo code location, with progress")
+    run.add_argument("job", nargs="?", default="demo_pipeline")
+    run.add_argument("-c", "--config", help="run config YAML")
+    commands.add_parser("validate-register", help="load the register and report every problem")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(args.job, args.config)
+    return _validate_register()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

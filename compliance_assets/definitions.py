@@ -1,0 +1,70 @@
+"""The demo code location: the one entry point `workspace.yaml` and `dagster` load.
+
+A broken register raises RegisterError here, so the location refuses to load rather than run
+without its rules."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job
+
+from compliance_assets import environment
+from compliance_assets.demo import features, sources
+from compliance_assets.factories.aggregate import cohort_asset
+from compliance_assets.factories.pseudonymised import pseudonymised_asset
+from compliance_assets.factories.raw import raw_asset
+from compliance_assets.register import Register, load_register
+
+EMAIL_MARKETING_ASSETS = [
+    "customers",
+    "engagement_events",
+    "consent_records",
+    "search_logs",
+    "customer_features",
+    "engagement_cohorts",
+    "region_cohorts",
+]
+CENSUS_ASSETS = ["census_respondents", "census_features", "census_cohorts"]
+
+
+def build_assets(register: Register) -> list:
+    demo = {"demo_source"}
+    return [
+        raw_asset(register, "customers", sources.load_customers, required_resource_keys=demo),
+        raw_asset(register, "engagement_events", sources.load_engagement_events, required_resource_keys=demo),
+        raw_asset(register, "consent_records", sources.load_consent_records, required_resource_keys=demo),
+        raw_asset(register, "search_logs", sources.load_search_logs, required_resource_keys=demo),
+        pseudonymised_asset(register, "customer_features", features.customer_features),
+        cohort_asset(register, "engagement_cohorts"),
+        cohort_asset(register, "region_cohorts"),
+        raw_asset(register, "census_respondents", sources.load_census, required_resource_keys={"census_file"}),
+        pseudonymised_asset(register, "census_features", features.census_features),
+        cohort_asset(register, "census_cohorts"),
+    ]
+
+
+def build_definitions(register: Register | None = None, assets: list | None = None) -> Definitions:
+    register = register or load_register(environment.register_dir())
+    return Definitions(
+        assets=assets if assets is not None else build_assets(register),
+        jobs=[
+            define_asset_job(
+                "demo_pipeline",
+                selection=AssetSelection.assets(*EMAIL_MARKETING_ASSETS),
+                description="The email-marketing demo end to end: raw → pseudonymised → cohorts (k ≥ 50).",
+            ),
+            define_asset_job(
+                "census_release",
+                selection=AssetSelection.assets(*CENSUS_ASSETS),
+                description="Census cohorts by sex, race and education from adult.csv, k ≥ 50.",
+            ),
+        ],
+        resources={
+            "warehouse": environment.warehouse(),
+            "pseudonym_keys": environment.pseudonym_keys(),
+            "demo_source": sources.DemoSourceResource(),
+            "census_file": sources.CensusFileResource(path=environment.census_path()),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,67 @@
+"""Where the demo's raw data comes from: the synthetic generator and the census CSV file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from dagster import AssetExecutionContext, ConfigurableResource, Failure
+from pydantic import Field
+
+from compliance_assets.demo import synthetic
+
+
+class DemoSourceResource(ConfigurableResource):
+    """The synthetic email-marketing source: same seed, size and date give the same rows."""
+
+    seed: int = Field(default=synthetic.DemoSize.seed, description="Random seed")
+    customers: int = Field(default=synthetic.DemoSize.customers, ge=100, description="Contacts to generate")
+    events_per_customer: float = Field(default=synthetic.DemoSize.events_per_customer, gt=0)
+    as_of: str | None = Field(default=None, description="Reference date (YYYY-MM-DD); today when empty")
+
+    def size(self) -> synthetic.DemoSize:
+        return synthetic.DemoSize(customers=self.customers, events_per_customer=self.events_per_customer, seed=self.seed)
+
+    def reference_time(self) -> pd.Timestamp:
+        return pd.Timestamp(self.as_of) if self.as_of else pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+
+    def people(self) -> pd.DataFrame:
+        return synthetic.customers(self.size(), self.reference_time())
+
+
+class CensusFileResource(ConfigurableResource):
+    """The UCI Adult census extract; its path is configuration because it is not in the repo."""
+
+    path: str = Field(description="Path to adult.csv (e.g. ../shared/data/adult.csv)")
+
+    def read(self) -> pd.DataFrame:
+        path = Path(self.path).expanduser()
+        if not path.is_file():
+            raise Failure(description=f"census file not found at '{path}' (set COMPLIANCE_CENSUS_CSV)")
+        frame = pd.read_csv(path, skipinitialspace=True, na_values=["?"], dtype="string")
+        frame.columns = [c.strip().replace("-", "_") for c in frame.columns]
+        frame.insert(0, "respondent_id", "adult-" + pd.Series(range(1, len(frame) + 1)).astype("string").str.zfill(6))
+        return frame
+
+
+def load_customers(context: AssetExecutionContext) -> pd.DataFrame:
+    return context.resources.demo_source.people()
+
+
+def load_engagement_events(context: AssetExecutionContext) -> pd.DataFrame:
+    source = context.resources.demo_source
+    return synthetic.engagement_events(source.size(), source.reference_time(), source.people())
+
+
+def load_consent_records(context: AssetExecutionContext) -> pd.DataFrame:
+    source = context.resources.demo_source
+    return synthetic.consent_records(source.size(), source.reference_time(), source.people())
+
+
+def load_search_logs(context: AssetExecutionContext) -> pd.DataFrame:
+    source = context.resources.demo_source
+    return synthetic.search_logs(source.size(), source.reference_time(), source.people())
+
+
+def load_census(context: AssetExecutionContext) -> pd.DataFrame:
+    return context.resources.census_file.read()

@@ -1,0 +1,150 @@
+"""Deterministic synthetic data for the email-marketing demo: same seed and size, same rows.
+
+The data is realistic enough to exercise the rules: skewed workspace sizes (so some cohorts fall
+under k), contacts imported twice with different spelling of their email (so normalisation
+matters), and a few contacts without an email (so quarantine matters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+WORKSPACES = np.array(["ws_alpine_outdoor", "ws_baltic_books", "ws_cologne_coffee", "ws_danube_dental"])
+WORKSPACE_WEIGHTS = np.array([0.46, 0.30, 0.15, 0.09])
+FIRST_NAMES = np.array("Anna Ben Clara David Emma Felix Greta Hannes Ida Jonas Lena Max Nora Oskar Paula Quentin Rosa Simon Tilda Uwe".split())
+LAST_NAMES = np.array("Schmidt Müller Weber Fischer Wagner Becker Hoffmann Koch Richter Klein Wolf Neumann Schwarz Braun Zimmermann".split())
+MAIL_DOMAINS = np.array(["example.com", "mail.example.org", "post.example.net", "example.de"])
+COUNTRIES = np.array(["DE", "AT", "CH"])
+USER_AGENTS = np.array(
+    [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        "Microsoft Outlook 16.0.17726",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15",
+        "Thunderbird/115.12.0",
+    ]
+)
+SEARCH_TERMS = np.array(["unsubscribe", "newsletter frequency", "change email", "privacy", "order status", "vouchers"])
+CONSENT_PURPOSES = np.array(["marketing.communications.email", "analytics.reporting.campaign_insights"])
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    customers: int = 20_000
+    events_per_customer: float = 15.0
+    seed: int = 20_260_101
+
+
+def _pick(rng: np.random.Generator, values: np.ndarray, size: int, p: np.ndarray | None = None) -> np.ndarray:
+    return values[rng.choice(len(values), size=size, p=p)]
+
+
+def _timestamps(rng: np.random.Generator, as_of: pd.Timestamp, size: int, max_days: int) -> pd.Series:
+    seconds = rng.integers(0, max_days * 86_400, size=size)
+    return pd.Series(as_of - pd.to_timedelta(seconds, unit="s"))
+
+
+def _ipv4(rng: np.random.Generator, size: int) -> pd.Series:
+    octets = [pd.Series(rng.integers(lo, 255, size=size)).astype("string") for lo in (11, 0, 0, 1)]
+    return octets[0] + "." + octets[1] + "." + octets[2] + "." + octets[3]
+
+
+def customers(size: DemoSize, as_of: pd.Timestamp) -> pd.DataFrame:
+    rng = np.random.default_rng(size.seed)
+    n = size.customers
+    first, last = _pick(rng, FIRST_NAMES, n), _pick(rng, LAST_NAMES, n)
+    number = pd.Series(np.arange(n)).astype("string")
+    local = pd.Series(first).str.lower() + "." + pd.Series(last).str.lower() + number
+    email = local + "@" + pd.Series(_pick(rng, MAIL_DOMAINS, n))
+    ages = np.clip(rng.gamma(shape=6.0, scale=6.5, size=n) + 16, 18, 92).astype(int)
+    birth = as_of - pd.to_timedelta(ages * 365.25 + rng.integers(0, 365, size=n), unit="D")
+    frame = pd.DataFrame(
+        {
+            "customer_id": "cus_" + number.str.zfill(7),
+            "workspace_id": _pick(rng, WORKSPACES, n, WORKSPACE_WEIGHTS),
+            "email": email,
+            "full_name": pd.Series(first) + " " + pd.Series(last),
+            "birth_date": pd.Series(birth).dt.normalize(),
+            "postcode": pd.Series(rng.choice(10, size=n, p=[0.06, 0.1, 0.12, 0.1, 0.14, 0.12, 0.1, 0.1, 0.09, 0.07])).astype("string")
+            + pd.Series(rng.integers(0, 10_000, size=n)).astype("string").str.zfill(4),
+            "country": _pick(rng, COUNTRIES, n, np.array([0.8, 0.12, 0.08])),
+            "signup_at": _timestamps(rng, as_of, n, 720),
+        }
+    )
+    # Re-imports of the same person with another spelling of the address: one subject, not two.
+    dup = rng.choice(n, size=max(1, n // 200), replace=False)
+    reimported = frame.iloc[dup].copy()
+    reimported["customer_id"] = "cus_" + pd.Series(np.arange(n, n + len(dup))).astype("string").str.zfill(7).to_numpy()
+    reimported["email"] = "  " + reimported["email"].str.upper() + " "
+    # Contacts imported without an address: quarantined, never pseudonymised to a shared token.
+    blank = rng.choice(n, size=max(1, n // 1000), replace=False)
+    frame.loc[blank, "email"] = np.where(np.arange(len(blank)) % 2 == 0, "", None)
+    return pd.concat([frame, reimported], ignore_index=True)
+
+
+def engagement_events(size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(size.seed + 1)
+    activity = rng.gamma(shape=0.8, scale=1.0, size=len(people))
+    activity = activity / activity.sum()
+    n = int(len(people) * size.events_per_customer)
+    who = rng.choice(len(people), size=n, p=activity)
+    recency_days = np.where(rng.random(len(people)) < 0.35, 400, 180)  # a third went quiet long ago
+    max_days = recency_days[who]
+    age_seconds = (rng.random(n) * max_days * 86_400).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "event_id": "evt_" + pd.Series(np.arange(n)).astype("string").str.zfill(9),
+            "workspace_id": people["workspace_id"].to_numpy()[who],
+            "customer_id": people["customer_id"].to_numpy()[who],
+            "campaign_id": "cmp_" + pd.Series(rng.integers(1, 60, size=n)).astype("string").str.zfill(3),
+            "event_type": _pick(rng, np.array(["open", "click", "convert"]), n, np.array([0.72, 0.22, 0.06])),
+            "occurred_at": as_of - pd.to_timedelta(age_seconds, unit="s"),
+            "ip_address": _ipv4(rng, n),
+            "user_agent": _pick(rng, USER_AGENTS, n),
+        }
+    )
+
+
+def consent_records(size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(size.seed + 2)
+    n = len(people)
+    rows = []
+    for position, purpose in enumerate(CONSENT_PURPOSES):
+        granted_at = _timestamps(rng, as_of, n, 700)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "consent_id": f"cns_{position}_" + pd.Series(np.arange(n)).astype("string").str.zfill(7),
+                    "workspace_id": people["workspace_id"].to_numpy(),
+                    "customer_id": people["customer_id"].to_numpy(),
+                    "purpose": purpose,
+                    "status": "granted",
+                    "recorded_at": granted_at,
+                }
+            )
+        )
+        withdrew = rng.random(n) < 0.08
+        withdrawn = rows[-1].loc[withdrew].copy()
+        withdrawn["consent_id"] = withdrawn["consent_id"] + "_w"
+        withdrawn["status"] = "withdrawn"
+        withdrawn["recorded_at"] = withdrawn["recorded_at"] + pd.to_timedelta(rng.integers(1, 60, size=len(withdrawn)), unit="D")
+        rows.append(withdrawn)
+    return pd.concat(rows, ignore_index=True)
+
+
+def search_logs(size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(size.seed + 3)
+    n = max(1, len(people) // 4)
+    who = rng.choice(len(people), size=n)
+    return pd.DataFrame(
+        {
+            "search_id": "srch_" + pd.Series(np.arange(n)).astype("string").str.zfill(8),
+            "workspace_id": people["workspace_id"].to_numpy()[who],
+            "customer_id": people["customer_id"].to_numpy()[who],
+            "query": _pick(rng, SEARCH_TERMS, n),
+            "searched_at": _timestamps(rng, as_of, n, 30),
+            "ip_address": _ipv4(rng, n),
+        }
+    )

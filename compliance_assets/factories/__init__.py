@@ -1,0 +1,1 @@
+"""Dagster asset and check factories driven by the register."""

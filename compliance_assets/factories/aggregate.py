@@ -1,0 +1,96 @@
+"""Aggregate tier: cohort releases in which every cohort has at least k distinct subjects."""
+
+
+from collections.abc import Callable
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
+
+from compliance_assets.factories.checks import (
+    K_ANONYMITY,
+    MINIMISATION,
+    NO_DIRECT_IDENTIFIERS,
+    blocking_specs,
+    evaluate_identifiers,
+    evaluate_k_anonymity,
+    evaluate_minimisation,
+)
+from compliance_assets.factories.metadata import code_version, column, column_lineage, privacy_tags, schema
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.factories.publish import stage_check_publish
+from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets
+from compliance_assets.privacy.cohorts import SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
+from compliance_assets.register import Register
+
+Release = Callable[[pd.DataFrame, list[str], str, dict[str, MeasureSpec], int], CohortRelease]
+
+
+def cohort_asset(register: Register, name: str, release: Release = release_cohorts) -> AssetsDefinition:
+    """A cohort table from `cohorts.yaml`; `release` is replaceable (e.g. to push the grouping down
+    to the warehouse), and whatever it returns still has to pass the blocking checks."""
+    cohort = register.cohorts[name]
+    activity = register.activities[cohort.activity]
+    feature_set = register.feature_sets[cohort.source]
+    k = activity.k_anonymity
+    key = AssetKey(name)
+    table = table_name(Tier.AGGREGATE, name)
+    source_table = table_name(Tier.PSEUDONYMISED, cohort.source)
+    measures = {m: MeasureSpec(spec.aggregation, spec.column) for m, spec in cohort.measures.items()}
+    output_columns = [*cohort.dimensions, *cohort.measures] + ([] if SUBJECTS in cohort.measures else [SUBJECTS])
+    raw_sources = source_assets(feature_set)
+    identifier_columns = direct_identifier_columns(register, raw_sources)
+    columns = [
+        column(d, feature_set.features[d].type, feature_set.features[d].category, "none", f"Cohort dimension from {cohort.source}.{d}")
+        for d in cohort.dimensions
+    ]
+    columns += [
+        column(m, "integer" if spec.aggregation == "count_subjects" else "float", "system.operations", "none", spec.description)
+        for m, spec in cohort.measures.items()
+    ]
+    lineage = column_lineage(
+        {
+            **{d: [f"{cohort.source}.{d}"] for d in cohort.dimensions},
+            **{
+                m: [f"{cohort.source}.{spec.column or feature_set.subject_key}"]
+                for m, spec in cohort.measures.items()
+            },
+        }
+    )
+
+    @asset(
+        name=name,
+        group_name=Tier.AGGREGATE.value,
+        description=f"{cohort.description}\n\nReleased only for cohorts of at least k = {k} distinct subjects. Activity: {activity.name}.",
+        owners=activity.owners,
+        kinds={"pandas", "sql"},
+        tags={**privacy_tags(Tier.AGGREGATE, cohort.activity, activity), "privacy/k": str(k)},
+        code_version=code_version(register, name, None if release is release_cohorts else release),
+        metadata={"dagster/column_schema": schema(columns), "dagster/table_name": table, "privacy/k": k},
+        deps=[cohort.source],
+        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY]),
+        required_resource_keys={"warehouse"},
+        output_required=False,
+    )
+    def _cohorts(context: AssetExecutionContext):
+        warehouse = context.resources.warehouse
+        source = warehouse.read_table(source_table)
+        result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k)
+        known = {f"{cohort.source}.{feature_set.subject_key}": source[feature_set.subject_key]}
+        for raw_source, cols in identifier_columns.items():
+            raw = warehouse.read_table(table_name(Tier.RAW, raw_source), cols)
+            known.update({f"{raw_source}.{c}": raw[c] for c in cols})
+        stats = result.stats
+        yield from stage_check_publish(
+            context,
+            warehouse,
+            table,
+            result.released,
+            [
+                lambda staged: evaluate_minimisation(key, staged, output_columns),
+                lambda staged: evaluate_identifiers(key, staged, known, None),
+                lambda staged: evaluate_k_anonymity(key, staged, source, cohort.dimensions, feature_set.subject_key, k, stats),
+            ],
+            {**{stat: MetadataValue.int(value) for stat, value in stats.items()}, "dagster/column_lineage": lineage},
+        )
+
+    return _cohorts

@@ -1,0 +1,30 @@
+"""Names shared by the factories: tiers, tags and warehouse tables."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Tier(StrEnum):
+    RAW = "raw"
+    PSEUDONYMISED = "pseudonymised"
+    AGGREGATE = "aggregate"
+
+
+TIER_TAG = "privacy/tier"
+ACTIVITY_TAG = "privacy/activity"
+LEGAL_BASIS_TAG = "privacy/legal-basis"
+DATA_USE_TAG = "privacy/data-use"
+CATEGORY_COLUMN_TAG = "privacy/category"
+IDENTIFIER_COLUMN_TAG = "privacy/identifier"
+
+
+def table_name(tier: Tier, asset_name: str) -> str:
+    """Tiers are table-name prefixes so the same layout works on SQLite and PostgreSQL."""
+    return f"{tier.value}__{asset_name}"
+
+
+def tag_value(text: str) -> str:
+    """Dagster tag values allow letters, digits, '-', '_' and '.' only."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower()[:63]

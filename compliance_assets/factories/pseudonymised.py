@@ -1,0 +1,134 @@
+"""Pseudonymised tier: one row per subject, keyed by a keyed-HMAC pseudonym of the normalised
+identifier, holding only the features documented in the feature registry."""
+
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
+
+from compliance_assets.factories.checks import (
+    MINIMISATION,
+    NO_DIRECT_IDENTIFIERS,
+    blocking_specs,
+    evaluate_identifiers,
+    evaluate_minimisation,
+)
+from compliance_assets.factories.metadata import code_version, column, column_lineage, privacy_tags, schema
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.factories.publish import stage_check_publish
+from compliance_assets.privacy.conform import REASON_COLUMN
+from compliance_assets.privacy.normalise import missing_mask, normalise
+from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
+from compliance_assets.register import FeatureSet, IdentifierRole, Register
+
+
+@dataclass(frozen=True)
+class FeatureInputs:
+    """What a feature transform receives: the subjects with their pseudonym already attached
+    (rows without an identifier are quarantined before this), and every raw source it reads."""
+
+    subjects: pd.DataFrame
+    sources: dict[str, pd.DataFrame]
+    subject_key: str
+    run_date: pd.Timestamp
+
+
+FeatureTransform = Callable[[FeatureInputs], pd.DataFrame]
+
+
+def source_assets(feature_set: FeatureSet) -> list[str]:
+    names = {feature_set.subject_source}
+    for feature in feature_set.features.values():
+        names.update(ref.split(".")[0] for ref in feature.sources)
+    return sorted(names)
+
+
+def direct_identifier_columns(register: Register, sources: list[str]) -> dict[str, list[str]]:
+    return {
+        name: [c for c, spec in register.sources[name].columns.items() if spec.identifier is IdentifierRole.DIRECT]
+        for name in sources
+        if name in register.sources
+    }
+
+
+def pseudonymised_asset(register: Register, name: str, transform: FeatureTransform) -> AssetsDefinition:
+    feature_set = register.feature_sets[name]
+    activity = register.activities[feature_set.activity]
+    domain = register.domain_of(name)
+    subject = register.sources[feature_set.subject_source].subject
+    assert subject is not None  # guaranteed by the register's consistency rules
+    table = table_name(Tier.PSEUDONYMISED, name)
+    reads = source_assets(feature_set)
+    key = AssetKey(name)
+    registered = [feature_set.subject_key, *feature_set.features]
+    identifier_columns = direct_identifier_columns(register, reads)
+    columns = [column(feature_set.subject_key, "string", "user.unique_id.pseudonymous", "pseudonym", f"Keyed HMAC-SHA256 pseudonym, domain '{domain}'")]
+    columns += [
+        column(f, spec.type, spec.category, spec.identifier, f"{spec.extraction}. Minimisation: {spec.minimisation}. Necessity: {spec.necessity}")
+        for f, spec in feature_set.features.items()
+    ]
+    subject_ref = f"{feature_set.subject_source}.{subject.column}"
+    lineage = column_lineage(
+        {feature_set.subject_key: [subject_ref], **{f: spec.sources for f, spec in feature_set.features.items()}}
+    )
+
+    @asset(
+        name=name,
+        group_name=Tier.PSEUDONYMISED.value,
+        description=f"{feature_set.description}\n\nActivity: {activity.name}. Pseudonymisation domain: `{domain}`.",
+        owners=activity.owners,
+        kinds={"pandas", "sql"},
+        tags={**privacy_tags(Tier.PSEUDONYMISED, feature_set.activity, activity), "privacy/domain": domain},
+        code_version=code_version(register, name, transform),
+        metadata={
+            "dagster/column_schema": schema(columns),
+            "dagster/table_name": table,
+            "privacy/pseudonymisation_domain": domain,
+        },
+        deps=reads,
+        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS]),
+        required_resource_keys={"warehouse", "pseudonym_keys"},
+        output_required=False,
+    )
+    def _pseudonymised(context: AssetExecutionContext):
+        warehouse = context.resources.warehouse
+        raw = {source: warehouse.read_table(table_name(Tier.RAW, source)) for source in reads}
+        people = raw[feature_set.subject_source]
+        identifiers = normalise(people[subject.column], subject.kind)
+        missing = missing_mask(identifiers)
+        if missing.any():
+            rejected = people.loc[missing].astype("string").assign(**{REASON_COLUMN: f"{subject.column}: missing or empty identifier"})
+            quarantine = warehouse.quarantine(name, rejected)
+            context.log.warning(f"{int(missing.sum())} row(s) of '{feature_set.subject_source}' have no identifier; kept in '{quarantine}'")
+        people = people.loc[~missing].copy()
+        scope = people[subject.scope] if subject.scope else None
+        people[feature_set.subject_key] = pseudonymise(
+            scoped(identifiers[~missing], scope), context.resources.pseudonym_keys.domain_key(domain)
+        )
+        inputs = FeatureInputs(
+            subjects=people,
+            sources=raw,
+            subject_key=feature_set.subject_key,
+            run_date=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
+        )
+        features = transform(inputs)
+        known = {f"{src}.{c}": raw[src][c] for src, cols in identifier_columns.items() for c in cols}
+        yield from stage_check_publish(
+            context,
+            warehouse,
+            table,
+            features,
+            [
+                lambda staged: evaluate_minimisation(key, staged, registered),
+                lambda staged: evaluate_identifiers(key, staged, known, feature_set.subject_key),
+            ],
+            {
+                "subjects": MetadataValue.int(int(features[feature_set.subject_key].nunique())) if feature_set.subject_key in features else MetadataValue.int(0),
+                "quarantined_rows": MetadataValue.int(int(missing.sum())),
+                "dagster/column_lineage": lineage,
+            },
+        )
+
+    return _pseudonymised

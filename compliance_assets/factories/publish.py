@@ -1,0 +1,44 @@
+"""Write-audit-publish: a frame is staged, its blocking checks are evaluated on what was staged,
+and it replaces the published table only when every check passed. Dagster writes an asset before
+separate check steps run; doing the three steps in one place is what keeps failing data out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue
+
+from resources.warehouse import WarehouseResource
+
+Evaluation = Callable[[pd.DataFrame], AssetCheckResult]
+
+
+def stage_check_publish(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    table: str,
+    frame: pd.DataFrame,
+    evaluations: Sequence[Evaluation],
+    metadata: Mapping[str, object],
+) -> Iterator[AssetCheckResult | MaterializeResult]:
+    staging = warehouse.stage(table, frame)
+    staged = warehouse.read_table(staging)
+    results = [evaluate(staged) for evaluate in evaluations]
+    failed = [r.check_name for r in results if not r.passed]
+    if failed:
+        context.log.error(
+            f"Not published: blocking check(s) {', '.join(failed)} failed. '{table}' keeps its last good data; "
+            f"the rejected rows stay in '{staging}' for inspection."
+        )
+        yield from results
+        return
+    warehouse.publish(table)
+    yield MaterializeResult(
+        metadata={
+            "dagster/row_count": MetadataValue.int(len(frame)),
+            "dagster/table_name": MetadataValue.text(table),
+            **metadata,
+        },
+        check_results=results,
+    )

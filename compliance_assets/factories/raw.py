@@ -1,0 +1,75 @@
+"""Raw tier: personal data as it arrives, conformed to the register's declared columns."""
+
+
+from collections.abc import Callable
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, MetadataValue, asset
+
+from compliance_assets.factories.metadata import code_version, column, privacy_tags, schema
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.privacy.conform import conform
+from compliance_assets.privacy.minimisation import missing_columns, unregistered_columns
+from compliance_assets.register import Register
+
+Loader = Callable[[AssetExecutionContext], pd.DataFrame]
+
+
+def raw_asset(
+    register: Register,
+    name: str,
+    load: Loader,
+    *,
+    required_resource_keys: set[str] | frozenset[str] = frozenset(),
+    kinds: set[str] | None = None,
+) -> AssetsDefinition:
+    """A raw asset whose columns, categories and identifiers come from `sources.yaml`.
+
+    `load(context)` returns the arriving frame; a column the register does not declare fails the
+    run (we may not hold what we have not recorded), and rows with unreadable values are
+    quarantined with their reason."""
+    source = register.sources[name]
+    activity = register.activities[source.activity]
+    table = table_name(Tier.RAW, name)
+    types = {c: spec.type for c, spec in source.columns.items()}
+
+    @asset(
+        name=name,
+        group_name=Tier.RAW.value,
+        description=f"{source.description}\n\nActivity: {activity.name}. Purpose: {activity.purpose}",
+        owners=activity.owners,
+        kinds=kinds or {"pandas", "sql"},
+        tags=privacy_tags(Tier.RAW, source.activity, activity),
+        code_version=code_version(register, name, load),
+        metadata={
+            "dagster/column_schema": schema(
+                [column(c, s.type, s.category, s.identifier.value, s.description) for c, s in source.columns.items()]
+            ),
+            "dagster/table_name": table,
+            "privacy/legal_basis": activity.legal_basis.value,
+        },
+        required_resource_keys={"warehouse", *required_resource_keys},
+    )
+    def _raw(context: AssetExecutionContext) -> MaterializeResult:
+        arriving = load(context)
+        undeclared = unregistered_columns(arriving, source.columns)
+        absent = missing_columns(arriving, source.columns)
+        if undeclared or absent:
+            raise Failure(
+                description=f"'{name}' does not match register/sources.yaml (sources.{name}.columns)",
+                metadata={"undeclared_columns": ", ".join(undeclared) or "-", "missing_columns": ", ".join(absent) or "-"},
+            )
+        clean, rejected = conform(arriving[list(source.columns)], types)
+        warehouse = context.resources.warehouse
+        warehouse.replace_table(table, clean)
+        if len(rejected):
+            quarantine = warehouse.quarantine(name, rejected)
+            context.log.warning(f"{len(rejected)} row(s) of '{name}' had unreadable values; kept in '{quarantine}'")
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": MetadataValue.int(len(clean)),
+                "quarantined_rows": MetadataValue.int(len(rejected)),
+            }
+        )
+
+    return _raw

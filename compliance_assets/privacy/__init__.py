@@ -1,0 +1,1 @@
+"""Privacy engines: plain functions on DataFrames that know nothing of Dagster."""

@@ -1,0 +1,222 @@
+"""The register as pydantic models: processing activities (Art. 30), raw sources, the feature
+registry and cohort releases. Field-level rules live here; rules that span files live in
+`consistency.py`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from fideslang.models import (
+    LegalBasisForProcessingEnum,
+    LegalBasisForProfilingEnum,
+    LegalBasisForTransfersEnum,
+    SpecialCategoryLegalBasisEnum,
+)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from compliance_assets.register.taxonomy import (
+    check_data_category,
+    check_data_subject,
+    check_data_use,
+)
+
+DataCategory = Annotated[str, AfterValidator(check_data_category)]
+DataUse = Annotated[str, AfterValidator(check_data_use)]
+DataSubject = Annotated[str, AfterValidator(check_data_subject)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+Owner = Annotated[str, Field(pattern=r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[A-Za-z]{2,})$")]
+ColumnRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+EEA_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+)
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
+_DAYS_PER_UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a typo in the register must not silently drop a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"'{value}' is not a duration such as '90 days', '12 months' or '5 years'")
+    count, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return timedelta(days=count * _DAYS_PER_UNIT[unit])
+
+
+class Retention(Strict):
+    """How long rows of one data category may be kept, and from which timestamp column."""
+
+    period: str
+    reason: str = Field(min_length=1)
+
+    @property
+    def duration(self) -> timedelta:
+        return _parse_duration(self.period)
+
+    @model_validator(mode="after")
+    def _period_parses(self) -> Retention:
+        _parse_duration(self.period)
+        return self
+
+
+class SubProcessor(Strict):
+    name: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+    country: CountryCode
+    transfer_basis: LegalBasisForTransfersEnum | None = None
+
+    @property
+    def in_eea(self) -> bool:
+        return self.country in EEA_COUNTRIES
+
+
+class AutomatedDecisions(Strict):
+    present: bool
+    art22_basis: LegalBasisForProfilingEnum | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _basis_when_present(self) -> AutomatedDecisions:
+        if self.present and self.art22_basis is None:
+            raise ValueError("automated decisions are present, so art22_basis is required")
+        return self
+
+
+class Role(StrEnum):
+    CONTROLLER = "controller"
+    PROCESSOR = "processor"
+
+
+class ProcessingActivity(Strict):
+    """One entry of the record of processing activities (Art. 30(1) and (2))."""
+
+    name: str = Field(min_length=1)
+    role: Role
+    controller: str = Field(min_length=1)
+    purpose: str = Field(min_length=1)
+    data_use: DataUse
+    legal_basis: LegalBasisForProcessingEnum
+    special_category_basis: SpecialCategoryLegalBasisEnum | None = None
+    data_subjects: list[DataSubject] = Field(min_length=1)
+    data_categories: list[DataCategory] = Field(min_length=1)
+    recipients: list[str] = Field(default_factory=list)
+    sub_processors: list[SubProcessor] = Field(default_factory=list)
+    retention: dict[DataCategory, Retention] = Field(min_length=1)
+    security_measures: list[str] = Field(min_length=1)
+    automated_decisions: AutomatedDecisions
+    training_use: bool
+    cross_client_training: bool = False
+    k_anonymity: int = Field(default=50, ge=2)
+    pseudonymisation_domain: Identifier | None = None
+    owners: list[Owner] = Field(min_length=1)
+
+
+class IdentifierRole(StrEnum):
+    DIRECT = "direct"
+    QUASI = "quasi"
+    NONE = "none"
+
+
+ColumnType = Literal["string", "integer", "float", "boolean", "date", "datetime"]
+
+
+class Column(Strict):
+    type: ColumnType
+    category: DataCategory
+    identifier: IdentifierRole = IdentifierRole.NONE
+    description: str = Field(min_length=1)
+
+
+IdentifierKind = Literal["email", "customer_id"]
+
+
+class SubjectIdentifier(Strict):
+    """The column that names the data subject, how to normalise it before keying, and the
+    column (if any) whose value scopes it: the same email at two clients is two subjects."""
+
+    column: Identifier
+    kind: IdentifierKind
+    scope: Identifier | None = None
+
+
+class RawSource(Strict):
+    """A raw-tier asset: personal data as it arrives."""
+
+    activity: Identifier
+    description: str = Field(min_length=1)
+    subject: SubjectIdentifier | None = None
+    subject_reference: ColumnRef | None = None
+    event_time: Identifier | None = None
+    columns: dict[Identifier, Column] = Field(min_length=1)
+
+
+class Feature(Strict):
+    """A feature-registry entry: every column of a pseudonymised asset must have one."""
+
+    type: ColumnType
+    category: DataCategory
+    identifier: Literal["quasi", "none"] = "none"
+    sources: list[ColumnRef] = Field(min_length=1)
+    extraction: str = Field(min_length=1)
+    minimisation: str = Field(min_length=1)
+    necessity: str = Field(min_length=1)
+
+
+class FeatureSet(Strict):
+    """A pseudonymised-tier asset: one row per subject, keyed by a keyed-HMAC pseudonym."""
+
+    activity: Identifier
+    description: str = Field(min_length=1)
+    subject_source: Identifier
+    subject_key: Identifier = "subject_pseudonym"
+    features: dict[Identifier, Feature] = Field(min_length=1)
+
+
+class Measure(Strict):
+    aggregation: Literal["count_subjects", "sum", "mean"]
+    column: Identifier | None = None
+    description: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _column_unless_count(self) -> Measure:
+        if self.aggregation != "count_subjects" and self.column is None:
+            raise ValueError(f"aggregation '{self.aggregation}' needs a column")
+        return self
+
+
+class CohortRelease(Strict):
+    """An aggregate-tier asset: cohorts of at least k subjects (k from the activity)."""
+
+    activity: Identifier
+    description: str = Field(min_length=1)
+    source: Identifier
+    dimensions: list[Identifier] = Field(min_length=1)
+    measures: dict[Identifier, Measure] = Field(min_length=1)
+
+
+class ActivitiesFile(Strict):
+    activities: dict[Identifier, ProcessingActivity]
+
+
+class SourcesFile(Strict):
+    sources: dict[Identifier, RawSource]
+
+
+class FeaturesFile(Strict):
+    feature_sets: dict[Identifier, FeatureSet]
+
+
+class CohortsFile(Strict):
+    cohorts: dict[Identifier, CohortRelease]

@@ -1,0 +1,76 @@
+"""The loaded register: one object that the factories, checks and gate query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compliance_assets.register.loader import (
+    FILES,
+    ParsedFile,
+    RegisterError,
+    RegisterProblem,
+    parse_file,
+)
+from compliance_assets.register.models import (
+    CohortRelease,
+    FeatureSet,
+    ProcessingActivity,
+    RawSource,
+)
+
+
+@dataclass(frozen=True)
+class Register:
+    directory: Path
+    activities: dict[str, ProcessingActivity]
+    sources: dict[str, RawSource]
+    feature_sets: dict[str, FeatureSet]
+    cohorts: dict[str, CohortRelease]
+    files: dict[str, ParsedFile] = field(repr=False, compare=False)
+
+    def activity_of(self, asset_name: str) -> ProcessingActivity:
+        entry = self.sources.get(asset_name) or self.feature_sets.get(asset_name) or self.cohorts.get(asset_name)
+        if entry is None:
+            raise KeyError(f"asset '{asset_name}' is not in the register at {self.directory}")
+        return self.activities[entry.activity]
+
+    def domain_of(self, asset_name: str) -> str:
+        """The pseudonymisation domain: an explicit one from the register, else the activity's key."""
+        entry = self.sources.get(asset_name) or self.feature_sets.get(asset_name) or self.cohorts[asset_name]
+        activity = self.activities[entry.activity]
+        return activity.pseudonymisation_domain or entry.activity
+
+    @property
+    def asset_names(self) -> list[str]:
+        return [*self.sources, *self.feature_sets, *self.cohorts]
+
+
+def load_register(directory: str | Path) -> Register:
+    """Parses every register file, then checks the rules that span files; raises RegisterError."""
+    from compliance_assets.register.consistency import consistency_problems
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise RegisterError([RegisterProblem(directory, (), None, "register folder does not exist")])
+    parsed: dict[str, ParsedFile] = {}
+    problems = []
+    for filename, model in FILES.items():
+        try:
+            parsed[filename] = parse_file(directory / filename, model)
+        except RegisterError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise RegisterError(problems)
+    register = Register(
+        directory=directory,
+        activities=parsed["activities.yaml"].model.activities,
+        sources=parsed["sources.yaml"].model.sources,
+        feature_sets=parsed["features.yaml"].model.feature_sets,
+        cohorts=parsed["cohorts.yaml"].model.cohorts,
+        files=parsed,
+    )
+    problems = consistency_problems(register)
+    if problems:
+        raise RegisterError(problems)
+    return register

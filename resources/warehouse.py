@@ -1,0 +1,120 @@
+"""The warehouse on SQLAlchemy: a SQLite file by default, PostgreSQL or any SQLAlchemy URL by
+configuration. Publication is write-audit-publish: frames land in a staging table, and only
+`publish` (after the checks pass) swaps them into the table readers see."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr
+
+STAGING_PREFIX = "staging__"
+QUARANTINE_PREFIX = "quarantine__"
+WRITE_CHUNK_ROWS = 50_000
+
+
+def _copy_into_postgres(table, conn, keys, data_iter) -> None:
+    """pandas `to_sql` method that streams rows with COPY: an order of magnitude faster than INSERTs."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(data_iter)
+    buffer.seek(0)
+    columns = ", ".join(f'"{k}"' for k in keys)
+    target = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+    with conn.connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
+class WarehouseResource(ConfigurableResource):
+    """Where the tiers' tables live. Tables are named by the plugin; this only moves frames."""
+
+    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///.data/warehouse.db or postgresql+psycopg2://…")
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    @property
+    def dialect(self) -> str:
+        return sa.engine.make_url(self.url).get_backend_name()
+
+    def get_engine(self) -> sa.Engine:
+        if self._engine is None:
+            url = sa.engine.make_url(self.url)
+            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+                engine = sa.create_engine(url, connect_args={"timeout": 60})
+                sa.event.listen(engine, "connect", _sqlite_wal)
+            else:
+                engine = sa.create_engine(url, pool_pre_ping=True)
+            self._engine = engine
+        return self._engine
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        with self.get_engine().begin() as connection:
+            yield connection
+
+    def has_table(self, name: str) -> bool:
+        return sa.inspect(self.get_engine()).has_table(name)
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        if not self.has_table(name):
+            raise LookupError(f"table '{name}' does not exist in the warehouse: materialise its asset first")
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
+        selected = [table.c[c] for c in columns] if columns else [table]
+        with self.get_engine().connect() as connection:
+            return pd.read_sql(sa.select(*selected), connection, dtype_backend="numpy_nullable")
+
+    def count_rows(self, name: str) -> int:
+        table = sa.table(name)
+        with self.get_engine().connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def replace_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Replaces `name` with `frame` in one transaction."""
+        with self.begin() as connection:
+            self._write(connection, name, frame, if_exists="replace")
+
+    def append_rows(self, name: str, frame: pd.DataFrame) -> None:
+        with self.begin() as connection:
+            self._write(connection, name, frame, if_exists="append")
+
+    def _write(self, connection: sa.Connection, name: str, frame: pd.DataFrame, if_exists: str) -> None:
+        method = _copy_into_postgres if self.dialect == "postgresql" else None
+        frame.to_sql(name, connection, if_exists=if_exists, index=False, chunksize=WRITE_CHUNK_ROWS, method=method)
+
+    def stage(self, name: str, frame: pd.DataFrame) -> str:
+        """Writes `frame` to the staging table of `name`; readers of `name` see nothing yet."""
+        staging = STAGING_PREFIX + name
+        self.replace_table(staging, frame)
+        return staging
+
+    def publish(self, name: str) -> None:
+        """Atomically swaps the staging table of `name` into place."""
+        staging = STAGING_PREFIX + name
+        quoted_staging, quoted_name = _quote(self.get_engine(), staging), _quote(self.get_engine(), name)
+        with self.begin() as connection:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name}"))
+            connection.execute(sa.text(f"ALTER TABLE {quoted_staging} RENAME TO {quoted_name}"))
+
+    def quarantine(self, name: str, frame: pd.DataFrame) -> str:
+        """Keeps rows that could not be processed, with their reason, for someone to fix."""
+        table = QUARANTINE_PREFIX + name
+        self.replace_table(table, frame)
+        return table
+
+
+def _quote(engine: sa.Engine, name: str) -> str:
+    return engine.dialect.identifier_preparer.quote(name)
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    """WAL lets readers and one writer work at once, as parallel asset steps do."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()

@@ -1,0 +1,110 @@
+"""Shared fixtures: an isolated local environment, real PostgreSQL databases, a small demo size."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from resources.keys import generate_secret
+
+REPO = Path(__file__).resolve().parents[1]
+CENSUS_CSV = REPO.parent / "shared" / "data" / "adult.csv"
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+SMALL_DEMO = {"customers": 3000, "events_per_customer": 12.0, "seed": 7}
+
+
+def small_run_config(**overrides) -> dict:
+    return {
+        "resources": {"demo_source": {"config": {**SMALL_DEMO, **overrides}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+
+
+@pytest.fixture
+def master_key() -> str:
+    return generate_secret()
+
+
+@pytest.fixture
+def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, master_key: str) -> Path:
+    """The zero-config path in a temporary folder: SQLite warehouse, SQLite Dagster home."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COMPLIANCE_MASTER_KEY", master_key)
+    monkeypatch.setenv("COMPLIANCE_CENSUS_CSV", str(CENSUS_CSV))
+    monkeypatch.delenv("COMPLIANCE_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("COMPLIANCE_REGISTER_DIR", raising=False)
+    return tmp_path
+
+
+@dataclass(frozen=True)
+class PostgresDatabases:
+    instance_db: str
+    warehouse_db: str
+
+    @property
+    def warehouse_url(self) -> str:
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.warehouse_db
+
+
+def _admin_engine() -> sa.Engine:
+    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def pg_databases() -> Iterator[PostgresDatabases]:
+    """Two fresh databases on the real server (Dagster's instance, the warehouse), dropped after."""
+    suffix = uuid.uuid4().hex[:10]
+    names = PostgresDatabases(f"ca_instance_{suffix}", f"ca_warehouse_{suffix}")
+    admin = _admin_engine()
+    with admin.connect() as connection:
+        for name in (names.instance_db, names.warehouse_db):
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield names
+    finally:
+        with admin.connect() as connection:
+            for name in (names.instance_db, names.warehouse_db):
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_env(local_env: Path, pg_databases: PostgresDatabases, monkeypatch: pytest.MonkeyPatch) -> PostgresDatabases:
+    """Dagster's instance and the warehouse both on PostgreSQL, configured as in production."""
+    home = local_env / "dagster_home_pg"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_USERNAME", "postgres")
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "postgres")
+    monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
+    monkeypatch.setenv("DAGSTER_PG_DB", pg_databases.instance_db)
+    monkeypatch.setenv("COMPLIANCE_WAREHOUSE_URL", pg_databases.warehouse_url)
+    return pg_databases
+
+
+@pytest.fixture
+def census_csv() -> Path:
+    if not CENSUS_CSV.is_file():
+        pytest.fail(f"{CENSUS_CSV} is missing: CI places shared/ beside the checkout")
+    return CENSUS_CSV
+
+
+def run_cli(*args: str, env_overrides: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_overrides or {})}
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )

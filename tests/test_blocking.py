@@ -1,0 +1,99 @@
+"""Blocking checks, through real Dagster execution: a pseudonymised asset that adds an undeclared
+column or lets an email through fails its check, downstream does not run, and the published
+table keeps the last good data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+
+from compliance_assets.definitions import build_assets, build_definitions
+from compliance_assets.demo.features import customer_features
+from compliance_assets.factories.aggregate import cohort_asset
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.factories.pseudonymised import FeatureInputs, pseudonymised_asset
+from compliance_assets.privacy.cohorts import release_cohorts
+from compliance_assets.register import load_register
+from resources.warehouse import STAGING_PREFIX
+from tests.conftest import REPO
+from tests.helpers import check_outcomes, executed_steps, materialized, published, run_job, warehouse_of
+
+
+def _with_undeclared_column(inputs: FeatureInputs) -> pd.DataFrame:
+    features = customer_features(inputs)
+    return features.assign(signup_weekday=inputs.subjects["signup_at"].dt.day_name().iloc[: len(features)].to_numpy())
+
+
+def _leaking_email(inputs: FeatureInputs) -> pd.DataFrame:
+    features = customer_features(inputs)
+    emails = inputs.subjects.drop_duplicates(inputs.subject_key)["email"].str.strip().to_numpy()
+    features["region"] = features["region"].where(features.index % 97 != 0, emails[: len(features)])
+    return features
+
+
+def _leaking_customer_id(inputs: FeatureInputs) -> pd.DataFrame:
+    features = customer_features(inputs)
+    ids = inputs.subjects.drop_duplicates(inputs.subject_key)["customer_id"].to_numpy()
+    features["engagement_segment"] = features["engagement_segment"].where(features.index != 5, ids[5])
+    return features
+
+
+def _definitions_with(transform):
+    register = load_register(REPO / "register")
+    assets = [a for a in build_assets(register) if a.key.to_user_string() != "customer_features"]
+    return build_definitions(register, [*assets, pseudonymised_asset(register, "customer_features", transform)])
+
+
+@pytest.mark.parametrize(
+    ("transform", "failing_check", "offending_column"),
+    [
+        (_with_undeclared_column, "minimisation", "signup_weekday"),
+        (_leaking_email, "no_direct_identifiers", "region"),
+        (_leaking_customer_id, "no_direct_identifiers", "engagement_segment"),
+    ],
+    ids=["undeclared-column", "email-leak", "raw-customer-id"],
+)
+def test_failing_check_blocks_downstream_and_keeps_last_good_data(local_env, transform, failing_check, offending_column):
+    assert run_job().success
+    good_features = published(Tier.PSEUDONYMISED, "customer_features")
+    good_cohorts = published(Tier.AGGREGATE, "engagement_cohorts")
+
+    defs = _definitions_with(transform)
+    result = run_job(defs=defs)
+
+    assert not result.success
+    assert check_outcomes(result)[("customer_features", failing_check)] is False
+    assert "customer_features" not in materialized(result)
+    assert not {"engagement_cohorts", "region_cohorts"} & executed_steps(result)
+    pdt.assert_frame_equal(published(Tier.PSEUDONYMISED, "customer_features"), good_features)
+    pdt.assert_frame_equal(published(Tier.AGGREGATE, "engagement_cohorts"), good_cohorts)
+    staged = warehouse_of(defs).read_table(STAGING_PREFIX + table_name(Tier.PSEUDONYMISED, "customer_features"))
+    assert len(staged) == len(good_features)
+
+    evaluation = next(
+        e.event_specific_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == failing_check
+    )
+    rendered = " ".join(str(v.value) for v in evaluation.metadata.values())
+    assert offending_column in rendered
+    assert "@" not in rendered and "cus_" not in rendered
+
+
+def test_cohort_release_under_k_is_blocked(local_env):
+    assert run_job().success
+    good = published(Tier.AGGREGATE, "engagement_cohorts")
+
+    def careless_release(frame, dimensions, subject, measures, k):
+        return release_cohorts(frame, dimensions, subject, measures, 2)
+
+    register = load_register(REPO / "register")
+    assets = [a for a in build_assets(register) if a.key.to_user_string() != "engagement_cohorts"]
+    defs = build_definitions(register, [*assets, cohort_asset(register, "engagement_cohorts", careless_release)])
+    result = run_job(defs=defs)
+
+    assert not result.success
+    outcomes = check_outcomes(result)
+    assert outcomes[("engagement_cohorts", "k_anonymity")] is False
+    assert outcomes[("region_cohorts", "k_anonymity")] is True
+    pdt.assert_frame_equal(published(Tier.AGGREGATE, "engagement_cohorts"), good)

@@ -1,0 +1,77 @@
+"""Cohort release: k counted on distinct subjects, and on the real census file the release
+matches an independent count."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compliance_assets.privacy.cohorts import MeasureSpec, release_cohorts, undersized_cohorts
+
+COUNT = {"subjects": MeasureSpec("count_subjects")}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from("abc"), st.sampled_from("xy"), st.integers(0, 80)),
+        min_size=0,
+        max_size=400,
+    ),
+    k=st.integers(2, 20),
+)
+def test_every_released_cohort_has_k_distinct_subjects(rows, k):
+    frame = pd.DataFrame(rows, columns=["d1", "d2", "subject"])
+    release = release_cohorts(frame, ["d1", "d2"], "subject", COUNT, k)
+    truth = frame.groupby(["d1", "d2"])["subject"].nunique()
+    released = {tuple(r[:2]) for r in release.released[["d1", "d2"]].itertuples(index=False)}
+    assert released == {key for key, n in truth.items() if n >= k}
+    assert (release.released["subjects"] >= k).all()
+    assert undersized_cohorts(release.released, frame, ["d1", "d2"], "subject", k).empty
+
+
+def test_rows_of_one_subject_count_once():
+    frame = pd.DataFrame({"d": ["a"] * 100, "subject": ["s1"] * 60 + ["s2"] * 40})
+    release = release_cohorts(frame, ["d"], "subject", COUNT, 50)
+    assert release.released.empty
+    assert release.stats["cohorts_suppressed"] == 1
+
+
+def test_undersized_detects_a_release_that_lies_about_its_counts():
+    frame = pd.DataFrame({"d": ["a"] * 10, "subject": range(10)})
+    forged = pd.DataFrame({"d": ["a"], "subjects": [999]})
+    assert len(undersized_cohorts(forged, frame, ["d"], "subject", 50)) == 1
+
+
+def test_census_release_matches_an_independent_count(census_csv):
+    independent: dict[tuple[str, str, str], int] = Counter()
+    with census_csv.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            independent[(row["sex"].strip(), row["race"].strip(), row["education"].strip())] += 1
+    assert len(independent) == 152
+    small = {key for key, n in independent.items() if n < 50}
+    assert len(small) == 101 and sum(independent[key] for key in small) == 1167
+
+    frame = pd.read_csv(census_csv, skipinitialspace=True)
+    frame["respondent"] = range(len(frame))
+    release = release_cohorts(frame, ["sex", "race", "education"], "respondent", COUNT, 50)
+    released = {tuple(r[:3]): r[3] for r in release.released[["sex", "race", "education", "subjects"]].itertuples(index=False)}
+    assert released == {key: n for key, n in independent.items() if n >= 50}
+    assert release.stats == {
+        "cohorts_total": 152,
+        "cohorts_released": 51,
+        "cohorts_suppressed": 101,
+        "subjects_covered": 32561 - 1167,
+        "subjects_suppressed": 1167,
+        "min_released_cohort_size": min(n for n in independent.values() if n >= 50),
+    }
+
+
+def test_k_below_two_is_refused():
+    with pytest.raises(ValueError, match="at least 2"):
+        release_cohorts(pd.DataFrame({"d": [], "s": []}), ["d"], "s", COUNT, 1)

@@ -1,0 +1,126 @@
+"""The whole demo, run for real: in-process and through the `dagster` CLI, on the zero-config
+SQLite setup and on PostgreSQL for both the warehouse and Dagster's instance storage."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import yaml
+from dagster import DagsterInstance, DagsterRunStatus
+
+from compliance_assets.definitions import CENSUS_ASSETS, EMAIL_MARKETING_ASSETS, build_definitions
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
+from tests.conftest import run_cli, small_run_config
+from tests.helpers import check_outcomes, materialized, published, run_job, warehouse_of
+
+EXPECTED_CHECKS = {
+    ("customer_features", "minimisation"),
+    ("customer_features", "no_direct_identifiers"),
+    *((name, check) for name in ("engagement_cohorts", "region_cohorts") for check in ("minimisation", "no_direct_identifiers", "k_anonymity")),
+}
+
+
+def _assert_published_demo(defs=None) -> None:
+    features = published(Tier.PSEUDONYMISED, "customer_features", defs)
+    assert features["subject_pseudonym"].str.fullmatch(PSEUDONYM_PATTERN).all()
+    assert features["subject_pseudonym"].is_unique
+    assert "email" not in features.columns and "customer_id" not in features.columns
+    for name in ("engagement_cohorts", "region_cohorts"):
+        cohorts = published(Tier.AGGREGATE, name, defs)
+        assert len(cohorts) > 0
+        assert (cohorts["subjects"] >= 50).all()
+
+
+def test_demo_materialises_in_process_on_sqlite(local_env):
+    result = run_job()
+    assert result.success
+    assert materialized(result) == set(EMAIL_MARKETING_ASSETS)
+    outcomes = check_outcomes(result)
+    assert set(outcomes) == EXPECTED_CHECKS and all(outcomes.values())
+    _assert_published_demo()
+    quarantined = warehouse_of().read_table("quarantine__customer_features")
+    assert len(quarantined) == 3  # 3000 // 1000 contacts imported without an email
+    assert set(quarantined["_quarantine_reason"]) == {"email: missing or empty identifier"}
+
+
+def test_normalisation_variants_merge_into_one_subject(local_env):
+    assert run_job().success
+    raw = published(Tier.RAW, "customers")
+    features = published(Tier.PSEUDONYMISED, "customer_features")
+    with_email = raw["email"].fillna("").str.strip() != ""
+    distinct = raw.loc[with_email].assign(norm=raw["email"].str.strip().str.casefold()).drop_duplicates(["workspace_id", "norm"])
+    assert len(features) == len(distinct) < with_email.sum()
+
+
+def _write_config(tmp_path) -> str:
+    path = tmp_path / "run_config.yaml"
+    path.write_text(yaml.safe_dump(small_run_config()))
+    return str(path)
+
+
+def _latest_run_status(instance: DagsterInstance) -> DagsterRunStatus:
+    (run,) = instance.get_runs(limit=1)
+    return run.status
+
+
+def test_demo_materialises_through_the_cli_on_sqlite(local_env, tmp_path):
+    selection = ",".join(EMAIL_MARKETING_ASSETS)
+    completed = run_cli("dagster", "asset", "materialize", "-m", "compliance_assets.definitions", "--select", selection, "-c", _write_config(tmp_path))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert _latest_run_status(DagsterInstance.get()) == DagsterRunStatus.SUCCESS
+    _assert_published_demo()
+
+
+@pytest.mark.postgres
+def test_demo_materialises_in_process_on_postgres(pg_env):
+    instance = DagsterInstance.get()
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    defs = build_definitions()
+    assert warehouse_of(defs).dialect == "postgresql"
+    result = run_job(defs=defs)
+    assert result.success
+    assert all(check_outcomes(result).values())
+    _assert_published_demo(defs)
+    engine = sa.create_engine(pg_env.warehouse_url)
+    tables = set(sa.inspect(engine).get_table_names())
+    assert {table_name(Tier.RAW, "customers"), table_name(Tier.PSEUDONYMISED, "customer_features")} <= tables
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_demo_materialises_through_the_cli_on_postgres(pg_env, tmp_path):
+    selection = ",".join(EMAIL_MARKETING_ASSETS)
+    completed = run_cli("dagster", "asset", "materialize", "-m", "compliance_assets.definitions", "--select", selection, "-c", _write_config(tmp_path))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    engine = sa.create_engine(pg_env.warehouse_url.rsplit("/", 1)[0] + "/" + pg_env.instance_db)
+    with engine.connect() as connection:
+        statuses = connection.execute(sa.text("SELECT status FROM runs")).scalars().all()
+        checks = connection.execute(sa.text("SELECT count(*) FROM asset_check_executions")).scalar_one()
+    engine.dispose()
+    assert statuses == ["SUCCESS"]
+    assert checks == len(EXPECTED_CHECKS)
+    _assert_published_demo()
+
+
+def test_census_release_on_adult_csv(local_env, census_csv):
+    result = run_job("census_release")
+    assert result.success
+    assert materialized(result) == set(CENSUS_ASSETS)
+    cohorts = published(Tier.AGGREGATE, "census_cohorts")
+    assert len(cohorts) == 51
+    assert cohorts["subjects"].min() >= 50
+    assert cohorts["subjects"].sum() == 32561 - 1167
+    (materialization,) = result.asset_materializations_for_node("census_cohorts")
+    stats = {label: value.value for label, value in materialization.metadata.items()}
+    assert stats["cohorts_total"] == 152 and stats["cohorts_suppressed"] == 101 and stats["subjects_suppressed"] == 1167
+
+
+def test_demo_cli_shows_progress_and_summary(local_env):
+    completed = run_cli("compliance_assets", "run", "demo_pipeline", "-c", _write_config(local_env), env_overrides={"COLUMNS": "160"})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Published assets and their blocking checks" in completed.stdout
+    assert "customer_features" in completed.stdout and "succeeded" in completed.stdout

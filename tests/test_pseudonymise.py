@@ -1,0 +1,115 @@
+"""The pseudonymisation engine: normalisation-equivalent inputs give one pseudonym, domains and
+keys never link, missing identifiers are refused, and the output has a fixed format."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from hashlib import sha256
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compliance_assets.privacy.normalise import missing_mask, normalise
+from compliance_assets.privacy.pseudonymise import (
+    PSEUDONYM_PATTERN,
+    derive_domain_key,
+    pseudonymise,
+    scoped,
+)
+from resources.keys import KeyConfigurationError, PseudonymisationKeyResource, decode_secret, generate_secret
+
+MASTER = b"m" * 32
+identifiers = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+emails = st.emails().map(str)
+blank_padding = st.text(alphabet=" \t\n", max_size=3)
+
+
+@given(email=emails, left=blank_padding, right=blank_padding, upper=st.booleans())
+def test_normalisation_equivalent_emails_are_one_subject(email, left, right, upper):
+    key = derive_domain_key(MASTER, "engagement")
+    variant = left + (email.upper() if upper else email) + right
+    values = normalise(pd.Series([email, variant]), "email")
+    keyed = pseudonymise(values, key)
+    assert keyed.iloc[0] == keyed.iloc[1]
+
+
+@given(value=identifiers, domain_a=st.from_regex(r"[a-z]{1,12}", fullmatch=True), domain_b=st.from_regex(r"[a-z]{1,12}", fullmatch=True))
+def test_domains_never_collide_on_the_same_input(value, domain_a, domain_b):
+    if domain_a == domain_b:
+        return
+    values = pd.Series([value], dtype="string")
+    a = pseudonymise(values, derive_domain_key(MASTER, domain_a)).iloc[0]
+    b = pseudonymise(values, derive_domain_key(MASTER, domain_b)).iloc[0]
+    assert a != b
+
+
+@settings(max_examples=200)
+@given(values=st.lists(identifiers, min_size=1, max_size=50))
+def test_output_is_fixed_width_and_matches_a_plain_hmac(values):
+    key = derive_domain_key(MASTER, "engagement")
+    series = pd.Series(values, dtype="string")
+    keyed = pseudonymise(series, key)
+    assert keyed.str.fullmatch(PSEUDONYM_PATTERN).all()
+    assert list(keyed.index) == list(series.index)
+    expected = [hmac.new(key, v.encode(), sha256).hexdigest()[:32] for v in values]
+    assert keyed.tolist() == expected
+
+
+def test_same_key_same_pseudonym_and_different_key_different():
+    values = pd.Series(["alice@example.com", "bob@example.com"], dtype="string")
+    first = pseudonymise(values, derive_domain_key(MASTER, "d"))
+    again = pseudonymise(values, derive_domain_key(MASTER, "d"))
+    other = pseudonymise(values, derive_domain_key(b"x" * 32, "d"))
+    rotated = pseudonymise(values, derive_domain_key(MASTER, "d", key_version=2))
+    assert first.tolist() == again.tolist()
+    assert not set(first) & set(other)
+    assert not set(first) & set(rotated)
+
+
+def test_scope_separates_the_same_identifier_at_two_clients():
+    key = derive_domain_key(MASTER, "engagement")
+    ids = pd.Series(["alice@example.com", "alice@example.com"], dtype="string")
+    keyed = pseudonymise(scoped(ids, pd.Series(["ws_a", "ws_b"], dtype="string")), key)
+    assert keyed.iloc[0] != keyed.iloc[1]
+
+
+def test_missing_identifiers_are_flagged_and_refused():
+    values = normalise(pd.Series([" a@b.de ", "", "   ", None]), "email")
+    assert missing_mask(values).tolist() == [False, True, True, True]
+    with pytest.raises(ValueError, match="quarantine"):
+        pseudonymise(values, derive_domain_key(MASTER, "d"))
+
+
+def test_short_master_secret_is_refused_without_echoing_it(monkeypatch):
+    weak = "c2hvcnQ"  # base64 of "short"
+    monkeypatch.setenv("TEST_WEAK_KEY", weak)
+    resource = PseudonymisationKeyResource(secret_env_var="TEST_WEAK_KEY")
+    with pytest.raises(KeyConfigurationError) as caught:
+        resource.domain_key("d")
+    assert weak not in str(caught.value)
+    assert "at least 32" in str(caught.value)
+
+
+def test_missing_secret_without_dev_file_is_an_error(monkeypatch):
+    monkeypatch.delenv("TEST_ABSENT_KEY", raising=False)
+    with pytest.raises(KeyConfigurationError, match=r"\$TEST_ABSENT_KEY is not set"):
+        PseudonymisationKeyResource(secret_env_var="TEST_ABSENT_KEY").domain_key("d")
+
+
+def test_dev_key_file_is_created_private_and_reused(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_ABSENT_KEY", raising=False)
+    path = tmp_path / "keys" / "master.key"
+    first = PseudonymisationKeyResource(secret_env_var="TEST_ABSENT_KEY", dev_key_file=str(path)).domain_key("d")
+    second = PseudonymisationKeyResource(secret_env_var="TEST_ABSENT_KEY", dev_key_file=str(path)).domain_key("d")
+    assert first == second
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(decode_secret(path.read_text(), "test")) >= 32
+
+
+def test_generated_secrets_are_distinct_and_valid():
+    a, b = generate_secret(), generate_secret()
+    assert a != b and re.fullmatch(r"[A-Za-z0-9_-]+", a)
+    assert len(decode_secret(a, "test")) == 32

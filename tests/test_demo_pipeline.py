@@ -124,3 +124,16 @@ def test_demo_cli_shows_progress_and_summary(local_env):
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Published assets and their blocking checks" in completed.stdout
     assert "customer_features" in completed.stdout and "succeeded" in completed.stdout
+
+
+def test_same_key_same_pseudonyms_across_runs_and_another_key_none(local_env, monkeypatch):
+    from resources.keys import generate_secret
+
+    assert run_job().success
+    first = set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])
+    assert run_job().success
+    assert set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"]) == first
+    monkeypatch.setenv("COMPLIANCE_MASTER_KEY", generate_secret())
+    assert run_job().success
+    rekeyed = set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])
+    assert len(rekeyed) == len(first) and not rekeyed & first

@@ -7,7 +7,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 
 import yaml
 from dagster import DagsterEventType, DagsterInstance
@@ -96,6 +97,55 @@ def _summary(rows: dict[str, int], checks: list[tuple[str, str, bool]]) -> None:
     console.print(table)
 
 
+@contextmanager
+def _resources(*keys: str) -> Iterator[list]:
+    """Resources as a run would get them (EnvVar-configured values resolved, nested ones wired)."""
+    from compliance_assets.definitions import defs
+
+    with ExitStack() as stack:
+        yield [stack.enter_context(defs.resources[key].process_config_and_initialize_cm()) for key in keys]
+
+
+def _reidentify(args: argparse.Namespace) -> int:
+    from compliance_assets.vault.reidentification import ReidentificationRefused, reidentify
+
+    try:
+        with _resources("pseudonym_vault", "audit_trail") as (vault, audit):
+            identifier = reidentify(
+                load_register(environment.register_dir()), vault, audit,
+                domain=args.domain, pseudonym=args.pseudonym, purpose=args.purpose, actor=args.actor,
+            )
+    except (ReidentificationRefused, LookupError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    print(identifier)
+    return 0
+
+
+def _rotate_keys(args: argparse.Namespace) -> int:
+    from compliance_assets.vault.rotation import rotate_keys
+
+    with _resources("warehouse", "pseudonym_vault", "pseudonym_keys", "audit_trail") as (warehouse, vault, keys, audit), Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:
+        tasks: dict[str, object] = {}
+
+        def advance(where: str, done: int, total: int) -> None:
+            if where not in tasks:
+                tasks[where] = progress.add_task(where, total=total)
+            progress.update(tasks[where], completed=done)
+
+        report = rotate_keys(
+            load_register(environment.register_dir()), warehouse, vault, keys, audit,
+            actor=args.actor, batch_rows=args.batch_rows, pause_seconds=args.pause_seconds, progress=advance,
+        )
+    if report.completed:
+        console.print(f"[green]Key version {report.new_version} is active; version {report.old_version} is destroyed.[/green]")
+        return 0
+    console.print(f"[red]Rotation to version {report.new_version} not verified; version {report.old_version} kept:[/red]")
+    for problem in report.problems:
+        console.print(f"  - {problem}")
+    return 1
+
+
 def _validate_register() -> int:
     try:
         register = load_register(environment.register_dir())
@@ -113,9 +163,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("job", nargs="?", default="demo_pipeline")
     run.add_argument("-c", "--config", help="run config YAML")
     commands.add_parser("validate-register", help="load the register and report every problem")
+    reid = commands.add_parser("reidentify", help="read an identifier back from a pseudonym (audited)")
+    reid.add_argument("--domain", required=True)
+    reid.add_argument("--pseudonym", required=True)
+    reid.add_argument("--purpose", required=True, help="fideslang data use the register allows for the domain")
+    reid.add_argument("--actor", required=True, help="who asks (recorded in the audit trail)")
+    rotate = commands.add_parser("rotate-keys", help="move every pseudonym to a new key version, then destroy the old one")
+    rotate.add_argument("--actor", required=True)
+    rotate.add_argument("--batch-rows", type=int, default=5_000)
+    rotate.add_argument("--pause-seconds", type=float, default=0.0)
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args.job, args.config)
+    if args.command == "reidentify":
+        return _reidentify(args)
+    if args.command == "rotate-keys":
+        return _rotate_keys(args)
     return _validate_register()
 
 

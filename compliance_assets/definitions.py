@@ -12,6 +12,7 @@ from compliance_assets.demo import features, sources
 from compliance_assets.factories.aggregate import cohort_asset
 from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
+from compliance_assets.jobs.key_rotation import build_key_rotation_job
 from compliance_assets.register import Register, load_register
 
 EMAIL_MARKETING_ASSETS = [
@@ -44,6 +45,7 @@ def build_assets(register: Register) -> list:
 
 def build_definitions(register: Register | None = None, assets: list | None = None) -> Definitions:
     register = register or load_register(environment.register_dir())
+    vault = environment.pseudonym_vault()
     return Definitions(
         assets=assets if assets is not None else build_assets(register),
         jobs=[
@@ -57,10 +59,13 @@ def build_definitions(register: Register | None = None, assets: list | None = No
                 selection=AssetSelection.assets(*CENSUS_ASSETS),
                 description="Census cohorts by sex, race and education from adult.csv, k ≥ 50.",
             ),
+            build_key_rotation_job(register),
         ],
         resources={
             "warehouse": environment.warehouse(),
-            "pseudonym_keys": environment.pseudonym_keys(),
+            "pseudonym_vault": vault,
+            "pseudonym_keys": environment.pseudonym_keys(vault),
+            "audit_trail": environment.audit_trail(),
             "demo_source": sources.DemoSourceResource(),
             "census_file": sources.CensusFileResource(path=environment.census_path()),
         },

@@ -10,11 +10,14 @@ from pathlib import Path
 
 from dagster import EnvVar
 
+from resources.audit import AuditTrailResource
 from resources.keys import DEFAULT_DEV_KEY_FILE, DEFAULT_SECRET_ENV, PseudonymisationKeyResource
+from resources.vault import DEFAULT_VAULT_KEY_ENV, PseudonymVaultResource
 from resources.warehouse import WarehouseResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_URL_ENV = "COMPLIANCE_WAREHOUSE_URL"
+VAULT_URL_ENV = "COMPLIANCE_VAULT_URL"
 CENSUS_CSV_ENV = "COMPLIANCE_CENSUS_CSV"
 
 
@@ -30,16 +33,33 @@ def data_dir() -> Path:
     return Path(os.environ.get("COMPLIANCE_DATA_DIR", REPO_ROOT / ".data"))
 
 
+def _url(env_var: str, sqlite_file: str) -> str | EnvVar:
+    """An EnvVar when set, so credentials in the URL never show in the UI; else a local SQLite file."""
+    return EnvVar(env_var) if os.environ.get(env_var) else f"sqlite:///{data_dir() / sqlite_file}"
+
+
+def _dev_key_file(name: str) -> str | None:
+    if deployment() == "prod":
+        return None
+    folder = os.environ.get("COMPLIANCE_DEV_KEY_DIR", str(Path(DEFAULT_DEV_KEY_FILE).parent))
+    return str(Path(folder) / name)
+
+
 def warehouse() -> WarehouseResource:
-    """The URL is passed as an EnvVar when set, so credentials in it never show in the UI."""
-    if os.environ.get(WAREHOUSE_URL_ENV):
-        return WarehouseResource(url=EnvVar(WAREHOUSE_URL_ENV))
-    return WarehouseResource(url=f"sqlite:///{data_dir() / 'warehouse.db'}")
+    return WarehouseResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"))
 
 
-def pseudonym_keys() -> PseudonymisationKeyResource:
-    dev_file = None if deployment() == "prod" else os.environ.get("COMPLIANCE_DEV_KEY_FILE", DEFAULT_DEV_KEY_FILE)
-    return PseudonymisationKeyResource(secret_env_var=DEFAULT_SECRET_ENV, dev_key_file=dev_file)
+def audit_trail() -> AuditTrailResource:
+    """The audit trail lives in the warehouse."""
+    return AuditTrailResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"))
+
+
+def pseudonym_vault() -> PseudonymVaultResource:
+    return PseudonymVaultResource(url=_url(VAULT_URL_ENV, "vault.db"), vault_key_env=DEFAULT_VAULT_KEY_ENV, dev_key_file=_dev_key_file("vault.key"))
+
+
+def pseudonym_keys(vault: PseudonymVaultResource) -> PseudonymisationKeyResource:
+    return PseudonymisationKeyResource(vault=vault, secret_env_var=DEFAULT_SECRET_ENV, dev_key_file=_dev_key_file("master.key"))
 
 
 def census_path() -> str | EnvVar:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,14 +44,7 @@ class WarehouseResource(ConfigurableResource):
 
     def get_engine(self) -> sa.Engine:
         if self._engine is None:
-            url = sa.engine.make_url(self.url)
-            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-                engine = sa.create_engine(url, connect_args={"timeout": 60})
-                sa.event.listen(engine, "connect", _sqlite_wal)
-            else:
-                engine = sa.create_engine(url, pool_pre_ping=True)
-            self._engine = engine
+            self._engine = create_engine_for(self.url)
         return self._engine
 
     @contextmanager
@@ -73,6 +67,50 @@ class WarehouseResource(ConfigurableResource):
         table = sa.table(name)
         with self.get_engine().connect() as connection:
             return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def count_where(self, name: str, column: str, value: object) -> int:
+        table = sa.table(name, sa.column(column))
+        with self.get_engine().connect() as connection:
+            query = sa.select(sa.func.count()).select_from(table).where(table.c[column] == value)
+            return int(connection.execute(query).scalar_one())
+
+    def rekey(
+        self,
+        name: str,
+        key_column: str,
+        version_column: str,
+        mapping: pd.DataFrame,
+        old_version: int,
+        new_version: int,
+        *,
+        batch_rows: int = 5_000,
+        pause_seconds: float = 0.0,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Replaces pseudonyms in place (`mapping` has columns old/new), only on rows still on
+        `old_version`: one transaction per batch, so it is idempotent and resumable."""
+        engine = self.get_engine()
+        q = engine.dialect.identifier_preparer.quote
+        update = sa.text(
+            f"UPDATE {q(name)} SET {q(key_column)} = m.new_pseudonym, {q(version_column)} = :new_version "
+            f"FROM rekey_map m WHERE {q(name)}.{q(key_column)} = m.old_pseudonym AND {q(name)}.{q(version_column)} = :old_version"
+        )
+        updated = 0
+        for start in range(0, len(mapping), batch_rows):
+            batch = mapping.iloc[start : start + batch_rows]
+            with engine.begin() as connection:
+                connection.execute(sa.text("CREATE TEMP TABLE IF NOT EXISTS rekey_map (old_pseudonym VARCHAR(64) PRIMARY KEY, new_pseudonym VARCHAR(64))"))
+                connection.execute(sa.text("DELETE FROM rekey_map"))
+                connection.execute(
+                    sa.text("INSERT INTO rekey_map (old_pseudonym, new_pseudonym) VALUES (:old, :new)"),
+                    [{"old": o, "new": n} for o, n in zip(batch["old"], batch["new"], strict=True)],
+                )
+                updated += connection.execute(update, {"new_version": new_version, "old_version": old_version}).rowcount
+            if on_batch:
+                on_batch(min(start + batch_rows, len(mapping)), len(mapping))
+            if pause_seconds:
+                time.sleep(pause_seconds)
+        return updated
 
     def replace_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replaces `name` with `frame` in one transaction."""
@@ -106,6 +144,17 @@ class WarehouseResource(ConfigurableResource):
         table = QUARANTINE_PREFIX + name
         self.replace_table(table, frame)
         return table
+
+
+def create_engine_for(url_text: str) -> sa.Engine:
+    """An engine for any SQLAlchemy URL; SQLite files get their folder, WAL and a busy timeout."""
+    url = sa.engine.make_url(url_text)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _sqlite_wal)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
 
 
 def _quote(engine: sa.Engine, name: str) -> str:

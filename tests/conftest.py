@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from resources.keys import generate_secret
+from resources.secrets import generate_secret
 
 REPO = Path(__file__).resolve().parents[1]
 CENSUS_CSV = REPO.parent / "shared" / "data" / "adult.csv"
@@ -43,6 +43,8 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, master_key: str) 
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COMPLIANCE_MASTER_KEY", master_key)
+    monkeypatch.setenv("COMPLIANCE_VAULT_KEY", generate_secret())
+    monkeypatch.delenv("COMPLIANCE_VAULT_URL", raising=False)
     monkeypatch.setenv("COMPLIANCE_CENSUS_CSV", str(CENSUS_CSV))
     monkeypatch.delenv("COMPLIANCE_WAREHOUSE_URL", raising=False)
     monkeypatch.delenv("COMPLIANCE_REGISTER_DIR", raising=False)

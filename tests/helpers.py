@@ -46,3 +46,8 @@ def materialized(result: ExecuteInProcessResult) -> set[str]:
 
 def executed_steps(result: ExecuteInProcessResult) -> set[str]:
     return {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+
+
+def resource(defs: Definitions, key: str):
+    """A resource as a run gets it, for the resources that have no nested resources."""
+    return defs.resources[key].process_config_and_initialize()

@@ -126,14 +126,23 @@ def test_demo_cli_shows_progress_and_summary(local_env):
     assert "customer_features" in completed.stdout and "succeeded" in completed.stdout
 
 
-def test_same_key_same_pseudonyms_across_runs_and_another_key_none(local_env, monkeypatch):
-    from resources.keys import generate_secret
+def test_same_key_same_pseudonyms_across_runs_and_another_key_none(local_env, monkeypatch, tmp_path):
+    from resources.secrets import generate_secret
 
     assert run_job().success
     first = set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])
     assert run_job().success
     assert set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"]) == first
+
+    # A changed master secret is refused until the rotation job has moved every pseudonym.
     monkeypatch.setenv("COMPLIANCE_MASTER_KEY", generate_secret())
+    refused = run_job()
+    assert not refused.success
+    (failure,) = [e for e in refused.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "key rotation job" in failure.event_specific_data.error.to_string()
+
+    # Another deployment with another key: unlinkable pseudonyms for the same people.
+    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "other_deployment"))
     assert run_job().success
-    rekeyed = set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])
-    assert len(rekeyed) == len(first) and not rekeyed & first
+    other = set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])
+    assert len(other) == len(first) and not other & first

@@ -9,7 +9,7 @@ from hashlib import sha256
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from compliance_assets.privacy.normalise import missing_mask, normalise
@@ -19,7 +19,7 @@ from compliance_assets.privacy.pseudonymise import (
     pseudonymise,
     scoped,
 )
-from resources.keys import KeyConfigurationError, PseudonymisationKeyResource, decode_secret, generate_secret
+from resources.secrets import KeyConfigurationError, decode_secret, generate_secret, read_secret
 
 MASTER = b"m" * 32
 identifiers = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
@@ -83,12 +83,11 @@ def test_missing_identifiers_are_flagged_and_refused():
         pseudonymise(values, derive_domain_key(MASTER, "d"))
 
 
-def test_short_master_secret_is_refused_without_echoing_it(monkeypatch):
+def test_short_secret_is_refused_without_echoing_it(monkeypatch):
     weak = "c2hvcnQ"  # base64 of "short"
     monkeypatch.setenv("TEST_WEAK_KEY", weak)
-    resource = PseudonymisationKeyResource(secret_env_var="TEST_WEAK_KEY")
     with pytest.raises(KeyConfigurationError) as caught:
-        resource.domain_key("d")
+        read_secret("TEST_WEAK_KEY", None)
     assert weak not in str(caught.value)
     assert "at least 32" in str(caught.value)
 
@@ -96,20 +95,36 @@ def test_short_master_secret_is_refused_without_echoing_it(monkeypatch):
 def test_missing_secret_without_dev_file_is_an_error(monkeypatch):
     monkeypatch.delenv("TEST_ABSENT_KEY", raising=False)
     with pytest.raises(KeyConfigurationError, match=r"\$TEST_ABSENT_KEY is not set"):
-        PseudonymisationKeyResource(secret_env_var="TEST_ABSENT_KEY").domain_key("d")
+        read_secret("TEST_ABSENT_KEY", None)
 
 
 def test_dev_key_file_is_created_private_and_reused(tmp_path, monkeypatch):
     monkeypatch.delenv("TEST_ABSENT_KEY", raising=False)
     path = tmp_path / "keys" / "master.key"
-    first = PseudonymisationKeyResource(secret_env_var="TEST_ABSENT_KEY", dev_key_file=str(path)).domain_key("d")
-    second = PseudonymisationKeyResource(secret_env_var="TEST_ABSENT_KEY", dev_key_file=str(path)).domain_key("d")
-    assert first == second
+    first = read_secret("TEST_ABSENT_KEY", str(path))
+    second = read_secret("TEST_ABSENT_KEY", str(path))
+    assert first == second and len(first) >= 32
     assert path.stat().st_mode & 0o777 == 0o600
-    assert len(decode_secret(path.read_text(), "test")) >= 32
 
 
 def test_generated_secrets_are_distinct_and_valid():
     a, b = generate_secret(), generate_secret()
     assert a != b and re.fullmatch(r"[A-Za-z0-9_-]+", a)
     assert len(decode_secret(a, "test")) == 32
+
+
+def test_phone_numbers_normalise_to_e164_before_keying():
+    values = normalise(pd.Series(["+49 151 23456789", "0151 2345-6789", "(0151) 23456789", "not a number", "123"]), "phone", "DE")
+    assert values.tolist()[:3] == ["+4915123456789"] * 3
+    assert missing_mask(values).tolist() == [False, False, False, True, True]
+    keyed = pseudonymise(values[:3], derive_domain_key(MASTER, "d"))
+    assert keyed.nunique() == 1
+
+
+@given(national=st.integers(min_value=15_100_000_000, max_value=15_199_999_999))
+def test_any_spelling_of_a_german_mobile_number_is_one_subject(national):
+    digits = str(national)
+    spellings = pd.Series([f"0{digits}", f"+49{digits}", f"+49 {digits[:3]} {digits[3:]}", f"0049 {digits}"])
+    values = normalise(spellings, "phone", "DE")
+    assume(values.notna().all())
+    assert values.nunique() == 1 and values.iloc[0] == f"+49{digits}"

@@ -16,6 +16,7 @@ from compliance_assets.factories.checks import (
     evaluate_minimisation,
 )
 from compliance_assets.factories.metadata import code_version, column, column_lineage, privacy_tags, schema
+from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets
@@ -68,13 +69,14 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         metadata={"dagster/column_schema": schema(columns), "dagster/table_name": table, "privacy/k": k},
         deps=[cohort.source],
         check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY]),
-        required_resource_keys={"warehouse"},
+        required_resource_keys={"warehouse", "audit_trail"},
         output_required=False,
     )
     def _cohorts(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
         source = warehouse.read_table(source_table)
-        result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k)
+        with withheld_messages(f"the cohort release of '{name}'"):
+            result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k)
         known = {f"{cohort.source}.{feature_set.subject_key}": source[feature_set.subject_key]}
         for raw_source, cols in identifier_columns.items():
             raw = warehouse.read_table(table_name(Tier.RAW, raw_source), cols)

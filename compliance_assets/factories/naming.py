@@ -12,6 +12,7 @@ class Tier(StrEnum):
     AGGREGATE = "aggregate"
 
 
+KEY_VERSION = "key_version"
 TIER_TAG = "privacy/tier"
 ACTIVITY_TAG = "privacy/activity"
 LEGAL_BASIS_TAG = "privacy/legal-basis"

@@ -16,7 +16,8 @@ from compliance_assets.factories.checks import (
     evaluate_minimisation,
 )
 from compliance_assets.factories.metadata import code_version, column, column_lineage, privacy_tags, schema
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.factories.errors import withheld_messages
+from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
 from compliance_assets.privacy.conform import REASON_COLUMN
 from compliance_assets.privacy.normalise import missing_mask, normalise
@@ -62,9 +63,12 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     table = table_name(Tier.PSEUDONYMISED, name)
     reads = source_assets(feature_set)
     key = AssetKey(name)
-    registered = [feature_set.subject_key, *feature_set.features]
+    registered = [feature_set.subject_key, KEY_VERSION, *feature_set.features]
     identifier_columns = direct_identifier_columns(register, reads)
-    columns = [column(feature_set.subject_key, "string", "user.unique_id.pseudonymous", "pseudonym", f"Keyed HMAC-SHA256 pseudonym, domain '{domain}'")]
+    columns = [
+        column(feature_set.subject_key, "string", "user.unique_id.pseudonymous", "pseudonym", f"Keyed HMAC-SHA256 pseudonym, domain '{domain}'"),
+        column(KEY_VERSION, "integer", "system.operations", "none", "Key version the pseudonym was made with (rotation moves it)"),
+    ]
     columns += [
         column(f, spec.type, spec.category, spec.identifier, f"{spec.extraction}. Minimisation: {spec.minimisation}. Necessity: {spec.necessity}")
         for f, spec in feature_set.features.items()
@@ -89,31 +93,35 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         },
         deps=reads,
         check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS]),
-        required_resource_keys={"warehouse", "pseudonym_keys"},
+        required_resource_keys={"warehouse", "pseudonym_keys", "pseudonym_vault", "audit_trail"},
         output_required=False,
     )
     def _pseudonymised(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
         raw = {source: warehouse.read_table(table_name(Tier.RAW, source)) for source in reads}
         people = raw[feature_set.subject_source]
-        identifiers = normalise(people[subject.column], subject.kind)
+        identifiers = normalise(people[subject.column], subject.kind, subject.default_region)
         missing = missing_mask(identifiers)
         if missing.any():
             rejected = people.loc[missing].astype("string").assign(**{REASON_COLUMN: f"{subject.column}: missing or empty identifier"})
             quarantine = warehouse.quarantine(name, rejected)
             context.log.warning(f"{int(missing.sum())} row(s) of '{feature_set.subject_source}' have no identifier; kept in '{quarantine}'")
         people = people.loc[~missing].copy()
-        scope = people[subject.scope] if subject.scope else None
-        people[feature_set.subject_key] = pseudonymise(
-            scoped(identifiers[~missing], scope), context.resources.pseudonym_keys.domain_key(domain)
-        )
+        identifiers = identifiers[~missing]
+        scope = people[subject.scope].astype("string") if subject.scope else None
+        key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
+        people[feature_set.subject_key] = pseudonymise(scoped(identifiers, scope), domain_key)
+        stored = context.resources.pseudonym_vault.store(domain, key_version, people[feature_set.subject_key], identifiers, scope)
         inputs = FeatureInputs(
             subjects=people,
             sources=raw,
             subject_key=feature_set.subject_key,
             run_date=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
         )
-        features = transform(inputs)
+        with withheld_messages(f"the feature transform of '{name}'"):
+            features = transform(inputs)
+        features = features.drop(columns=[KEY_VERSION], errors="ignore")
+        features.insert(min(1, len(features.columns)), KEY_VERSION, key_version)
         known = {f"{src}.{c}": raw[src][c] for src, cols in identifier_columns.items() for c in cols}
         yield from stage_check_publish(
             context,
@@ -127,6 +135,8 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             {
                 "subjects": MetadataValue.int(int(features[feature_set.subject_key].nunique())) if feature_set.subject_key in features else MetadataValue.int(0),
                 "quarantined_rows": MetadataValue.int(int(missing.sum())),
+                "key_version": MetadataValue.int(key_version),
+                "vault_mappings_written": MetadataValue.int(stored),
                 "dagster/column_lineage": lineage,
             },
         )

@@ -14,6 +14,15 @@ from resources.warehouse import WarehouseResource
 Evaluation = Callable[[pd.DataFrame], AssetCheckResult]
 
 
+def record_processing(context: AssetExecutionContext, event_type: str, details: Mapping[str, object]) -> None:
+    """Every publication, blocked publication and ingestion goes to the audit trail."""
+    context.resources.audit_trail.append(
+        event_type,
+        actor=f"dagster-run:{context.run.run_id}",
+        details={"asset": context.asset_key.to_user_string(), **details},
+    )
+
+
 def stage_check_publish(
     context: AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -26,7 +35,9 @@ def stage_check_publish(
     staged = warehouse.read_table(staging)
     results = [evaluate(staged) for evaluate in evaluations]
     failed = [r.check_name for r in results if not r.passed]
+    outcome = {"table": table, "rows": len(frame), "checks": {r.check_name: r.passed for r in results}}
     if failed:
+        record_processing(context, "publication_blocked", outcome)
         context.log.error(
             f"Not published: blocking check(s) {', '.join(failed)} failed. '{table}' keeps its last good data; "
             f"the rejected rows stay in '{staging}' for inspection."
@@ -34,6 +45,7 @@ def stage_check_publish(
         yield from results
         return
     warehouse.publish(table)
+    record_processing(context, "publication", outcome)
     yield MaterializeResult(
         metadata={
             "dagster/row_count": MetadataValue.int(len(frame)),

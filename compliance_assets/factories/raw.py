@@ -7,7 +7,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, MetadataValue, asset
 
 from compliance_assets.factories.metadata import code_version, column, privacy_tags, schema
+from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.factories.publish import record_processing
 from compliance_assets.privacy.conform import conform
 from compliance_assets.privacy.minimisation import missing_columns, unregistered_columns
 from compliance_assets.register import Register
@@ -48,10 +50,11 @@ def raw_asset(
             "dagster/table_name": table,
             "privacy/legal_basis": activity.legal_basis.value,
         },
-        required_resource_keys={"warehouse", *required_resource_keys},
+        required_resource_keys={"warehouse", "audit_trail", *required_resource_keys},
     )
     def _raw(context: AssetExecutionContext) -> MaterializeResult:
-        arriving = load(context)
+        with withheld_messages(f"the loader of '{name}'"):
+            arriving = load(context)
         undeclared = unregistered_columns(arriving, source.columns)
         absent = missing_columns(arriving, source.columns)
         if undeclared or absent:
@@ -65,6 +68,7 @@ def raw_asset(
         if len(rejected):
             quarantine = warehouse.quarantine(name, rejected)
             context.log.warning(f"{len(rejected)} row(s) of '{name}' had unreadable values; kept in '{quarantine}'")
+        record_processing(context, "ingestion", {"table": table, "rows": len(clean), "quarantined_rows": len(rejected)})
         return MaterializeResult(
             metadata={
                 "dagster/row_count": MetadataValue.int(len(clean)),

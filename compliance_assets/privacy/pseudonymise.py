@@ -17,16 +17,23 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 PSEUDONYM_BYTES = 16
 PSEUDONYM_PATTERN = r"^[0-9a-f]{32}$"
 MIN_MASTER_SECRET_BYTES = 32
-_HKDF_SALT = b"compliance-assets/pseudonymisation/v1"
+DEFAULT_SALT = b"compliance-assets/pseudonymisation/v1"
 SCOPE_SEPARATOR = "\x1f"
 
 
-def derive_domain_key(master_secret: bytes, domain: str, key_version: int = 1) -> bytes:
-    """A 256-bit key for one domain and key version; the master secret never leaves here."""
+def derive_domain_key(master_secret: bytes, domain: str, key_version: int = 1, salt: bytes = DEFAULT_SALT) -> bytes:
+    """A 256-bit key for one domain and key version. The salt is the key version's random value
+    from the key ring: deleting it destroys every key of that version, even for someone who
+    holds the master secret."""
     if len(master_secret) < MIN_MASTER_SECRET_BYTES:
         raise ValueError(f"the master secret must be at least {MIN_MASTER_SECRET_BYTES} bytes")
     info = f"domain={domain};version={key_version}".encode()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=info).derive(master_secret)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(master_secret)
+
+
+def master_fingerprint(master_secret: bytes) -> str:
+    """Names a master secret without revealing it, so the key ring can tell when it changed."""
+    return hmac.digest(master_secret, b"compliance-assets/master-fingerprint", sha256)[:8].hex()
 
 
 def pseudonymise(values: pd.Series, domain_key: bytes) -> pd.Series:

@@ -120,6 +120,10 @@ class ProcessingActivity(Strict):
     cross_client_training: bool = False
     k_anonymity: int = Field(default=50, ge=2)
     pseudonymisation_domain: Identifier | None = None
+    reidentification_purposes: list[DataUse] = Field(
+        default_factory=list, description="Data uses for which the mapping vault may return an identifier"
+    )
+    pseudonym_mapping_retention: Retention | None = None
     owners: list[Owner] = Field(min_length=1)
 
 
@@ -139,7 +143,7 @@ class Column(Strict):
     description: str = Field(min_length=1)
 
 
-IdentifierKind = Literal["email", "customer_id"]
+IdentifierKind = Literal["email", "phone", "customer_id"]
 
 
 class SubjectIdentifier(Strict):
@@ -149,6 +153,13 @@ class SubjectIdentifier(Strict):
     column: Identifier
     kind: IdentifierKind
     scope: Identifier | None = None
+    default_region: CountryCode | None = Field(default=None, description="Phone numbers without a country code")
+
+    @model_validator(mode="after")
+    def _phone_needs_region(self) -> SubjectIdentifier:
+        if self.kind == "phone" and self.default_region is None:
+            raise ValueError("phone identifiers need default_region to be written in E.164")
+        return self
 
 
 class RawSource(Strict):

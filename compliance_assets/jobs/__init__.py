@@ -1,0 +1,1 @@
+"""Op-based Dagster jobs that are not asset materialisations: key rotation."""

@@ -1,0 +1,1 @@
+"""Services around the mapping vault: audited re-identification and key rotation."""

@@ -1,0 +1,238 @@
+"""The mapping vault: pseudonym → identifier, kept apart from the pseudonymised data in its own
+database, identifiers sealed with AES-256-GCM under a key of their own. It also holds the key
+ring: one random salt per key version, whose deletion destroys that version's keys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr
+
+from compliance_assets.privacy.sealing import associated_data, open_one, seal_all
+from resources.secrets import read_secret
+from resources.warehouse import create_engine_for
+
+DEFAULT_VAULT_KEY_ENV = "COMPLIANCE_VAULT_KEY"
+WRITE_BATCH = 5_000
+
+_metadata = sa.MetaData()
+key_ring = sa.Table(
+    "key_ring",
+    _metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("salt", sa.LargeBinary, nullable=True),
+    sa.Column("master_fingerprint", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | active | destroyed
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+)
+mappings = sa.Table(
+    "pseudonym_mappings",
+    _metadata,
+    sa.Column("domain", sa.String(64), primary_key=True),
+    sa.Column("key_version", sa.Integer, primary_key=True),
+    sa.Column("pseudonym", sa.String(32), primary_key=True),
+    sa.Column("scope", sa.String(256), nullable=True),
+    sa.Column("nonce", sa.LargeBinary, nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Index("ix_mappings_last_seen", "domain", "last_seen_at"),
+)
+
+
+class KeyRingError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class KeyVersion:
+    version: int
+    salt: bytes | None
+    master_fingerprint: str
+    state: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _upsert(engine: sa.Engine):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+class PseudonymVaultResource(ConfigurableResource):
+    url: str = Field(description="SQLAlchemy URL of the vault database (keep it apart from the warehouse)")
+    vault_key_env: str = Field(default=DEFAULT_VAULT_KEY_ENV, description="Environment variable holding the AES-256-GCM key")
+    dev_key_file: str | None = Field(default=None, description="Local development only: generated key file")
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+    _key: bytes | None = PrivateAttr(default=None)
+
+    def get_engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = create_engine_for(self.url)
+            _metadata.create_all(self._engine, checkfirst=True)
+        return self._engine
+
+    def _sealing_key(self) -> bytes:
+        if self._key is None:
+            self._key = read_secret(self.vault_key_env, self.dev_key_file)[:32]
+        return self._key
+
+    # key ring ---------------------------------------------------------------------------
+    def key_versions(self) -> list[KeyVersion]:
+        with self.get_engine().connect() as connection:
+            rows = connection.execute(sa.select(key_ring).order_by(key_ring.c.version)).mappings()
+            return [KeyVersion(r["version"], r["salt"], r["master_fingerprint"], r["state"]) for r in rows]
+
+    def key_version(self, version: int) -> KeyVersion:
+        for entry in self.key_versions():
+            if entry.version == version:
+                return entry
+        raise KeyRingError(f"key version {version} is not in the key ring")
+
+    def active_version(self, fingerprint: str) -> KeyVersion:
+        """The active key version, creating version 1 on first use."""
+        with self.get_engine().begin() as connection:
+            active = connection.execute(sa.select(key_ring).where(key_ring.c.state == "active")).mappings().first()
+            if active is None and connection.execute(sa.select(sa.func.count()).select_from(key_ring)).scalar_one() == 0:
+                now = _now()
+                connection.execute(
+                    key_ring.insert().values(version=1, salt=os.urandom(32), master_fingerprint=fingerprint, state="active", created_at=now, changed_at=now)
+                )
+                active = connection.execute(sa.select(key_ring).where(key_ring.c.version == 1)).mappings().first()
+        if active is None:
+            raise KeyRingError("the key ring has no active version")
+        return KeyVersion(active["version"], active["salt"], active["master_fingerprint"], active["state"])
+
+    def pending_version(self, fingerprint: str) -> KeyVersion:
+        """The version a rotation moves to: reused if a rotation was interrupted, else created."""
+        with self.get_engine().begin() as connection:
+            pending = connection.execute(sa.select(key_ring).where(key_ring.c.state == "pending")).mappings().first()
+            if pending is None:
+                top = connection.execute(sa.select(sa.func.max(key_ring.c.version))).scalar_one() or 0
+                now = _now()
+                connection.execute(
+                    key_ring.insert().values(version=top + 1, salt=os.urandom(32), master_fingerprint=fingerprint, state="pending", created_at=now, changed_at=now)
+                )
+                pending = connection.execute(sa.select(key_ring).where(key_ring.c.version == top + 1)).mappings().first()
+        return KeyVersion(pending["version"], pending["salt"], pending["master_fingerprint"], pending["state"])
+
+    def complete_rotation(self, old: int, new: int) -> None:
+        """Activates `new` and destroys `old` (its salt is erased) in one transaction."""
+        with self.get_engine().begin() as connection:
+            now = _now()
+            connection.execute(key_ring.update().where(key_ring.c.version == old).values(state="destroyed", salt=None, changed_at=now))
+            connection.execute(key_ring.update().where(key_ring.c.version == new).values(state="active", changed_at=now))
+
+    # mappings ---------------------------------------------------------------------------
+    def store(self, domain: str, key_version: int, pseudonyms: pd.Series, identifiers: pd.Series, scopes: pd.Series | None) -> int:
+        """Upserts one mapping per distinct pseudonym; returns how many were written."""
+        frame = pd.DataFrame({"pseudonym": pseudonyms.to_numpy(), "identifier": identifiers.to_numpy()})
+        frame["scope"] = scopes.to_numpy() if scopes is not None else None
+        frame = frame.drop_duplicates("pseudonym")
+        now = _now()
+        sealed = seal_all(
+            self._sealing_key(),
+            frame["identifier"].astype(str),
+            (associated_data(domain, key_version, p) for p in frame["pseudonym"]),
+        )
+        rows = [
+            {
+                "domain": domain,
+                "key_version": key_version,
+                "pseudonym": pseudonym,
+                "scope": None if pd.isna(scope) else str(scope),
+                "nonce": nonce,
+                "ciphertext": ciphertext,
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
+            for pseudonym, scope, (nonce, ciphertext) in zip(frame["pseudonym"], frame["scope"], sealed, strict=True)
+        ]
+        engine = self.get_engine()
+        insert = _upsert(engine)
+        for start in range(0, len(rows), WRITE_BATCH):
+            statement = insert(mappings).values(rows[start : start + WRITE_BATCH])
+            statement = statement.on_conflict_do_update(
+                index_elements=["domain", "key_version", "pseudonym"], set_={"last_seen_at": statement.excluded.last_seen_at}
+            )
+            with engine.begin() as connection:
+                connection.execute(statement)
+        return len(rows)
+
+    def _decrypt_rows(self, rows: Iterator) -> pd.DataFrame:
+        key = self._sealing_key()
+        records = [
+            {
+                "pseudonym": r["pseudonym"],
+                "key_version": r["key_version"],
+                "scope": r["scope"],
+                "identifier": open_one(key, r["nonce"], r["ciphertext"], associated_data(r["domain"], r["key_version"], r["pseudonym"])),
+            }
+            for r in rows
+        ]
+        return pd.DataFrame(records, columns=["pseudonym", "key_version", "scope", "identifier"])
+
+    def lookup(self, domain: str, pseudonym: str) -> pd.Series | None:
+        """Decrypts one mapping. Only the re-identification service and erasure may call this."""
+        with self.get_engine().connect() as connection:
+            rows = connection.execute(sa.select(mappings).where(mappings.c.domain == domain, mappings.c.pseudonym == pseudonym)).mappings().all()
+        frame = self._decrypt_rows(iter(rows))
+        return None if frame.empty else frame.iloc[0]
+
+    def decrypted(self, domain: str, key_version: int) -> pd.DataFrame:
+        """Every mapping of one domain and key version, decrypted: for key rotation only."""
+        with self.get_engine().connect() as connection:
+            rows = connection.execute(
+                sa.select(mappings).where(mappings.c.domain == domain, mappings.c.key_version == key_version)
+            ).mappings().all()
+        return self._decrypt_rows(iter(rows))
+
+    def count(self, domain: str | None = None, key_version: int | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(mappings)
+        if domain is not None:
+            query = query.where(mappings.c.domain == domain)
+        if key_version is not None:
+            query = query.where(mappings.c.key_version == key_version)
+        with self.get_engine().connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def domains(self) -> list[str]:
+        with self.get_engine().connect() as connection:
+            return sorted(connection.execute(sa.select(mappings.c.domain).distinct()).scalars())
+
+    def move_to_version(self, domain: str, old: int, new: int, rekeyed: pd.DataFrame) -> None:
+        """Replaces mappings of `old` with re-sealed ones of `new`, one transaction per batch, so an
+        interrupted move resumes where it stopped. `rekeyed` has old/new pseudonym, scope, identifier."""
+        engine = self.get_engine()
+        insert = _upsert(engine)
+        key = self._sealing_key()
+        for start in range(0, len(rekeyed), WRITE_BATCH):
+            batch = rekeyed.iloc[start : start + WRITE_BATCH]
+            sealed = seal_all(key, batch["identifier"], (associated_data(domain, new, p) for p in batch["new"]))
+            now = _now()
+            rows = [
+                {"domain": domain, "key_version": new, "pseudonym": p, "scope": s, "nonce": n, "ciphertext": c, "first_seen_at": now, "last_seen_at": now}
+                for p, s, (n, c) in zip(batch["new"], batch["scope"], sealed, strict=True)
+            ]
+            with engine.begin() as connection:
+                connection.execute(insert(mappings).values(rows).on_conflict_do_nothing())
+                connection.execute(
+                    mappings.delete().where(mappings.c.domain == domain, mappings.c.key_version == old, mappings.c.pseudonym.in_(list(batch["old"])))
+                )
+
+    def purge_expired(self, domain: str, last_seen_before: datetime) -> int:
+        with self.get_engine().begin() as connection:
+            result = connection.execute(mappings.delete().where(mappings.c.domain == domain, mappings.c.last_seen_at < last_seen_before))
+            return int(result.rowcount)

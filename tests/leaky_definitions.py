@@ -1,0 +1,25 @@
+"""A code location whose feature transform leaks emails, for tests that need a failing check run
+through the `dagster` CLI."""
+
+from compliance_assets.definitions import build_assets, build_definitions
+from compliance_assets.demo.features import customer_features
+from compliance_assets.factories.pseudonymised import FeatureInputs, pseudonymised_asset
+from compliance_assets.register import load_register
+from tests.conftest import REPO
+
+
+def leaking_email(inputs: FeatureInputs):
+    features = customer_features(inputs)
+    emails = inputs.subjects.drop_duplicates(inputs.subject_key)["email"].str.strip().to_numpy()
+    features["region"] = features["region"].where(features.index % 50 != 0, emails[: len(features)])
+    return features
+
+
+register = load_register(REPO / "register")
+defs = build_definitions(
+    register,
+    [
+        *(a for a in build_assets(register) if a.key.to_user_string() != "customer_features"),
+        pseudonymised_asset(register, "customer_features", leaking_email),
+    ],
+)

@@ -1,0 +1,137 @@
+"""The mapping vault and re-identification: sealed identifiers, purpose-bound and audited reads,
+mapping retention; and the hash-chained audit trail that records them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+
+from compliance_assets.definitions import build_definitions
+from compliance_assets.factories.naming import Tier
+from compliance_assets.privacy.sealing import associated_data, open_one
+from compliance_assets.register import load_register
+from compliance_assets.vault.reidentification import ReidentificationRefused, reidentify
+from resources.vault import mappings
+from tests.conftest import REPO, run_cli
+from tests.helpers import published, resource, run_job
+
+ALLOWED = "essential.legal_obligation"
+FORBIDDEN = "marketing.advertising.profiling"
+
+
+@pytest.fixture
+def demo(local_env):
+    assert run_job().success
+    defs = build_definitions()
+    raw = published(Tier.RAW, "customers", defs)
+    features = published(Tier.PSEUDONYMISED, "customer_features", defs)
+    return defs, raw, features
+
+
+def _events(audit, event_type):
+    records = audit.records()
+    return records[records["event_type"] == event_type]
+
+
+def test_reidentification_needs_an_allowed_purpose_and_is_audited(demo):
+    defs, raw, features = demo
+    register = load_register(REPO / "register")
+    vault, audit = resource(defs, "pseudonym_vault"), resource(defs, "audit_trail")
+    pseudonym = features["subject_pseudonym"].iloc[0]
+
+    with pytest.raises(ReidentificationRefused, match="not allowed"):
+        reidentify(register, vault, audit, domain="engagement", pseudonym=pseudonym, purpose=FORBIDDEN, actor="mallory@example.com")
+    refused = _events(audit, "reidentification_refused")
+    assert refused[["actor", "subject"]].values.tolist() == [["mallory@example.com", pseudonym]]
+
+    identifier = reidentify(register, vault, audit, domain="engagement", pseudonym=pseudonym, purpose=ALLOWED, actor="dpo@example.com")
+    assert identifier in set(raw["email"].str.strip().str.casefold())
+    granted = _events(audit, "reidentification")
+    assert granted[["actor", "subject"]].values.tolist() == [["dpo@example.com", pseudonym]]
+    assert identifier not in audit.records().to_string()
+
+    with pytest.raises(ValueError, match="actor"):
+        reidentify(register, vault, audit, domain="engagement", pseudonym=pseudonym, purpose=ALLOWED, actor=" ")
+
+
+def test_reidentify_cli_refuses_and_answers(demo):
+    _, raw, features = demo
+    pseudonym = features["subject_pseudonym"].iloc[3]
+    base = ["compliance_assets", "reidentify", "--domain", "engagement", "--pseudonym", pseudonym, "--actor", "dpo@example.com"]
+    refused = run_cli(*base, "--purpose", FORBIDDEN)
+    assert refused.returncode == 2 and "not allowed" in refused.stdout
+    answered = run_cli(*base, "--purpose", ALLOWED)
+    assert answered.returncode == 0, answered.stderr
+    assert answered.stdout.strip() in set(raw["email"].str.strip().str.casefold())
+
+
+def test_vault_holds_no_identifier_in_clear_and_binds_ciphertexts_to_rows(demo):
+    defs, raw, _ = demo
+    vault = resource(defs, "pseudonym_vault")
+    database = sa.engine.make_url(vault.url).database
+    content = open(database, "rb").read()
+    for email in raw["email"].dropna().str.strip().str.casefold().head(200):
+        if email:
+            assert email.encode() not in content
+    with vault.get_engine().connect() as connection:
+        first, second = connection.execute(sa.select(mappings).limit(2)).mappings().all()
+    key = vault._sealing_key()
+    assert "@" in open_one(key, first["nonce"], first["ciphertext"], associated_data(first["domain"], first["key_version"], first["pseudonym"]))
+    with pytest.raises(InvalidTag):
+        open_one(key, first["nonce"], first["ciphertext"], associated_data(second["domain"], second["key_version"], second["pseudonym"]))
+
+
+def test_vault_lives_apart_from_the_warehouse(demo):
+    defs, _, _ = demo
+    warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
+    assert warehouse.url != vault.url
+    assert "pseudonym_mappings" not in sa.inspect(warehouse.get_engine()).get_table_names()
+
+
+def test_mappings_expire_after_their_retention(demo):
+    defs, _, features = demo
+    vault = resource(defs, "pseudonym_vault")
+    retention = load_register(REPO / "register").activities["engagement_analytics"].pseudonym_mapping_retention.duration
+    assert retention == timedelta(days=90)
+    stale = features["subject_pseudonym"].head(10).tolist()
+    with vault.get_engine().begin() as connection:
+        connection.execute(
+            mappings.update().where(mappings.c.pseudonym.in_(stale)).values(last_seen_at=datetime.now() - retention - timedelta(days=1))
+        )
+    before = vault.count("engagement")
+    assert vault.purge_expired("engagement", datetime.now() - retention) == 10
+    assert vault.count("engagement") == before - 10
+    assert vault.lookup("engagement", stale[0]) is None
+
+
+def test_audit_trail_detects_edit_deletion_and_swap(demo):
+    defs, _, _ = demo
+    audit = resource(defs, "audit_trail")
+    for n in range(5):
+        audit.append("test_event", "tester", f"p{n}", {"n": n})
+    assert audit.verify() is None
+    table = sa.table("audit__trail", sa.column("seq"), sa.column("details"), sa.column("subject"))
+    engine = audit.get_engine()
+    total = len(audit.records())
+
+    with engine.begin() as connection:
+        connection.execute(table.update().where(table.c.seq == 3).values(details='{"n": 99}'))
+    assert str(audit.verify()).startswith("audit record 3:") and "edited" in str(audit.verify())
+    with engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.seq >= 3))
+    audit.append("test_event", "tester")  # the chain continues from record 2
+    assert audit.verify() is None
+
+    for n in range(3):
+        audit.append("test_event", "tester", f"q{n}")
+    last = len(audit.records())
+    with engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.seq == last - 1))
+    assert f"audit record {last - 1}:" in str(audit.verify())
+    with engine.begin() as connection:
+        connection.execute(table.update().where(table.c.seq == last).values(seq=last - 1))
+    assert "does not follow" in str(audit.verify())
+    assert total > 0

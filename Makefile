@@ -6,7 +6,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # Zero-config local instance: SQLite under .dagster_home (an empty dagster.yaml means "defaults").
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo ui test census dev-postgres validate clean
+.PHONY: demo ui test census dev-postgres validate bench clean
 
 demo: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m compliance_assets run demo_pipeline
@@ -22,6 +22,10 @@ validate: $(VENV)/.runtime
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Full-size benchmarks (minutes); `BENCH_ARGS=--quick` for the seconds-long CI variant.
+bench: $(VENV)/.runtime
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Against PostgreSQL: the repo's dagster.yaml, credentials from DAGSTER_PG_* variables.
 dev-postgres: $(VENV)/.runtime

@@ -13,7 +13,9 @@ from compliance_assets.factories.aggregate import cohort_asset
 from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.jobs.key_rotation import build_key_rotation_job
+from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
 from compliance_assets.register import Register, load_register
+from sensors.retention_schedules import mapping_retention_schedule
 
 EMAIL_MARKETING_ASSETS = [
     "customers",
@@ -46,6 +48,7 @@ def build_assets(register: Register) -> list:
 def build_definitions(register: Register | None = None, assets: list | None = None) -> Definitions:
     register = register or load_register(environment.register_dir())
     vault = environment.pseudonym_vault()
+    mapping_retention = build_mapping_retention_job(register)
     return Definitions(
         assets=assets if assets is not None else build_assets(register),
         jobs=[
@@ -60,7 +63,9 @@ def build_definitions(register: Register | None = None, assets: list | None = No
                 description="Census cohorts by sex, race and education from adult.csv, k ≥ 50.",
             ),
             build_key_rotation_job(register),
+            mapping_retention,
         ],
+        schedules=[mapping_retention_schedule(mapping_retention)],
         resources={
             "warehouse": environment.warehouse(),
             "pseudonym_vault": vault,

@@ -1,1 +1,1 @@
-"""Dagster sensors of the compliance plugin."""
+"""Dagster sensors and schedules: what the daemon runs without a click."""

@@ -68,6 +68,9 @@ def test_no_secret_or_identifier_in_instance_tables_or_compute_logs(pg_env, tmp_
     assert leaks(dump, raw_customers, raw_events, secrets) == {}
     assert leaks(logs, raw_customers, raw_events, secrets) == {}
     assert leaks(good.stdout + good.stderr + leaky.stdout + leaky.stderr, raw_customers, raw_events, secrets) == {}
+    warehouse = _instance_dump(pg_env.warehouse_db)
+    assert "pseudonymised__customer_features" in warehouse
+    assert leaks(warehouse, raw_customers.head(0), raw_events.head(0), secrets) == {}  # no secret in the warehouse
 
 
 def test_the_scan_finds_what_it_looks_for(local_env):

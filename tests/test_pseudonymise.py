@@ -7,6 +7,7 @@ import hmac
 import re
 from hashlib import sha256
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
@@ -17,6 +18,7 @@ from compliance_assets.privacy.pseudonymise import (
     PSEUDONYM_PATTERN,
     derive_domain_key,
     pseudonymise,
+    pseudonymise_stream,
     scoped,
 )
 from resources.secrets import KeyConfigurationError, decode_secret, generate_secret, read_secret
@@ -128,3 +130,34 @@ def test_any_spelling_of_a_german_mobile_number_is_one_subject(national):
     values = normalise(spellings, "phone", "DE")
     assume(values.notna().all())
     assert values.nunique() == 1 and values.iloc[0] == f"+49{digits}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != ""), min_size=1, max_size=300),
+    chunk_rows=st.integers(1, 80),
+    cache_limit=st.integers(0, 50),
+)
+def test_streamed_pseudonyms_equal_whole_column_pseudonyms(values, chunk_rows, cache_limit):
+    key = derive_domain_key(MASTER, "stream")
+    series = pd.Series(values, dtype="string")
+    chunks = [series.iloc[i : i + chunk_rows] for i in range(0, len(series), chunk_rows)]
+    streamed = pd.concat(list(pseudonymise_stream(chunks, key, cache_limit=cache_limit)))
+    assert streamed.tolist() == pseudonymise(series, key).tolist()
+    assert list(streamed.index) == list(series.index)
+
+
+def test_stream_falls_back_to_exact_keying_on_hash_collisions(monkeypatch):
+    import compliance_assets.privacy.pseudonymise as engine
+
+    monkeypatch.setattr(engine, "hash_array", lambda values, categorize: np.zeros(len(values), dtype=np.uint64))
+    key = derive_domain_key(MASTER, "collide")
+    chunks = [pd.Series(["a", "b", "a"]), pd.Series(["c", "a"])]
+    streamed = [s.tolist() for s in pseudonymise_stream(chunks, key)]
+    assert streamed == [pseudonymise(c, key).tolist() for c in chunks]
+    assert streamed[0][0] != streamed[0][1]
+
+
+def test_stream_refuses_missing_identifiers():
+    with pytest.raises(ValueError, match="quarantine"):
+        list(pseudonymise_stream([pd.Series(["a"]), pd.Series(["b", None])], derive_domain_key(MASTER, "d")))

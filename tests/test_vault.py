@@ -135,3 +135,23 @@ def test_audit_trail_detects_edit_deletion_and_swap(demo):
         connection.execute(table.update().where(table.c.seq == last).values(seq=last - 1))
     assert "does not follow" in str(audit.verify())
     assert total > 0
+
+
+def test_mapping_retention_job_purges_and_audits(demo):
+    from dagster import DagsterInstance, DefaultScheduleStatus
+
+    defs, _, features = demo
+    vault = resource(defs, "pseudonym_vault")
+    stale = features["subject_pseudonym"].head(7).tolist()
+    with vault.get_engine().begin() as connection:
+        connection.execute(mappings.update().where(mappings.c.pseudonym.in_(stale)).values(last_seen_at=datetime.now() - timedelta(days=91)))
+    before = vault.count("engagement")
+    result = defs.resolve_job_def("mapping_retention").execute_in_process(instance=DagsterInstance.get())
+    assert result.success
+    assert vault.count("engagement") == before - 7
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert output.event_specific_data.metadata["deleted/engagement"].value == 7
+    purges = resource(defs, "audit_trail").records().query("event_type == 'mapping_retention_purge'")
+    assert len(purges) == 2  # engagement and census_statistics domains
+    schedule = defs.resolve_schedule_def("daily_mapping_retention")
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING

@@ -7,12 +7,14 @@ maps the result back, which is what makes it fast on event-shaped data."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable, Iterator
 from hashlib import sha256
 
 import numpy as np
 import pandas as pd
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pandas.util import hash_array
 
 PSEUDONYM_BYTES = 16
 PSEUDONYM_PATTERN = r"^[0-9a-f]{32}$"
@@ -36,18 +38,94 @@ def master_fingerprint(master_secret: bytes) -> str:
     return hmac.digest(master_secret, b"compliance-assets/master-fingerprint", sha256)[:8].hex()
 
 
+def _hmac_pads(domain_key: bytes) -> tuple:
+    """SHA-256 states after the HMAC inner and outer key blocks (RFC 2104). Copying them per value
+    skips re-keying, which costs more than the hashing itself for short identifiers."""
+    block = sha256(domain_key).digest() if len(domain_key) > 64 else domain_key
+    block = block.ljust(64, b"\0")
+    return sha256(bytes(b ^ 0x36 for b in block)), sha256(bytes(b ^ 0x5C for b in block))
+
+
+def _digests(distinct: np.ndarray, domain_key: bytes) -> list[str]:
+    """HMAC-SHA256 of each distinct value, truncated to 128 bits: the only per-value Python work."""
+    inner, outer = _hmac_pads(domain_key)
+    out = []
+    for value in distinct:
+        i = inner.copy()
+        i.update(value.encode("utf-8"))
+        o = outer.copy()
+        o.update(i.digest())
+        out.append(o.hexdigest()[: 2 * PSEUDONYM_BYTES])
+    return out
+
+
 def pseudonymise(values: pd.Series, domain_key: bytes) -> pd.Series:
     """Pseudonyms (32 hex characters, 128 bits of HMAC-SHA256) for already-normalised,
     non-empty identifiers, in the order and index of `values`."""
     if values.isna().any():
         raise ValueError("pseudonymise() got missing identifiers; quarantine them first")
     codes, uniques = pd.factorize(values, sort=False)
-    digests = [
-        hmac.digest(domain_key, value.encode("utf-8"), sha256)[:PSEUDONYM_BYTES].hex()
-        for value in uniques.astype(object)
-    ]
-    keyed = np.asarray(digests, dtype=object)
+    keyed = np.asarray(_digests(uniques.astype(object), domain_key), dtype=object)
     return pd.Series(keyed[codes], index=values.index, dtype="string", name=values.name)
+
+
+class _SeenHashes:
+    """64-bit hash → position of values seen so far. Uses pandas' incremental C hash table, so
+    adding a chunk's new values does not rebuild the index of all earlier ones."""
+
+    def __init__(self, capacity: int):
+        from pandas._libs.hashtable import Int64HashTable
+
+        self._table = Int64HashTable(capacity)
+        self.size = 0
+
+    def lookup(self, hashes: np.ndarray) -> np.ndarray:
+        return self._table.lookup(hashes.view(np.int64))
+
+    def add(self, hashes: np.ndarray) -> None:
+        positions = np.arange(self.size, self.size + len(hashes), dtype=np.int64)
+        self._table.map_keys_to_values(hashes.view(np.int64), positions)
+        self.size += len(hashes)
+
+
+def pseudonymise_stream(
+    chunks: Iterable[pd.Series], domain_key: bytes, cache_limit: int = 2_000_000
+) -> Iterator[pd.Series]:
+    """Chunk-by-chunk pseudonymisation with memory bounded by the chunk size and `cache_limit`.
+
+    Event data is rarely sorted by subject, so values seen in earlier chunks are found again by a
+    64-bit hash of the string (vectorised, in C), and confirmed by comparing the strings
+    themselves: a hash collision falls back to keying that chunk exactly."""
+    seen = _SeenHashes(cache_limit)
+    seen_values = np.empty(cache_limit, dtype=object)
+    seen_keyed = np.empty(cache_limit, dtype=object)
+    for chunk in chunks:
+        values = chunk.to_numpy(dtype=object)
+        hashes = hash_array(values, categorize=False)
+        positions = seen.lookup(hashes)
+        found = np.flatnonzero(positions >= 0)
+        unseen = np.flatnonzero(positions < 0)
+        codes, new_hashes = pd.factorize(hashes[unseen], sort=False)
+        first = np.empty(len(new_hashes), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        unseen_values = values[unseen]
+        new_values = unseen_values[first]
+        if pd.isna(new_values).any():  # a missing value is never cached, so it is always "new"
+            raise ValueError("pseudonymise_stream() got missing identifiers; quarantine them first")
+        found_positions = positions[found]
+        exact = (values[found] == seen_values[found_positions]).all() and (unseen_values == new_values[codes]).all()
+        if not exact:
+            yield pseudonymise(chunk, domain_key)
+            continue
+        fresh = np.asarray(_digests(new_values, domain_key), dtype=object)
+        keyed = np.empty(len(values), dtype=object)
+        keyed[found] = seen_keyed[found_positions]
+        keyed[unseen] = fresh[codes]
+        if seen.size + len(new_hashes) <= cache_limit:
+            start, end = seen.size, seen.size + len(new_hashes)
+            seen_values[start:end], seen_keyed[start:end] = new_values, fresh
+            seen.add(new_hashes)
+        yield pd.Series(keyed, index=chunk.index, name=chunk.name)
 
 
 def scoped(identifiers: pd.Series, scope: pd.Series | None) -> pd.Series:

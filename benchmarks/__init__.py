@@ -1,0 +1,1 @@
+"""Benchmarks that print their figures: speed is checked here, never by timed assertions in tests."""

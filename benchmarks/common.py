@@ -1,0 +1,73 @@
+"""Shared pieces of the benchmarks: timing, peak memory, machine facts, the results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+@dataclass
+class Timer:
+    seconds: float = 0.0
+    _started: float = field(default=0.0, repr=False)
+
+    @contextmanager
+    def running(self):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this whole process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+    }
+
+
+def openssl_hash_rate(message_bytes: int, seconds: int = 2) -> float | None:
+    """Messages per second that `openssl speed -evp sha256` hashes at this length, on one core."""
+    try:
+        completed = subprocess.run(
+            ["openssl", "speed", "-evp", "sha256", "-bytes", str(message_bytes), "-seconds", str(seconds)],
+            capture_output=True, text=True, timeout=seconds * 10 + 30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in completed.stdout.splitlines():
+        if line.startswith("sha256"):
+            kilobytes_per_second = float(line.split()[-1].rstrip("k"))
+            return kilobytes_per_second * 1000 / message_bytes
+    return None
+
+
+def write_results(name: str, results: dict) -> None:
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    existing["machine"] = machine()
+    existing[name] = results
+    RESULTS.write_text(json.dumps(existing, indent=2) + "\n")

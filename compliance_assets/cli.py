@@ -49,11 +49,12 @@ def _run(job_name: str, config_path: str | None) -> int:
     checks: list[tuple[str, str, bool]] = []
     rows: dict[str, int] = {}
     failed: list[str] = []
+    seen = 0
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"{job_name}: starting", total=len(steps))
-        worker.start()
-        seen = 0
-        while worker.is_alive() or seen < len(instance.all_logs(run_id)):
+
+        def drain() -> None:
+            nonlocal seen
             records = instance.all_logs(run_id, of_type=set(_STEP_EVENTS))
             for record in records[seen:]:
                 event = record.dagster_event
@@ -71,10 +72,13 @@ def _run(job_name: str, config_path: str | None) -> int:
                     evaluation = event.event_specific_data
                     checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.passed))
             seen = len(records)
-            if not worker.is_alive() and seen == len(instance.all_logs(run_id, of_type=set(_STEP_EVENTS))):
-                break
+
+        worker.start()
+        while worker.is_alive():
+            drain()
             time.sleep(0.25)
         worker.join()
+        drain()
     _summary(rows, checks)
     result = outcome["result"]
     if result.success:

@@ -34,10 +34,10 @@ class AuditTrailResource(ConfigurableResource):
 
     def get_engine(self) -> sa.Engine:
         if self._engine is None:
-            from resources.warehouse import create_engine_for
+            from resources.warehouse import create_engine_for, ensure_tables
 
             self._engine = create_engine_for(self.url)
-            _metadata.create_all(self._engine, checkfirst=True)
+            ensure_tables(self._engine, _metadata)
         return self._engine
 
     def append(self, event_type: str, actor: str, subject: str | None = None, details: dict | None = None) -> int:

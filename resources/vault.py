@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.sealing import associated_data, open_one, seal_all
 from resources.secrets import read_secret
-from resources.warehouse import create_engine_for
+from resources.warehouse import create_engine_for, ensure_tables
 
 DEFAULT_VAULT_KEY_ENV = "COMPLIANCE_VAULT_KEY"
 WRITE_BATCH = 5_000
@@ -81,7 +81,7 @@ class PseudonymVaultResource(ConfigurableResource):
     def get_engine(self) -> sa.Engine:
         if self._engine is None:
             self._engine = create_engine_for(self.url)
-            _metadata.create_all(self._engine, checkfirst=True)
+            ensure_tables(self._engine, _metadata)
         return self._engine
 
     def _sealing_key(self) -> bytes:

@@ -157,6 +157,21 @@ def create_engine_for(url_text: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def ensure_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    """Creates missing tables; safe when parallel steps (multiprocess executor) race to do it."""
+    for attempt in range(5):
+        try:
+            with engine.begin() as connection:
+                if engine.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('compliance_assets.ensure_tables'))"))
+                metadata.create_all(connection, checkfirst=True)
+            return
+        except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
 def _quote(engine: sa.Engine, name: str) -> str:
     return engine.dialect.identifier_preparer.quote(name)
 

@@ -20,8 +20,7 @@ def run_job(job: str = "demo_pipeline", defs: Definitions | None = None, **demo_
 
 def warehouse_of(defs: Definitions | None = None) -> WarehouseResource:
     """The warehouse as a run would see it (EnvVar-configured URLs resolved)."""
-    defs = defs or build_definitions()
-    return defs.resources["warehouse"].process_config_and_initialize()
+    return resource(defs or build_definitions(), "warehouse")
 
 
 def published(tier: Tier, name: str, defs: Definitions | None = None) -> pd.DataFrame:

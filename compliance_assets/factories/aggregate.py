@@ -15,7 +15,7 @@ from compliance_assets.factories.checks import (
     evaluate_k_anonymity,
     evaluate_minimisation,
 )
-from compliance_assets.factories.metadata import code_version, column, column_lineage, privacy_tags, schema
+from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
@@ -59,14 +59,13 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     )
 
     @asset(
-        name=name,
-        group_name=Tier.AGGREGATE.value,
-        description=f"{cohort.description}\n\nReleased only for cohorts of at least k = {k} distinct subjects. Activity: {activity.name}.",
-        owners=activity.owners,
-        kinds={"pandas", "sql"},
-        tags={**privacy_tags(Tier.AGGREGATE, cohort.activity, activity), "privacy/k": str(k)},
-        code_version=code_version(register, name, None if release is release_cohorts else release),
-        metadata={"dagster/column_schema": schema(columns), "dagster/table_name": table, "privacy/k": k},
+        **asset_facts(
+            register, name, Tier.AGGREGATE, columns,
+            note=f"Released only for cohorts of at least k = {k} distinct subjects.",
+            transform=None if release is release_cohorts else release,
+            tags={"privacy/k": str(k)},
+            metadata={"privacy/k": k},
+        ),
         deps=[cohort.source],
         check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY]),
         required_resource_keys={"warehouse", "audit_trail"},

@@ -18,6 +18,7 @@ from compliance_assets.factories.naming import (
     LEGAL_BASIS_TAG,
     TIER_TAG,
     Tier,
+    table_name,
     tag_value,
 )
 from compliance_assets.register import ProcessingActivity, Register
@@ -55,7 +56,7 @@ def column_lineage(deps_by_column: Mapping[str, Sequence[str]]) -> TableColumnLi
 
 def code_version(register: Register, asset_name: str, *functions: Callable | None) -> str:
     """Changes when the asset's register entry or its transform's source changes."""
-    entry = register.sources.get(asset_name) or register.feature_sets.get(asset_name) or register.cohorts[asset_name]
+    entry = register.entry(asset_name)
     activity = register.activity_of(asset_name)
     digest = hashlib.sha256()
     digest.update(json.dumps(entry.model_dump(mode="json"), sort_keys=True).encode())
@@ -71,3 +72,35 @@ def code_version(register: Register, asset_name: str, *functions: Callable | Non
 
 def schema(columns: Sequence[TableColumn]) -> TableSchema:
     return TableSchema(columns=list(columns))
+
+
+def asset_facts(
+    register: Register,
+    name: str,
+    tier: Tier,
+    columns: Sequence[TableColumn],
+    *,
+    note: str = "",
+    transform: Callable | None = None,
+    kinds: set[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    metadata: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """The `@asset` arguments every tier shares: what the Dagster UI shows on the asset page."""
+    entry = register.entry(name)
+    activity = register.activities[entry.activity]
+    return {
+        "name": name,
+        "group_name": tier.value,
+        "description": f"{entry.description}\n\nActivity: {activity.name}. Purpose: {activity.purpose} {note}".strip(),
+        "owners": activity.owners,
+        "kinds": kinds or {"pandas", "sql"},
+        "tags": {**privacy_tags(tier, entry.activity, activity), **(tags or {})},
+        "code_version": code_version(register, name, transform),
+        "metadata": {
+            "dagster/column_schema": schema(columns),
+            "dagster/table_name": table_name(tier, name),
+            "privacy/legal_basis": activity.legal_basis.value,
+            **(metadata or {}),
+        },
+    }

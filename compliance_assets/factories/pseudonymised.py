@@ -15,7 +15,7 @@ from compliance_assets.factories.checks import (
     evaluate_identifiers,
     evaluate_minimisation,
 )
-from compliance_assets.factories.metadata import code_version, column, column_lineage, privacy_tags, schema
+from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
@@ -56,7 +56,6 @@ def direct_identifier_columns(register: Register, sources: list[str]) -> dict[st
 
 def pseudonymised_asset(register: Register, name: str, transform: FeatureTransform) -> AssetsDefinition:
     feature_set = register.feature_sets[name]
-    activity = register.activities[feature_set.activity]
     domain = register.domain_of(name)
     subject = register.sources[feature_set.subject_source].subject
     assert subject is not None  # guaranteed by the register's consistency rules
@@ -79,18 +78,13 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     )
 
     @asset(
-        name=name,
-        group_name=Tier.PSEUDONYMISED.value,
-        description=f"{feature_set.description}\n\nActivity: {activity.name}. Pseudonymisation domain: `{domain}`.",
-        owners=activity.owners,
-        kinds={"pandas", "sql"},
-        tags={**privacy_tags(Tier.PSEUDONYMISED, feature_set.activity, activity), "privacy/domain": domain},
-        code_version=code_version(register, name, transform),
-        metadata={
-            "dagster/column_schema": schema(columns),
-            "dagster/table_name": table,
-            "privacy/pseudonymisation_domain": domain,
-        },
+        **asset_facts(
+            register, name, Tier.PSEUDONYMISED, columns,
+            note=f"Pseudonymisation domain: `{domain}`.",
+            transform=transform,
+            tags={"privacy/domain": domain},
+            metadata={"privacy/pseudonymisation_domain": domain},
+        ),
         deps=reads,
         check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS]),
         required_resource_keys={"warehouse", "pseudonym_keys", "pseudonym_vault", "audit_trail"},

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, MetadataValue, asset
 
-from compliance_assets.factories.metadata import code_version, column, privacy_tags, schema
+from compliance_assets.factories.metadata import asset_facts, column
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import record_processing
@@ -31,25 +31,15 @@ def raw_asset(
     run (we may not hold what we have not recorded), and rows with unreadable values are
     quarantined with their reason."""
     source = register.sources[name]
-    activity = register.activities[source.activity]
     table = table_name(Tier.RAW, name)
     types = {c: spec.type for c, spec in source.columns.items()}
 
     @asset(
-        name=name,
-        group_name=Tier.RAW.value,
-        description=f"{source.description}\n\nActivity: {activity.name}. Purpose: {activity.purpose}",
-        owners=activity.owners,
-        kinds=kinds or {"pandas", "sql"},
-        tags=privacy_tags(Tier.RAW, source.activity, activity),
-        code_version=code_version(register, name, load),
-        metadata={
-            "dagster/column_schema": schema(
-                [column(c, s.type, s.category, s.identifier.value, s.description) for c, s in source.columns.items()]
-            ),
-            "dagster/table_name": table,
-            "privacy/legal_basis": activity.legal_basis.value,
-        },
+        **asset_facts(
+            register, name, Tier.RAW,
+            [column(c, s.type, s.category, s.identifier.value, s.description) for c, s in source.columns.items()],
+            transform=load, kinds=kinds,
+        ),
         required_resource_keys={"warehouse", "audit_trail", *required_resource_keys},
     )
     def _raw(context: AssetExecutionContext) -> MaterializeResult:

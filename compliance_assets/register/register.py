@@ -29,17 +29,19 @@ class Register:
     cohorts: dict[str, CohortRelease]
     files: dict[str, ParsedFile] = field(repr=False, compare=False)
 
-    def activity_of(self, asset_name: str) -> ProcessingActivity:
+    def entry(self, asset_name: str) -> RawSource | FeatureSet | CohortRelease:
         entry = self.sources.get(asset_name) or self.feature_sets.get(asset_name) or self.cohorts.get(asset_name)
         if entry is None:
             raise KeyError(f"asset '{asset_name}' is not in the register at {self.directory}")
-        return self.activities[entry.activity]
+        return entry
+
+    def activity_of(self, asset_name: str) -> ProcessingActivity:
+        return self.activities[self.entry(asset_name).activity]
 
     def domain_of(self, asset_name: str) -> str:
         """The pseudonymisation domain: an explicit one from the register, else the activity's key."""
-        entry = self.sources.get(asset_name) or self.feature_sets.get(asset_name) or self.cohorts[asset_name]
-        activity = self.activities[entry.activity]
-        return activity.pseudonymisation_domain or entry.activity
+        activity_key = self.entry(asset_name).activity
+        return self.activities[activity_key].pseudonymisation_domain or activity_key
 
     @property
     def asset_names(self) -> list[str]:

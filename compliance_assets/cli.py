@@ -150,6 +150,29 @@ def _rotate_keys(args: argparse.Namespace) -> int:
     return 1
 
 
+DEMO_MODULE = "compliance_assets.definitions"
+DEMO_SAMPLE = {"resources": {"demo_source": {"config": {"customers": 2000}}}}
+
+
+def _check(args: argparse.Namespace) -> int:
+    from compliance_assets.gate import run_gate
+
+    sample = yaml.safe_load(open(args.sample_config, encoding="utf-8")) if args.sample_config else (DEMO_SAMPLE if args.module == DEMO_MODULE else {})
+    sample.setdefault("loggers", {"console": {"config": {"log_level": "CRITICAL"}}})
+    with console.status("Checking the register, the definitions and a staging sample…"):
+        violations = run_gate(environment.register_dir(), args.module, args.job or ["demo_pipeline"], sample)
+    if not violations:
+        console.print("[green]Deploy gate passed:[/green] register complete, every personal-data asset carries its tier's blocking checks, and they pass on the staging sample.")
+        return 0
+    table = Table(title=f"Deploy gate: {len(violations)} violation(s)")
+    for column in ("rule", "where", "what"):
+        table.add_column(column, overflow="fold")
+    for violation in violations:
+        table.add_row(violation.rule, violation.where, violation.detail)
+    console.print(table)
+    return 1
+
+
 def _validate_register() -> int:
     try:
         register = load_register(environment.register_dir())
@@ -176,7 +199,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate.add_argument("--actor", required=True)
     rotate.add_argument("--batch-rows", type=int, default=5_000)
     rotate.add_argument("--pause-seconds", type=float, default=0.0)
+    gate = commands.add_parser("check", help="the deploy gate for CI: exits non-zero on any privacy violation")
+    gate.add_argument("--module", default=DEMO_MODULE, help="module whose `defs` is the code location")
+    gate.add_argument("--job", action="append", help="job(s) to run on the staging sample (default: demo_pipeline)")
+    gate.add_argument("--sample-config", help="run config YAML for the staging sample")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return _check(args)
     if args.command == "run":
         return _run(args.job, args.config)
     if args.command == "reidentify":

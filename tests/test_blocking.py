@@ -97,3 +97,21 @@ def test_cohort_release_under_k_is_blocked(local_env):
     assert outcomes[("engagement_cohorts", "k_anonymity")] is False
     assert outcomes[("region_cohorts", "k_anonymity")] is True
     pdt.assert_frame_equal(published(Tier.AGGREGATE, "engagement_cohorts"), good)
+
+
+def test_cohorts_that_mix_client_workspaces_are_blocked(local_env, tmp_path):
+    import shutil
+
+    copy = tmp_path / "register"
+    shutil.copytree(REPO / "register", copy)
+    cohorts = copy / "cohorts.yaml"
+    cohorts.write_text(cohorts.read_text().replace("dimensions: [workspace_id, region]", "dimensions: [region]"))
+    register = load_register(copy)
+    defs = build_definitions(register)
+    result = run_job(defs=defs)
+    assert not result.success
+    outcomes = check_outcomes(result)
+    assert outcomes[("region_cohorts", "client_isolation")] is False
+    assert outcomes[("engagement_cohorts", "client_isolation")] is True
+    assert "region_cohorts" not in materialized(result)
+    assert not warehouse_of(defs).has_table("aggregate__region_cohorts")

@@ -7,10 +7,12 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
+    CLIENT_ISOLATION,
     K_ANONYMITY,
     MINIMISATION,
     NO_DIRECT_IDENTIFIERS,
     blocking_specs,
+    evaluate_client_isolation,
     evaluate_identifiers,
     evaluate_k_anonymity,
     evaluate_minimisation,
@@ -19,7 +21,7 @@ from compliance_assets.factories.metadata import asset_facts, column, column_lin
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
-from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets
+from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets, tenant_column
 from compliance_assets.privacy.cohorts import SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
 from compliance_assets.register import Register
 
@@ -39,6 +41,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     measures = {m: MeasureSpec(spec.aggregation, spec.column) for m, spec in cohort.measures.items()}
     output_columns = [*cohort.dimensions, *cohort.measures] + ([] if SUBJECTS in cohort.measures else [SUBJECTS])
     raw_sources = source_assets(feature_set)
+    tenant = tenant_column(register, cohort.activity, feature_set)
+    check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY] + ([CLIENT_ISOLATION] if tenant else [])
     identifier_columns = direct_identifier_columns(register, raw_sources)
     columns = [
         column(d, feature_set.features[d].type, feature_set.features[d].category, "none", f"Cohort dimension from {cohort.source}.{d}")
@@ -67,7 +71,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
             metadata={"privacy/k": k},
         ),
         deps=[cohort.source],
-        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY]),
+        check_specs=blocking_specs(key, check_names),
         required_resource_keys={"warehouse", "audit_trail"},
         output_required=False,
     )
@@ -90,6 +94,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_minimisation(key, staged, output_columns),
                 lambda staged: evaluate_identifiers(key, staged, known, None),
                 lambda staged: evaluate_k_anonymity(key, staged, source, cohort.dimensions, feature_set.subject_key, k, stats),
+                *([lambda staged: evaluate_client_isolation(key, staged, source, cohort.dimensions, tenant)] if tenant else []),
             ],
             {**{stat: MetadataValue.int(value) for stat, value in stats.items()}, "dagster/column_lineage": lineage},
         )

@@ -17,6 +17,7 @@ from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 MINIMISATION = "minimisation"
 NO_DIRECT_IDENTIFIERS = "no_direct_identifiers"
 K_ANONYMITY = "k_anonymity"
+CLIENT_ISOLATION = "client_isolation"
 
 DESCRIPTIONS = {
     MINIMISATION: "Blocks publication when a column is not documented in the register (Art. 5(1)(c)).",
@@ -24,6 +25,8 @@ DESCRIPTIONS = {
     "IBAN or a raw-tier identifier, whatever its column is called.",
     K_ANONYMITY: "Blocks publication when a released cohort has fewer than k distinct subjects, recounted "
     "from the source rather than trusted from the release.",
+    CLIENT_ISOLATION: "Blocks publication when a row mixes client workspaces (tenants), which the activity's "
+    "register entry forbids (cross_client_training: false).",
 }
 
 
@@ -121,3 +124,24 @@ def evaluate_k_anonymity(
             header + "\n".join("| " + " | ".join(row) + " |" for row in preview.itertuples(index=False))
         )
     return _result(asset_key, K_ANONYMITY, len(short) == 0, metadata)
+
+
+def evaluate_client_isolation(
+    asset_key: AssetKey,
+    released: pd.DataFrame,
+    source: pd.DataFrame,
+    dimensions: Sequence[str],
+    tenant: str,
+) -> AssetCheckResult:
+    """Recounts the tenants behind each released row from the source: more than one is a mix."""
+    dims = list(dimensions)
+    tenants = source.groupby(dims, dropna=False, observed=True)[tenant].nunique().rename("tenants").reset_index()
+    joined = released[dims].drop_duplicates().merge(tenants, on=dims, how="left")
+    mixed = joined.loc[joined["tenants"].fillna(0) > 1]
+    metadata: dict[str, object] = {
+        "rule": f"every row belongs to one tenant ({tenant})",
+        "rows_checked": len(joined),
+        "rows_mixing_tenants": len(mixed),
+        "max_tenants_per_row": int(joined["tenants"].max()) if len(joined) else 0,
+    }
+    return _result(asset_key, CLIENT_ISOLATION, mixed.empty, metadata)

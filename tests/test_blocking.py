@@ -22,7 +22,7 @@ from tests.helpers import check_outcomes, executed_steps, materialized, publishe
 
 def _with_undeclared_column(inputs: FeatureInputs) -> pd.DataFrame:
     features = customer_features(inputs)
-    return features.assign(signup_weekday=inputs.subjects["signup_at"].dt.day_name().iloc[: len(features)].to_numpy())
+    return features.assign(birth_year=inputs.subjects["birth_date"].dt.year.iloc[: len(features)].to_numpy())
 
 
 def _leaking_email(inputs: FeatureInputs) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def _definitions_with(transform):
 @pytest.mark.parametrize(
     ("transform", "failing_check", "offending_column"),
     [
-        (_with_undeclared_column, "minimisation", "signup_weekday"),
+        (_with_undeclared_column, "minimisation", "birth_year"),
         (_leaking_email, "no_direct_identifiers", "region"),
         (_leaking_customer_id, "no_direct_identifiers", "engagement_segment"),
     ],

@@ -21,6 +21,7 @@ from compliance_assets.factories.metadata import asset_facts, column, column_lin
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
+from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets, tenant_column
 from compliance_assets.privacy.cohorts import SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
 from compliance_assets.register import Register
@@ -31,6 +32,7 @@ Release = Callable[[pd.DataFrame, list[str], str, dict[str, MeasureSpec], int], 
 def cohort_asset(register: Register, name: str, release: Release = release_cohorts) -> AssetsDefinition:
     """A cohort table from `cohorts.yaml`; `release` is replaceable (e.g. to push the grouping down
     to the warehouse), and whatever it returns still has to pass the blocking checks."""
+    enforce_purpose(register, name)
     cohort = register.cohorts[name]
     activity = register.activities[cohort.activity]
     feature_set = register.feature_sets[cohort.source]

@@ -19,6 +19,7 @@ from compliance_assets.factories.metadata import asset_facts, column, column_lin
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
+from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
 from compliance_assets.privacy.conform import REASON_COLUMN
 from compliance_assets.privacy.normalise import missing_mask, normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
@@ -64,8 +65,10 @@ def tenant_column(register: Register, activity_key: str, feature_set: FeatureSet
 
 
 def pseudonymised_asset(register: Register, name: str, transform: FeatureTransform) -> AssetsDefinition:
+    enforce_purpose(register, name)
     feature_set = register.feature_sets[name]
     domain = register.domain_of(name)
+    permitted = permitted_input_columns(register, name)
     subject = register.sources[feature_set.subject_source].subject
     assert subject is not None  # guaranteed by the register's consistency rules
     table = table_name(Tier.PSEUDONYMISED, name)
@@ -101,7 +104,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     )
     def _pseudonymised(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
-        raw = {source: warehouse.read_table(table_name(Tier.RAW, source)) for source in reads}
+        raw = {source: warehouse.read_table(table_name(Tier.RAW, source), permitted[source]) for source in reads}
         people = raw[feature_set.subject_source]
         identifiers = normalise(people[subject.column], subject.kind, subject.default_region)
         missing = missing_mask(identifiers)
@@ -125,7 +128,9 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             features = transform(inputs)
         features = features.drop(columns=[KEY_VERSION], errors="ignore")
         features.insert(min(1, len(features.columns)), KEY_VERSION, key_version)
-        known = {f"{src}.{c}": raw[src][c] for src, cols in identifier_columns.items() for c in cols}
+        known = {
+            f"{src}.{c}": warehouse.read_table(table_name(Tier.RAW, src), [c])[c] for src, cols in identifier_columns.items() for c in cols
+        }
         yield from stage_check_publish(
             context,
             warehouse,

@@ -20,7 +20,12 @@ from tests.helpers import check_outcomes, materialized, published, run_job, ware
 EXPECTED_CHECKS = {
     ("customer_features", "minimisation"),
     ("customer_features", "no_direct_identifiers"),
-    *((name, check) for name in ("engagement_cohorts", "region_cohorts") for check in ("minimisation", "no_direct_identifiers", "k_anonymity")),
+    ("customer_features", "consent"),
+    *(
+        (name, check)
+        for name in ("engagement_cohorts", "region_cohorts")
+        for check in ("minimisation", "no_direct_identifiers", "k_anonymity", "client_isolation")
+    ),
 }
 
 
@@ -48,12 +53,16 @@ def test_demo_materialises_in_process_on_sqlite(local_env):
 
 
 def test_normalisation_variants_merge_into_one_subject(local_env):
-    assert run_job().success
+    result = run_job()
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("customer_features")
+    without_consent = materialization.metadata["subjects_without_consent"].value
     raw = published(Tier.RAW, "customers")
     features = published(Tier.PSEUDONYMISED, "customer_features")
     with_email = raw["email"].fillna("").str.strip() != ""
     distinct = raw.loc[with_email].assign(norm=raw["email"].str.strip().str.casefold()).drop_duplicates(["workspace_id", "norm"])
-    assert len(features) == len(distinct) < with_email.sum()
+    assert 0 < without_consent < len(distinct) // 5
+    assert len(features) + without_consent == len(distinct) < with_email.sum()
 
 
 def _write_config(tmp_path) -> str:

@@ -25,6 +25,7 @@ RECOMMENDATIONS = """
     purpose: Recommend newsletter content from engagement only.
     data_use: personalize.content.profiled
     legal_basis: Consent
+    consent_source: consent_records
     data_subjects: [customer]
     data_categories: [user.unique_id, user.behavior, system.operations]
     retention:

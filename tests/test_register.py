@@ -40,7 +40,7 @@ def test_demo_register_loads():
 @pytest.mark.parametrize(
     ("file", "old", "new", "field", "fragment"),
     [
-        ("activities.yaml", "legal_basis: Legitimate interests", "legal_basis: Because we can", "activities.engagement_analytics.legal_basis", "Input should be"),
+        ("activities.yaml", "legal_basis: Consent", "legal_basis: Because we can", "activities.engagement_analytics.legal_basis", "Input should be"),
         ("activities.yaml", "data_use: analytics.reporting.campaign_insights", "data_use: analytics.spying", "activities.engagement_analytics.data_use", "unknown fideslang data use 'analytics.spying'"),
         ("sources.yaml", "category: user.contact.email,", "category: user.contact.emial,", "sources.customers.columns.email.category", "unknown fideslang data category 'user.contact.emial'"),
         ("features.yaml", "        necessity: Open rate is the first measure of a campaign's reach\n", "", "feature_sets.customer_features.features.opens_90d.necessity", "Field required"),
@@ -80,8 +80,9 @@ def test_error_line_points_at_the_field(register_copy):
         ("activities.yaml", "    special_category_basis: Archiving, research and statistics (with a basis in law)\n", "", "is a special category (Art. 9): activity 'census_statistics' needs special_category_basis", "sources.yaml"),
         ("activities.yaml", "      user.behavior: {period: 12 months", "      user.behaviour_typo: {period: 12 months", "unknown fideslang data category", "activities.yaml"),
         ("sources.yaml", "user_agent: {type: string, category: user.device,", "user_agent: {type: string, category: user.biometric,", "data category 'user.biometric' is not declared by activity 'engagement_analytics'", "sources.yaml"),
+        ("activities.yaml", "    consent_source: consent_records\n", "", "the legal basis is consent: name the raw source of consent records", "activities.yaml"),
     ],
-    ids=["feature-source", "cohort-dimension", "activity-ref", "transfer-basis", "art9-basis", "retention-key", "undeclared-category"],
+    ids=["feature-source", "cohort-dimension", "activity-ref", "transfer-basis", "art9-basis", "retention-key", "undeclared-category", "consent-source"],
 )
 def test_cross_file_errors(register_copy, file, old, new, fragment, reported_in):
     _edit(register_copy / file, old, new)

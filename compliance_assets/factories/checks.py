@@ -18,6 +18,7 @@ MINIMISATION = "minimisation"
 NO_DIRECT_IDENTIFIERS = "no_direct_identifiers"
 K_ANONYMITY = "k_anonymity"
 CLIENT_ISOLATION = "client_isolation"
+CONSENT = "consent"
 
 DESCRIPTIONS = {
     MINIMISATION: "Blocks publication when a column is not documented in the register (Art. 5(1)(c)).",
@@ -25,6 +26,8 @@ DESCRIPTIONS = {
     "IBAN or a raw-tier identifier, whatever its column is called.",
     K_ANONYMITY: "Blocks publication when a released cohort has fewer than k distinct subjects, recounted "
     "from the source rather than trusted from the release.",
+    CONSENT: "Blocks publication when a subject without valid consent for the activity's purpose appears "
+    "(the latest consent record before the run decides; a withdrawal counts).",
     CLIENT_ISOLATION: "Blocks publication when a row mixes client workspaces (tenants), which the activity's "
     "register entry forbids (cross_client_training: false).",
 }
@@ -145,3 +148,16 @@ def evaluate_client_isolation(
         "max_tenants_per_row": int(joined["tenants"].max()) if len(joined) else 0,
     }
     return _result(asset_key, CLIENT_ISOLATION, mixed.empty, metadata)
+
+
+def evaluate_consent(asset_key: AssetKey, frame: pd.DataFrame, subject_key: str, without_consent: pd.Index, purpose: str) -> AssetCheckResult:
+    present = frame[subject_key].isin(without_consent)
+    metadata: dict[str, object] = {
+        "rule": f"every subject has valid consent for {purpose}",
+        "subjects_checked": int(frame[subject_key].nunique()),
+        "subjects_without_consent_known": len(without_consent),
+        "subjects_without_consent_present": int(frame.loc[present, subject_key].nunique()),
+    }
+    if present.any():
+        metadata["example_offender"] = f"subject `{frame.loc[present, subject_key].iloc[0]}`"
+    return _result(asset_key, CONSENT, not present.any(), metadata)

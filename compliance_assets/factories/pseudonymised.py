@@ -9,9 +9,11 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
+    CONSENT,
     MINIMISATION,
     NO_DIRECT_IDENTIFIERS,
     blocking_specs,
+    evaluate_consent,
     evaluate_identifiers,
     evaluate_minimisation,
 )
@@ -21,6 +23,7 @@ from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
 from compliance_assets.privacy.conform import REASON_COLUMN
+from compliance_assets.privacy.consent import consenting_subjects
 from compliance_assets.privacy.normalise import missing_mask, normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
 from compliance_assets.register import FeatureSet, IdentifierRole, Register
@@ -67,8 +70,11 @@ def tenant_column(register: Register, activity_key: str, feature_set: FeatureSet
 def pseudonymised_asset(register: Register, name: str, transform: FeatureTransform) -> AssetsDefinition:
     enforce_purpose(register, name)
     feature_set = register.feature_sets[name]
+    activity = register.activities[feature_set.activity]
     domain = register.domain_of(name)
     permitted = permitted_input_columns(register, name)
+    consent_source = activity.consent_source if activity.legal_basis.value == "Consent" else None
+    consent_join = register.sources[consent_source].subject_reference if consent_source else None
     subject = register.sources[feature_set.subject_source].subject
     assert subject is not None  # guaranteed by the register's consistency rules
     table = table_name(Tier.PSEUDONYMISED, name)
@@ -97,8 +103,8 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             tags={"privacy/domain": domain},
             metadata={"privacy/pseudonymisation_domain": domain},
         ),
-        deps=reads,
-        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS]),
+        deps=reads + ([consent_source] if consent_source else []),
+        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS] + ([CONSENT] if consent_source else [])),
         required_resource_keys={"warehouse", "pseudonym_keys", "pseudonym_vault", "audit_trail"},
         output_required=False,
     )
@@ -117,12 +123,23 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         scope = people[subject.scope].astype("string") if subject.scope else None
         key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
         people[feature_set.subject_key] = pseudonymise(scoped(identifiers, scope), domain_key)
+        run_date = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        without_consent = pd.Index([])
+        if consent_source:
+            records = warehouse.read_table(table_name(Tier.RAW, consent_source))
+            join = consent_join.split(".")[1]
+            consenting = consenting_subjects(records, join, activity.data_use, pd.Timestamp.now(tz="UTC").tz_localize(None))
+            # One person imported twice shares a pseudonym: a missing consent on any record wins.
+            without_consent = pd.Index(people.loc[~people[join].isin(consenting), feature_set.subject_key].unique())
+            kept = ~people[feature_set.subject_key].isin(without_consent)
+            people, identifiers = people.loc[kept], identifiers[kept]
+            scope = scope[kept] if scope is not None else None
         stored = context.resources.pseudonym_vault.store(domain, key_version, people[feature_set.subject_key], identifiers, scope)
         inputs = FeatureInputs(
             subjects=people,
             sources=raw,
             subject_key=feature_set.subject_key,
-            run_date=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
+            run_date=run_date,
         )
         with withheld_messages(f"the feature transform of '{name}'"):
             features = transform(inputs)
@@ -139,11 +156,13 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             [
                 lambda staged: evaluate_minimisation(key, staged, registered),
                 lambda staged: evaluate_identifiers(key, staged, known, feature_set.subject_key),
+                *([lambda staged: evaluate_consent(key, staged, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
             ],
             {
                 "subjects": MetadataValue.int(int(features[feature_set.subject_key].nunique())) if feature_set.subject_key in features else MetadataValue.int(0),
                 "quarantined_rows": MetadataValue.int(int(missing.sum())),
                 "key_version": MetadataValue.int(key_version),
+                "subjects_without_consent": MetadataValue.int(len(without_consent)),
                 "vault_mappings_written": MetadataValue.int(stored),
                 "dagster/column_lineage": lineage,
             },

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pandas.util import hash_array
 
 PSEUDONYM_BYTES = 16
 PSEUDONYM_PATTERN = r"^[0-9a-f]{32}$"
@@ -70,21 +69,20 @@ def pseudonymise(values: pd.Series, domain_key: bytes) -> pd.Series:
 
 
 class _SeenHashes:
-    """64-bit hash → position of values seen so far. Uses pandas' incremental C hash table, so
-    adding a chunk's new values does not rebuild the index of all earlier ones."""
+    """64-bit hash → position of values seen so far, in pandas' incremental C hash table, so adding
+    a chunk's new values does not rebuild the index of all earlier ones."""
 
     def __init__(self, capacity: int):
         from pandas._libs.hashtable import Int64HashTable
 
-        self._table = Int64HashTable(capacity)
+        self._table = Int64HashTable(max(capacity, 1))
         self.size = 0
 
     def lookup(self, hashes: np.ndarray) -> np.ndarray:
-        return self._table.lookup(hashes.view(np.int64))
+        return self._table.lookup(hashes)
 
     def add(self, hashes: np.ndarray) -> None:
-        positions = np.arange(self.size, self.size + len(hashes), dtype=np.int64)
-        self._table.map_keys_to_values(hashes.view(np.int64), positions)
+        self._table.map_keys_to_values(hashes, np.arange(self.size, self.size + len(hashes), dtype=np.int64))
         self.size += len(hashes)
 
 
@@ -93,15 +91,15 @@ def pseudonymise_stream(
 ) -> Iterator[pd.Series]:
     """Chunk-by-chunk pseudonymisation with memory bounded by the chunk size and `cache_limit`.
 
-    Event data is rarely sorted by subject, so values seen in earlier chunks are found again by a
-    64-bit hash of the string (vectorised, in C), and confirmed by comparing the strings
+    Event data is rarely sorted by subject, so values seen in earlier chunks are found again by
+    their (per-process) string hash in an integer hash table and confirmed by comparing the strings
     themselves: a hash collision falls back to keying that chunk exactly."""
     seen = _SeenHashes(cache_limit)
     seen_values = np.empty(cache_limit, dtype=object)
     seen_keyed = np.empty(cache_limit, dtype=object)
     for chunk in chunks:
         values = chunk.to_numpy(dtype=object)
-        hashes = hash_array(values, categorize=False)
+        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
         positions = seen.lookup(hashes)
         found = np.flatnonzero(positions >= 0)
         unseen = np.flatnonzero(positions < 0)
@@ -118,14 +116,17 @@ def pseudonymise_stream(
             yield pseudonymise(chunk, domain_key)
             continue
         fresh = np.asarray(_digests(new_values, domain_key), dtype=object)
-        keyed = np.empty(len(values), dtype=object)
-        keyed[found] = seen_keyed[found_positions]
-        keyed[unseen] = fresh[codes]
         if seen.size + len(new_hashes) <= cache_limit:
             start, end = seen.size, seen.size + len(new_hashes)
             seen_values[start:end], seen_keyed[start:end] = new_values, fresh
             seen.add(new_hashes)
-        yield pd.Series(keyed, index=chunk.index, name=chunk.name)
+            positions[unseen] = start + codes
+            keyed = seen_keyed[positions]
+        else:
+            keyed = np.empty(len(values), dtype=object)
+            keyed[found] = seen_keyed[found_positions]
+            keyed[unseen] = fresh[codes]
+        yield pd.Series(keyed, index=chunk.index, name=chunk.name, dtype=object)
 
 
 def scoped(identifiers: pd.Series, scope: pd.Series | None) -> pd.Series:

@@ -39,6 +39,14 @@ def _activity_problems(register: Register) -> list[RegisterProblem]:
         for category in activity.retention:
             if not any(is_within(category, d) or is_within(d, category) for d in activity.data_categories):
                 out.append(file.problem((*here, "retention", category), "retention for a category the activity does not declare"))
+        if activity.legal_basis.value == "Consent":
+            source = register.sources.get(activity.consent_source or "")
+            if source is None:
+                out.append(file.problem((*here, "consent_source"), "the legal basis is consent: name the raw source of consent records"))
+            elif not {"purpose", "status", "recorded_at"} <= set(source.columns) or source.subject_reference is None:
+                out.append(
+                    file.problem((*here, "consent_source"), f"'{activity.consent_source}' needs a subject_reference and columns purpose, status, recorded_at")
+                )
         for position, sub in enumerate(activity.sub_processors):
             if not sub.in_eea and sub.transfer_basis is None:
                 out.append(

@@ -124,6 +124,9 @@ class ProcessingActivity(Strict):
         default_factory=list, description="Data uses for which the mapping vault may return an identifier"
     )
     pseudonym_mapping_retention: Retention | None = None
+    consent_source: Identifier | None = Field(
+        default=None, description="Raw source of consent records (purpose, status, recorded_at); required when the legal basis is consent"
+    )
     owners: list[Owner] = Field(min_length=1)
 
 

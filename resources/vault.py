@@ -161,14 +161,13 @@ class PseudonymVaultResource(ConfigurableResource):
             for pseudonym, scope, (nonce, ciphertext) in zip(frame["pseudonym"], frame["scope"], sealed, strict=True)
         ]
         engine = self.get_engine()
-        insert = _upsert(engine)
+        statement = _upsert(engine)(mappings)
+        statement = statement.on_conflict_do_update(
+            index_elements=["domain", "key_version", "pseudonym"], set_={"last_seen_at": statement.excluded.last_seen_at}
+        )
         for start in range(0, len(rows), WRITE_BATCH):
-            statement = insert(mappings).values(rows[start : start + WRITE_BATCH])
-            statement = statement.on_conflict_do_update(
-                index_elements=["domain", "key_version", "pseudonym"], set_={"last_seen_at": statement.excluded.last_seen_at}
-            )
             with engine.begin() as connection:
-                connection.execute(statement)
+                connection.execute(statement, rows[start : start + WRITE_BATCH])
         return len(rows)
 
     def _decrypt_rows(self, rows: Iterator) -> pd.DataFrame:
@@ -227,7 +226,7 @@ class PseudonymVaultResource(ConfigurableResource):
                 for p, s, (n, c) in zip(batch["new"], batch["scope"], sealed, strict=True)
             ]
             with engine.begin() as connection:
-                connection.execute(insert(mappings).values(rows).on_conflict_do_nothing())
+                connection.execute(insert(mappings).on_conflict_do_nothing(), rows)
                 connection.execute(
                     mappings.delete().where(mappings.c.domain == domain, mappings.c.key_version == old, mappings.c.pseudonym.in_(list(batch["old"])))
                 )

@@ -55,10 +55,18 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, master_key: str) 
 class PostgresDatabases:
     instance_db: str
     warehouse_db: str
+    vault_db: str
+
+    def url(self, database: str) -> str:
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
 
     @property
     def warehouse_url(self) -> str:
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.warehouse_db
+        return self.url(self.warehouse_db)
+
+    @property
+    def names(self) -> tuple[str, str, str]:
+        return (self.instance_db, self.warehouse_db, self.vault_db)
 
 
 def _admin_engine() -> sa.Engine:
@@ -67,18 +75,18 @@ def _admin_engine() -> sa.Engine:
 
 @pytest.fixture
 def pg_databases() -> Iterator[PostgresDatabases]:
-    """Two fresh databases on the real server (Dagster's instance, the warehouse), dropped after."""
+    """Fresh databases on the real server (Dagster's instance, the warehouse, the vault), dropped after."""
     suffix = uuid.uuid4().hex[:10]
-    names = PostgresDatabases(f"ca_instance_{suffix}", f"ca_warehouse_{suffix}")
+    databases = PostgresDatabases(f"ca_instance_{suffix}", f"ca_warehouse_{suffix}", f"ca_vault_{suffix}")
     admin = _admin_engine()
     with admin.connect() as connection:
-        for name in (names.instance_db, names.warehouse_db):
+        for name in databases.names:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        yield names
+        yield databases
     finally:
         with admin.connect() as connection:
-            for name in (names.instance_db, names.warehouse_db):
+            for name in databases.names:
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
@@ -95,6 +103,7 @@ def pg_env(local_env: Path, pg_databases: PostgresDatabases, monkeypatch: pytest
     monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
     monkeypatch.setenv("DAGSTER_PG_DB", pg_databases.instance_db)
     monkeypatch.setenv("COMPLIANCE_WAREHOUSE_URL", pg_databases.warehouse_url)
+    monkeypatch.setenv("COMPLIANCE_VAULT_URL", pg_databases.url(pg_databases.vault_db))
     return pg_databases
 
 

@@ -96,8 +96,13 @@ def test_demo_materialises_in_process_on_postgres(pg_env):
     _assert_published_demo(defs)
     engine = sa.create_engine(pg_env.warehouse_url)
     tables = set(sa.inspect(engine).get_table_names())
-    assert {table_name(Tier.RAW, "customers"), table_name(Tier.PSEUDONYMISED, "customer_features")} <= tables
+    assert {table_name(Tier.RAW, "customers"), table_name(Tier.PSEUDONYMISED, "customer_features"), "audit__trail"} <= tables
     engine.dispose()
+    vault = sa.create_engine(pg_env.url(pg_env.vault_db))
+    with vault.connect() as connection:
+        mapped = connection.execute(sa.text("SELECT count(*) FROM pseudonym_mappings")).scalar_one()
+    vault.dispose()
+    assert mapped == len(published(Tier.PSEUDONYMISED, "customer_features", defs))
 
 
 @pytest.mark.postgres
@@ -105,7 +110,7 @@ def test_demo_materialises_through_the_cli_on_postgres(pg_env, tmp_path):
     selection = ",".join(EMAIL_MARKETING_ASSETS)
     completed = run_cli("dagster", "asset", "materialize", "-m", "compliance_assets.definitions", "--select", selection, "-c", _write_config(tmp_path))
     assert completed.returncode == 0, completed.stderr[-3000:]
-    engine = sa.create_engine(pg_env.warehouse_url.rsplit("/", 1)[0] + "/" + pg_env.instance_db)
+    engine = sa.create_engine(pg_env.url(pg_env.instance_db))
     with engine.connect() as connection:
         statuses = connection.execute(sa.text("SELECT status FROM runs")).scalars().all()
         checks = connection.execute(sa.text("SELECT count(*) FROM asset_check_executions")).scalar_one()

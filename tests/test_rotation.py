@@ -10,6 +10,7 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
@@ -115,3 +116,16 @@ def test_rotation_killed_half_way_resumes_without_loss(local_env):
     )
     assert run_job().success
     assert set(published(Tier.PSEUDONYMISED, "customer_features", defs)["subject_pseudonym"]) == set(final["subject_pseudonym"])
+
+
+@pytest.mark.postgres
+def test_rotation_on_postgres(pg_env):
+    assert run_job().success
+    defs = build_definitions()
+    before = published(Tier.PSEUDONYMISED, "customer_features", defs)
+    assert _rotate_in_process(defs, batch_rows=700).success
+    after = published(Tier.PSEUDONYMISED, "customer_features", defs)
+    assert len(after) == len(before) and set(after["key_version"]) == {2}
+    assert _ring(defs) == [(1, "destroyed", True), (2, "active", False)]
+    assert run_job().success
+    assert set(published(Tier.PSEUDONYMISED, "customer_features", defs)["subject_pseudonym"]) == set(after["subject_pseudonym"])

@@ -145,9 +145,10 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             features = transform(inputs)
         features = features.drop(columns=[KEY_VERSION], errors="ignore")
         features.insert(min(1, len(features.columns)), KEY_VERSION, key_version)
-        known = {
-            f"{src}.{c}": warehouse.read_table(table_name(Tier.RAW, src), [c])[c] for src, cols in identifier_columns.items() for c in cols
-        }
+        known = {}
+        for src, cols in identifier_columns.items():
+            identifying = warehouse.read_table(table_name(Tier.RAW, src), cols)
+            known.update({f"{src}.{c}": identifying[c] for c in cols})
         yield from stage_check_publish(
             context,
             warehouse,

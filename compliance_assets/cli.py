@@ -173,6 +173,17 @@ def _check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _verify_audit() -> int:
+    with _resources("audit_trail") as (audit,):
+        problem = audit.verify()
+        records = len(audit.records())
+    if problem is None:
+        console.print(f"[green]Audit trail intact:[/green] {records} records, hash chain verified.")
+        return 0
+    console.print(f"[red]Audit trail broken at {problem}[/red]")
+    return 1
+
+
 def _validate_register() -> int:
     try:
         register = load_register(environment.register_dir())
@@ -199,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate.add_argument("--actor", required=True)
     rotate.add_argument("--batch-rows", type=int, default=5_000)
     rotate.add_argument("--pause-seconds", type=float, default=0.0)
+    commands.add_parser("verify-audit", help="verify the audit trail's hash chain; names the first bad record")
     gate = commands.add_parser("check", help="the deploy gate for CI: exits non-zero on any privacy violation")
     gate.add_argument("--module", default=DEMO_MODULE, help="module whose `defs` is the code location")
     gate.add_argument("--job", action="append", help="job(s) to run on the staging sample (default: demo_pipeline)")
@@ -206,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args)
+    if args.command == "verify-audit":
+        return _verify_audit()
     if args.command == "run":
         return _run(args.job, args.config)
     if args.command == "reidentify":

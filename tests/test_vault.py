@@ -155,3 +155,14 @@ def test_mapping_retention_job_purges_and_audits(demo):
     assert len(purges) == 2  # engagement and census_statistics domains
     schedule = defs.resolve_schedule_def("daily_mapping_retention")
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
+
+
+def test_verify_audit_cli_reports_intact_and_broken_chains(demo):
+    defs, _, _ = demo
+    intact = run_cli("compliance_assets", "verify-audit")
+    assert intact.returncode == 0 and "hash chain verified" in intact.stdout
+    audit = resource(defs, "audit_trail")
+    with audit.get_engine().begin() as connection:
+        connection.execute(sa.text("UPDATE audit__trail SET actor = 'someone-else' WHERE seq = 2"))
+    broken = run_cli("compliance_assets", "verify-audit")
+    assert broken.returncode == 1 and "audit record 2" in broken.stdout and "edited" in broken.stdout

@@ -63,11 +63,6 @@ class WarehouseResource(ConfigurableResource):
         with self.get_engine().connect() as connection:
             return pd.read_sql(sa.select(*selected), connection, dtype_backend="numpy_nullable")
 
-    def count_rows(self, name: str) -> int:
-        table = sa.table(name)
-        with self.get_engine().connect() as connection:
-            return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-
     def count_where(self, name: str, column: str, value: object) -> int:
         table = sa.table(name, sa.column(column))
         with self.get_engine().connect() as connection:
@@ -115,15 +110,11 @@ class WarehouseResource(ConfigurableResource):
     def replace_table(self, name: str, frame: pd.DataFrame) -> None:
         """Replaces `name` with `frame` in one transaction."""
         with self.begin() as connection:
-            self._write(connection, name, frame, if_exists="replace")
+            self._write(connection, name, frame)
 
-    def append_rows(self, name: str, frame: pd.DataFrame) -> None:
-        with self.begin() as connection:
-            self._write(connection, name, frame, if_exists="append")
-
-    def _write(self, connection: sa.Connection, name: str, frame: pd.DataFrame, if_exists: str) -> None:
+    def _write(self, connection: sa.Connection, name: str, frame: pd.DataFrame) -> None:
         method = _copy_into_postgres if self.dialect == "postgresql" else None
-        frame.to_sql(name, connection, if_exists=if_exists, index=False, chunksize=WRITE_CHUNK_ROWS, method=method)
+        frame.to_sql(name, connection, if_exists="replace", index=False, chunksize=WRITE_CHUNK_ROWS, method=method)
 
     def stage(self, name: str, frame: pd.DataFrame) -> str:
         """Writes `frame` to the staging table of `name`; readers of `name` see nothing yet."""

@@ -123,12 +123,13 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         scope = people[subject.scope].astype("string") if subject.scope else None
         key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
         people[feature_set.subject_key] = pseudonymise(scoped(identifiers, scope), domain_key)
-        run_date = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        run_date = now.normalize()
         without_consent = pd.Index([])
         if consent_source:
             records = warehouse.read_table(table_name(Tier.RAW, consent_source))
             join = consent_join.split(".")[1]
-            consenting = consenting_subjects(records, join, activity.data_use, pd.Timestamp.now(tz="UTC").tz_localize(None))
+            consenting = consenting_subjects(records, join, activity.data_use, now)
             # One person imported twice shares a pseudonym: a missing consent on any record wins.
             without_consent = pd.Index(people.loc[~people[join].isin(consenting), feature_set.subject_key].unique())
             kept = ~people[feature_set.subject_key].isin(without_consent)

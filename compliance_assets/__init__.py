@@ -11,6 +11,7 @@ _EXPORTS = {
     "K_ANONYMITY": "compliance_assets.factories.checks",
     "MINIMISATION": "compliance_assets.factories.checks",
     "NO_DIRECT_IDENTIFIERS": "compliance_assets.factories.checks",
+    "NO_DIFFERENCING": "compliance_assets.factories.checks",
     "FeatureInputs": "compliance_assets.factories.pseudonymised",
     "pseudonymised_asset": "compliance_assets.factories.pseudonymised",
     "cohort_asset": "compliance_assets.factories.aggregate",

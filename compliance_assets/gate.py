@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions
 
-from compliance_assets.factories.checks import K_ANONYMITY, MINIMISATION, NO_DIRECT_IDENTIFIERS
+from compliance_assets.factories.checks import K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS
 from compliance_assets.factories.naming import TIER_TAG, Tier
 from compliance_assets.register import Register, RegisterError, load_register
 from resources.secrets import generate_secret
@@ -24,7 +24,7 @@ from resources.secrets import generate_secret
 REQUIRED_CHECKS = {
     Tier.RAW.value: set(),
     Tier.PSEUDONYMISED.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS},
-    Tier.AGGREGATE.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY},
+    Tier.AGGREGATE.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING},
 }
 
 

@@ -18,7 +18,7 @@ SNAPSHOT = REPO / "tests" / "snapshots" / "asset_graph.json"
 REQUIRED_CHECKS = {
     "raw": set(),
     "pseudonymised": {"minimisation", "no_direct_identifiers"},
-    "aggregate": {"minimisation", "no_direct_identifiers", "k_anonymity"},
+    "aggregate": {"minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing"},
 }
 
 

@@ -13,7 +13,7 @@ from compliance_assets.demo.features import customer_features
 from compliance_assets.factories.aggregate import cohort_asset
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.pseudonymised import FeatureInputs, pseudonymised_asset
-from compliance_assets.privacy.cohorts import release_cohorts
+from compliance_assets.privacy.cohorts import CohortRelease, release_cohorts
 from compliance_assets.register import load_register
 from resources.warehouse import STAGING_PREFIX
 from tests.conftest import REPO
@@ -80,18 +80,21 @@ def test_failing_check_blocks_downstream_and_keeps_last_good_data(local_env, tra
     assert "@" not in rendered and "cus_" not in rendered
 
 
+def _run_with_engagement_release(release):
+    """The demo with `engagement_cohorts` released by `release` instead of the engine."""
+    register = load_register(REPO / "register")
+    assets = [a for a in build_assets(register) if a.key.to_user_string() != "engagement_cohorts"]
+    return run_job(defs=build_definitions(register, [*assets, cohort_asset(register, "engagement_cohorts", release)]))
+
+
 def test_cohort_release_under_k_is_blocked(local_env):
     assert run_job().success
     good = published(Tier.AGGREGATE, "engagement_cohorts")
 
-    def careless_release(frame, dimensions, subject, measures, k):
-        return release_cohorts(frame, dimensions, subject, measures, 2)
+    def careless_release(frame, dimensions, subject, measures, k, margins, revealed):
+        return release_cohorts(frame, dimensions, subject, measures, 2, margins, revealed)
 
-    register = load_register(REPO / "register")
-    assets = [a for a in build_assets(register) if a.key.to_user_string() != "engagement_cohorts"]
-    defs = build_definitions(register, [*assets, cohort_asset(register, "engagement_cohorts", careless_release)])
-    result = run_job(defs=defs)
-
+    result = _run_with_engagement_release(careless_release)
     assert not result.success
     outcomes = check_outcomes(result)
     assert outcomes[("engagement_cohorts", "k_anonymity")] is False
@@ -115,3 +118,30 @@ def test_cohorts_that_mix_client_workspaces_are_blocked(local_env, tmp_path):
     assert outcomes[("engagement_cohorts", "client_isolation")] is True
     assert "region_cohorts" not in materialized(result)
     assert not warehouse_of(defs).has_table("aggregate__region_cohorts")
+
+
+def test_margins_that_give_away_suppressed_cohorts_are_blocked(local_env):
+    """Primary suppression only: every cell under k is hidden, but the published workspace totals
+    minus the released cells recover them. k-anonymity passes; the differencing audit does not."""
+    assert run_job().success
+    good = published(Tier.AGGREGATE, "engagement_cohorts")
+
+    def primary_only(frame, dimensions, subject, measures, k, margins, revealed):
+        cells = release_cohorts(frame, dimensions, subject, measures, k)
+        totals = [release_cohorts(frame, list(m), subject, measures, k).released for m in margins]
+        return CohortRelease(pd.concat([cells.released, *totals], ignore_index=True), cells.suppressed, k, cells.detail_level)
+
+    result = _run_with_engagement_release(primary_only)
+    assert not result.success
+    outcomes = check_outcomes(result)
+    assert outcomes[("engagement_cohorts", "k_anonymity")] is True
+    assert outcomes[("engagement_cohorts", "no_differencing")] is False
+    assert outcomes[("region_cohorts", "no_differencing")] is True
+    pdt.assert_frame_equal(published(Tier.AGGREGATE, "engagement_cohorts"), good)
+    evaluation = next(
+        e.event_specific_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "no_differencing"
+        and e.event_specific_data.asset_key.to_user_string() == "engagement_cohorts"
+    )
+    assert evaluation.metadata["exposed_cohorts"].value > 0
+    assert "determined by the published totals" in evaluation.metadata["exposed"].value

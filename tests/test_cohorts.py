@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import MeasureSpec, release_cohorts, undersized_cohorts
+from compliance_assets.privacy.cohorts import GRAND_TOTAL, GROUPED_BY, MeasureSpec, release_cohorts, undersized_cohorts
 
 COUNT = {"subjects": MeasureSpec("count_subjects")}
 
@@ -39,7 +39,7 @@ def test_rows_of_one_subject_count_once():
     frame = pd.DataFrame({"d": ["a"] * 100, "subject": ["s1"] * 60 + ["s2"] * 40})
     release = release_cohorts(frame, ["d"], "subject", COUNT, 50)
     assert release.released.empty
-    assert release.stats["cohorts_suppressed"] == 1
+    assert release.stats["cohorts_suppressed_primary"] == 1
 
 
 def test_undersized_detects_a_release_that_lies_about_its_counts():
@@ -56,20 +56,30 @@ def test_census_release_matches_an_independent_count(census_csv):
     assert len(independent) == 152
     small = {key for key, n in independent.items() if n < 50}
     assert len(small) == 101 and sum(independent[key] for key in small) == 1167
+    by_sex_race: dict[tuple[str, str], int] = Counter()
+    for (sex, race, _), n in independent.items():
+        by_sex_race[(sex, race)] += n
 
     frame = pd.read_csv(census_csv, skipinitialspace=True)
     frame["respondent"] = range(len(frame))
-    release = release_cohorts(frame, ["sex", "race", "education"], "respondent", COUNT, 50)
-    released = {tuple(r[:3]): r[3] for r in release.released[["sex", "race", "education", "subjects"]].itertuples(index=False)}
-    assert released == {key: n for key, n in independent.items() if n >= 50}
-    assert release.stats == {
-        "cohorts_total": 152,
-        "cohorts_released": 51,
-        "cohorts_suppressed": 101,
-        "subjects_covered": 32561 - 1167,
-        "subjects_suppressed": 1167,
-        "min_released_cohort_size": min(n for n in independent.values() if n >= 50),
-    }
+    dims = ["sex", "race", "education"]
+    release = release_cohorts(frame, dims, "respondent", COUNT, 50, margins=[["sex", "race"], []])
+    table = release.released
+    cells = table[table[GROUPED_BY] == "sex,race,education"]
+    released = {tuple(r[:3]): r[3] for r in cells[[*dims, "subjects"]].itertuples(index=False)}
+    assert all(independent[key] == n >= 50 for key, n in released.items())
+    hidden = release.suppressed
+    primary = {tuple(r) for r in hidden.loc[hidden["suppression"] == "primary", dims].itertuples(index=False)}
+    assert primary == small
+    secondary = hidden.loc[(hidden["suppression"] == "secondary") & (hidden[GROUPED_BY] == "sex,race,education")]
+    assert set(released) | small | {tuple(r) for r in secondary[dims].itertuples(index=False)} == set(independent)
+    margins = table[table[GROUPED_BY] == "sex,race"]
+    assert {(r.sex, r.race): r.subjects for r in margins.itertuples()} == {k: n for k, n in by_sex_race.items() if n >= 50}
+    assert table.loc[table[GROUPED_BY] == GRAND_TOTAL, "subjects"].tolist() == [32561]
+    stats = release.stats
+    assert stats["cohorts_released"] == len(released) and stats["cohorts_suppressed_primary"] == 101
+    assert stats["subjects_covered"] == sum(released.values())
+    assert stats["min_released_cohort_size"] >= 50
 
 
 def test_k_below_two_is_refused():

@@ -24,7 +24,7 @@ EXPECTED_CHECKS = {
     *(
         (name, check)
         for name in ("engagement_cohorts", "region_cohorts")
-        for check in ("minimisation", "no_direct_identifiers", "k_anonymity", "client_isolation")
+        for check in ("minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing", "client_isolation")
     ),
 }
 
@@ -124,13 +124,15 @@ def test_census_release_on_adult_csv(local_env, census_csv):
     result = run_job("census_release")
     assert result.success
     assert materialized(result) == set(CENSUS_ASSETS)
-    cohorts = published(Tier.AGGREGATE, "census_cohorts")
-    assert len(cohorts) == 51
-    assert cohorts["subjects"].min() >= 50
-    assert cohorts["subjects"].sum() == 32561 - 1167
+    published_rows = published(Tier.AGGREGATE, "census_cohorts")
+    assert published_rows["subjects"].min() >= 50
+    cells = published_rows[published_rows["grouped_by"] == "sex,race,education"]
+    assert published_rows.loc[published_rows["grouped_by"] == "(total)", "subjects"].tolist() == [32561]
     (materialization,) = result.asset_materializations_for_node("census_cohorts")
     stats = {label: value.value for label, value in materialization.metadata.items()}
-    assert stats["cohorts_total"] == 152 and stats["cohorts_suppressed"] == 101 and stats["subjects_suppressed"] == 1167
+    assert stats["cohorts_released"] == len(cells) and stats["margins_released"] == len(published_rows) - len(cells)
+    assert stats["cohorts_suppressed_primary"] == 101 and stats["cohorts_suppressed_secondary"] > 0
+    assert stats["subjects_covered"] + stats["subjects_suppressed"] == 32561 == cells["subjects"].sum() + stats["subjects_suppressed"]
 
 
 def test_demo_cli_shows_progress_and_summary(local_env):

@@ -81,8 +81,10 @@ def test_error_line_points_at_the_field(register_copy):
         ("activities.yaml", "      user.behavior: {period: 12 months", "      user.behaviour_typo: {period: 12 months", "unknown fideslang data category", "activities.yaml"),
         ("sources.yaml", "user_agent: {type: string, category: user.device,", "user_agent: {type: string, category: user.biometric,", "data category 'user.biometric' is not declared by activity 'engagement_analytics'", "sources.yaml"),
         ("activities.yaml", "    consent_source: consent_records\n", "", "the legal basis is consent: name the raw source of consent records", "activities.yaml"),
+        ("cohorts.yaml", "margins: [[workspace_id], [workspace_id, age_band]]", "margins: [[workspace_id, region]]", "margin groups by ['region'], which are not dimensions of 'engagement_cohorts'", "cohorts.yaml"),
+        ("cohorts.yaml", "margins: [[workspace_id], [workspace_id, age_band]]", "margins: [[age_band]]", "margin would add up several client workspaces; 'engagement_analytics' forbids mixing them, so include 'workspace_id'", "cohorts.yaml"),
     ],
-    ids=["feature-source", "cohort-dimension", "activity-ref", "transfer-basis", "art9-basis", "retention-key", "undeclared-category", "consent-source"],
+    ids=["feature-source", "cohort-dimension", "activity-ref", "transfer-basis", "art9-basis", "retention-key", "undeclared-category", "consent-source", "margin-dimension", "margin-mixes-tenants"],
 )
 def test_cross_file_errors(register_copy, file, old, new, fragment, reported_in):
     _edit(register_copy / file, old, new)
@@ -113,3 +115,10 @@ def test_code_location_refuses_to_load_with_a_broken_register(register_copy, loc
 def test_code_location_validates(local_env):
     ok = run_cli("dagster", "definitions", "validate", "-w", "workspace.yaml")
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_totals_other_releases_give_away_are_known_to_each_release():
+    register = load_register(REPO / "register")
+    assert register.margins_revealed_elsewhere("engagement_cohorts") == [("workspace_id",)]
+    assert register.margins_revealed_elsewhere("region_cohorts") == [("workspace_id",)]
+    assert register.margins_revealed_elsewhere("census_cohorts") == []

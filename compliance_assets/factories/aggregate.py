@@ -10,9 +10,11 @@ from compliance_assets.factories.checks import (
     CLIENT_ISOLATION,
     K_ANONYMITY,
     MINIMISATION,
+    NO_DIFFERENCING,
     NO_DIRECT_IDENTIFIERS,
     blocking_specs,
     evaluate_client_isolation,
+    evaluate_differencing,
     evaluate_identifiers,
     evaluate_k_anonymity,
     evaluate_minimisation,
@@ -23,10 +25,10 @@ from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets, tenant_column
-from compliance_assets.privacy.cohorts import SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
+from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
 from compliance_assets.register import Register
 
-Release = Callable[[pd.DataFrame, list[str], str, dict[str, MeasureSpec], int], CohortRelease]
+Release = Callable[..., CohortRelease]
 
 
 def cohort_asset(register: Register, name: str, release: Release = release_cohorts) -> AssetsDefinition:
@@ -41,15 +43,20 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     table = table_name(Tier.AGGREGATE, name)
     source_table = table_name(Tier.PSEUDONYMISED, cohort.source)
     measures = {m: MeasureSpec(spec.aggregation, spec.column) for m, spec in cohort.measures.items()}
-    output_columns = [*cohort.dimensions, *cohort.measures] + ([] if SUBJECTS in cohort.measures else [SUBJECTS])
+    output_columns = [*cohort.dimensions, GROUPED_BY, *cohort.measures] + ([] if SUBJECTS in cohort.measures else [SUBJECTS])
+    margins = [tuple(m) for m in cohort.margins]
+    revealed = register.margins_revealed_elsewhere(name)
     raw_sources = source_assets(feature_set)
     tenant = tenant_column(register, cohort.activity, feature_set)
-    check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY] + ([CLIENT_ISOLATION] if tenant else [])
+    check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING] + ([CLIENT_ISOLATION] if tenant else [])
     identifier_columns = direct_identifier_columns(register, raw_sources)
     columns = [
         column(d, feature_set.features[d].type, feature_set.features[d].category, "none", f"Cohort dimension from {cohort.source}.{d}")
         for d in cohort.dimensions
     ]
+    columns.append(
+        column(GROUPED_BY, "string", "system.operations", "none", "Dimensions the row is grouped by; a margin row leaves the others empty")
+    )
     columns += [
         column(m, "integer" if spec.aggregation == "count_subjects" else "float", "system.operations", "none", spec.description)
         for m, spec in cohort.measures.items()
@@ -67,7 +74,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     @asset(
         **asset_facts(
             register, name, Tier.AGGREGATE, columns,
-            note=f"Released only for cohorts of at least k = {k} distinct subjects.",
+            note=f"Released only for cohorts of at least k = {k} distinct subjects, with complementary suppression "
+            "so no hidden cohort can be recovered from the published totals.",
             transform=None if release is release_cohorts else release,
             tags={"privacy/k": str(k)},
             metadata={"privacy/k": k},
@@ -81,7 +89,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         warehouse = context.resources.warehouse
         source = warehouse.read_table(source_table)
         with withheld_messages(f"the cohort release of '{name}'"):
-            result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k)
+            result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed)
         known = {f"{cohort.source}.{feature_set.subject_key}": source[feature_set.subject_key]}
         for raw_source, cols in identifier_columns.items():
             raw = warehouse.read_table(table_name(Tier.RAW, raw_source), cols)
@@ -96,6 +104,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_minimisation(key, staged, output_columns),
                 lambda staged: evaluate_identifiers(key, staged, known, None),
                 lambda staged: evaluate_k_anonymity(key, staged, source, cohort.dimensions, feature_set.subject_key, k, stats),
+                lambda staged: evaluate_differencing(key, staged, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed),
                 *([lambda staged: evaluate_client_isolation(key, staged, source, cohort.dimensions, tenant)] if tenant else []),
             ],
             {**{stat: MetadataValue.int(value) for stat, value in stats.items()}, "dagster/column_lineage": lineage},

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
-from compliance_assets.privacy.cohorts import undersized_cohorts
+from compliance_assets.privacy.cohorts import differencing_exposures, recount, undersized_cohorts
 from compliance_assets.privacy.detection import find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
@@ -19,6 +19,7 @@ NO_DIRECT_IDENTIFIERS = "no_direct_identifiers"
 K_ANONYMITY = "k_anonymity"
 CLIENT_ISOLATION = "client_isolation"
 CONSENT = "consent"
+NO_DIFFERENCING = "no_differencing"
 
 DESCRIPTIONS = {
     MINIMISATION: "Blocks publication when a column is not documented in the register (Art. 5(1)(c)).",
@@ -26,6 +27,9 @@ DESCRIPTIONS = {
     "IBAN or a raw-tier identifier, whatever its column is called.",
     K_ANONYMITY: "Blocks publication when a released cohort has fewer than k distinct subjects, recounted "
     "from the source rather than trusted from the release.",
+    NO_DIFFERENCING: "Blocks publication when a suppressed cohort can be recovered from the published cells and "
+    "totals (a total minus the cells beside it, or any combination of totals), or when what a total leaves "
+    "unexplained is fewer than k subjects.",
     CONSENT: "Blocks publication when a subject without valid consent for the activity's purpose appears "
     "(the latest consent record before the run decides; a withdrawal counts).",
     CLIENT_ISOLATION: "Blocks publication when a row mixes client workspaces (tenants), which the activity's "
@@ -121,12 +125,41 @@ def evaluate_k_anonymity(
         **release_stats,
     }
     if len(short):
-        preview = short.head(20).astype("string").fillna("∅")
-        header = "| " + " | ".join(preview.columns) + " |\n|" + "---|" * len(preview.columns) + "\n"
-        metadata["undersized"] = MetadataValue.md(
-            header + "\n".join("| " + " | ".join(row) + " |" for row in preview.itertuples(index=False))
-        )
+        metadata["undersized"] = _markdown_table(short)
     return _result(asset_key, K_ANONYMITY, len(short) == 0, metadata)
+
+
+def evaluate_differencing(
+    asset_key: AssetKey,
+    released: pd.DataFrame,
+    source: pd.DataFrame,
+    dimensions: Sequence[str],
+    subject: str,
+    k: int,
+    margins: Sequence[Sequence[str]],
+    revealed_elsewhere: Sequence[Sequence[str]],
+) -> AssetCheckResult:
+    """Audits the staged release as an attacker would: the counts of exposed cohorts stay out of
+    the metadata, only which cohort and why."""
+    exposed = differencing_exposures(released, source, dimensions, subject, k, margins, revealed_elsewhere)
+    metadata: dict[str, object] = {
+        "rule": f"no suppressed cohort under {k} can be solved for from the published cells and totals",
+        "k": k,
+        "rows_checked": len(released),
+        "published_margins": len(margins),
+        "margins_known_from_other_tables": len(revealed_elsewhere),
+        "exposed_cohorts": len(exposed),
+    }
+    if len(exposed):
+        metadata["exposed"] = _markdown_table(exposed.drop(columns="subjects"))
+    return _result(asset_key, NO_DIFFERENCING, exposed.empty, metadata)
+
+
+def _markdown_table(frame: pd.DataFrame, limit: int = 20) -> MetadataValue:
+    preview = frame.head(limit).astype("string").fillna("∅")
+    header = "| " + " | ".join(preview.columns) + " |\n|" + "---|" * len(preview.columns) + "\n"
+    more = f"\n\n… and {len(frame) - limit} more" if len(frame) > limit else ""
+    return MetadataValue.md(header + "\n".join("| " + " | ".join(row) + " |" for row in preview.itertuples(index=False)) + more)
 
 
 def evaluate_client_isolation(
@@ -136,18 +169,16 @@ def evaluate_client_isolation(
     dimensions: Sequence[str],
     tenant: str,
 ) -> AssetCheckResult:
-    """Recounts the tenants behind each released row from the source: more than one is a mix."""
-    dims = list(dimensions)
-    tenants = source.groupby(dims, dropna=False, observed=True)[tenant].nunique().rename("tenants").reset_index()
-    joined = released[dims].drop_duplicates().merge(tenants, on=dims, how="left")
-    mixed = joined.loc[joined["tenants"].fillna(0) > 1]
+    """Recounts the tenants behind each released row (cohort or margin) from the source: more
+    than one is a mix."""
+    tenants = recount(released, source, dimensions, tenant)["recounted"]
     metadata: dict[str, object] = {
         "rule": f"every row belongs to one tenant ({tenant})",
-        "rows_checked": len(joined),
-        "rows_mixing_tenants": len(mixed),
-        "max_tenants_per_row": int(joined["tenants"].max()) if len(joined) else 0,
+        "rows_checked": len(tenants),
+        "rows_mixing_tenants": int((tenants > 1).sum()),
+        "max_tenants_per_row": int(tenants.max()) if len(tenants) else 0,
     }
-    return _result(asset_key, CLIENT_ISOLATION, mixed.empty, metadata)
+    return _result(asset_key, CLIENT_ISOLATION, not (tenants > 1).any(), metadata)
 
 
 def evaluate_consent(asset_key: AssetKey, frame: pd.DataFrame, subject_key: str, without_consent: pd.Index, purpose: str) -> AssetCheckResult:

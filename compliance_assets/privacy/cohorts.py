@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from compliance_assets.privacy.suppression import build_lattice, exposures, suppress
 
 SUBJECTS = "subjects"
 
@@ -16,21 +19,36 @@ class MeasureSpec:
     column: str | None = None
 
 
+GROUPED_BY = "grouped_by"
+GRAND_TOTAL = "(total)"
+
+
+def level_label(level: Sequence[str]) -> str:
+    """How a row names the dimensions it is grouped by; margins leave the others empty."""
+    return ",".join(level) if level else GRAND_TOTAL
+
+
 @dataclass(frozen=True)
 class CohortRelease:
     released: pd.DataFrame
-    suppressed: pd.DataFrame
+    suppressed: pd.DataFrame  # dimensions, grouped_by, subjects, suppression (primary | secondary)
     k: int
+    detail_level: str
 
     @property
     def stats(self) -> dict[str, int]:
-        sizes = self.released[SUBJECTS] if SUBJECTS in self.released else pd.Series(dtype="int64")
+        detail = self.released[self.released[GROUPED_BY] == self.detail_level]
+        sizes = self.released[SUBJECTS]
+        hidden_detail = self.suppressed[self.suppressed[GROUPED_BY] == self.detail_level]
+        kinds = self.suppressed["suppression"].value_counts()
         return {
             "cohorts_total": len(self.released) + len(self.suppressed),
-            "cohorts_released": len(self.released),
-            "cohorts_suppressed": len(self.suppressed),
-            "subjects_covered": int(sizes.sum()),
-            "subjects_suppressed": int(self.suppressed[SUBJECTS].sum()) if len(self.suppressed) else 0,
+            "cohorts_released": len(detail),
+            "margins_released": len(self.released) - len(detail),
+            "cohorts_suppressed_primary": int(kinds.get("primary", 0)),
+            "cohorts_suppressed_secondary": int(kinds.get("secondary", 0)),
+            "subjects_covered": int(detail[SUBJECTS].sum()),
+            "subjects_suppressed": int(hidden_detail[SUBJECTS].sum()),
             "min_released_cohort_size": int(sizes.min()) if len(sizes) else 0,
         }
 
@@ -41,17 +59,66 @@ def count_subjects(frame: pd.DataFrame, dimensions: Sequence[str], subject: str)
     return grouped[subject].nunique().rename(SUBJECTS).reset_index()
 
 
+def release_levels(
+    dimensions: Sequence[str], margins: Sequence[Sequence[str]], protected: Sequence[Sequence[str]]
+) -> tuple[list[tuple[str, ...]], int]:
+    """The lattice's levels (detail first, then published margins, then margins other tables
+    reveal) and how many of them this release publishes."""
+    levels: list[tuple[str, ...]] = [tuple(dimensions)]
+    for group in (margins, protected):
+        for level in group:
+            if set(level) - set(dimensions):
+                raise ValueError(f"margin {list(level)} uses dimensions that are not among {list(dimensions)}")
+            ordered = tuple(d for d in dimensions if d in level)
+            if ordered not in levels:
+                levels.append(ordered)
+        if group is margins:
+            published = len(levels)
+    return levels, published
+
+
 def release_cohorts(
     frame: pd.DataFrame,
     dimensions: Sequence[str],
     subject: str,
     measures: Mapping[str, MeasureSpec],
     k: int,
+    margins: Sequence[Sequence[str]] = (),
+    protected: Sequence[Sequence[str]] = (),
 ) -> CohortRelease:
-    """Aggregates `frame` per cohort and keeps only cohorts of at least `k` distinct subjects."""
+    """Aggregates `frame` per cohort and per published margin, and keeps only entries that are
+    at least `k` distinct subjects and that no combination of published totals gives away.
+
+    `protected` margins are published elsewhere (another table on the same source sums to them):
+    they are not in this release but the attacker is assumed to know them.
+    """
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
+    levels, published = release_levels(dims, margins, protected)
+    lattice = suppress(build_lattice(frame, dims, levels, subject, fixed=range(published, len(levels))), k)
+    named = _named_aggregations(measures, subject)
+    ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
+    released, suppressed = [], []
+    for index in range(published):
+        table = _aggregate(frame, dims, levels[index], named)
+        hidden = lattice.suppressed[index]
+        released.append(table.loc[~hidden, ordered])
+        small = lattice.values[index] < k
+        suppressed.append(
+            table.loc[hidden, [*dims, GROUPED_BY, SUBJECTS]].assign(
+                suppression=np.where(small[hidden], "primary", "secondary")
+            )
+        )
+    return CohortRelease(
+        released=pd.concat(released, ignore_index=True),
+        suppressed=pd.concat(suppressed, ignore_index=True),
+        k=k,
+        detail_level=level_label(dims),
+    )
+
+
+def _named_aggregations(measures: Mapping[str, MeasureSpec], subject: str) -> dict[str, pd.NamedAgg]:
     named: dict[str, pd.NamedAgg] = {}
     for name, spec in measures.items():
         if spec.aggregation == "count_subjects":
@@ -61,12 +128,22 @@ def release_cohorts(
         else:
             raise ValueError(f"unknown aggregation '{spec.aggregation}' for measure '{name}'")
     named[SUBJECTS] = pd.NamedAgg(column=subject, aggfunc="nunique")
-    table = frame.groupby(dims, dropna=False, observed=True, sort=True).agg(**named).reset_index()
-    keep = table[SUBJECTS] >= k
-    released = table.loc[keep].reset_index(drop=True)
-    suppressed = table.loc[~keep, [*dims, SUBJECTS]].reset_index(drop=True)
-    ordered = [*dims, *[m for m in measures if m != SUBJECTS], SUBJECTS] if SUBJECTS not in measures else [*dims, *measures]
-    return CohortRelease(released=released[ordered], suppressed=suppressed, k=k)
+    return named
+
+
+def _aggregate(frame: pd.DataFrame, dims: list[str], level: Sequence[str], named: dict[str, pd.NamedAgg]) -> pd.DataFrame:
+    """One level of the table in `groupby(sort=True)` order, the lattice's entry order."""
+    if level:
+        table = frame.groupby(list(level), dropna=False, observed=True, sort=True).agg(**named).reset_index()
+    else:
+        table = frame.groupby(lambda _: 0).agg(**named).reset_index(drop=True)
+    table = _with_nullable(table, list(level))
+    for dimension in dims:
+        if dimension not in level:
+            empty = pd.Series(pd.NA, index=table.index, dtype="object").astype(_nullable(frame[dimension].dtype))
+            table.insert(dims.index(dimension), dimension, empty)
+    table[GROUPED_BY] = level_label(level)
+    return table
 
 
 def undersized_cohorts(
@@ -76,11 +153,99 @@ def undersized_cohorts(
     subject: str,
     k: int,
 ) -> pd.DataFrame:
-    """Released cohorts whose subjects, recounted from the source rather than trusted from the
-    release, number fewer than k. Cohorts absent from the source count as zero subjects."""
+    """Released rows (cohorts and margins) whose subjects, recounted from the source rather than
+    trusted from the release, number fewer than k."""
+    counted = recount(released, source, dimensions, subject)
+    return counted.loc[counted["recounted"] < k].reset_index(drop=True)
+
+
+def recount(released: pd.DataFrame, source: pd.DataFrame, dimensions: Sequence[str], column: str) -> pd.DataFrame:
+    """Distinct values of `column` behind each released row, counted from the source at the row's
+    own level. Rows absent from the source, or grouped by something other than the dimensions,
+    count zero."""
     dims = list(dimensions)
-    recount = count_subjects(source, dims, subject).rename(columns={SUBJECTS: "recounted_subjects"})
-    keys = released[dims].drop_duplicates()
-    joined = keys.merge(recount, on=dims, how="left")
-    joined["recounted_subjects"] = joined["recounted_subjects"].fillna(0).astype("int64")
-    return joined.loc[joined["recounted_subjects"] < k].reset_index(drop=True)
+    labels = released[GROUPED_BY] if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
+    found = []
+    for label, rows in released.groupby(labels.astype("string"), sort=True):
+        level = _level_of(str(label), dims)
+        keys = rows[dims].drop_duplicates().assign(**{GROUPED_BY: label})
+        if level is None:
+            joined = keys.assign(recounted=0)
+        elif level:
+            counts = source.groupby(list(level), dropna=False, observed=True)[column].nunique().rename("recounted").reset_index()
+            joined = keys.merge(_with_nullable(counts, level), on=list(level), how="left")
+        else:
+            joined = keys.assign(recounted=source[column].nunique())
+        found.append(joined)
+    if not found:
+        return pd.DataFrame(columns=[*dims, GROUPED_BY, "recounted"])
+    joined = pd.concat(found, ignore_index=True)
+    joined["recounted"] = joined["recounted"].fillna(0).astype("int64")
+    return joined
+
+
+def _level_of(label: str, dims: list[str]) -> tuple[str, ...] | None:
+    if label == GRAND_TOTAL:
+        return ()
+    level = tuple(label.split(","))
+    return level if set(level) <= set(dims) else None
+
+
+def _nullable(dtype) -> object:
+    """A dtype that can hold the empty dimensions of a margin row."""
+    return {"i": "Int64", "u": "Int64", "b": "boolean"}.get(getattr(dtype, "kind", ""), dtype)
+
+
+def _with_nullable(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    return table.astype({c: _nullable(table[c].dtype) for c in columns})
+
+
+def differencing_exposures(
+    released: pd.DataFrame,
+    source: pd.DataFrame,
+    dimensions: Sequence[str],
+    subject: str,
+    k: int,
+    margins: Sequence[Sequence[str]] = (),
+    protected: Sequence[Sequence[str]] = (),
+) -> pd.DataFrame:
+    """Audits a release as the attacker sees it: every entry the source has but the release does
+    not show is unknown, and the exposures are the ones the published totals give away anyway.
+    Entries are recounted from the source, so a release that misstates its counts is judged on
+    the truth."""
+    dims = list(dimensions)
+    levels, published = release_levels(dims, margins, protected)
+    lattice = build_lattice(source, dims, levels, subject, fixed=range(published, len(levels)))
+    labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
+    keys_per_level = []
+    for index, level in enumerate(levels):
+        keys = _entry_keys(source, dims, level)
+        keys_per_level.append(keys)
+        lattice.suppressed[index] |= lattice.values[index] < k
+        if index < published:
+            shown = released.loc[labels == level_label(level), list(level)].drop_duplicates()
+            if level:
+                merged = keys[list(level)].merge(_with_nullable(shown, level), how="left", indicator=True)
+                present = (merged["_merge"] == "both").to_numpy()
+            else:
+                present = np.full(len(keys), len(shown) > 0)
+            lattice.suppressed[index] |= ~present
+    rows = [
+        {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}
+        for level, entry, reason in exposures(lattice, k)
+    ]
+    return pd.DataFrame(rows, columns=[*dims, GROUPED_BY, SUBJECTS, "exposure"])
+
+
+def _entry_keys(frame: pd.DataFrame, dims: list[str], level: Sequence[str]) -> pd.DataFrame:
+    """The entries of one level in lattice order, with the other dimensions empty."""
+    if level:
+        keys = frame.groupby(list(level), dropna=False, observed=True, sort=True).size().reset_index()[list(level)]
+    else:
+        keys = pd.DataFrame(index=range(1 if len(frame) else 0))
+    keys = _with_nullable(keys, list(level))
+    for dimension in dims:
+        if dimension not in level:
+            keys[dimension] = pd.NA
+    keys[GROUPED_BY] = level_label(level)
+    return keys[[*dims, GROUPED_BY]]

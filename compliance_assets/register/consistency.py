@@ -155,6 +155,28 @@ def _cohort_problems(register: Register) -> list[RegisterProblem]:
                 out.append(file.problem((*here, "measures", measure_name), "a measure cannot share a dimension's name"))
             if measure.column is not None and measure.column not in feature_set.features:
                 out.append(file.problem((*here, "measures", measure_name, "column"), f"'{measure.column}' is not a feature of '{cohort.source}'"))
+        out += _margin_problems(register, name, cohort, feature_set)
+    return out
+
+
+def _margin_problems(register: Register, name: str, cohort, feature_set) -> list[RegisterProblem]:
+    """Margins group by some of the cohort's dimensions, and keep the tenant when clients must not mix."""
+    file = register.files["cohorts.yaml"]
+    activity = register.activities.get(cohort.activity)
+    subject = register.sources[feature_set.subject_source].subject if feature_set.subject_source in register.sources else None
+    tenant = subject.scope if subject and activity and not activity.cross_client_training else None
+    out = []
+    for position, margin in enumerate(cohort.margins):
+        here = ("cohorts", name, "margins", position)
+        outside = [d for d in margin if d not in cohort.dimensions]
+        if outside:
+            out.append(file.problem(here, f"margin groups by {outside}, which are not dimensions of '{name}'"))
+        elif set(margin) == set(cohort.dimensions):
+            out.append(file.problem(here, "a margin over every dimension is the cohort table itself"))
+        if tenant in cohort.dimensions and tenant not in margin:
+            out.append(
+                file.problem(here, f"margin would add up several client workspaces; '{cohort.activity}' forbids mixing them, so include '{tenant}'")
+            )
     return out
 
 

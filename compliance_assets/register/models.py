@@ -218,6 +218,10 @@ class CohortRelease(Strict):
     source: Identifier
     dimensions: list[Identifier] = Field(min_length=1)
     measures: dict[Identifier, Measure] = Field(min_length=1)
+    margins: list[list[Identifier]] = Field(
+        default_factory=list,
+        description="Totals published beside the cohorts, each over a subset of the dimensions ([] is the grand total).",
+    )
 
 
 class ActivitiesFile(Strict):

@@ -43,6 +43,22 @@ class Register:
         activity_key = self.entry(asset_name).activity
         return self.activities[activity_key].pseudonymisation_domain or activity_key
 
+    def margins_revealed_elsewhere(self, cohort_name: str) -> list[tuple[str, ...]]:
+        """Totals of this table's subjects that other releases of the same source give away: any
+        of their levels (cells or margins), summed over the dimensions this table lacks, is a
+        total over the dimensions the two share. Suppression must assume those are known."""
+        cohort = self.cohorts[cohort_name]
+        dims = set(cohort.dimensions)
+        revealed: list[tuple[str, ...]] = []
+        for name, other in self.cohorts.items():
+            if name == cohort_name or other.source != cohort.source:
+                continue
+            for level in [other.dimensions, *other.margins]:
+                shared = tuple(d for d in cohort.dimensions if d in level)
+                if set(shared) != dims and shared not in revealed:
+                    revealed.append(shared)
+        return revealed
+
     @property
     def asset_names(self) -> list[str]:
         return [*self.sources, *self.feature_sets, *self.cohorts]

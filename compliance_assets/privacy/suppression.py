@@ -1,0 +1,218 @@
+"""Complementary suppression: hiding cells under k is not enough when totals are published,
+because a suppressed cell is then a published total minus the released cells beside it.
+
+The published table is a lattice of levels: the detailed cells (every dimension) and margins
+(totals over a subset of dimensions, the grand total being the empty subset). Each margin entry is
+the sum of the cells under it. An attacker who knows which entries are suppressed solves that
+linear system; we suppress more entries until (1) no entry under k is determined by it, and
+(2) under every released total the suppressed part is either nothing or at least k subjects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import permutations
+
+import numpy as np
+import pandas as pd
+
+DETERMINED = "determined by the published totals"
+SMALL_REMAINDER = "a published total minus the released entries under it leaves fewer than k subjects"
+
+
+@dataclass
+class Lattice:
+    """Level 0 holds the detailed cells; every other level is a margin over a subset of them."""
+
+    levels: list[tuple[str, ...]]
+    values: list[np.ndarray]  # distinct subjects per entry, per level
+    cell_entry: list[np.ndarray]  # per level: the entry each detailed cell falls in
+    fixed: frozenset[int] = frozenset()  # levels the attacker knows anyway (other tables reveal them)
+    suppressed: list[np.ndarray] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.suppressed:
+            self.suppressed = [np.zeros(len(v), dtype=bool) for v in self.values]
+        self.pairs = [
+            (coarse, fine, self._parents(coarse, fine))
+            for coarse, fine in permutations(range(len(self.levels)), 2)
+            if set(self.levels[coarse]) < set(self.levels[fine])
+        ]
+
+    def hideable(self, level: int) -> np.ndarray:
+        """Released entries that secondary suppression may still hide."""
+        if level in self.fixed:
+            return np.zeros(len(self.values[level]), dtype=bool)
+        return ~self.suppressed[level]
+
+    def _parents(self, coarse: int, fine: int) -> np.ndarray:
+        """For every entry of the finer level, the entry of the coarser level it belongs to."""
+        parents = np.empty(len(self.values[fine]), dtype=np.int64)
+        parents[self.cell_entry[fine]] = self.cell_entry[coarse]
+        return parents
+
+
+def build_lattice(
+    frame: pd.DataFrame,
+    dimensions: Sequence[str],
+    levels: Sequence[Sequence[str]],
+    subject: str,
+    fixed: Sequence[int] = (),
+) -> Lattice:
+    """`levels[0]` must be `dimensions`; entries are in `groupby(sort=True)` order of their level."""
+    dims = list(dimensions)
+    if list(levels[0]) != dims:
+        raise ValueError("the first level must be the full set of dimensions")
+    cells = frame.groupby(dims, dropna=False, observed=True, sort=True).ngroup().to_numpy()
+    values, cell_entry = [], []
+    for level in levels:
+        level = list(level)
+        if level:
+            grouped = frame.groupby(level, dropna=False, observed=True, sort=True)
+            entry = grouped.ngroup().to_numpy()
+            values.append(grouped[subject].nunique().to_numpy(dtype=np.int64))
+        else:
+            entry = np.zeros(len(frame), dtype=np.int64)
+            values.append(np.array([frame[subject].nunique()] if len(frame) else [], dtype=np.int64))
+        per_cell = np.zeros(cells.max() + 1 if len(cells) else 0, dtype=np.int64)
+        per_cell[cells] = entry
+        cell_entry.append(per_cell)
+    return Lattice([tuple(level) for level in levels], values, cell_entry, frozenset(fixed))
+
+
+def suppress(lattice: Lattice, k: int) -> Lattice:
+    """Primary suppression (entries under k), then secondary until the audit finds nothing.
+
+    The local rule adds the smallest released sibling under a total whose suppressed part is a
+    single entry or smaller than k; the exact audit then catches what only a combination of
+    totals reveals, and its fix adds the smallest released entry beside the exposed one.
+    """
+    for level, values in enumerate(lattice.values):
+        lattice.suppressed[level] |= values < k
+    while True:
+        _apply_local_rule(lattice, k)
+        exposed = determined_entries(lattice, k)
+        if not exposed:
+            return lattice
+        _suppress_beside(lattice, *exposed[0])
+
+
+def exposures(lattice: Lattice, k: int) -> list[tuple[int, int, str]]:
+    """Every (level, entry, reason) an attacker could recover; empty when the release is safe."""
+    found = [(coarse, int(p), SMALL_REMAINDER) for coarse, fine, parents in lattice.pairs for p in _small_remainders(lattice, coarse, fine, parents, k)]
+    return found + [(level, entry, DETERMINED) for level, entry in determined_entries(lattice, k)]
+
+
+def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndarray, k: int) -> np.ndarray:
+    hidden = lattice.suppressed[fine]
+    count = np.bincount(parents, weights=hidden, minlength=len(lattice.values[coarse]))
+    total = np.bincount(parents, weights=np.where(hidden, lattice.values[fine], 0), minlength=len(lattice.values[coarse]))
+    return np.flatnonzero(~lattice.suppressed[coarse] & ((count == 1) | ((total > 0) & (total < k))))
+
+
+def _apply_local_rule(lattice: Lattice, k: int) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for coarse, fine, parents in lattice.pairs:
+            for parent in _small_remainders(lattice, coarse, fine, parents, k):
+                siblings = np.flatnonzero((parents == parent) & lattice.hideable(fine))
+                if len(siblings):
+                    lattice.suppressed[fine][siblings[np.argmin(lattice.values[fine][siblings])]] = True
+                elif coarse not in lattice.fixed:
+                    lattice.suppressed[coarse][parent] = True
+                else:
+                    continue
+                changed = True
+
+
+def _suppress_beside(lattice: Lattice, level: int, entry: int) -> None:
+    """Hides the smallest released neighbour of an exposed entry: a sibling under a shared total,
+    one of its own parts, or the total above it. A margin with no such neighbour is exposed
+    through its cells, so their neighbours are the candidates."""
+    candidates = _neighbours(lattice, level, entry)
+    if not candidates and level:
+        for cell in np.flatnonzero(lattice.cell_entry[level] == entry):
+            candidates += _neighbours(lattice, 0, int(cell))
+    if not candidates:
+        raise RuntimeError("an exposed cohort has no released neighbour left to hide")
+    _, hide_level, hide_entry = min(candidates)
+    lattice.suppressed[hide_level][hide_entry] = True
+
+
+def _neighbours(lattice: Lattice, level: int, entry: int) -> list[tuple[int, int, int]]:
+    """(subjects, level, entry) of every hideable entry that shares an equation with `entry`."""
+    found: list[tuple[int, int, int]] = []
+    for coarse, fine, parents in lattice.pairs:
+        if fine == level:
+            siblings = np.flatnonzero((parents == parents[entry]) & lattice.hideable(level))
+            found += [(int(lattice.values[level][s]), level, int(s)) for s in siblings]
+            if lattice.hideable(coarse)[parents[entry]]:
+                found.append((int(lattice.values[coarse][parents[entry]]), coarse, int(parents[entry])))
+        elif coarse == level:
+            parts = np.flatnonzero((parents == entry) & lattice.hideable(fine))
+            found += [(int(lattice.values[fine][p]), fine, int(p)) for p in parts]
+    return found
+
+
+def determined_entries(lattice: Lattice, k: int) -> list[tuple[int, int]]:
+    """Suppressed entries under k whose value the linear system (margin = sum of its cells) pins
+    down: an unknown is determined exactly when every vector of the system's null space is zero
+    there. Solved per connected component so the matrices stay small."""
+    unknowns = [(level, int(e)) for level, hidden in enumerate(lattice.suppressed) for e in np.flatnonzero(hidden)]
+    if not unknowns:
+        return []
+    column = {u: i for i, u in enumerate(unknowns)}
+    rows: list[list[tuple[int, float]]] = []
+    hidden_cells = np.flatnonzero(lattice.suppressed[0])
+    for level in range(1, len(lattice.levels)):
+        members = pd.Series(hidden_cells).groupby(lattice.cell_entry[level][hidden_cells]).agg(list)
+        for entry in range(len(lattice.values[level])):
+            row = [(column[(0, int(c))], -1.0) for c in members.get(entry, [])]
+            if lattice.suppressed[level][entry]:
+                row.append((column[(level, entry)], 1.0))
+            if row:
+                rows.append(row)
+    determined = _determined_columns(len(unknowns), rows)
+    return [unknowns[i] for i in determined if lattice.values[unknowns[i][0]][unknowns[i][1]] < k]
+
+
+def _determined_columns(size: int, rows: list[list[tuple[int, float]]]) -> list[int]:
+    parent = list(range(size))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row in rows:
+        for other, _ in row[1:]:
+            parent[find(other)] = find(row[0][0])
+    components: dict[int, list[int]] = {}
+    for i in range(size):
+        components.setdefault(find(i), []).append(i)
+    rows_of: dict[int, list[list[tuple[int, float]]]] = {}
+    for row in rows:
+        rows_of.setdefault(find(row[0][0]), []).append(row)
+    out: list[int] = []
+    for root, members in components.items():
+        component_rows = rows_of.get(root, [])
+        if not component_rows:
+            continue
+        index = {m: i for i, m in enumerate(members)}
+        matrix = np.zeros((len(component_rows), len(members)))
+        for r, row in enumerate(component_rows):
+            for c, coefficient in row:
+                matrix[r, index[c]] = coefficient
+        out += [members[i] for i in np.flatnonzero(_pinned(matrix))]
+    return sorted(out)
+
+
+def _pinned(matrix: np.ndarray) -> np.ndarray:
+    """Columns on which the null space of `matrix` vanishes."""
+    _, singular, vt = np.linalg.svd(matrix)
+    rank = int((singular > 1e-9 * max(matrix.shape)).sum())
+    null = vt[rank:]
+    return np.abs(null).max(axis=0, initial=0.0) < 1e-9

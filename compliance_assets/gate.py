@@ -16,15 +16,15 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions
 
-from compliance_assets.factories.checks import K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS
+from compliance_assets.factories.checks import CONTRACT, K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS, RETENTION
 from compliance_assets.factories.naming import TIER_TAG, Tier
 from compliance_assets.register import Register, RegisterError, load_register
 from resources.secrets import generate_secret
 
 REQUIRED_CHECKS = {
-    Tier.RAW.value: set(),
-    Tier.PSEUDONYMISED.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS},
-    Tier.AGGREGATE.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING},
+    Tier.RAW.value: {CONTRACT},
+    Tier.PSEUDONYMISED.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS, CONTRACT},
+    Tier.AGGREGATE.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING, CONTRACT},
 }
 
 
@@ -66,10 +66,17 @@ def definition_violations(defs: Definitions, register: Register) -> list[Violati
             out.append(Violation("coverage", key.to_user_string(), "tagged as a privacy tier but not in the register"))
         checks = [graph.get_check_spec(ck) for ck in graph.get_check_keys_for_assets({key})]
         present = {c.name for c in checks if c.blocking}
-        missing = REQUIRED_CHECKS.get(tier, set()) - present
+        required = REQUIRED_CHECKS.get(tier, set()) | _clock_checks(register, key.to_user_string())
+        missing = required - present
         if missing:
             out.append(Violation("checks", key.to_user_string(), f"tier '{tier}' requires blocking checks: {', '.join(sorted(missing))}"))
     return out
+
+
+def _clock_checks(register: Register, name: str) -> set[str]:
+    """A raw source with a retention clock must prove its rows are within retention."""
+    source = register.sources.get(name)
+    return {RETENTION} if source is not None and source.retention_clock else set()
 
 
 @contextmanager

@@ -61,7 +61,10 @@ class WarehouseResource(ConfigurableResource):
         table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
         selected = [table.c[c] for c in columns] if columns else [table]
         with self.get_engine().connect() as connection:
-            return pd.read_sql(sa.select(*selected), connection, dtype_backend="numpy_nullable")
+            frame = pd.read_sql(sa.select(*selected), connection, dtype_backend="numpy_nullable")
+        # SQLite keeps booleans as 0/1 integers; the reflected column type says what they were.
+        booleans = [c.name for c in table.columns if isinstance(c.type, sa.Boolean) and c.name in frame.columns]
+        return frame.astype({c: "boolean" for c in booleans}) if booleans else frame
 
     def count_where(self, name: str, column: str, value: object) -> int:
         table = sa.table(name, sa.column(column))

@@ -16,9 +16,9 @@ from tests.helpers import run_job
 
 SNAPSHOT = REPO / "tests" / "snapshots" / "asset_graph.json"
 REQUIRED_CHECKS = {
-    "raw": set(),
-    "pseudonymised": {"minimisation", "no_direct_identifiers"},
-    "aggregate": {"minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing"},
+    "raw": {"contract"},
+    "pseudonymised": {"minimisation", "no_direct_identifiers", "contract"},
+    "aggregate": {"minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing", "contract"},
 }
 
 

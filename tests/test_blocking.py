@@ -39,6 +39,12 @@ def _leaking_customer_id(inputs: FeatureInputs) -> pd.DataFrame:
     return features
 
 
+def _unregistered_segment(inputs: FeatureInputs) -> pd.DataFrame:
+    features = customer_features(inputs)
+    features["engagement_segment"] = features["engagement_segment"].where(features.index % 10 != 0, "vip")
+    return features
+
+
 def _definitions_with(transform):
     register = load_register(REPO / "register")
     assets = [a for a in build_assets(register) if a.key.to_user_string() != "customer_features"]
@@ -51,8 +57,9 @@ def _definitions_with(transform):
         (_with_undeclared_column, "minimisation", "birth_year"),
         (_leaking_email, "no_direct_identifiers", "region"),
         (_leaking_customer_id, "no_direct_identifiers", "engagement_segment"),
+        (_unregistered_segment, "contract", "engagement_segment"),
     ],
-    ids=["undeclared-column", "email-leak", "raw-customer-id"],
+    ids=["undeclared-column", "email-leak", "raw-customer-id", "value-outside-contract"],
 )
 def test_failing_check_blocks_downstream_and_keeps_last_good_data(local_env, transform, failing_check, offending_column):
     assert run_job().success

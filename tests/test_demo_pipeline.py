@@ -18,13 +18,15 @@ from tests.conftest import run_cli, small_run_config
 from tests.helpers import check_outcomes, materialized, published, run_job, warehouse_of
 
 EXPECTED_CHECKS = {
+    *((source, check) for source in ("customers", "engagement_events", "consent_records", "search_logs") for check in ("retention", "contract")),
+    ("customer_features", "contract"),
     ("customer_features", "minimisation"),
     ("customer_features", "no_direct_identifiers"),
     ("customer_features", "consent"),
     *(
         (name, check)
         for name in ("engagement_cohorts", "region_cohorts")
-        for check in ("minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing", "client_isolation")
+        for check in ("minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing", "contract", "client_isolation")
     ),
 }
 

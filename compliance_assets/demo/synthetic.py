@@ -71,6 +71,7 @@ def customers(size: DemoSize, as_of: pd.Timestamp) -> pd.DataFrame:
             + pd.Series(rng.integers(0, 10_000, size=n)).astype("string").str.zfill(4),
             "country": _pick(rng, COUNTRIES, n, np.array([0.8, 0.12, 0.08])),
             "signup_at": _timestamps(rng, as_of, n, 720),
+            "imported_at": pd.Series(as_of, index=range(n)),
         }
     )
     # Re-imports of the same person with another spelling of the address: one subject, not two.
@@ -144,7 +145,7 @@ def search_logs(size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame) -> pd
             "workspace_id": people["workspace_id"].to_numpy()[who],
             "customer_id": people["customer_id"].to_numpy()[who],
             "query": _pick(rng, SEARCH_TERMS, n),
-            "searched_at": _timestamps(rng, as_of, n, 30),
+            "searched_at": _timestamps(rng, as_of, n, 28),  # a daily export of the last four weeks
             "ip_address": _ipv4(rng, n),
         }
     )

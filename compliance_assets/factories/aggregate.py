@@ -8,17 +8,20 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataV
 
 from compliance_assets.factories.checks import (
     CLIENT_ISOLATION,
+    CONTRACT,
     K_ANONYMITY,
     MINIMISATION,
     NO_DIFFERENCING,
     NO_DIRECT_IDENTIFIERS,
     blocking_specs,
     evaluate_client_isolation,
+    evaluate_contract,
     evaluate_differencing,
     evaluate_identifiers,
     evaluate_k_anonymity,
     evaluate_minimisation,
 )
+from compliance_assets.contracts.suites import suite_for
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
@@ -48,7 +51,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     revealed = register.margins_revealed_elsewhere(name)
     raw_sources = source_assets(feature_set)
     tenant = tenant_column(register, cohort.activity, feature_set)
-    check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING] + ([CLIENT_ISOLATION] if tenant else [])
+    check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING, CONTRACT] + ([CLIENT_ISOLATION] if tenant else [])
+    contract = suite_for(register, name)
     identifier_columns = direct_identifier_columns(register, raw_sources)
     columns = [
         column(d, feature_set.features[d].type, feature_set.features[d].category, "none", f"Cohort dimension from {cohort.source}.{d}")
@@ -58,7 +62,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         column(GROUPED_BY, "string", "system.operations", "none", "Dimensions the row is grouped by; a margin row leaves the others empty")
     )
     columns += [
-        column(m, "integer" if spec.aggregation == "count_subjects" else "float", "system.operations", "none", spec.description)
+        column(m, register.measure_type(name, m), "system.operations", "none", spec.description)
         for m, spec in cohort.measures.items()
     ]
     lineage = column_lineage(
@@ -104,6 +108,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_minimisation(key, staged, output_columns),
                 lambda staged: evaluate_identifiers(key, staged, known, None),
                 lambda staged: evaluate_k_anonymity(key, staged, source, cohort.dimensions, feature_set.subject_key, k, stats),
+                lambda staged: evaluate_contract(key, staged, contract),
                 lambda staged: evaluate_differencing(key, staged, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed),
                 *([lambda staged: evaluate_client_isolation(key, staged, source, cohort.dimensions, tenant)] if tenant else []),
             ],

@@ -5,14 +5,18 @@ gives offenders by pseudonym or row number: never a raw value."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
+from compliance_assets.contracts.suites import ExpectationSpec
+from compliance_assets.contracts.validation import validate
 from compliance_assets.privacy.cohorts import differencing_exposures, recount, undersized_cohorts
 from compliance_assets.privacy.detection import find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
+from compliance_assets.privacy.retention import past_retention
 
 MINIMISATION = "minimisation"
 NO_DIRECT_IDENTIFIERS = "no_direct_identifiers"
@@ -20,6 +24,8 @@ K_ANONYMITY = "k_anonymity"
 CLIENT_ISOLATION = "client_isolation"
 CONSENT = "consent"
 NO_DIFFERENCING = "no_differencing"
+RETENTION = "retention"
+CONTRACT = "contract"
 
 DESCRIPTIONS = {
     MINIMISATION: "Blocks publication when a column is not documented in the register (Art. 5(1)(c)).",
@@ -30,6 +36,10 @@ DESCRIPTIONS = {
     NO_DIFFERENCING: "Blocks publication when a suppressed cohort can be recovered from the published cells and "
     "totals (a total minus the cells beside it, or any combination of totals), or when what a total leaves "
     "unexplained is fewer than k subjects.",
+    RETENTION: "Blocks publication when a row holds a value older than its data category's retention period "
+    "(periods from the activity in the register, counted from the source's retention clock), or has no clock.",
+    CONTRACT: "Blocks publication when the table breaks its data contract: the Great Expectations suite the "
+    "register compiles for it (column set, types, not-null, pseudonym format, value sets, cohort size ≥ k).",
     CONSENT: "Blocks publication when a subject without valid consent for the activity's purpose appears "
     "(the latest consent record before the run decides; a withdrawal counts).",
     CLIENT_ISOLATION: "Blocks publication when a row mixes client workspaces (tenants), which the activity's "
@@ -192,3 +202,47 @@ def evaluate_consent(asset_key: AssetKey, frame: pd.DataFrame, subject_key: str,
     if present.any():
         metadata["example_offender"] = f"subject `{frame.loc[present, subject_key].iloc[0]}`"
     return _result(asset_key, CONSENT, not present.any(), metadata)
+
+
+def evaluate_retention(
+    asset_key: AssetKey, frame: pd.DataFrame, clock: str, periods: Mapping[str, timedelta], now: pd.Timestamp
+) -> AssetCheckResult:
+    findings = past_retention(frame, clock, periods, now)
+    violations = findings.violations
+    metadata: dict[str, object] = {
+        "rule": f"no value older than its category's retention, counted from `{clock}`",
+        "rows_checked": len(frame),
+        "rows_past_retention": int(findings.expired.sum()),
+        "rows_without_clock": int(findings.unclocked.sum()),
+        "shortest_retention_days": min(p.days for p in periods.values()),
+    }
+    if findings.oldest_kept_days is not None:
+        metadata["oldest_row_days"] = MetadataValue.float(round(findings.oldest_kept_days, 2))
+    if violations.any():
+        over = [(c, periods[c].days, n) for c, n in findings.per_column.items() if n]
+        table = "| column | retention (days) | values past it |\n|---|---|---|\n"
+        table += "\n".join(f"| `{c}` | {days} | {n} |" for c, days, n in over)
+        metadata["past_retention"] = MetadataValue.md(table)
+        metadata["example_offender"] = f"row {int(violations.to_numpy().argmax())}"
+    return _result(asset_key, RETENTION, not violations.any(), metadata)
+
+
+def evaluate_contract(asset_key: AssetKey, frame: pd.DataFrame, specs: Sequence[ExpectationSpec]) -> AssetCheckResult:
+    """Which expectation failed, on which column and how many rows: never the values themselves."""
+    outcome = validate(frame, asset_key.to_user_string(), specs)
+    failed = outcome.failed
+    metadata: dict[str, object] = {
+        "rule": "the register's expectation suite (Great Expectations)",
+        "expectations_evaluated": len(outcome.outcomes),
+        "expectations_failed": len(failed),
+        "unexpected_rows": sum(o.unexpected_rows for o in failed),
+        "rows": len(frame),
+    }
+    if failed:
+        table = "| expectation | column | rule | unexpected rows | observed |\n|---|---|---|---|---|\n"
+        table += "\n".join(
+            f"| {o.spec.expectation} | `{o.spec.column or '(table)'}` | {o.spec.rule} | {o.unexpected_rows} of {o.rows} | {o.observed or ''} |"
+            for o in failed
+        )
+        metadata["failed_expectations"] = MetadataValue.md(table)
+    return _result(asset_key, CONTRACT, outcome.success, metadata)

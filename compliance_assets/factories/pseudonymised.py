@@ -12,7 +12,9 @@ from compliance_assets.factories.checks import (
     CONSENT,
     MINIMISATION,
     NO_DIRECT_IDENTIFIERS,
+    CONTRACT,
     blocking_specs,
+    evaluate_contract,
     evaluate_consent,
     evaluate_identifiers,
     evaluate_minimisation,
@@ -20,6 +22,7 @@ from compliance_assets.factories.checks import (
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
+from compliance_assets.contracts.suites import suite_for
 from compliance_assets.factories.publish import stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
 from compliance_assets.privacy.conform import REASON_COLUMN
@@ -73,6 +76,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     activity = register.activities[feature_set.activity]
     domain = register.domain_of(name)
     permitted = permitted_input_columns(register, name)
+    contract = suite_for(register, name)
     consent_source = activity.consent_source if activity.legal_basis.value == "Consent" else None
     consent_join = register.sources[consent_source].subject_reference if consent_source else None
     subject = register.sources[feature_set.subject_source].subject
@@ -104,7 +108,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             metadata={"privacy/pseudonymisation_domain": domain},
         ),
         deps=reads + ([consent_source] if consent_source else []),
-        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS] + ([CONSENT] if consent_source else [])),
+        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, CONTRACT] + ([CONSENT] if consent_source else [])),
         required_resource_keys={"warehouse", "pseudonym_keys", "pseudonym_vault", "audit_trail"},
         output_required=False,
     )
@@ -158,6 +162,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             [
                 lambda staged: evaluate_minimisation(key, staged, registered),
                 lambda staged: evaluate_identifiers(key, staged, known, feature_set.subject_key),
+                lambda staged: evaluate_contract(key, staged, contract),
                 *([lambda staged: evaluate_consent(key, staged, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
             ],
             {

@@ -4,13 +4,16 @@
 from collections.abc import Callable
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
 
+from compliance_assets.contracts.suites import suite_for
+from compliance_assets.factories.checks import CONTRACT, RETENTION, blocking_specs, evaluate_contract, evaluate_retention
 from compliance_assets.factories.metadata import asset_facts, column
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
-from compliance_assets.factories.publish import record_processing
-from compliance_assets.privacy.conform import conform
+from compliance_assets.factories.publish import record_processing, stage_check_publish
+from compliance_assets.privacy.conform import REASON_COLUMN, conform
+from compliance_assets.privacy.retention import past_retention
 from compliance_assets.privacy.minimisation import missing_columns, unregistered_columns
 from compliance_assets.register import Register
 
@@ -29,10 +32,14 @@ def raw_asset(
 
     `load(context)` returns the arriving frame; a column the register does not declare fails the
     run (we may not hold what we have not recorded), and rows with unreadable values are
-    quarantined with their reason."""
+    quarantined with their reason. Rows already past their retention on arrival fail the blocking
+    `retention` check, unless the register says to drop them (then they are counted and audited)."""
     source = register.sources[name]
     table = table_name(Tier.RAW, name)
     types = {c: spec.type for c, spec in source.columns.items()}
+    clock = source.retention_clock
+    periods = register.retention_periods(name)
+    contract = suite_for(register, name)
 
     @asset(
         **asset_facts(
@@ -41,8 +48,10 @@ def raw_asset(
             transform=load, kinds=kinds,
         ),
         required_resource_keys={"warehouse", "audit_trail", *required_resource_keys},
+        check_specs=blocking_specs(AssetKey(name), [CONTRACT] + ([RETENTION] if clock else [])),
+        output_required=False,
     )
-    def _raw(context: AssetExecutionContext) -> MaterializeResult:
+    def _raw(context: AssetExecutionContext):
         with withheld_messages(f"the loader of '{name}'"):
             arriving = load(context)
         undeclared = unregistered_columns(arriving, source.columns)
@@ -53,17 +62,37 @@ def raw_asset(
                 metadata={"undeclared_columns": ", ".join(undeclared) or "-", "missing_columns": ", ".join(absent) or "-"},
             )
         clean, rejected = conform(arriving[list(source.columns)], types)
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        expired = 0
+        if clock:
+            findings = past_retention(clean, clock, periods, now)
+            unclocked = clean.loc[findings.unclocked].astype("string").assign(**{REASON_COLUMN: f"{clock}: missing, so its retention cannot be judged"})
+            rejected = pd.concat([rejected, unclocked], ignore_index=True)
+            keep = ~findings.unclocked
+            if source.past_retention_on_arrival == "drop":
+                expired = int(findings.expired.sum())
+                keep &= ~findings.expired
+            clean = clean.loc[keep].reset_index(drop=True)
         warehouse = context.resources.warehouse
-        warehouse.replace_table(table, clean)
         if len(rejected):
             quarantine = warehouse.quarantine(name, rejected)
-            context.log.warning(f"{len(rejected)} row(s) of '{name}' had unreadable values; kept in '{quarantine}'")
-        record_processing(context, "ingestion", {"table": table, "rows": len(clean), "quarantined_rows": len(rejected)})
-        return MaterializeResult(
-            metadata={
-                "dagster/row_count": MetadataValue.int(len(clean)),
+            context.log.warning(f"{len(rejected)} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
+        if expired:
+            context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
+        record_processing(context, "ingestion", {"table": table, "rows": len(clean), "quarantined_rows": len(rejected), "rows_dropped_past_retention": expired})
+        yield from stage_check_publish(
+            context,
+            warehouse,
+            table,
+            clean,
+            [
+                lambda staged: evaluate_contract(AssetKey(name), staged, contract),
+                *([lambda staged: evaluate_retention(AssetKey(name), staged, clock, periods, now)] if clock else []),
+            ],
+            {
                 "quarantined_rows": MetadataValue.int(len(rejected)),
-            }
+                "rows_dropped_past_retention": MetadataValue.int(expired),
+            },
         )
 
     return _raw

@@ -100,10 +100,12 @@ def _source_problems(register: Register) -> list[RegisterProblem]:
             target_source = register.sources.get(target)
             if target_source is None or target_source.subject is None or column not in target_source.columns:
                 out.append(file.problem((*here, "subject_reference"), f"'{source.subject_reference}' is not a column of a source with a subject"))
-        if source.event_time is not None:
-            column = source.columns.get(source.event_time)
-            if column is None or column.type not in ("date", "datetime"):
-                out.append(file.problem((*here, "event_time"), f"'{source.event_time}' is not a date or datetime column of '{name}'"))
+        for field_name in ("event_time", "retention_from"):
+            time_column = getattr(source, field_name)
+            if time_column is not None:
+                column = source.columns.get(time_column)
+                if column is None or column.type not in ("date", "datetime"):
+                    out.append(file.problem((*here, field_name), f"'{time_column}' is not a date or datetime column of '{name}'"))
     return out
 
 

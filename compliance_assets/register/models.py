@@ -36,7 +36,7 @@ EEA_COUNTRIES = frozenset(
 )
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
-_DAYS_PER_UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
+_DAYS_PER_UNIT = {"day": 1, "week": 7, "month": 365 / 12, "year": 365}  # twelve months are a year
 
 
 class Strict(BaseModel):
@@ -173,7 +173,22 @@ class RawSource(Strict):
     subject: SubjectIdentifier | None = None
     subject_reference: ColumnRef | None = None
     event_time: Identifier | None = None
+    retention_from: Identifier | None = Field(
+        default=None, description="Column the retention periods count from; defaults to event_time."
+    )
+    retention: dict[DataCategory, Retention] = Field(
+        default_factory=dict,
+        description="Periods for this source's columns that differ from the activity's for the same category.",
+    )
+    past_retention_on_arrival: Literal["block", "drop"] = Field(
+        default="block",
+        description="Arriving rows already past retention: 'block' fails the retention check, 'drop' does not keep them (counted and audited).",
+    )
     columns: dict[Identifier, Column] = Field(min_length=1)
+
+    @property
+    def retention_clock(self) -> str | None:
+        return self.retention_from or self.event_time
 
 
 class Feature(Strict):
@@ -186,6 +201,7 @@ class Feature(Strict):
     extraction: str = Field(min_length=1)
     minimisation: str = Field(min_length=1)
     necessity: str = Field(min_length=1)
+    values: list[str] | None = Field(default=None, description="The only values the feature may take (its data contract).")
 
 
 class FeatureSet(Strict):

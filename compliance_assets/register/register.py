@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from compliance_assets.register.loader import (
@@ -17,7 +18,9 @@ from compliance_assets.register.models import (
     FeatureSet,
     ProcessingActivity,
     RawSource,
+    Retention,
 )
+from compliance_assets.register.taxonomy import is_within
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,34 @@ class Register:
         """The pseudonymisation domain: an explicit one from the register, else the activity's key."""
         activity_key = self.entry(asset_name).activity
         return self.activities[activity_key].pseudonymisation_domain or activity_key
+
+    def measure_type(self, cohort_name: str, measure_name: str) -> str:
+        """Counts are integers, means floats, and a sum keeps the type of what it adds up."""
+        cohort = self.cohorts[cohort_name]
+        spec = cohort.measures[measure_name]
+        if spec.aggregation == "count_subjects":
+            return "integer"
+        if spec.aggregation == "sum":
+            return self.feature_sets[cohort.source].features[spec.column].type
+        return "float"
+
+    def retention_of(self, activity_key: str, category: str) -> Retention:
+        """The most specific retention entry of the activity that covers `category`."""
+        covering = [key for key in self.activities[activity_key].retention if is_within(category, key)]
+        if not covering:
+            raise KeyError(f"activity '{activity_key}' declares no retention for data category '{category}'")
+        return self.activities[activity_key].retention[max(covering, key=len)]
+
+    def retention_periods(self, source_name: str) -> dict[str, timedelta]:
+        """Per column of a raw source, how long its values may be kept: the source's own entry for
+        the category when it has one, else the activity's."""
+        source = self.sources[source_name]
+        periods = {}
+        for column, spec in source.columns.items():
+            own = [key for key in source.retention if is_within(spec.category, key)]
+            entry = source.retention[max(own, key=len)] if own else self.retention_of(source.activity, spec.category)
+            periods[column] = entry.duration
+        return periods
 
     def margins_revealed_elsewhere(self, cohort_name: str) -> list[tuple[str, ...]]:
         """Totals of this table's subjects that other releases of the same source give away: any

@@ -1,0 +1,125 @@
+"""Storage limitation on rows: the engine judges each value against its category's period, the
+raw tier drops or blocks rows past retention as the register says, and the blocking check stops a
+table holding them from being published."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compliance_assets.definitions import build_definitions
+from compliance_assets.factories.naming import Tier
+from compliance_assets.privacy.retention import past_retention
+from compliance_assets.register import load_register
+from tests.conftest import REPO
+from tests.helpers import check_outcomes, materialized, published, run_job, warehouse_of
+
+NOW = pd.Timestamp("2026-11-22 12:00:00")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 800)),  # age in days of the row's clock
+            st.booleans(),  # contact column holds a value
+            st.booleans(),  # behaviour column holds a value
+        ),
+        max_size=60,
+    ),
+    contact_days=st.integers(1, 400),
+    behaviour_days=st.integers(1, 400),
+)
+def test_a_row_is_past_retention_exactly_when_one_of_its_values_is(rows, contact_days, behaviour_days):
+    frame = pd.DataFrame(
+        {
+            "at": [NOW - timedelta(days=a) if a is not None else None for a, _, _ in rows],
+            "email_hash": ["x" if c else None for _, c, _ in rows],
+            "event_type": ["open" if b else None for _, _, b in rows],
+        },
+        dtype="object",
+    )
+    frame["at"] = pd.to_datetime(frame["at"])
+    periods = {"email_hash": timedelta(days=contact_days), "event_type": timedelta(days=behaviour_days)}
+    findings = past_retention(frame, "at", periods, NOW)
+    for i, (age, contact, behaviour) in enumerate(rows):
+        if age is None:
+            assert findings.unclocked.iloc[i] and not findings.expired.iloc[i]
+            continue
+        expected = (contact and age > contact_days) or (behaviour and age > behaviour_days)
+        assert findings.expired.iloc[i] == expected
+    kept = [a for a, c, b in rows if a is not None and not ((c and a > contact_days) or (b and a > behaviour_days))]
+    assert findings.oldest_kept_days == (float(max(kept)) if kept else None)
+
+
+def test_the_demo_keeps_twelve_months_of_events_and_says_how_many_it_dropped(local_env):
+    result = run_job()
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("engagement_events")
+    dropped = materialization.metadata["rows_dropped_past_retention"].value
+    assert dropped > 0
+    events = published(Tier.RAW, "engagement_events")
+    age = pd.Timestamp.now(tz="UTC").tz_localize(None) - events["occurred_at"]
+    assert age.max() <= pd.Timedelta(days=365)
+    check = next(
+        e.event_specific_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "retention"
+        and e.event_specific_data.asset_key.to_user_string() == "engagement_events"
+    )
+    assert check.passed and check.metadata["rows_past_retention"].value == 0
+    assert check.metadata["oldest_row_days"].value <= 365
+
+
+def test_rows_past_retention_block_the_source_when_the_register_does_not_say_drop(local_env, tmp_path):
+    copy = tmp_path / "register"
+    shutil.copytree(REPO / "register", copy)
+    sources = copy / "sources.yaml"
+    sources.write_text(sources.read_text().replace("    past_retention_on_arrival: drop", "    past_retention_on_arrival: block"))
+    defs = build_definitions(load_register(copy))
+    result = run_job(defs=defs)
+
+    assert not result.success
+    outcomes = check_outcomes(result)
+    assert outcomes[("engagement_events", "retention")] is False
+    assert outcomes[("customers", "retention")] is True
+    assert "engagement_events" not in materialized(result)
+    assert "customer_features" not in materialized(result)
+    assert not warehouse_of(defs).has_table("raw__engagement_events")
+    check = next(
+        e.event_specific_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "retention"
+        and e.event_specific_data.asset_key.to_user_string() == "engagement_events"
+    )
+    rendered = " ".join(str(v.value) for v in check.metadata.values())
+    assert check.metadata["rows_past_retention"].value > 0
+    assert "`occurred_at` | 365" in rendered and "`ip_address` | 365" in rendered
+    assert "`customer_id` | 365" in rendered
+    assert "cus_" not in rendered
+
+
+def test_register_retention_clock_must_be_a_time_column(tmp_path):
+    copy = tmp_path / "register"
+    shutil.copytree(REPO / "register", copy)
+    sources = copy / "sources.yaml"
+    sources.write_text(sources.read_text().replace("retention_from: imported_at", "retention_from: email"))
+    try:
+        load_register(copy)
+    except Exception as exc:  # noqa: BLE001 - the message is what matters
+        assert "sources.customers.retention_from" in str(exc) and "'email' is not a date or datetime column" in str(exc)
+    else:
+        raise AssertionError("a text column was accepted as the retention clock")
+
+
+def test_most_specific_retention_entry_wins():
+    register = load_register(REPO / "register")
+    periods = register.retention_periods("search_logs")
+    assert set(np.unique([p.days for p in periods.values()])) == {30}
+    events = register.retention_periods("engagement_events")
+    assert events["ip_address"] == timedelta(days=365) and events["occurred_at"] == timedelta(days=365)
+    assert register.retention_periods("customers")["email"] == timedelta(days=90)
+    assert events["customer_id"] == timedelta(days=365)  # the source's own entry beats the activity's 90 days

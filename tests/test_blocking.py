@@ -81,6 +81,7 @@ def test_failing_check_blocks_downstream_and_keeps_last_good_data(local_env, tra
     evaluation = next(
         e.event_specific_data for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == failing_check
+        and e.event_specific_data.asset_key.to_user_string() == "customer_features"
     )
     rendered = " ".join(str(v.value) for v in evaluation.metadata.values())
     assert offending_column in rendered

@@ -30,11 +30,11 @@ _STEP_EVENTS = (
 )
 
 
-def _run(job_name: str, config_path: str | None) -> int:
+def _run(job_name: str, config_path: str | None, run_config: dict | None = None) -> int:
     from compliance_assets.definitions import defs
 
     job = defs.resolve_job_def(job_name)
-    run_config = yaml.safe_load(open(config_path, encoding="utf-8")) if config_path else {}
+    run_config = run_config or (yaml.safe_load(open(config_path, encoding="utf-8")) if config_path else {})
     # The progress bar replaces Dagster's step-by-step console log; warnings still show.
     run_config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
     instance = DagsterInstance.get()
@@ -184,6 +184,25 @@ def _verify_audit() -> int:
     return 1
 
 
+def _request(args: argparse.Namespace) -> int:
+    """Files a request (the identifier comes on standard input, never on the command line, where
+    shell history and the process list would keep it), or serves one now in this process."""
+    from compliance_assets.jobs.privacy_requests import REQUEST_JOB
+    from resources.requests import PrivacyRequests
+
+    if args.request_command == "serve":
+        return _run(REQUEST_JOB, None, {"ops": {"handle_privacy_request": {"config": {"request_id": args.request_id}}}})
+    identifier = sys.stdin.readline().strip()
+    with _resources("pseudonym_vault") as (vault,):
+        try:
+            request_id = PrivacyRequests(vault).submit(args.request_command, args.source, identifier, args.scope)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            return 2
+    print(request_id)
+    return 0
+
+
 def _validate_register() -> int:
     try:
         register = load_register(environment.register_dir())
@@ -215,7 +234,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate.add_argument("--module", default=DEMO_MODULE, help="module whose `defs` is the code location")
     gate.add_argument("--job", action="append", help="job(s) to run on the staging sample (default: demo_pipeline)")
     gate.add_argument("--sample-config", help="run config YAML for the staging sample")
+    request = commands.add_parser("request", help="data-subject requests: file one, or serve one now")
+    request_commands = request.add_subparsers(dest="request_command", required=True)
+    for kind, text in (("erasure", "file an erasure request (Art. 17); the identifier is read from standard input"),):
+        filed = request_commands.add_parser(kind, help=text)
+        filed.add_argument("--source", default="customers", help="raw source whose subject identifier is given")
+        filed.add_argument("--scope", help="the subject's scope, e.g. the client workspace")
+    serve = request_commands.add_parser("serve", help="serve a filed request now, in this process (the sensor does it on the daemon)")
+    serve.add_argument("request_id")
     args = parser.parse_args(argv)
+    if args.command == "request":
+        return _request(args)
     if args.command == "check":
         return _check(args)
     if args.command == "verify-audit":

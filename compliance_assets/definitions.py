@@ -14,6 +14,7 @@ from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.jobs.key_rotation import build_key_rotation_job
 from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
+from compliance_assets.jobs.privacy_requests import COHORT_REFRESH_JOB, build_privacy_request_job, build_privacy_request_sensor
 from compliance_assets.register import Register, load_register
 from sensors.retention_schedules import mapping_retention_schedule
 
@@ -49,6 +50,12 @@ def build_definitions(register: Register | None = None, assets: list | None = No
     register = register or load_register(environment.register_dir())
     vault = environment.pseudonym_vault()
     mapping_retention = build_mapping_retention_job(register)
+    requests = build_privacy_request_job(register)
+    cohort_refresh = define_asset_job(
+        COHORT_REFRESH_JOB,
+        selection=AssetSelection.assets(*register.cohorts),
+        description="Recompute cohort tables (e.g. after an erasure), with every blocking check.",
+    )
     return Definitions(
         assets=assets if assets is not None else build_assets(register),
         jobs=[
@@ -64,8 +71,11 @@ def build_definitions(register: Register | None = None, assets: list | None = No
             ),
             build_key_rotation_job(register),
             mapping_retention,
+            requests,
+            cohort_refresh,
         ],
         schedules=[mapping_retention_schedule(mapping_retention)],
+        sensors=[build_privacy_request_sensor(requests, cohort_refresh, register)],
         resources={
             "warehouse": environment.warehouse(),
             "pseudonym_vault": vault,

@@ -89,6 +89,14 @@ class PseudonymVaultResource(ConfigurableResource):
             self._key = read_secret(self.vault_key_env, self.dev_key_file)[:32]
         return self._key
 
+    def seal_text(self, text: str, context: str) -> tuple[bytes, bytes]:
+        """(nonce, ciphertext) of `text` under the vault key, bound to `context`."""
+        ((nonce, ciphertext),) = seal_all(self._sealing_key(), [text], [context])
+        return nonce, ciphertext
+
+    def open_text(self, nonce: bytes, ciphertext: bytes, context: str) -> str:
+        return open_one(self._sealing_key(), nonce, ciphertext, context)
+
     # key ring ---------------------------------------------------------------------------
     def key_versions(self) -> list[KeyVersion]:
         with self.get_engine().connect() as connection:
@@ -230,6 +238,14 @@ class PseudonymVaultResource(ConfigurableResource):
                 connection.execute(
                     mappings.delete().where(mappings.c.domain == domain, mappings.c.key_version == old, mappings.c.pseudonym.in_(list(batch["old"])))
                 )
+
+    def forget(self, domain: str, pseudonyms: list[str]) -> int:
+        """Deletes the mappings of these pseudonyms (every key version) in one transaction."""
+        if not pseudonyms:
+            return 0
+        with self.get_engine().begin() as connection:
+            query = mappings.delete().where(mappings.c.domain == domain, mappings.c.pseudonym.in_(pseudonyms))
+            return connection.execute(query).rowcount
 
     def purge_expired(self, domain: str, last_seen_before: datetime) -> int:
         with self.get_engine().begin() as connection:

@@ -66,6 +66,23 @@ class WarehouseResource(ConfigurableResource):
         booleans = [c.name for c in table.columns if isinstance(c.type, sa.Boolean) and c.name in frame.columns]
         return frame.astype({c: "boolean" for c in booleans}) if booleans else frame
 
+    def delete_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> int:
+        """Deletes rows whose `column` is one of `values` (and whose `also` columns equal theirs),
+        in one transaction; returns how many went. A missing table has nothing to delete."""
+        if not values or not self.has_table(name):
+            return 0
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
+        if column not in table.c or any(c not in table.c for c in also or {}):
+            return 0
+        deleted = 0
+        with self.begin() as connection:
+            for start in range(0, len(values), 1_000):
+                condition = table.c[column].in_(values[start : start + 1_000])
+                for other, value in (also or {}).items():
+                    condition &= table.c[other] == value
+                deleted += connection.execute(table.delete().where(condition)).rowcount
+        return deleted
+
     def count_where(self, name: str, column: str, value: object) -> int:
         table = sa.table(name, sa.column(column))
         with self.get_engine().connect() as connection:

@@ -165,6 +165,20 @@ class SubjectIdentifier(Strict):
         return self
 
 
+class ErasurePolicy(Strict):
+    """What an erasure request does to a source's rows: delete them, or keep them under an
+    Art. 17(3) exception whose reason goes into every erasure record."""
+
+    action: Literal["delete", "keep"] = "delete"
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_keeping(self) -> ErasurePolicy:
+        if self.action == "keep" and not self.reason:
+            raise ValueError("keeping rows against an erasure request needs the Art. 17(3) reason")
+        return self
+
+
 class RawSource(Strict):
     """A raw-tier asset: personal data as it arrives."""
 
@@ -180,6 +194,7 @@ class RawSource(Strict):
         default_factory=dict,
         description="Periods for this source's columns that differ from the activity's for the same category.",
     )
+    erasure: ErasurePolicy = Field(default_factory=ErasurePolicy)
     past_retention_on_arrival: Literal["block", "drop"] = Field(
         default="block",
         description="Arriving rows already past retention: 'block' fails the retention check, 'drop' does not keep them (counted and audited).",

@@ -1,0 +1,110 @@
+"""Data-subject requests run unattended: a sensor turns each pending request into one run of the
+request job (run key = request id), and after an erasure it refreshes the cohort tables the
+subject contributed to, so cohorts that fall under k are suppressed again."""
+
+from dagster import (
+    AssetKey,
+    Config,
+    DefaultSensorStatus,
+    Failure,
+    JobDefinition,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+    RunConfig,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    job,
+    op,
+    sensor,
+)
+
+from compliance_assets.register import Register
+from compliance_assets.rights.erasure import erase, plan_erasure
+from resources.requests import PrivacyRequests
+from resources.vault import PseudonymVaultResource
+
+REQUEST_JOB = "privacy_request"
+COHORT_REFRESH_JOB = "cohort_refresh"
+
+
+class RequestConfig(Config):
+    request_id: str
+
+
+def cohorts_fed_by(register: Register, source_name: str) -> list[AssetKey]:
+    """Cohort tables built from feature sets whose subjects come from `source_name`."""
+    feature_sets = {name for name, fs in register.feature_sets.items() if fs.subject_source == source_name}
+    return [AssetKey(name) for name, cohort in register.cohorts.items() if cohort.source in feature_sets]
+
+
+def build_privacy_request_job(register: Register) -> JobDefinition:
+    @op(required_resource_keys={"warehouse", "pseudonym_vault", "pseudonym_keys", "audit_trail"})
+    def handle_privacy_request(context: OpExecutionContext, config: RequestConfig):
+        store = PrivacyRequests(context.resources.pseudonym_vault)
+        request = store.get(config.request_id)
+        if request.kind != "erasure":
+            raise Failure(f"request {request.request_id}: '{request.kind}' requests are not served by this job yet")
+        plan = request.plan
+        if plan is None:
+            plan = plan_erasure(
+                register, context.resources.warehouse, context.resources.pseudonym_keys,
+                request.source, request.identifier, request.scope,
+            )
+            store.save_plan(request.request_id, plan)
+        outcome = erase(register, context.resources.warehouse, context.resources.pseudonym_vault, plan)
+        outcome["run_id"] = context.run.run_id
+        outcome["cohorts_to_refresh"] = [k.to_user_string() for k in cohorts_fed_by(register, request.source)]
+        subject = next((p for versions in plan["pseudonyms"].values() for p in versions.values()), None)
+        context.resources.audit_trail.append(
+            "erasure", actor=f"dagster-run:{context.run.run_id}", subject=subject,
+            details={"request_id": request.request_id, "source": request.source, **outcome},
+        )
+        store.finish(request.request_id, "erased", outcome)
+        deleted = outcome["deleted"]
+        yield Output(
+            None,
+            metadata={
+                "rows_deleted": MetadataValue.int(sum(deleted.values())),
+                "tables_touched": MetadataValue.int(sum(1 for n in deleted.values() if n)),
+                "exceptions_kept": MetadataValue.int(len(outcome["kept"])),
+                "deleted_per_table": MetadataValue.json(deleted),
+            },
+        )
+
+    @job(name=REQUEST_JOB, description="Serve one data-subject request (erasure) by its id; started by the request sensor.")
+    def privacy_request_job():
+        handle_privacy_request()
+
+    return privacy_request_job
+
+
+def build_privacy_request_sensor(request_job: JobDefinition, refresh_job, register: Register) -> SensorDefinition:
+    @sensor(
+        name="privacy_requests",
+        jobs=[request_job, refresh_job],
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Launches one run per pending data-subject request, then refreshes the cohorts an erasure touched.",
+    )
+    def privacy_requests(context: SensorEvaluationContext, pseudonym_vault: PseudonymVaultResource):
+        store = PrivacyRequests(pseudonym_vault)
+        for request_id in store.with_status("pending"):
+            yield RunRequest(
+                run_key=request_id,
+                job_name=request_job.name,
+                run_config=RunConfig(ops={"handle_privacy_request": RequestConfig(request_id=request_id)}),
+                tags={"privacy/request_id": request_id},
+            )
+        for request_id in store.with_status("erased"):
+            request = store.get(request_id)
+            cohorts = cohorts_fed_by(register, request.source)
+            if cohorts:
+                yield RunRequest(
+                    run_key=f"{request_id}:cohorts", job_name=refresh_job.name, asset_selection=cohorts,
+                    tags={"privacy/request_id": request_id},
+                )
+            store.finish(request_id, "done", {**(request.outcome or {}), "cohort_refresh_run_key": f"{request_id}:cohorts" if cohorts else None})
+
+    return privacy_requests

@@ -1,0 +1,199 @@
+"""Erasure on the real PostgreSQL: after a request is served, no table holds a row derived from the
+subject (found by scanning every table for its identifiers and every pseudonym of it), every other
+row is unchanged, the consent proof the register keeps is kept with its reason, and the sensor
+both launches the request and refreshes the cohorts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import DagsterInstance, build_sensor_context
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compliance_assets.definitions import build_definitions
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.privacy.normalise import normalise_email
+from resources.requests import PrivacyRequests
+from tests.conftest import run_cli
+from tests.helpers import resource, run_job
+
+DERIVED_TABLES_EXEMPT = {"audit__trail", table_name(Tier.RAW, "consent_records")}  # by pseudonym / Art. 17(3)
+
+
+def _tables(engine: sa.Engine) -> dict[str, pd.DataFrame]:
+    with engine.connect() as connection:
+        return {
+            name: pd.read_sql(sa.text(f'SELECT * FROM "{name}"'), connection)
+            for name in sa.inspect(engine).get_table_names()
+        }
+
+
+def _cells(frame: pd.DataFrame) -> set[str]:
+    text = frame.select_dtypes(include=["object", "string"]).astype("string")
+    return {v for column in text for v in text[column].dropna().tolist()}
+
+
+def _subject(warehouse, index: int) -> tuple[str, str, list[str]]:
+    customers = warehouse.read_table(table_name(Tier.RAW, "customers"))
+    customers = customers.assign(normalised=normalise_email(customers["email"])).dropna(subset=["normalised"])
+    keys = customers[["normalised", "workspace_id"]].drop_duplicates().reset_index(drop=True)
+    email, scope = keys.iloc[index % len(keys)]
+    ids = customers.loc[(customers["normalised"] == email) & (customers["workspace_id"] == scope), "customer_id"].tolist()
+    return email, scope, ids
+
+
+def _serve(defs, request_id: str):
+    job = defs.resolve_job_def("privacy_request")
+    return job.execute_in_process(
+        run_config={"ops": {"handle_privacy_request": {"config": {"request_id": request_id}}}},
+        instance=DagsterInstance.get(),
+        raise_on_error=False,
+    )
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(index=st.integers(0, 10_000), shout=st.booleans())
+def test_erasure_leaves_nothing_of_the_subject_and_everything_else(pg_env, index, shout):
+    defs = build_definitions()
+    warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
+    if not warehouse.has_table(table_name(Tier.RAW, "customers")):
+        assert run_job(defs=defs).success
+    email, scope, ids = _subject(warehouse, index)
+    before_warehouse = _tables(warehouse.get_engine())
+
+    spelled = f"  {email.upper()} " if shout else email  # the request may spell it differently
+    request_id = PrivacyRequests(vault).submit("erasure", "customers", spelled, scope)
+    result = _serve(defs, request_id)
+    assert result.success
+    request = PrivacyRequests(vault).get(request_id)
+    assert request.status == "erased"
+    assert request.outcome["kept"] == [{"source": "consent_records", "reason": "Art. 17(3)(b) and (e): proof of consent is kept 5 years to meet Art. 7(1)"}]
+    pseudonyms = {p for versions in request.plan["pseudonyms"].values() for p in versions.values()}
+    assert pseudonyms
+
+    after_warehouse, after_vault = _tables(warehouse.get_engine()), _tables(vault.get_engine())
+    traces = {email, *request.plan["spellings"], *ids, *pseudonyms}
+    _assert_gone_and_rest_intact(before_warehouse, after_warehouse, traces)
+    for name, frame in after_vault.items():
+        if name != "privacy_requests":
+            assert not (_cells(frame) & traces), f"vault table {name} still holds the erased subject"
+
+    audit = after_warehouse["audit__trail"]
+    erasure = audit[audit["event_type"] == "erasure"].iloc[-1]
+    assert erasure["subject"] in pseudonyms
+    assert email not in erasure["details"] and not any(i in erasure["details"] for i in ids)
+
+    again = _serve(defs, request_id)  # idempotent: a second run finds nothing left to delete
+    assert again.success
+    assert sum(PrivacyRequests(vault).get(request_id).outcome["deleted"].values()) == 0
+
+
+def _assert_gone_and_rest_intact(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame], traces: set[str]) -> None:
+    for name, frame in after.items():
+        if name not in DERIVED_TABLES_EXEMPT:
+            assert not (_cells(frame) & traces), f"{name} still holds the erased subject"
+    for name, frame in before.items():
+        if name.startswith("aggregate__") or name == "audit__trail":
+            continue
+        text = frame.select_dtypes(include=["object", "string"]).astype("string")
+        derived = text.isin(list(traces)).any(axis=1) if name not in DERIVED_TABLES_EXEMPT else pd.Series(False, index=frame.index)
+        expected = frame.loc[~derived].sort_values(list(frame.columns)).reset_index(drop=True)
+        actual = after[name].sort_values(list(frame.columns)).reset_index(drop=True)
+        pd.testing.assert_frame_equal(actual, expected, check_dtype=False, obj=name)
+
+
+def test_erasure_killed_half_way_completes_when_served_again(pg_env):
+    """The events table is locked, so the erasure stops after the pseudonymised tier and the vault;
+    kill -9 it there, release the lock, serve the request again: the subject is gone everywhere."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
+    email, scope, ids = _subject(warehouse, 42)
+    before = _tables(warehouse.get_engine())
+    request_id = PrivacyRequests(vault).submit("erasure", "customers", email, scope)
+    events = table_name(Tier.RAW, "engagement_events")
+    features = table_name(Tier.PSEUDONYMISED, "customer_features")
+    features_before = warehouse.count_where(features, "workspace_id", scope)
+
+    locker = warehouse.get_engine().connect()
+    transaction = locker.begin()
+    locker.execute(sa.text(f'LOCK TABLE "{events}" IN ACCESS EXCLUSIVE MODE'))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "compliance_assets", "request", "serve", request_id],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while warehouse.count_where(features, "workspace_id", scope) == features_before:
+            assert time.monotonic() < deadline, "the erasure never reached the pseudonymised tier"
+            assert worker.poll() is None, "the erasure ended although the events table was locked"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        transaction.rollback()
+        locker.close()
+    half = PrivacyRequests(vault).get(request_id)
+    assert half.status == "running" and half.plan is not None
+    assert warehouse.count_where(events, "customer_id", ids[0]) > 0 or not any(before[events]["customer_id"].isin(ids))
+
+    served = run_cli("compliance_assets", "request", "serve", request_id)
+    assert served.returncode == 0, served.stderr[-2000:]
+    done = PrivacyRequests(vault).get(request_id)
+    assert done.status == "erased"
+    pseudonyms = {p for versions in done.plan["pseudonyms"].values() for p in versions.values()}
+    _assert_gone_and_rest_intact(before, _tables(warehouse.get_engine()), {email, *done.plan["spellings"], *ids, *pseudonyms})
+
+
+def test_the_sensor_launches_requests_then_refreshes_the_cohorts(local_env):
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
+    email, scope, _ = _subject(warehouse, 3)
+    request_id = PrivacyRequests(vault).submit("erasure", "customers", email, scope)
+    sensor = defs.resolve_sensor_def("privacy_requests")
+    instance = DagsterInstance.get()
+
+    with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
+        (launch,) = list(sensor(context))
+    assert launch.run_key == request_id and launch.job_name == "privacy_request"
+    assert email not in str(launch.run_config) and email not in str(launch.tags)
+
+    assert _serve(defs, request_id).success
+    with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
+        (refresh,) = list(sensor(context))
+    assert refresh.run_key == f"{request_id}:cohorts" and refresh.job_name == "cohort_refresh"
+    assert {k.to_user_string() for k in refresh.asset_selection} == {"engagement_cohorts", "region_cohorts"}
+    assert PrivacyRequests(vault).get(request_id).status == "done"
+    with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
+        assert list(sensor(context)) == []
+
+
+def test_cli_files_a_request_from_standard_input_and_serves_it(local_env):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    email, scope, _ = _subject(resource(defs, "warehouse"), 11)
+    filed = subprocess.run(
+        [sys.executable, "-m", "compliance_assets", "request", "erasure", "--scope", scope],
+        cwd=REPO, input=email + "\n", capture_output=True, text=True, timeout=120,
+    )
+    assert filed.returncode == 0, filed.stderr[-2000:]
+    request_id = filed.stdout.strip().splitlines()[-1]
+    served = run_cli("compliance_assets", "request", "serve", request_id)
+    assert served.returncode == 0, served.stderr[-2000:]
+    assert email not in served.stdout + served.stderr
+    assert PrivacyRequests(resource(defs, "pseudonym_vault")).get(request_id).status == "erased"

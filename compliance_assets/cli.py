@@ -236,7 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate.add_argument("--sample-config", help="run config YAML for the staging sample")
     request = commands.add_parser("request", help="data-subject requests: file one, or serve one now")
     request_commands = request.add_subparsers(dest="request_command", required=True)
-    for kind, text in (("erasure", "file an erasure request (Art. 17); the identifier is read from standard input"),):
+    for kind, text in (
+        ("erasure", "file an erasure request (Art. 17); the identifier is read from standard input"),
+        ("access", "file an access request (Art. 15): a JSON and CSV export of everything held"),
+        ("portability", "file a portability request (Art. 20): the data the subject provided"),
+    ):
         filed = request_commands.add_parser(kind, help=text)
         filed.add_argument("--source", default="customers", help="raw source whose subject identifier is given")
         filed.add_argument("--scope", help="the subject's scope, e.g. the client workspace")

@@ -66,22 +66,39 @@ class WarehouseResource(ConfigurableResource):
         booleans = [c.name for c in table.columns if isinstance(c.type, sa.Boolean) and c.name in frame.columns]
         return frame.astype({c: "boolean" for c in booleans}) if booleans else frame
 
-    def delete_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> int:
-        """Deletes rows whose `column` is one of `values` (and whose `also` columns equal theirs),
-        in one transaction; returns how many went. A missing table has nothing to delete."""
+    def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None):
+        """(table, one WHERE clause per batch of values) for rows whose `column` is one of
+        `values` and whose `also` columns equal theirs; None when the table cannot hold any."""
         if not values or not self.has_table(name):
-            return 0
+            return None
         table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
         if column not in table.c or any(c not in table.c for c in also or {}):
+            return None
+        clauses = []
+        for start in range(0, len(values), 1_000):
+            condition = table.c[column].in_(values[start : start + 1_000])
+            for other, value in (also or {}).items():
+                condition &= table.c[other] == value
+            clauses.append(condition)
+        return table, clauses
+
+    def delete_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> int:
+        """Deletes the matching rows in one transaction; returns how many went."""
+        matching = self._matching(name, column, values, also)
+        if matching is None:
             return 0
-        deleted = 0
+        table, clauses = matching
         with self.begin() as connection:
-            for start in range(0, len(values), 1_000):
-                condition = table.c[column].in_(values[start : start + 1_000])
-                for other, value in (also or {}).items():
-                    condition &= table.c[other] == value
-                deleted += connection.execute(table.delete().where(condition)).rowcount
-        return deleted
+            return sum(connection.execute(table.delete().where(clause)).rowcount for clause in clauses)
+
+    def select_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> pd.DataFrame:
+        matching = self._matching(name, column, values, also)
+        if matching is None:
+            return pd.DataFrame()
+        table, clauses = matching
+        with self.get_engine().connect() as connection:
+            parts = [pd.read_sql(sa.select(table).where(clause), connection) for clause in clauses]
+        return pd.concat(parts, ignore_index=True)
 
     def count_where(self, name: str, column: str, value: object) -> int:
         table = sa.table(name, sa.column(column))

@@ -197,3 +197,39 @@ def test_cli_files_a_request_from_standard_input_and_serves_it(local_env):
     assert served.returncode == 0, served.stderr[-2000:]
     assert email not in served.stdout + served.stderr
     assert PrivacyRequests(resource(defs, "pseudonym_vault")).get(request_id).status == "erased"
+
+
+def test_access_and_portability_exports(local_env):
+    import json
+
+    from compliance_assets.jobs.privacy_requests import export_folder
+
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
+    email, scope, ids = _subject(warehouse, 7)
+    events = warehouse.read_table(table_name(Tier.RAW, "engagement_events"))
+    consent = warehouse.read_table(table_name(Tier.RAW, "consent_records"))
+    store = PrivacyRequests(vault)
+
+    access_id = store.submit("access", "customers", email, scope)
+    result = _serve(defs, access_id)
+    assert result.success
+    document = json.loads((export_folder(access_id) / "subject.json").read_text())
+    tables = document["tables"]
+    assert len(tables["raw__customers"]["rows"]) == len(ids)
+    assert len(tables.get("raw__engagement_events", {"rows": []})["rows"]) == int(events["customer_id"].isin(ids).sum())
+    assert len(tables["raw__consent_records"]["rows"]) == int(consent["customer_id"].isin(ids).sum())
+    assert len(tables.get("pseudonymised__customer_features", {"rows": []})["rows"]) <= 1  # none if consent was withdrawn
+    assert tables["raw__customers"]["legal_basis"] == "Consent" and tables["raw__customers"]["retention"]["email"] == "90 days"
+    assert any(r["event_type"] == "publication" for r in document["processing_record"])
+    assert (export_folder(access_id) / "raw__customers.csv").is_file()
+    metadata = " ".join(str(v) for e in result.all_events if e.event_type_value == "STEP_OUTPUT" for v in e.event_specific_data.metadata.values())
+    assert email not in metadata and not any(i in metadata for i in ids)
+    assert store.get(access_id).status == "done"
+
+    portability_id = store.submit("portability", "customers", email, scope)
+    assert _serve(defs, portability_id).success
+    exported = json.loads((export_folder(portability_id) / "subject.json").read_text())["tables"]
+    assert set(exported) <= {"raw__customers", "raw__engagement_events", "raw__consent_records", "raw__search_logs"}
+    assert "raw__customers" in exported

@@ -2,11 +2,12 @@
 request job (run key = request id), and after an erasure it refreshes the cohort tables the
 subject contributed to, so cohorts that fall under k are suppressed again."""
 
+from pathlib import Path
+
 from dagster import (
     AssetKey,
     Config,
     DefaultSensorStatus,
-    Failure,
     JobDefinition,
     MetadataValue,
     OpExecutionContext,
@@ -20,8 +21,11 @@ from dagster import (
     sensor,
 )
 
+from compliance_assets import environment
 from compliance_assets.register import Register
-from compliance_assets.rights.erasure import erase, plan_erasure
+from compliance_assets.rights.access import export_subject
+from compliance_assets.rights.erasure import erase
+from compliance_assets.rights.locate import locate_subject
 from resources.requests import PrivacyRequests
 from resources.vault import PseudonymVaultResource
 
@@ -31,6 +35,11 @@ COHORT_REFRESH_JOB = "cohort_refresh"
 
 class RequestConfig(Config):
     request_id: str
+
+
+def export_folder(request_id: str) -> Path:
+    """Where access and portability exports are written: beside the demo's data, never in Dagster."""
+    return environment.data_dir() / "exports" / request_id
 
 
 def cohorts_fed_by(register: Register, source_name: str) -> list[AssetKey]:
@@ -44,15 +53,16 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
     def handle_privacy_request(context: OpExecutionContext, config: RequestConfig):
         store = PrivacyRequests(context.resources.pseudonym_vault)
         request = store.get(config.request_id)
-        if request.kind != "erasure":
-            raise Failure(f"request {request.request_id}: '{request.kind}' requests are not served by this job yet")
         plan = request.plan
         if plan is None:
-            plan = plan_erasure(
+            plan = locate_subject(
                 register, context.resources.warehouse, context.resources.pseudonym_keys,
                 request.source, request.identifier, request.scope,
             )
             store.save_plan(request.request_id, plan)
+        if request.kind != "erasure":
+            yield from _export(context, store, request, plan)
+            return
         outcome = erase(register, context.resources.warehouse, context.resources.pseudonym_vault, plan)
         outcome["run_id"] = context.run.run_id
         outcome["cohorts_to_refresh"] = [k.to_user_string() for k in cohorts_fed_by(register, request.source)]
@@ -73,7 +83,28 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
             },
         )
 
-    @job(name=REQUEST_JOB, description="Serve one data-subject request (erasure) by its id; started by the request sensor.")
+    def _export(context: OpExecutionContext, store: PrivacyRequests, request, plan: dict):
+        folder = export_folder(request.request_id)
+        summary = export_subject(
+            register, context.resources.warehouse, context.resources.audit_trail.records(), plan, folder,
+            portability=request.kind == "portability",
+        )
+        subject = next((p for versions in plan["pseudonyms"].values() for p in versions.values()), None)
+        context.resources.audit_trail.append(
+            f"{request.kind}_export", actor=f"dagster-run:{context.run.run_id}", subject=subject,
+            details={"request_id": request.request_id, **summary},
+        )
+        store.finish(request.request_id, "done", {**summary, "run_id": context.run.run_id})
+        yield Output(
+            None,
+            metadata={
+                "rows_exported": MetadataValue.int(sum(summary["rows"].values())),
+                "tables_exported": MetadataValue.int(len(summary["rows"])),
+                "export_folder": MetadataValue.path(str(folder)),
+            },
+        )
+
+    @job(name=REQUEST_JOB, description="Serve one data-subject request (erasure, access or portability) by its id; started by the request sensor.")
     def privacy_request_job():
         handle_privacy_request()
 

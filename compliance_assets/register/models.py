@@ -195,6 +195,10 @@ class RawSource(Strict):
         description="Periods for this source's columns that differ from the activity's for the same category.",
     )
     erasure: ErasurePolicy = Field(default_factory=ErasurePolicy)
+    provided_by_subject: bool = Field(
+        default=False,
+        description="The subject provided these rows (directly or by using the service): Art. 20 portability covers them.",
+    )
     past_retention_on_arrival: Literal["block", "drop"] = Field(
         default="block",
         description="Arriving rows already past retention: 'block' fails the retention check, 'drop' does not keep them (counted and audited).",

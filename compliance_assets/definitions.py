@@ -16,6 +16,7 @@ from compliance_assets.jobs.key_rotation import build_key_rotation_job
 from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
 from compliance_assets.jobs.privacy_requests import COHORT_REFRESH_JOB, build_privacy_request_job, build_privacy_request_sensor
 from compliance_assets.register import Register, load_register
+from sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
 from sensors.retention_schedules import mapping_retention_schedule
 
 EMAIL_MARKETING_ASSETS = [
@@ -51,6 +52,11 @@ def build_definitions(register: Register | None = None, assets: list | None = No
     vault = environment.pseudonym_vault()
     mapping_retention = build_mapping_retention_job(register)
     requests = build_privacy_request_job(register)
+    consent_refresh = define_asset_job(
+        "consent_refresh",
+        selection=AssetSelection.assets(*[k for keys in consent_based_assets(register).values() for k in keys]),
+        description="Recompute consent-based assets and their cohorts (after a consent withdrawal).",
+    )
     cohort_refresh = define_asset_job(
         COHORT_REFRESH_JOB,
         selection=AssetSelection.assets(*register.cohorts),
@@ -73,9 +79,13 @@ def build_definitions(register: Register | None = None, assets: list | None = No
             mapping_retention,
             requests,
             cohort_refresh,
+            consent_refresh,
         ],
         schedules=[mapping_retention_schedule(mapping_retention)],
-        sensors=[build_privacy_request_sensor(requests, cohort_refresh, register)],
+        sensors=[
+            build_privacy_request_sensor(requests, cohort_refresh, register),
+            build_consent_withdrawal_sensor(register, consent_refresh),
+        ],
         resources={
             "warehouse": environment.warehouse(),
             "pseudonym_vault": vault,

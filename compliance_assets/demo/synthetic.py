@@ -130,7 +130,8 @@ def consent_records(size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame) -
         withdrawn = rows[-1].loc[withdrew].copy()
         withdrawn["consent_id"] = withdrawn["consent_id"] + "_w"
         withdrawn["status"] = "withdrawn"
-        withdrawn["recorded_at"] = withdrawn["recorded_at"] + pd.to_timedelta(rng.integers(1, 60, size=len(withdrawn)), unit="D")
+        later = withdrawn["recorded_at"] + pd.to_timedelta(rng.integers(1, 60, size=len(withdrawn)), unit="D")
+        withdrawn["recorded_at"] = later.clip(upper=as_of)  # nothing is recorded in the future
         rows.append(withdrawn)
     return pd.concat(rows, ignore_index=True)
 

@@ -1,0 +1,60 @@
+"""Consent withdrawal propagates on its own: when a consent source receives a record that is not
+a grant (a withdrawal) newer than the last one seen, the assets whose legal basis is consent, and
+everything downstream of them, are recomputed, and the consent filter drops the subject."""
+
+import json
+
+import sqlalchemy as sa
+from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, sensor
+
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.privacy.consent import GRANTED
+from compliance_assets.register import Register
+from resources.warehouse import WarehouseResource
+
+
+def consent_based_assets(register: Register) -> dict[str, list[AssetKey]]:
+    """Per consent source, the feature sets that filter on it and the cohorts built from them."""
+    out: dict[str, list[AssetKey]] = {}
+    for name, feature_set in register.feature_sets.items():
+        activity = register.activities[feature_set.activity]
+        if activity.legal_basis.value == "Consent" and activity.consent_source:
+            cohorts = [AssetKey(c) for c, cohort in register.cohorts.items() if cohort.source == name]
+            out.setdefault(activity.consent_source, []).extend([AssetKey(name), *cohorts])
+    return out
+
+
+def build_consent_withdrawal_sensor(register: Register, refresh_job) -> SensorDefinition:
+    by_source = consent_based_assets(register)
+
+    @sensor(
+        name="consent_withdrawals",
+        job=refresh_job,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Recomputes consent-based assets (and their cohorts) when a new withdrawal is recorded.",
+    )
+    def consent_withdrawals(context: SensorEvaluationContext, warehouse: WarehouseResource):
+        seen = json.loads(context.cursor) if context.cursor else {}
+        for source, assets in sorted(by_source.items()):
+            latest = _latest_withdrawal(warehouse, table_name(Tier.RAW, source))
+            if latest is None or latest <= seen.get(source, ""):
+                continue
+            yield RunRequest(
+                run_key=f"consent-withdrawal:{source}:{latest}",
+                asset_selection=assets,
+                tags={"privacy/trigger": "consent_withdrawal"},
+            )
+            seen[source] = latest
+        context.update_cursor(json.dumps(seen, sort_keys=True))
+
+    return consent_withdrawals
+
+
+def _latest_withdrawal(warehouse: WarehouseResource, table: str) -> str | None:
+    if not warehouse.has_table(table):
+        return None
+    records = sa.table(table, sa.column("status"), sa.column("recorded_at"))
+    with warehouse.get_engine().connect() as connection:
+        latest = connection.execute(sa.select(sa.func.max(records.c.recorded_at)).where(records.c.status != GRANTED)).scalar_one()
+    return None if latest is None else str(latest)

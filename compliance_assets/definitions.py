@@ -17,7 +17,8 @@ from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
 from compliance_assets.jobs.privacy_requests import COHORT_REFRESH_JOB, build_privacy_request_job, build_privacy_request_sensor
 from compliance_assets.register import Register, load_register
 from sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
-from sensors.retention_schedules import mapping_retention_schedule
+from compliance_assets.jobs.retention import build_retention_job
+from sensors.retention_schedules import mapping_retention_schedule, retention_schedule
 
 EMAIL_MARKETING_ASSETS = [
     "customers",
@@ -52,6 +53,7 @@ def build_definitions(register: Register | None = None, assets: list | None = No
     vault = environment.pseudonym_vault()
     mapping_retention = build_mapping_retention_job(register)
     requests = build_privacy_request_job(register)
+    retention = build_retention_job(register)
     consent_refresh = define_asset_job(
         "consent_refresh",
         selection=AssetSelection.assets(*[k for keys in consent_based_assets(register).values() for k in keys]),
@@ -80,8 +82,9 @@ def build_definitions(register: Register | None = None, assets: list | None = No
             requests,
             cohort_refresh,
             consent_refresh,
+            retention,
         ],
-        schedules=[mapping_retention_schedule(mapping_retention)],
+        schedules=[mapping_retention_schedule(mapping_retention), retention_schedule(retention)],
         sensors=[
             build_privacy_request_sensor(requests, cohort_refresh, register),
             build_consent_withdrawal_sensor(register, consent_refresh),

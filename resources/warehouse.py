@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from datetime import datetime
+
 import pandas as pd
 import sqlalchemy as sa
 from dagster import ConfigurableResource
@@ -99,6 +101,34 @@ class WarehouseResource(ConfigurableResource):
         with self.get_engine().connect() as connection:
             parts = [pd.read_sql(sa.select(table).where(clause), connection) for clause in clauses]
         return pd.concat(parts, ignore_index=True)
+
+    def purge_expired(
+        self, name: str, clock: str, rules: list[tuple[datetime, list[str]]], batch_rows: int = 10_000
+    ) -> int:
+        """Deletes rows whose `clock` is before a rule's cutoff while one of the rule's columns
+        holds a value, `batch_rows` at a time, each batch its own short transaction so concurrent
+        writers wait for one batch at most. Returns how many rows went."""
+        if not self.has_table(name):
+            return 0
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
+        deleted = 0
+        for cutoff, columns in rules:
+            expired = (table.c[clock] < cutoff) & sa.or_(*(table.c[c].is_not(None) for c in columns))
+            while True:
+                batch = sa.select(table.c[clock]).where(expired).limit(batch_rows)
+                with self.begin() as connection:
+                    gone = connection.execute(table.delete().where(expired & table.c[clock].in_(batch))).rowcount
+                deleted += gone
+                if gone == 0:
+                    break
+        return deleted
+
+    def oldest(self, name: str, column: str) -> datetime | None:
+        if not self.has_table(name):
+            return None
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
+        with self.get_engine().connect() as connection:
+            return connection.execute(sa.select(sa.func.min(table.c[column]).label(column))).scalar_one()
 
     def count_where(self, name: str, column: str, value: object) -> int:
         table = sa.table(name, sa.column(column))

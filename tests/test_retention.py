@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from dagster import AssetKey, DagsterRunStatus, RunsFilter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,3 +124,82 @@ def test_most_specific_retention_entry_wins():
     assert events["ip_address"] == timedelta(days=365) and events["occurred_at"] == timedelta(days=365)
     assert register.retention_periods("customers")["email"] == timedelta(days=90)
     assert events["customer_id"] == timedelta(days=365)  # the source's own entry beats the activity's 90 days
+
+
+def test_the_retention_job_deletes_only_rows_past_retention_and_prunes_old_runs(local_env):
+    defs = build_definitions()
+    demo = run_job(defs=defs)
+    assert demo.success
+    warehouse = warehouse_of(defs)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    events_table, searches_table = "raw__engagement_events", "raw__search_logs"
+    events, searches = warehouse.read_table(events_table), warehouse.read_table(searches_table)
+
+    expired_events = events.head(50).assign(event_id=lambda f: f["event_id"] + "-old", occurred_at=now - pd.Timedelta(days=400))
+    kept_events = events.head(30).assign(event_id=lambda f: f["event_id"] + "-aging", occurred_at=now - pd.Timedelta(days=300))
+    expired_searches = searches.head(20).assign(search_id=lambda f: f["search_id"] + "-old", searched_at=now - pd.Timedelta(days=31))
+    with warehouse.begin() as connection:
+        pd.concat([expired_events, kept_events]).to_sql(events_table, connection, if_exists="append", index=False)
+        expired_searches.to_sql(searches_table, connection, if_exists="append", index=False)
+
+    from dagster import DagsterInstance
+
+    result = defs.resolve_job_def("retention").execute_in_process(
+        run_config={"ops": {"enforce_retention": {"config": {"batch_rows": 7, "dagster_run_retention_days": 0}}}},
+        instance=DagsterInstance.get(),
+    )
+    assert result.success
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = {k: v.value for k, v in output.event_specific_data.metadata.items()}
+    assert metadata["engagement_events/rows_deleted"] == 50
+    assert metadata["search_logs/rows_deleted"] == 20
+    assert metadata["customers/rows_deleted"] == 0
+    assert 299 < metadata["engagement_events/oldest_row_days"] <= 365
+
+    def ordered(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+        return frame.sort_values(key).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(
+        ordered(warehouse.read_table(events_table), "event_id"),
+        ordered(pd.concat([events, kept_events]), "event_id"), check_dtype=False,
+    )
+    pd.testing.assert_frame_equal(ordered(warehouse.read_table(searches_table), "search_id"), ordered(searches, "search_id"), check_dtype=False)
+    assert DagsterInstance.get().get_run_by_id(demo.run_id) is None
+    assert metadata["dagster_runs_deleted"] >= 1
+
+
+def test_retention_concurrent_with_a_materialisation_on_postgres(pg_env, tmp_path):
+    """The demo materialises in another process while retention passes run here: both finish,
+    nothing deadlocks, and the events table holds exactly what the materialisation published."""
+    import subprocess
+    import sys
+
+    import yaml
+    from dagster import DagsterInstance
+
+    from tests.conftest import small_run_config
+
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    config = tmp_path / "run_config.yaml"
+    config.write_text(yaml.safe_dump(small_run_config()))
+    materialising = subprocess.Popen(
+        [sys.executable, "-m", "compliance_assets", "run", "demo_pipeline", "-c", str(config)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    passes = []
+    while materialising.poll() is None or not passes:
+        passes.append(
+            defs.resolve_job_def("retention").execute_in_process(
+                run_config={"ops": {"enforce_retention": {"config": {"batch_rows": 500}}}}, instance=DagsterInstance.get(), raise_on_error=False,
+            )
+        )
+    assert materialising.wait(timeout=600) == 0, materialising.stderr.read()[-2000:]
+    assert all(p.success for p in passes)
+    (latest,) = DagsterInstance.get().get_runs(filters=RunsFilter(job_name="demo_pipeline"), limit=1)
+    assert latest.status == DagsterRunStatus.SUCCESS
+    events = published(Tier.RAW, "engagement_events")
+    age = pd.Timestamp.now(tz="UTC").tz_localize(None) - events["occurred_at"]
+    assert age.max() <= pd.Timedelta(days=365)
+    materialization = DagsterInstance.get().get_latest_materialization_event(AssetKey("engagement_events"))
+    assert len(events) == materialization.asset_materialization.metadata["dagster/row_count"].value

@@ -1,0 +1,75 @@
+"""Storage limitation on a schedule: every raw source with a retention clock loses the rows past
+their categories' periods, in short batches, and Dagster's own runs and event logs older than
+their configured period are pruned (Dagster has no retention of its own for either)."""
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from dagster import Config, JobDefinition, MetadataValue, OpExecutionContext, Output, RunsFilter, job, op
+from pydantic import Field
+
+from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.register import Register
+
+RETENTION_JOB = "retention"
+
+
+class RetentionConfig(Config):
+    batch_rows: int = Field(default=10_000, description="Rows deleted per transaction")
+    dagster_run_retention_days: int = Field(default=90, description="Runs and their event logs older than this are deleted")
+
+
+def expiry_rules(register: Register, source_name: str, now: datetime) -> list[tuple[datetime, list[str]]]:
+    """(cutoff, columns) per distinct period: a row expires once any non-empty column is past its own."""
+    by_period: dict[timedelta, list[str]] = defaultdict(list)
+    for column, period in register.retention_periods(source_name).items():
+        by_period[period].append(column)
+    return [(now - period, sorted(columns)) for period, columns in sorted(by_period.items())]
+
+
+def build_retention_job(register: Register) -> JobDefinition:
+    clocked = {name: source.retention_clock for name, source in register.sources.items() if source.retention_clock}
+
+    @op(required_resource_keys={"warehouse", "audit_trail"})
+    def enforce_retention(context: OpExecutionContext, config: RetentionConfig):
+        warehouse = context.resources.warehouse
+        now = datetime.now(UTC).replace(tzinfo=None)
+        metadata: dict[str, object] = {}
+        for name, clock in sorted(clocked.items()):
+            table = table_name(Tier.RAW, name)
+            deleted = warehouse.purge_expired(table, clock, expiry_rules(register, name, now), config.batch_rows)
+            oldest = warehouse.oldest(table, clock)
+            metadata[f"{name}/rows_deleted"] = MetadataValue.int(deleted)
+            if oldest is not None:
+                metadata[f"{name}/oldest_row_days"] = MetadataValue.float(round((now - oldest) / timedelta(days=1), 2))
+            context.resources.audit_trail.append(
+                "retention_purge", actor=f"dagster-run:{context.run.run_id}",
+                details={"asset": name, "table": table, "rows_deleted": deleted, "clock": clock},
+            )
+        pruned = _prune_dagster_runs(context, now - timedelta(days=config.dagster_run_retention_days))
+        metadata["dagster_runs_deleted"] = MetadataValue.int(pruned)
+        context.resources.audit_trail.append(
+            "dagster_run_pruning", actor=f"dagster-run:{context.run.run_id}",
+            details={"runs_deleted": pruned, "older_than_days": config.dagster_run_retention_days},
+        )
+        yield Output(None, metadata=metadata)
+
+    @job(name=RETENTION_JOB, description="Delete rows past their retention in every raw source, and prune old Dagster runs.")
+    def retention_job():
+        enforce_retention()
+
+    return retention_job
+
+
+def _prune_dagster_runs(context: OpExecutionContext, cutoff: datetime) -> int:
+    """Deletes finished runs created before `cutoff` (with their event logs), never this run."""
+    instance = context.instance
+    deleted = 0
+    while True:
+        records = instance.get_run_records(filters=RunsFilter(created_before=cutoff.replace(tzinfo=UTC)), limit=100)
+        old = [r.dagster_run.run_id for r in records if r.dagster_run.run_id != context.run.run_id and r.dagster_run.is_finished]
+        if not old:
+            return deleted
+        for run_id in old:
+            instance.delete_run(run_id)
+        deleted += len(old)

@@ -14,7 +14,12 @@ from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.jobs.key_rotation import build_key_rotation_job
 from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
-from compliance_assets.jobs.privacy_requests import COHORT_REFRESH_JOB, build_privacy_request_job, build_privacy_request_sensor
+from compliance_assets.jobs.privacy_requests import (
+    COHORT_REFRESH_JOB,
+    build_privacy_request_job,
+    build_privacy_request_sensor,
+    build_submit_request_job,
+)
 from compliance_assets.register import Register, load_register
 from sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
 from compliance_assets.jobs.retention import build_retention_job
@@ -80,6 +85,7 @@ def build_definitions(register: Register | None = None, assets: list | None = No
             build_key_rotation_job(register),
             mapping_retention,
             requests,
+            build_submit_request_job(),
             cohort_refresh,
             consent_refresh,
             retention,

@@ -93,6 +93,15 @@ class WarehouseResource(ConfigurableResource):
         with self.begin() as connection:
             return sum(connection.execute(table.delete().where(clause)).rowcount for clause in clauses)
 
+    def empty_columns_where(self, name: str, column: str, values: list, emptied: list[str]) -> int:
+        """Sets `emptied` to NULL in the matching rows, in one transaction; returns how many changed."""
+        matching = self._matching(name, column, values, None)
+        if matching is None:
+            return 0
+        table, clauses = matching
+        with self.begin() as connection:
+            return sum(connection.execute(table.update().where(clause).values({c: None for c in emptied})).rowcount for clause in clauses)
+
     def select_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> pd.DataFrame:
         matching = self._matching(name, column, values, also)
         if matching is None:

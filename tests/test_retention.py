@@ -23,6 +23,10 @@ from tests.helpers import check_outcomes, materialized, published, run_job, ware
 NOW = pd.Timestamp("2026-11-22 12:00:00")
 
 
+def _sorted(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    return frame.sort_values(key).reset_index(drop=True)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     rows=st.lists(
@@ -156,14 +160,11 @@ def test_the_retention_job_deletes_only_rows_past_retention_and_prunes_old_runs(
     assert metadata["customers/rows_deleted"] == 0
     assert 299 < metadata["engagement_events/oldest_row_days"] <= 365
 
-    def ordered(frame: pd.DataFrame, key: str) -> pd.DataFrame:
-        return frame.sort_values(key).reset_index(drop=True)
-
     pd.testing.assert_frame_equal(
-        ordered(warehouse.read_table(events_table), "event_id"),
-        ordered(pd.concat([events, kept_events]), "event_id"), check_dtype=False,
+        _sorted(warehouse.read_table(events_table), "event_id"),
+        _sorted(pd.concat([events, kept_events]), "event_id"), check_dtype=False,
     )
-    pd.testing.assert_frame_equal(ordered(warehouse.read_table(searches_table), "search_id"), ordered(searches, "search_id"), check_dtype=False)
+    pd.testing.assert_frame_equal(_sorted(warehouse.read_table(searches_table), "search_id"), _sorted(searches, "search_id"), check_dtype=False)
     assert DagsterInstance.get().get_run_by_id(demo.run_id) is None
     assert metadata["dagster_runs_deleted"] >= 1
 
@@ -203,3 +204,53 @@ def test_retention_concurrent_with_a_materialisation_on_postgres(pg_env, tmp_pat
     assert age.max() <= pd.Timedelta(days=365)
     materialization = DagsterInstance.get().get_latest_materialization_event(AssetKey("engagement_events"))
     assert len(events) == materialization.asset_materialization.metadata["dagster/row_count"].value
+
+
+def test_retention_killed_half_way_completes_on_the_next_pass(pg_env):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import sqlalchemy as sa
+    from dagster import DagsterInstance
+
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    warehouse = warehouse_of(defs)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    events, searches = warehouse.read_table("raw__engagement_events"), warehouse.read_table("raw__search_logs")
+    with warehouse.begin() as connection:
+        events.head(50).assign(event_id=lambda f: f["event_id"] + "-old", occurred_at=now - pd.Timedelta(days=400)).to_sql(
+            "raw__engagement_events", connection, if_exists="append", index=False
+        )
+        searches.head(20).assign(search_id=lambda f: f["search_id"] + "-old", searched_at=now - pd.Timedelta(days=31)).to_sql(
+            "raw__search_logs", connection, if_exists="append", index=False
+        )
+
+    def expired(table: str, key: str) -> int:
+        frame = warehouse.read_table(table, [key])
+        return int(frame[key].str.endswith("-old").sum())
+
+    locker = warehouse.get_engine().connect()
+    transaction = locker.begin()
+    locker.execute(sa.text('LOCK TABLE "raw__search_logs" IN ACCESS EXCLUSIVE MODE'))
+    worker = subprocess.Popen([sys.executable, "-m", "compliance_assets", "run", "retention"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while expired("raw__engagement_events", "event_id"):
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.2)
+        time.sleep(1.0)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        transaction.rollback()
+        locker.close()
+    assert expired("raw__search_logs", "search_id") == 20  # killed before it got there
+
+    again = defs.resolve_job_def("retention").execute_in_process(instance=DagsterInstance.get())
+    assert again.success
+    assert expired("raw__search_logs", "search_id") == 0
+    pd.testing.assert_frame_equal(_sorted(warehouse.read_table("raw__engagement_events"), "event_id"), _sorted(events, "event_id"), check_dtype=False)
+    pd.testing.assert_frame_equal(_sorted(warehouse.read_table("raw__search_logs"), "search_id"), _sorted(searches, "search_id"), check_dtype=False)

@@ -8,6 +8,7 @@ from dagster import (
     AssetKey,
     Config,
     DefaultSensorStatus,
+    Failure,
     JobDefinition,
     MetadataValue,
     OpExecutionContext,
@@ -20,6 +21,8 @@ from dagster import (
     op,
     sensor,
 )
+
+from pydantic import Field
 
 from compliance_assets import environment
 from compliance_assets.register import Register
@@ -109,6 +112,38 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
         handle_privacy_request()
 
     return privacy_request_job
+
+
+class SubmitRequestConfig(Config):
+    """The identifier is read from a file (dropped by a ticketing system, say) and the file is then
+    deleted: run config is shown to everyone who can open the UI, so it must not hold it."""
+
+    kind: str = Field(description="erasure | access | portability")
+    identifier_file: str = Field(description="Path of a file whose first line is the subject's identifier")
+    source: str = Field(default="customers", description="Raw source whose subject identifier it is")
+    scope: str | None = Field(default=None, description="The subject's scope, e.g. the client workspace")
+
+
+def build_submit_request_job() -> JobDefinition:
+    @op(required_resource_keys={"pseudonym_vault", "audit_trail"})
+    def file_privacy_request(context: OpExecutionContext, config: SubmitRequestConfig):
+        path = Path(config.identifier_file)
+        if not path.is_file():
+            raise Failure(f"identifier_file {path} does not exist")
+        identifier = path.read_text(encoding="utf-8").splitlines()[0].strip() if path.stat().st_size else ""
+        request_id = PrivacyRequests(context.resources.pseudonym_vault).submit(config.kind, config.source, identifier, config.scope)
+        path.unlink()
+        context.resources.audit_trail.append(
+            "request_filed", actor=f"dagster-run:{context.run.run_id}",
+            details={"request_id": request_id, "kind": config.kind, "source": config.source},
+        )
+        yield Output(request_id, metadata={"request_id": MetadataValue.text(request_id)})
+
+    @job(name="submit_privacy_request", description="File a data-subject request; the request sensor serves it.")
+    def submit_privacy_request_job():
+        file_privacy_request()
+
+    return submit_privacy_request_job
 
 
 def build_privacy_request_sensor(request_job: JobDefinition, refresh_job, register: Register) -> SensorDefinition:

@@ -100,6 +100,13 @@ def _source_problems(register: Register) -> list[RegisterProblem]:
             target_source = register.sources.get(target)
             if target_source is None or target_source.subject is None or column not in target_source.columns:
                 out.append(file.problem((*here, "subject_reference"), f"'{source.subject_reference}' is not a column of a source with a subject"))
+        if source.erasure.action == "anonymise":
+            identifying = {c for c, spec in source.columns.items() if spec.identifier.value != "none"}
+            if source.subject_reference:
+                identifying.add(source.subject_reference.split(".")[1])
+            left = sorted(identifying - set(source.erasure.columns))
+            if left:
+                out.append(file.problem((*here, "erasure", "columns"), f"anonymising leaves identifying columns {left}; empty them too or delete the rows"))
         for field_name in ("event_time", "retention_from"):
             time_column = getattr(source, field_name)
             if time_column is not None:

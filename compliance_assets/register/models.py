@@ -166,16 +166,20 @@ class SubjectIdentifier(Strict):
 
 
 class ErasurePolicy(Strict):
-    """What an erasure request does to a source's rows: delete them, or keep them under an
-    Art. 17(3) exception whose reason goes into every erasure record."""
+    """What an erasure request does to a source's rows: delete them; anonymise them (empty the
+    listed columns, which must include every identifying one); or keep them under an Art. 17(3)
+    exception whose reason goes into every erasure record."""
 
-    action: Literal["delete", "keep"] = "delete"
+    action: Literal["delete", "anonymise", "keep"] = "delete"
+    columns: list[Identifier] = Field(default_factory=list, description="Columns an anonymisation empties")
     reason: str | None = None
 
     @model_validator(mode="after")
-    def _reason_for_keeping(self) -> ErasurePolicy:
+    def _complete(self) -> ErasurePolicy:
         if self.action == "keep" and not self.reason:
             raise ValueError("keeping rows against an erasure request needs the Art. 17(3) reason")
+        if self.action == "anonymise" and not self.columns:
+            raise ValueError("anonymising needs the columns to empty")
         return self
 
 

@@ -1,6 +1,6 @@
-"""Erasure (Art. 17): delete the located subject's rows everywhere, leaves first and the subject
-source last, one transaction per table; deleting twice deletes nothing, so a resumed run simply
-finishes. Sources the register keeps under Art. 17(3) are reported with their reason."""
+"""Erasure (Art. 17): delete the located subject's rows everywhere (or empty their identifying
+columns where the register says anonymise), leaves first and the subject source last, one
+transaction per table; doing it twice changes nothing, so a resumed run simply finishes. Sources the register keeps under Art. 17(3) are reported with their reason."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ def erase(register: Register, warehouse: WarehouseResource, vault, plan: dict) -
     for domain, versions in plan["pseudonyms"].items():
         deleted[f"vault:{domain}"] = vault.forget(domain, sorted(set(versions.values())))
     todo, kept = locations(register, plan)
+    anonymised: dict[str, int] = {}
     for step in todo:
-        deleted[step.table] = deleted.get(step.table, 0) + warehouse.delete_where(step.table, step.column, step.values, step.also)
-    return {"deleted": deleted, "kept": kept}
+        if step.emptied:
+            anonymised[step.table] = warehouse.empty_columns_where(step.table, step.column, step.values, list(step.emptied))
+        else:
+            deleted[step.table] = deleted.get(step.table, 0) + warehouse.delete_where(step.table, step.column, step.values, step.also)
+    return {"deleted": deleted, "anonymised": anonymised, "kept": kept}

@@ -30,6 +30,7 @@ class Location:
     values: list[str]
     also: dict[str, str]
     source: str  # the register entry the table belongs to
+    emptied: tuple[str, ...] = ()  # anonymise these columns instead of deleting the rows
 
 
 def locate_subject(
@@ -101,7 +102,9 @@ def locations(register: Register, plan: dict, honour_exceptions: bool = True) ->
         values = plan["references"][source.subject_reference.split(".")[1]]
         table = table_name(Tier.RAW, name)
         column = _referring_column(register, name)
-        out += [Location(t, column, values, {}, name) for t in (table, STAGING_PREFIX + table, QUARANTINE_PREFIX + name)]
+        emptied = tuple(source.erasure.columns) if source.erasure.action == "anonymise" and honour_exceptions else ()
+        out += [Location(t, column, values, {}, name, emptied) for t in (table, STAGING_PREFIX + table)]
+        out.append(Location(QUARANTINE_PREFIX + name, column, values, {}, name))
     also = {subject.scope: plan["scope"]} if subject.scope else {}
     table = table_name(Tier.RAW, source_name)
     for t in (STAGING_PREFIX + table, QUARANTINE_PREFIX + source_name, table):

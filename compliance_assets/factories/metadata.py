@@ -74,6 +74,9 @@ def schema(columns: Sequence[TableColumn]) -> TableSchema:
     return TableSchema(columns=list(columns))
 
 
+WAREHOUSE_POOL = "warehouse"  # limited in dagster.yaml (concurrency.pools)
+
+
 def asset_facts(
     register: Register,
     name: str,
@@ -97,6 +100,7 @@ def asset_facts(
         "kinds": kinds or {"pandas", "sql"},
         "tags": {**privacy_tags(tier, entry.activity, activity), **(tags or {})},
         "code_version": code_version(register, name, transform),
+        "pool": WAREHOUSE_POOL,
         "metadata": {
             "dagster/column_schema": schema(columns),
             "dagster/table_name": table_name(tier, name),

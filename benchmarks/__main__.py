@@ -2,10 +2,10 @@
 
 import argparse
 
-from benchmarks import pseudonymise
+from benchmarks import cohorts, pseudonymise
 from benchmarks.common import RESULTS, write_results
 
-BENCHMARKS = {"pseudonymise": pseudonymise.run}
+BENCHMARKS = {"pseudonymise": pseudonymise.run, "cohorts": cohorts.run}
 
 
 def main() -> None:

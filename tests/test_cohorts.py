@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 from collections import Counter, defaultdict
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import GRAND_TOTAL, GROUPED_BY, MeasureSpec, release_cohorts, undersized_cohorts
+from compliance_assets.privacy.cohorts import GRAND_TOTAL, GROUPED_BY, MeasureSpec, level_tables, release_cohorts, undersized_cohorts
 
 COUNT = {"subjects": MeasureSpec("count_subjects")}
 
@@ -85,3 +86,34 @@ def test_census_release_matches_an_independent_count(census_csv):
 def test_k_below_two_is_refused():
     with pytest.raises(ValueError, match="at least 2"):
         release_cohorts(pd.DataFrame({"d": [], "s": []}), ["d"], "s", COUNT, 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from("abc"), st.sampled_from(["x", "y", None]), st.one_of(st.none(), st.integers(0, 9))),
+        min_size=1,
+        max_size=300,
+    ),
+    margins=st.lists(st.sampled_from([("d1",), ("d2",), ()]), unique=True, max_size=3),
+)
+def test_summing_cells_equals_counting_rows_when_every_row_is_a_subject(rows, margins):
+    """The fast path (one row per subject: aggregate once, sum the margins) must agree with
+    counting distinct subjects level by level."""
+    frame = pd.DataFrame(rows, columns=["d1", "d2", "value"]).astype({"value": "Float64"})
+    frame["subject"] = range(len(frame))
+    measures = {"subjects": MeasureSpec("count_subjects"), "total": MeasureSpec("sum", "value"), "mean": MeasureSpec("mean", "value")}
+    fast = level_tables(frame, ["d1", "d2"], [("d1", "d2"), *margins], "subject", measures)
+    slow = level_tables(frame.assign(subject=frame["subject"] % 1_000_000).pipe(lambda f: pd.concat([f, f.head(1)])), ["d1", "d2"], [("d1", "d2"), *margins], "subject", measures)
+    first = frame.head(1)
+    assert first.index[0] == 0  # the duplicated first row adds no subject, so counts must agree
+    for level, quick in zip([("d1", "d2"), *margins], fast, strict=True):
+        grouped = frame.groupby(list(level), dropna=False, sort=True)["value"] if level else frame.groupby(lambda _: 0)["value"]
+        np.testing.assert_allclose(quick["total"].astype(float), grouped.sum().astype(float).to_numpy())
+        np.testing.assert_allclose(quick["mean"].astype(float), grouped.mean().astype(float).to_numpy(), equal_nan=True)
+    for quick, counted in zip(fast, slow, strict=True):
+        pd.testing.assert_frame_equal(
+            quick[["d1", "d2", "grouped_by", "subjects"]].reset_index(drop=True),
+            counted[["d1", "d2", "grouped_by", "subjects"]].reset_index(drop=True),
+            check_dtype=False,
+        )

@@ -96,12 +96,12 @@ def release_cohorts(
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
     levels, published = release_levels(dims, margins, protected)
-    lattice = suppress(build_lattice(frame, dims, levels, subject, fixed=range(published, len(levels))), k)
-    named = _named_aggregations(measures, subject)
+    tables = level_tables(frame, dims, levels, subject, measures)
+    lattice = suppress(build_lattice(tables, levels, fixed=range(published, len(levels))), k)
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
     released, suppressed = [], []
     for index in range(published):
-        table = _aggregate(frame, dims, levels[index], named)
+        table = tables[index]
         hidden = lattice.suppressed[index]
         released.append(table.loc[~hidden, ordered])
         small = lattice.values[index] < k
@@ -118,25 +118,72 @@ def release_cohorts(
     )
 
 
+def level_tables(
+    frame: pd.DataFrame, dims: list[str], levels: Sequence[Sequence[str]], subject: str, measures: Mapping[str, MeasureSpec]
+) -> list[pd.DataFrame]:
+    """Every level's table (dimensions, measures, subjects) in `groupby(sort=True)` order, the
+    lattice's entry order. When every row is its own subject (a feature table), the rows are
+    aggregated once into cells and every level is summed from those; otherwise each level
+    counts the distinct subjects of its rows."""
+    for name, spec in measures.items():
+        if spec.aggregation not in ("count_subjects", "sum", "mean"):
+            raise ValueError(f"unknown aggregation '{spec.aggregation}' for measure '{name}'")
+    keys = frame[subject]
+    if keys.notna().all() and keys.is_unique:
+        cells = _partials(frame, dims, subject, measures)
+        return [_with_empty_dims(_summed(cells, level, measures), frame, dims, level) for level in levels]
+    named = _named_aggregations(measures, subject)
+    return [_with_empty_dims(_flat(_grouped(frame, level).agg(**named), level), frame, dims, level) for level in levels]
+
+
+def _grouped(frame: pd.DataFrame, level: Sequence[str]):
+    if level:
+        return frame.groupby(list(level), dropna=False, observed=True, sort=True)
+    return frame.groupby(lambda _: 0)
+
+
+def _partials(frame: pd.DataFrame, dims: list[str], subject: str, measures: Mapping[str, MeasureSpec]) -> pd.DataFrame:
+    """Per cell: rows (= subjects), and the sums and counts that sums and means add up from."""
+    named = {"_rows": pd.NamedAgg(column=subject, aggfunc="size")}
+    for name, spec in measures.items():
+        if spec.aggregation in ("sum", "mean"):
+            named[f"_sum_{name}"] = pd.NamedAgg(column=spec.column, aggfunc="sum")
+            named[f"_count_{name}"] = pd.NamedAgg(column=spec.column, aggfunc="count")
+    return _grouped(frame, dims).agg(**named).reset_index()
+
+
+def _summed(cells: pd.DataFrame, level: Sequence[str], measures: Mapping[str, MeasureSpec]) -> pd.DataFrame:
+    totals = _grouped(cells, level)[[c for c in cells.columns if c.startswith("_")]].sum()
+    table = pd.DataFrame(index=totals.index)
+    for name, spec in measures.items():
+        if spec.aggregation == "count_subjects":
+            table[name] = totals["_rows"].astype("int64")
+        elif spec.aggregation == "sum":
+            table[name] = totals[f"_sum_{name}"]
+        else:
+            table[name] = totals[f"_sum_{name}"].astype("float64") / totals[f"_count_{name}"].astype("float64")
+    table[SUBJECTS] = totals["_rows"].astype("int64")
+    return _flat(table, level)
+
+
+def _flat(table: pd.DataFrame, level: Sequence[str]) -> pd.DataFrame:
+    """The level's dimensions as columns (the grand total has none)."""
+    return table.reset_index() if level else table.reset_index(drop=True)
+
+
 def _named_aggregations(measures: Mapping[str, MeasureSpec], subject: str) -> dict[str, pd.NamedAgg]:
     named: dict[str, pd.NamedAgg] = {}
     for name, spec in measures.items():
         if spec.aggregation == "count_subjects":
             named[name] = pd.NamedAgg(column=subject, aggfunc="nunique")
-        elif spec.aggregation in ("sum", "mean"):
-            named[name] = pd.NamedAgg(column=spec.column, aggfunc=spec.aggregation)
         else:
-            raise ValueError(f"unknown aggregation '{spec.aggregation}' for measure '{name}'")
+            named[name] = pd.NamedAgg(column=spec.column, aggfunc=spec.aggregation)
     named[SUBJECTS] = pd.NamedAgg(column=subject, aggfunc="nunique")
     return named
 
 
-def _aggregate(frame: pd.DataFrame, dims: list[str], level: Sequence[str], named: dict[str, pd.NamedAgg]) -> pd.DataFrame:
-    """One level of the table in `groupby(sort=True)` order, the lattice's entry order."""
-    if level:
-        table = frame.groupby(list(level), dropna=False, observed=True, sort=True).agg(**named).reset_index()
-    else:
-        table = frame.groupby(lambda _: 0).agg(**named).reset_index(drop=True)
+def _with_empty_dims(table: pd.DataFrame, frame: pd.DataFrame, dims: list[str], level: Sequence[str]) -> pd.DataFrame:
+    """A level's table with the dimensions it rolls up present but empty, and its label."""
     table = _with_nullable(table, list(level))
     for dimension in dims:
         if dimension not in level:
@@ -215,12 +262,12 @@ def differencing_exposures(
     the truth."""
     dims = list(dimensions)
     levels, published = release_levels(dims, margins, protected)
-    lattice = build_lattice(source, dims, levels, subject, fixed=range(published, len(levels)))
+    tables = level_tables(source, dims, levels, subject, {})
+    lattice = build_lattice(tables, levels, fixed=range(published, len(levels)))
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
-    keys_per_level = []
+    keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
     for index, level in enumerate(levels):
-        keys = _entry_keys(source, dims, level)
-        keys_per_level.append(keys)
+        keys = keys_per_level[index]
         lattice.suppressed[index] |= lattice.values[index] < k
         if index < published:
             shown = released.loc[labels == level_label(level), list(level)].drop_duplicates()
@@ -235,17 +282,3 @@ def differencing_exposures(
         for level, entry, reason in exposures(lattice, k)
     ]
     return pd.DataFrame(rows, columns=[*dims, GROUPED_BY, SUBJECTS, "exposure"])
-
-
-def _entry_keys(frame: pd.DataFrame, dims: list[str], level: Sequence[str]) -> pd.DataFrame:
-    """The entries of one level in lattice order, with the other dimensions empty."""
-    if level:
-        keys = frame.groupby(list(level), dropna=False, observed=True, sort=True).size().reset_index()[list(level)]
-    else:
-        keys = pd.DataFrame(index=range(1 if len(frame) else 0))
-    keys = _with_nullable(keys, list(level))
-    for dimension in dims:
-        if dimension not in level:
-            keys[dimension] = pd.NA
-    keys[GROUPED_BY] = level_label(level)
-    return keys[[*dims, GROUPED_BY]]

@@ -53,31 +53,17 @@ class Lattice:
         return parents
 
 
-def build_lattice(
-    frame: pd.DataFrame,
-    dimensions: Sequence[str],
-    levels: Sequence[Sequence[str]],
-    subject: str,
-    fixed: Sequence[int] = (),
-) -> Lattice:
-    """`levels[0]` must be `dimensions`; entries are in `groupby(sort=True)` order of their level."""
-    dims = list(dimensions)
-    if list(levels[0]) != dims:
-        raise ValueError("the first level must be the full set of dimensions")
-    cells = frame.groupby(dims, dropna=False, observed=True, sort=True).ngroup().to_numpy()
+def build_lattice(tables: Sequence[pd.DataFrame], levels: Sequence[Sequence[str]], fixed: Sequence[int] = ()) -> Lattice:
+    """`tables[j]` is level j's table (its dimensions and a `subjects` count) in
+    `groupby(sort=True)` order; `tables[0]` holds the detailed cells."""
+    cells = tables[0]
     values, cell_entry = [], []
-    for level in levels:
-        level = list(level)
+    for table, level in zip(tables, levels, strict=True):
+        values.append(table["subjects"].to_numpy(dtype=np.int64))
         if level:
-            grouped = frame.groupby(level, dropna=False, observed=True, sort=True)
-            entry = grouped.ngroup().to_numpy()
-            values.append(grouped[subject].nunique().to_numpy(dtype=np.int64))
+            cell_entry.append(cells.groupby(list(level), dropna=False, observed=True, sort=True).ngroup().to_numpy(dtype=np.int64))
         else:
-            entry = np.zeros(len(frame), dtype=np.int64)
-            values.append(np.array([frame[subject].nunique()] if len(frame) else [], dtype=np.int64))
-        per_cell = np.zeros(cells.max() + 1 if len(cells) else 0, dtype=np.int64)
-        per_cell[cells] = entry
-        cell_entry.append(per_cell)
+            cell_entry.append(np.zeros(len(cells), dtype=np.int64))
     return Lattice([tuple(level) for level in levels], values, cell_entry, frozenset(fixed))
 
 

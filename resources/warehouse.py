@@ -132,6 +132,14 @@ class WarehouseResource(ConfigurableResource):
                     break
         return deleted
 
+    def empty_table(self, name: str) -> int:
+        """Deletes every row (the table and its schema stay); returns how many went."""
+        if not self.has_table(name):
+            return 0
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
+        with self.begin() as connection:
+            return connection.execute(table.delete()).rowcount
+
     def oldest(self, name: str, column: str) -> datetime | None:
         if not self.has_table(name):
             return None

@@ -254,3 +254,26 @@ def test_retention_killed_half_way_completes_on_the_next_pass(pg_env):
     assert expired("raw__search_logs", "search_id") == 0
     pd.testing.assert_frame_equal(_sorted(warehouse.read_table("raw__engagement_events"), "event_id"), _sorted(events, "event_id"), check_dtype=False)
     pd.testing.assert_frame_equal(_sorted(warehouse.read_table("raw__search_logs"), "search_id"), _sorted(searches, "search_id"), check_dtype=False)
+
+
+def test_a_feature_table_not_republished_within_its_period_is_emptied(local_env):
+    from dagster import DagsterInstance
+
+    from compliance_assets.jobs.retention import feature_set_period
+
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    register = load_register(REPO / "register")
+    period = feature_set_period(register, "customer_features")
+    assert period == timedelta(days=90)  # age_band is user.demographic: 90 days
+    features = len(published(Tier.PSEUDONYMISED, "customer_features"))
+    soon = (pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=30)).isoformat()
+    late = (pd.Timestamp.now(tz="UTC").tz_localize(None) + period + pd.Timedelta(days=1)).isoformat()
+    for as_of, expected in ((soon, 0), (late, features)):
+        result = defs.resolve_job_def("retention").execute_in_process(
+            run_config={"ops": {"enforce_retention": {"config": {"as_of": as_of, "dagster_run_retention_days": 3650}}}},
+            instance=DagsterInstance.get(),
+        )
+        (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+        assert output.event_specific_data.metadata["customer_features/rows_deleted"].value == expected
+    assert len(published(Tier.PSEUDONYMISED, "customer_features")) == 0

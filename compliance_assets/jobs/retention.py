@@ -1,11 +1,12 @@
 """Storage limitation on a schedule: every raw source with a retention clock loses the rows past
-their categories' periods, in short batches, and Dagster's own runs and event logs older than
-their configured period are pruned (Dagster has no retention of its own for either)."""
+their categories' periods, in short batches; a feature table not republished within its period is
+emptied; and Dagster's own runs and event logs older than their configured period are pruned
+(Dagster has no retention of its own for either)."""
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from dagster import Config, JobDefinition, MetadataValue, OpExecutionContext, Output, RunsFilter, job, op
+from dagster import AssetKey, Config, JobDefinition, MetadataValue, OpExecutionContext, Output, RunsFilter, job, op
 from pydantic import Field
 
 from compliance_assets.factories.naming import Tier, table_name
@@ -17,6 +18,14 @@ RETENTION_JOB = "retention"
 class RetentionConfig(Config):
     batch_rows: int = Field(default=10_000, description="Rows deleted per transaction")
     dagster_run_retention_days: int = Field(default=90, description="Runs and their event logs older than this are deleted")
+    as_of: str | None = Field(default=None, description="Judge retention as of this UTC time (ISO 8601); now when empty")
+
+
+def feature_set_period(register: Register, name: str) -> timedelta:
+    """A feature table is rebuilt whole, so its rows are as old as its last publication, and it
+    may be kept only as long as its shortest-lived feature."""
+    feature_set = register.feature_sets[name]
+    return min(register.retention_of(feature_set.activity, f.category).duration for f in feature_set.features.values())
 
 
 def expiry_rules(register: Register, source_name: str, now: datetime) -> list[tuple[datetime, list[str]]]:
@@ -33,7 +42,7 @@ def build_retention_job(register: Register) -> JobDefinition:
     @op(required_resource_keys={"warehouse", "audit_trail"})
     def enforce_retention(context: OpExecutionContext, config: RetentionConfig):
         warehouse = context.resources.warehouse
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = datetime.fromisoformat(config.as_of).replace(tzinfo=None) if config.as_of else datetime.now(UTC).replace(tzinfo=None)
         metadata: dict[str, object] = {}
         for name, clock in sorted(clocked.items()):
             table = table_name(Tier.RAW, name)
@@ -46,6 +55,14 @@ def build_retention_job(register: Register) -> JobDefinition:
                 "retention_purge", actor=f"dagster-run:{context.run.run_id}",
                 details={"asset": name, "table": table, "rows_deleted": deleted, "clock": clock},
             )
+        for name in sorted(register.feature_sets):
+            emptied = _empty_if_stale(context, name, now)
+            metadata[f"{name}/rows_deleted"] = MetadataValue.int(emptied)
+            if emptied:
+                context.resources.audit_trail.append(
+                    "retention_purge", actor=f"dagster-run:{context.run.run_id}",
+                    details={"asset": name, "table": table_name(Tier.PSEUDONYMISED, name), "rows_deleted": emptied, "clock": "last publication"},
+                )
         pruned = _prune_dagster_runs(context, now - timedelta(days=config.dagster_run_retention_days))
         metadata["dagster_runs_deleted"] = MetadataValue.int(pruned)
         context.resources.audit_trail.append(
@@ -53,6 +70,13 @@ def build_retention_job(register: Register) -> JobDefinition:
             details={"runs_deleted": pruned, "older_than_days": config.dagster_run_retention_days},
         )
         yield Output(None, metadata=metadata)
+
+    def _empty_if_stale(context: OpExecutionContext, name: str, now: datetime) -> int:
+        """Empties a feature table whose last publication is older than its period."""
+        event = context.instance.get_latest_materialization_event(AssetKey(name))
+        if event is None or now - datetime.fromtimestamp(event.timestamp, UTC).replace(tzinfo=None) <= feature_set_period(register, name):
+            return 0
+        return context.resources.warehouse.empty_table(table_name(Tier.PSEUDONYMISED, name))
 
     @job(name=RETENTION_JOB, description="Delete rows past their retention in every raw source, and prune old Dagster runs.")
     def retention_job():

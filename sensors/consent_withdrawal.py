@@ -19,8 +19,8 @@ def consent_based_assets(register: Register) -> dict[str, list[AssetKey]]:
     for name, feature_set in register.feature_sets.items():
         activity = register.activities[feature_set.activity]
         if activity.legal_basis.value == "Consent" and activity.consent_source:
-            cohorts = [AssetKey(c) for c, cohort in register.cohorts.items() if cohort.source == name]
-            out.setdefault(activity.consent_source, []).extend([AssetKey(name), *cohorts])
+            cohorts = register.cohorts_built_on({name})
+            out.setdefault(activity.consent_source, []).extend(AssetKey(n) for n in [name, *cohorts])
     return out
 
 

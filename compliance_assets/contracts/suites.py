@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from compliance_assets.factories.naming import KEY_VERSION, Tier
-from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, level_label
+from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, level_label, release_levels
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 from compliance_assets.register import Register
 
@@ -79,7 +79,7 @@ def _cohort_suite(register: Register, name: str) -> list[ExpectationSpec]:
     feature_set = register.feature_sets[cohort.source]
     k = register.activities[cohort.activity].k_anonymity
     measures = [m for m in cohort.measures if m != SUBJECTS]
-    levels = [level_label(cohort.dimensions), *(level_label([d for d in cohort.dimensions if d in m]) for m in cohort.margins)]
+    levels = [level_label(level) for level in release_levels(cohort.dimensions, cohort.margins, ())[0]]
     specs = [_columns([*cohort.dimensions, GROUPED_BY, *measures, SUBJECTS], Tier.AGGREGATE)]
     specs += [
         ExpectationSpec("ExpectColumnValuesToBeBetween", {"column": SUBJECTS, "min_value": k}, f"cohort size ≥ k = {k}"),

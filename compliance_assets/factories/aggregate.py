@@ -3,7 +3,6 @@
 
 from collections.abc import Callable
 
-import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
@@ -27,7 +26,7 @@ from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
-from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets, tenant_column
+from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets
 from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
 from compliance_assets.register import Register
 
@@ -50,7 +49,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     margins = [tuple(m) for m in cohort.margins]
     revealed = register.margins_revealed_elsewhere(name)
     raw_sources = source_assets(feature_set)
-    tenant = tenant_column(register, cohort.activity, feature_set)
+    tenant = register.tenant_of(cohort.activity, feature_set)
     check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING, CONTRACT] + ([CLIENT_ISOLATION] if tenant else [])
     contract = suite_for(register, name)
     identifier_columns = direct_identifier_columns(register, raw_sources)

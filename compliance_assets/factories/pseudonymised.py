@@ -61,13 +61,6 @@ def direct_identifier_columns(register: Register, sources: list[str]) -> dict[st
     }
 
 
-def tenant_column(register: Register, activity_key: str, feature_set: FeatureSet) -> str | None:
-    """The feature holding the client workspace, when the activity forbids mixing clients."""
-    if register.activities[activity_key].cross_client_training:
-        return None
-    subject = register.sources[feature_set.subject_source].subject
-    scope = subject.scope if subject else None
-    return scope if scope in feature_set.features else None
 
 
 def pseudonymised_asset(register: Register, name: str, transform: FeatureTransform) -> AssetsDefinition:

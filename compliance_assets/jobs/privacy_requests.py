@@ -28,7 +28,7 @@ from compliance_assets import environment
 from compliance_assets.register import Register
 from compliance_assets.rights.access import export_subject
 from compliance_assets.rights.erasure import erase
-from compliance_assets.rights.locate import locate_subject
+from compliance_assets.rights.locate import locate_subject, plan_pseudonyms
 from resources.requests import PrivacyRequests
 from resources.vault import PseudonymVaultResource
 
@@ -48,7 +48,7 @@ def export_folder(request_id: str) -> Path:
 def cohorts_fed_by(register: Register, source_name: str) -> list[AssetKey]:
     """Cohort tables built from feature sets whose subjects come from `source_name`."""
     feature_sets = {name for name, fs in register.feature_sets.items() if fs.subject_source == source_name}
-    return [AssetKey(name) for name, cohort in register.cohorts.items() if cohort.source in feature_sets]
+    return [AssetKey(name) for name in register.cohorts_built_on(feature_sets)]
 
 
 def build_privacy_request_job(register: Register) -> JobDefinition:
@@ -69,7 +69,7 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
         outcome = erase(register, context.resources.warehouse, context.resources.pseudonym_vault, plan)
         outcome["run_id"] = context.run.run_id
         outcome["cohorts_to_refresh"] = [k.to_user_string() for k in cohorts_fed_by(register, request.source)]
-        subject = next((p for versions in plan["pseudonyms"].values() for p in versions.values()), None)
+        subject = next(iter(plan_pseudonyms(plan)), None)
         context.resources.audit_trail.append(
             "erasure", actor=f"dagster-run:{context.run.run_id}", subject=subject,
             details={"request_id": request.request_id, "source": request.source, **outcome},
@@ -92,7 +92,7 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
             register, context.resources.warehouse, context.resources.audit_trail.records(), plan, folder,
             portability=request.kind == "portability",
         )
-        subject = next((p for versions in plan["pseudonyms"].values() for p in versions.values()), None)
+        subject = next(iter(plan_pseudonyms(plan)), None)
         context.resources.audit_trail.append(
             f"{request.kind}_export", actor=f"dagster-run:{context.run.run_id}", subject=subject,
             details={"request_id": request.request_id, **summary},

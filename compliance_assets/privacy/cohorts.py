@@ -95,9 +95,8 @@ def release_cohorts(
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
-    levels, published = release_levels(dims, margins, protected)
-    tables = level_tables(frame, dims, levels, subject, measures)
-    lattice = suppress(build_lattice(tables, levels, fixed=range(published, len(levels))), k)
+    levels, published, tables, lattice = _tabulate(frame, dims, subject, measures, margins, protected)
+    suppress(lattice, k)
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
     released, suppressed = [], []
     for index in range(published):
@@ -116,6 +115,14 @@ def release_cohorts(
         k=k,
         detail_level=level_label(dims),
     )
+
+
+def _tabulate(frame, dims, subject, measures, margins, protected):
+    """(levels, how many are published, each level's table, the lattice over them): what a
+    release and its audit both start from. Levels only other tables reveal are fixed."""
+    levels, published = release_levels(dims, margins, protected)
+    tables = level_tables(frame, dims, levels, subject, measures)
+    return levels, published, tables, build_lattice(tables, levels, fixed=range(published, len(levels)))
 
 
 def level_tables(
@@ -261,9 +268,7 @@ def differencing_exposures(
     Entries are recounted from the source, so a release that misstates its counts is judged on
     the truth."""
     dims = list(dimensions)
-    levels, published = release_levels(dims, margins, protected)
-    tables = level_tables(source, dims, levels, subject, {})
-    lattice = build_lattice(tables, levels, fixed=range(published, len(levels)))
+    levels, published, tables, lattice = _tabulate(source, dims, subject, {}, margins, protected)
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
     keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
     for index, level in enumerate(levels):

@@ -171,9 +171,7 @@ def _cohort_problems(register: Register) -> list[RegisterProblem]:
 def _margin_problems(register: Register, name: str, cohort, feature_set) -> list[RegisterProblem]:
     """Margins group by some of the cohort's dimensions, and keep the tenant when clients must not mix."""
     file = register.files["cohorts.yaml"]
-    activity = register.activities.get(cohort.activity)
-    subject = register.sources[feature_set.subject_source].subject if feature_set.subject_source in register.sources else None
-    tenant = subject.scope if subject and activity and not activity.cross_client_training else None
+    tenant = register.tenant_of(cohort.activity, feature_set)
     out = []
     for position, margin in enumerate(cohort.margins):
         here = ("cohorts", name, "margins", position)

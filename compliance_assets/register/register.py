@@ -46,6 +46,19 @@ class Register:
         activity_key = self.entry(asset_name).activity
         return self.activities[activity_key].pseudonymisation_domain or activity_key
 
+    def tenant_of(self, activity_key: str, feature_set: FeatureSet) -> str | None:
+        """The feature holding the client workspace, when the activity forbids mixing clients."""
+        activity = self.activities.get(activity_key)
+        source = self.sources.get(feature_set.subject_source)
+        if activity is None or activity.cross_client_training or source is None or source.subject is None:
+            return None
+        scope = source.subject.scope
+        return scope if scope in feature_set.features else None
+
+    def cohorts_built_on(self, feature_set_names: set[str]) -> list[str]:
+        """Cohort tables whose source is one of these feature sets."""
+        return [name for name, cohort in self.cohorts.items() if cohort.source in feature_set_names]
+
     def measure_type(self, cohort_name: str, measure_name: str) -> str:
         """Counts are integers, means floats, and a sum keeps the type of what it adds up."""
         cohort = self.cohorts[cohort_name]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from compliance_assets.register import Register
-from compliance_assets.rights.locate import Location, locations
+from compliance_assets.rights.locate import Location, locations, plan_pseudonyms
 from resources.warehouse import WarehouseResource
 
 
@@ -38,7 +38,7 @@ def export_subject(
             continue
         rows.to_csv(destination / f"{location.table}.csv", index=False)
         tables[location.table] = {**_context(register, location), "rows": json.loads(rows.to_json(orient="records", date_format="iso"))}
-    pseudonyms = {p for versions in plan["pseudonyms"].values() for p in versions.values()}
+    pseudonyms = set(plan_pseudonyms(plan))
     holders = {tables[t]["register_entry"] for t in tables}
     about_assets = audit_records["details"].map(lambda d: json.loads(d).get("asset") in holders)
     processing = audit_records.loc[audit_records["subject"].isin(pseudonyms) | about_assets, ["at", "event_type", "actor", "details"]]

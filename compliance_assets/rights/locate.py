@@ -50,7 +50,7 @@ def locate_subject(
     wanted = normalise(pd.Series([identifier]), subject.kind, subject.default_region).iloc[0]
     if pd.isna(wanted) or wanted == "":
         raise ValueError(f"the identifier given is not a valid {subject.kind}")
-    referenced = sorted({ref.split(".")[1] for s in register.sources.values() if s.subject_reference and s.subject_reference.split(".")[0] == source_name for ref in [s.subject_reference]})
+    referenced = sorted(set(_referrers(register, source_name).values()))
     columns = [subject.column, *([subject.scope] if subject.scope else []), *referenced]
     raw = table_name(Tier.RAW, source_name)
     found = warehouse.read_table(raw, list(dict.fromkeys(columns))) if warehouse.has_table(raw) else pd.DataFrame(columns=columns)
@@ -93,15 +93,13 @@ def locations(register: Register, plan: dict, honour_exceptions: bool = True) ->
         out += [Location(t, feature_set.subject_key, values, {}, feature_set_name) for t in (table, STAGING_PREFIX + table)]
         for column, values in plan["references"].items():
             out.append(Location(QUARANTINE_PREFIX + feature_set_name, column, values, {}, feature_set_name))
-    for name, source in register.sources.items():
-        if not source.subject_reference or source.subject_reference.split(".")[0] != source_name:
-            continue
+    for name, column in _referrers(register, source_name).items():
+        source = register.sources[name]
         if source.erasure.action == "keep" and honour_exceptions:
             kept.append({"source": name, "reason": source.erasure.reason})
             continue
-        values = plan["references"][source.subject_reference.split(".")[1]]
+        values = plan["references"][column]
         table = table_name(Tier.RAW, name)
-        column = _referring_column(register, name)
         emptied = tuple(source.erasure.columns) if source.erasure.action == "anonymise" and honour_exceptions else ()
         out += [Location(t, column, values, {}, name, emptied) for t in (table, STAGING_PREFIX + table)]
         out.append(Location(QUARANTINE_PREFIX + name, column, values, {}, name))
@@ -112,10 +110,22 @@ def locations(register: Register, plan: dict, honour_exceptions: bool = True) ->
     return out, kept
 
 
-def _referring_column(register: Register, source_name: str) -> str:
-    """The column of `source_name` that holds the reference (named like the referenced column)."""
-    source = register.sources[source_name]
-    referenced = source.subject_reference.split(".")[1]
-    if referenced in source.columns:
-        return referenced
-    raise ValueError(f"source '{source_name}' refers to {source.subject_reference} but has no column '{referenced}'")
+def _referrers(register: Register, source_name: str) -> dict[str, str]:
+    """Sources that refer to `source_name`'s subjects, with the column holding the reference
+    (named like the column it refers to)."""
+    out = {}
+    for name, source in register.sources.items():
+        if not source.subject_reference:
+            continue
+        target, column = source.subject_reference.split(".")
+        if target != source_name:
+            continue
+        if column not in source.columns:
+            raise ValueError(f"source '{name}' refers to {source.subject_reference} but has no column '{column}'")
+        out[name] = column
+    return out
+
+
+def plan_pseudonyms(plan: dict) -> list[str]:
+    """Every pseudonym of the subject, over all domains and key versions, in the plan's order."""
+    return [p for versions in plan["pseudonyms"].values() for p in versions.values()]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
 import pandas as pd
+import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInProcessResult
 
 from compliance_assets.definitions import build_definitions
@@ -50,3 +57,35 @@ def executed_steps(result: ExecuteInProcessResult) -> set[str]:
 def resource(defs: Definitions, key: str):
     """A resource as a run gets it, for the resources that have no nested resources."""
     return defs.resources[key].process_config_and_initialize()
+
+
+def check_evaluation(result: ExecuteInProcessResult, asset: str, check: str):
+    """The evaluation of one asset's check in a run."""
+    return next(
+        e.event_specific_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == check
+        and e.event_specific_data.asset_key.to_user_string() == asset
+    )
+
+
+def kill_while_locked(engine: sa.Engine, table: str, args: Sequence[str], reached: Callable[[], bool]) -> None:
+    """Runs `python -m <args>` while `table` is locked, waits until `reached()` says it got as far
+    as the lock, kills it with SIGKILL there, then releases the lock."""
+    from tests.conftest import REPO
+
+    locker = engine.connect()
+    transaction = locker.begin()
+    locker.execute(sa.text(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE'))
+    worker = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not reached():
+            assert time.monotonic() < deadline, f"{' '.join(args)} never got as far as {table}"
+            assert worker.poll() is None, f"{' '.join(args)} ended although {table} was locked"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        transaction.rollback()
+        locker.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 
 from compliance_assets.definitions import build_definitions
 from compliance_assets.factories.naming import CATEGORY_COLUMN_TAG, IDENTIFIER_COLUMN_TAG, TIER_TAG

@@ -17,7 +17,7 @@ from compliance_assets.privacy.cohorts import CohortRelease, release_cohorts
 from compliance_assets.register import load_register
 from resources.warehouse import STAGING_PREFIX
 from tests.conftest import REPO
-from tests.helpers import check_outcomes, executed_steps, materialized, published, run_job, warehouse_of
+from tests.helpers import check_evaluation, check_outcomes, executed_steps, materialized, published, run_job, warehouse_of
 
 
 def _with_undeclared_column(inputs: FeatureInputs) -> pd.DataFrame:
@@ -78,11 +78,7 @@ def test_failing_check_blocks_downstream_and_keeps_last_good_data(local_env, tra
     staged = warehouse_of(defs).read_table(STAGING_PREFIX + table_name(Tier.PSEUDONYMISED, "customer_features"))
     assert len(staged) == len(good_features)
 
-    evaluation = next(
-        e.event_specific_data for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == failing_check
-        and e.event_specific_data.asset_key.to_user_string() == "customer_features"
-    )
+    evaluation = check_evaluation(result, "customer_features", failing_check)
     rendered = " ".join(str(v.value) for v in evaluation.metadata.values())
     assert offending_column in rendered
     assert "@" not in rendered and "cus_" not in rendered
@@ -146,10 +142,6 @@ def test_margins_that_give_away_suppressed_cohorts_are_blocked(local_env):
     assert outcomes[("engagement_cohorts", "no_differencing")] is False
     assert outcomes[("region_cohorts", "no_differencing")] is True
     pdt.assert_frame_equal(published(Tier.AGGREGATE, "engagement_cohorts"), good)
-    evaluation = next(
-        e.event_specific_data for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "no_differencing"
-        and e.event_specific_data.asset_key.to_user_string() == "engagement_cohorts"
-    )
+    evaluation = check_evaluation(result, "engagement_cohorts", "no_differencing")
     assert evaluation.metadata["exposed_cohorts"].value > 0
     assert "determined by the published totals" in evaluation.metadata["exposed"].value

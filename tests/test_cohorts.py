@@ -4,7 +4,7 @@ matches an independent count."""
 from __future__ import annotations
 
 import csv
-from collections import Counter, defaultdict
+from collections import Counter
 
 import numpy as np
 import pandas as pd

@@ -3,9 +3,7 @@ SQLite setup and on PostgreSQL for both the warehouse and Dagster's instance sto
 
 from __future__ import annotations
 
-import json
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml

@@ -16,7 +16,7 @@ from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.privacy.normalise import normalise_email
 from resources.requests import PrivacyRequests
 from tests.conftest import run_cli
-from tests.helpers import resource, run_job
+from tests.helpers import kill_while_locked, resource, run_job
 
 DERIVED_TABLES_EXEMPT = {"audit__trail", table_name(Tier.RAW, "consent_records")}  # by pseudonym / Art. 17(3)
 
@@ -122,13 +122,6 @@ def _assert_gone_and_rest_intact(before: dict[str, pd.DataFrame], after: dict[st
 def test_erasure_killed_half_way_completes_when_served_again(pg_env):
     """The events table is locked, so the erasure stops after the pseudonymised tier and the vault;
     kill -9 it there, release the lock, serve the request again: the subject is gone everywhere."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.conftest import REPO
-
     defs = build_definitions()
     assert run_job(defs=defs).success
     warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
@@ -139,25 +132,10 @@ def test_erasure_killed_half_way_completes_when_served_again(pg_env):
     features = table_name(Tier.PSEUDONYMISED, "customer_features")
     features_before = warehouse.count_where(features, "workspace_id", scope)
 
-    locker = warehouse.get_engine().connect()
-    transaction = locker.begin()
-    locker.execute(sa.text(f'LOCK TABLE "{events}" IN ACCESS EXCLUSIVE MODE'))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "compliance_assets", "request", "serve", request_id],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    kill_while_locked(
+        warehouse.get_engine(), events, ["compliance_assets", "request", "serve", request_id],
+        lambda: warehouse.count_where(features, "workspace_id", scope) != features_before,
     )
-    try:
-        deadline = time.monotonic() + 120
-        while warehouse.count_where(features, "workspace_id", scope) == features_before:
-            assert time.monotonic() < deadline, "the erasure never reached the pseudonymised tier"
-            assert worker.poll() is None, "the erasure ended although the events table was locked"
-            time.sleep(0.2)
-        time.sleep(1.0)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
-    finally:
-        transaction.rollback()
-        locker.close()
     half = PrivacyRequests(vault).get(request_id)
     assert half.status == "running" and half.plan is not None
     assert warehouse.count_where(events, "customer_id", ids[0]) > 0 or not any(before[events]["customer_id"].isin(ids))

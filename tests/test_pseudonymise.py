@@ -7,7 +7,6 @@ import hmac
 import re
 from hashlib import sha256
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import assume, given, settings

@@ -18,7 +18,7 @@ from compliance_assets.factories.naming import Tier
 from compliance_assets.privacy.retention import past_retention
 from compliance_assets.register import load_register
 from tests.conftest import REPO
-from tests.helpers import check_outcomes, materialized, published, run_job, warehouse_of
+from tests.helpers import check_evaluation, check_outcomes, kill_while_locked, materialized, published, run_job, warehouse_of
 
 NOW = pd.Timestamp("2026-11-22 12:00:00")
 
@@ -71,11 +71,7 @@ def test_the_demo_keeps_twelve_months_of_events_and_says_how_many_it_dropped(loc
     events = published(Tier.RAW, "engagement_events")
     age = pd.Timestamp.now(tz="UTC").tz_localize(None) - events["occurred_at"]
     assert age.max() <= pd.Timedelta(days=365)
-    check = next(
-        e.event_specific_data for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "retention"
-        and e.event_specific_data.asset_key.to_user_string() == "engagement_events"
-    )
+    check = check_evaluation(result, "engagement_events", "retention")
     assert check.passed and check.metadata["rows_past_retention"].value == 0
     assert check.metadata["oldest_row_days"].value <= 365
 
@@ -95,11 +91,7 @@ def test_rows_past_retention_block_the_source_when_the_register_does_not_say_dro
     assert "engagement_events" not in materialized(result)
     assert "customer_features" not in materialized(result)
     assert not warehouse_of(defs).has_table("raw__engagement_events")
-    check = next(
-        e.event_specific_data for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "retention"
-        and e.event_specific_data.asset_key.to_user_string() == "engagement_events"
-    )
+    check = check_evaluation(result, "engagement_events", "retention")
     rendered = " ".join(str(v.value) for v in check.metadata.values())
     assert check.metadata["rows_past_retention"].value > 0
     assert "`occurred_at` | 365" in rendered and "`ip_address` | 365" in rendered
@@ -207,12 +199,6 @@ def test_retention_concurrent_with_a_materialisation_on_postgres(pg_env, tmp_pat
 
 
 def test_retention_killed_half_way_completes_on_the_next_pass(pg_env):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import sqlalchemy as sa
     from dagster import DagsterInstance
 
     defs = build_definitions()
@@ -232,21 +218,10 @@ def test_retention_killed_half_way_completes_on_the_next_pass(pg_env):
         frame = warehouse.read_table(table, [key])
         return int(frame[key].str.endswith("-old").sum())
 
-    locker = warehouse.get_engine().connect()
-    transaction = locker.begin()
-    locker.execute(sa.text('LOCK TABLE "raw__search_logs" IN ACCESS EXCLUSIVE MODE'))
-    worker = subprocess.Popen([sys.executable, "-m", "compliance_assets", "run", "retention"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while expired("raw__engagement_events", "event_id"):
-            assert time.monotonic() < deadline and worker.poll() is None
-            time.sleep(0.2)
-        time.sleep(1.0)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
-    finally:
-        transaction.rollback()
-        locker.close()
+    kill_while_locked(
+        warehouse.get_engine(), "raw__search_logs", ["compliance_assets", "run", "retention"],
+        lambda: expired("raw__engagement_events", "event_id") == 0,
+    )
     assert expired("raw__search_logs", "search_id") == 20  # killed before it got there
 
     again = defs.resolve_job_def("retention").execute_in_process(instance=DagsterInstance.get())

@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 from dagster import DagsterEventType, DagsterInstance
 
 from tests.conftest import REPO, small_run_config

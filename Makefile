@@ -10,6 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 demo: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m compliance_assets run demo_pipeline
+	$(BIN)/python -m compliance_assets run governance_reports
 
 census: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m compliance_assets run census_release

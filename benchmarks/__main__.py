@@ -2,10 +2,10 @@
 
 import argparse
 
-from benchmarks import cohorts, pseudonymise
+from benchmarks import cohorts, definitions, erasure, pseudonymise
 from benchmarks.common import RESULTS, write_results
 
-BENCHMARKS = {"pseudonymise": pseudonymise.run, "cohorts": cohorts.run}
+BENCHMARKS = {"pseudonymise": pseudonymise.run, "cohorts": cohorts.run, "definitions": definitions.run, "erasure": erasure.run}
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ per cohort and per margin) against the floor: a plain pandas groupby-size of the
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import write_results
+from benchmarks.common import run_alone
 from compliance_assets.privacy.cohorts import MeasureSpec, release_cohorts
 
 ADULT = Path(os.environ.get("COMPLIANCE_CENSUS_CSV", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "adult.csv"))
@@ -90,11 +89,5 @@ def run(quick: bool) -> dict:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    write_results("cohorts", run(parser.parse_args().quick))
-
-
 if __name__ == "__main__":
-    main()
+    run_alone("cohorts", run, __doc__)

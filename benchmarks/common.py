@@ -8,6 +8,7 @@ import platform
 import resource
 import subprocess
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,3 +72,12 @@ def write_results(name: str, results: dict) -> None:
     existing["machine"] = machine()
     existing[name] = results
     RESULTS.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+def run_alone(name: str, run: Callable[[bool], dict], description: str | None) -> None:
+    """`python -m benchmarks.<name> [--quick]`: one benchmark, its figures written to results.json."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds), as CI runs them")
+    write_results(name, run(parser.parse_args().quick))

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from compliance_assets import environment
+from compliance_assets.cli_dpia import add_dpia_commands, run_dpia_command
 from compliance_assets.register import RegisterError, load_register
 
 console = Console()
@@ -47,7 +48,7 @@ def _run(job_name: str, config_path: str | None, run_config: dict | None = None)
 
     worker = threading.Thread(target=execute, daemon=True)
     checks: list[tuple[str, str, bool]] = []
-    rows: dict[str, int] = {}
+    rows: dict[str, object] = {}
     failed: list[str] = []
     seen = 0
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(), console=console) as progress:
@@ -66,8 +67,9 @@ def _run(job_name: str, config_path: str | None, run_config: dict | None = None)
                         failed.append(event.step_key)
                 elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                     materialization = event.event_specific_data.materialization
-                    count = materialization.metadata.get("dagster/row_count")
-                    rows[materialization.asset_key.to_user_string()] = count.value if count else 0
+                    # Reports have no rows: show their status (a DPIA's) or that they were written.
+                    shown = materialization.metadata.get("dagster/row_count") or materialization.metadata.get("status")
+                    rows[materialization.asset_key.to_user_string()] = shown.value if shown else "written"
                 elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
                     evaluation = event.event_specific_data
                     checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.passed))
@@ -88,10 +90,10 @@ def _run(job_name: str, config_path: str | None, run_config: dict | None = None)
     return 1
 
 
-def _summary(rows: dict[str, int], checks: list[tuple[str, str, bool]]) -> None:
+def _summary(rows: dict[str, object], checks: list[tuple[str, str, bool]]) -> None:
     table = Table(title="Published assets and their blocking checks")
     table.add_column("asset")
-    table.add_column("rows", justify="right")
+    table.add_column("rows / status", justify="right")
     table.add_column("checks")
     by_asset: dict[str, list[str]] = {}
     for asset, name, passed in checks:
@@ -246,7 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         filed.add_argument("--scope", help="the subject's scope, e.g. the client workspace")
     serve = request_commands.add_parser("serve", help="serve a filed request now, in this process (the sensor does it on the daemon)")
     serve.add_argument("request_id")
+    add_dpia_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "dpia":
+        return run_dpia_command(args, _resources)
     if args.command == "request":
         return _request(args)
     if args.command == "check":

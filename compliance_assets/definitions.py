@@ -22,8 +22,10 @@ from compliance_assets.jobs.privacy_requests import (
 )
 from compliance_assets.register import Register, load_register
 from sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
+from compliance_assets.jobs.dpia import CodeLocation, build_dpia_approval_job, build_dpia_assets, build_dpia_review_job, build_reports_asset
 from compliance_assets.jobs.retention import build_retention_job
-from sensors.retention_schedules import mapping_retention_schedule, retention_schedule
+from sensors.dpia_review import build_dpia_review_sensor
+from sensors.schedules import mapping_retention_schedule, pipeline_schedule, reports_schedule, retention_schedule
 
 EMAIL_MARKETING_ASSETS = [
     "customers",
@@ -53,8 +55,26 @@ def build_assets(register: Register) -> list:
     ]
 
 
+def build_governance_assets(register: Register, location: CodeLocation) -> list:
+    """The DPIA report per DPIA document and the governance reports: no personal data."""
+    reports = environment.reports_dir()
+    return [*build_dpia_assets(register, reports, location), build_reports_asset(register, reports, location)]
+
+
 def build_definitions(register: Register | None = None, assets: list | None = None) -> Definitions:
     register = register or load_register(environment.register_dir())
+    dpia_review = build_dpia_review_job(register)
+    location = CodeLocation()
+    demo_pipeline = define_asset_job(
+        "demo_pipeline",
+        selection=AssetSelection.assets(*EMAIL_MARKETING_ASSETS),
+        description="The email-marketing demo end to end: raw → pseudonymised → cohorts (k ≥ 50).",
+    )
+    governance_reports = define_asset_job(
+        "governance_reports",
+        selection=AssetSelection.groups("dpia"),
+        description="Every DPIA report, the RoPA, the AI processing schedule and the checklist.",
+    )
     vault = environment.pseudonym_vault()
     mapping_retention = build_mapping_retention_job(register)
     requests = build_privacy_request_job(register)
@@ -69,14 +89,10 @@ def build_definitions(register: Register | None = None, assets: list | None = No
         selection=AssetSelection.assets(*register.cohorts),
         description="Recompute cohort tables (e.g. after an erasure), with every blocking check.",
     )
-    return Definitions(
-        assets=assets if assets is not None else build_assets(register),
+    location.definitions = Definitions(
+        assets=[*(assets if assets is not None else build_assets(register)), *build_governance_assets(register, location)],
         jobs=[
-            define_asset_job(
-                "demo_pipeline",
-                selection=AssetSelection.assets(*EMAIL_MARKETING_ASSETS),
-                description="The email-marketing demo end to end: raw → pseudonymised → cohorts (k ≥ 50).",
-            ),
+            demo_pipeline,
             define_asset_job(
                 "census_release",
                 selection=AssetSelection.assets(*CENSUS_ASSETS),
@@ -89,21 +105,32 @@ def build_definitions(register: Register | None = None, assets: list | None = No
             cohort_refresh,
             consent_refresh,
             retention,
+            dpia_review,
+            build_dpia_approval_job(register, environment.reports_dir(), location),
+            governance_reports,
         ],
-        schedules=[mapping_retention_schedule(mapping_retention), retention_schedule(retention)],
+        schedules=[
+            pipeline_schedule(demo_pipeline),
+            mapping_retention_schedule(mapping_retention),
+            retention_schedule(retention),
+            reports_schedule(governance_reports),
+        ],
         sensors=[
             build_privacy_request_sensor(requests, cohort_refresh, register),
             build_consent_withdrawal_sensor(register, consent_refresh),
+            build_dpia_review_sensor(register, dpia_review, environment.sensor_interval_seconds()),
         ],
         resources={
             "warehouse": environment.warehouse(),
             "pseudonym_vault": vault,
             "pseudonym_keys": environment.pseudonym_keys(vault),
             "audit_trail": environment.audit_trail(),
+            "dpia_reviews": environment.dpia_reviews(),
             "demo_source": sources.DemoSourceResource(),
             "census_file": sources.CensusFileResource(path=environment.census_path()),
         },
     )
+    return location.definitions
 
 
 defs = build_definitions()

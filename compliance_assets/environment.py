@@ -11,6 +11,7 @@ from pathlib import Path
 from dagster import EnvVar
 
 from resources.audit import AuditTrailResource
+from resources.dpia_reviews import DpiaReviewsResource
 from resources.keys import DEFAULT_DEV_KEY_FILE, DEFAULT_SECRET_ENV, PseudonymisationKeyResource
 from resources.vault import DEFAULT_VAULT_KEY_ENV, PseudonymVaultResource
 from resources.warehouse import WarehouseResource
@@ -52,6 +53,20 @@ def warehouse() -> WarehouseResource:
 def audit_trail() -> AuditTrailResource:
     """The audit trail lives in the warehouse."""
     return AuditTrailResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"))
+
+
+def dpia_reviews() -> DpiaReviewsResource:
+    """DPIA decisions and reviews live in the warehouse, beside the audit trail."""
+    return DpiaReviewsResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"))
+
+
+def sensor_interval_seconds() -> int:
+    """How often the DPIA sensor recomputes fingerprints (short in tests that run the daemon)."""
+    return int(os.environ.get("COMPLIANCE_SENSOR_INTERVAL_SECONDS", "60"))
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get("COMPLIANCE_REPORTS_DIR", data_dir() / "reports"))
 
 
 def pseudonym_vault() -> PseudonymVaultResource:

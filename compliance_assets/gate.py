@@ -16,7 +16,9 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions
 
-from compliance_assets.factories.checks import CONTRACT, K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS, RETENTION
+from compliance_assets.dpia.lineage import deployed_controls, review_states
+from compliance_assets.dpia.review import missing_controls
+from compliance_assets.factories.checks import CONTRACT, DPIA_APPROVED, K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS, RETENTION
 from compliance_assets.factories.naming import TIER_TAG, Tier
 from compliance_assets.register import Register, RegisterError, load_register
 from resources.secrets import generate_secret
@@ -66,7 +68,8 @@ def definition_violations(defs: Definitions, register: Register) -> list[Violati
             out.append(Violation("coverage", key.to_user_string(), "tagged as a privacy tier but not in the register"))
         checks = [graph.get_check_spec(ck) for ck in graph.get_check_keys_for_assets({key})]
         present = {c.name for c in checks if c.blocking}
-        required = REQUIRED_CHECKS.get(tier, set()) | _clock_checks(register, key.to_user_string())
+        name = key.to_user_string()
+        required = REQUIRED_CHECKS.get(tier, set()) | _clock_checks(register, name) | ({DPIA_APPROVED} if register.guarded_by_dpia(name) else set())
         missing = required - present
         if missing:
             out.append(Violation("checks", key.to_user_string(), f"tier '{tier}' requires blocking checks: {', '.join(sorted(missing))}"))
@@ -77,6 +80,20 @@ def _clock_checks(register: Register, name: str) -> set[str]:
     """A raw source with a retention clock must prove its rows are within retention."""
     source = register.sources.get(name)
     return {RETENTION} if source is not None and source.retention_clock else set()
+
+
+def dpia_violations(defs: Definitions, register: Register) -> list[Violation]:
+    """The deployed code must be the state the DPO approved (the pin in register/dpia/approved/),
+    and every mitigation the DPIA relies on must exist in the code location."""
+    repository = defs.get_repository_def()
+    controls = deployed_controls(repository)
+    out = []
+    for activity, state in review_states(repository.asset_graph, None, register, None, sorted(register.dpias)).items():
+        for change in state.changes:
+            out.append(Violation("dpia", activity, f"{change.text} Review, then: python -m compliance_assets dpia approve {activity} --pin ..."))
+        for name, control in missing_controls(register.dpias[activity], controls).items():
+            out.append(Violation("dpia", f"{activity}.mitigations.{name}", f"its control {control.kind} '{control.target}' is not in the code location"))
+    return out
 
 
 @contextmanager
@@ -131,4 +148,4 @@ def run_gate(register_dir: Path, module: str, jobs: Sequence[str], run_config: d
     violations += definition_violations(defs, register)
     if violations:
         return violations
-    return sample_violations(module, jobs, run_config)
+    return dpia_violations(defs, register) + sample_violations(module, jobs, run_config)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
+from pydantic import Field
+
+from resources.tables import OwnTablesResource
 
 from compliance_assets.audit.chain import GENESIS, ChainBreak, chain_hash, first_break
 
@@ -28,17 +29,11 @@ audit_trail = sa.Table(
 )
 
 
-class AuditTrailResource(ConfigurableResource):
+class AuditTrailResource(OwnTablesResource):
     url: str = Field(description="SQLAlchemy URL of the database holding the audit trail (the warehouse)")
-    _engine: sa.Engine | None = PrivateAttr(default=None)
 
-    def get_engine(self) -> sa.Engine:
-        if self._engine is None:
-            from resources.warehouse import create_engine_for, ensure_tables
-
-            self._engine = create_engine_for(self.url)
-            ensure_tables(self._engine, _metadata)
-        return self._engine
+    def table_metadata(self) -> sa.MetaData:
+        return _metadata
 
     def append(self, event_type: str, actor: str, subject: str | None = None, details: dict | None = None) -> int:
         """Adds one record and returns its sequence number. Concurrent writers are serialised."""

@@ -5,9 +5,11 @@ configuration. Publication is write-audit-publish: frames land in a staging tabl
 from __future__ import annotations
 
 import csv
+import fcntl
+import hashlib
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +55,34 @@ class WarehouseResource(ConfigurableResource):
     def begin(self) -> Iterator[sa.Connection]:
         with self.get_engine().begin() as connection:
             yield connection
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """One writer at a time for `name`'s write-audit-publish, across runs and processes: two runs
+        materialising the same asset would otherwise share its staging table. A PostgreSQL
+        session lock or a file lock beside a SQLite file; either dies with its process."""
+        engine = self.get_engine()
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                key = {"key": f"wap:{name}"}
+                connection.execute(sa.text("SELECT pg_advisory_lock(hashtext(:key))"), key)
+                connection.commit()
+                try:
+                    yield
+                finally:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
+                    connection.commit()
+        elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            folder = Path(engine.url.database).with_suffix(".locks")
+            folder.mkdir(exist_ok=True)
+            with open(folder / f"{name}.lock", "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        else:
+            yield
 
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.get_engine()).has_table(name)
@@ -206,13 +236,18 @@ class WarehouseResource(ConfigurableResource):
         self.replace_table(staging, frame)
         return staging
 
-    def publish(self, name: str) -> None:
-        """Atomically swaps the staging table of `name` into place."""
+    def publish(self, name: str, indexed: Sequence[str] = ()) -> None:
+        """Atomically swaps the staging table of `name` into place, indexed on `indexed` (the
+        columns erasure and retention look rows up by, so they do not scan the table)."""
+        engine = self.get_engine()
         staging = STAGING_PREFIX + name
-        quoted_staging, quoted_name = _quote(self.get_engine(), staging), _quote(self.get_engine(), name)
+        quoted_staging, quoted_name = _quote(engine, staging), _quote(engine, name)
         with self.begin() as connection:
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name}"))
             connection.execute(sa.text(f"ALTER TABLE {quoted_staging} RENAME TO {quoted_name}"))
+            for column in indexed:
+                index = _quote(engine, _index_name(name, column))
+                connection.execute(sa.text(f"CREATE INDEX {index} ON {quoted_name} ({_quote(engine, column)})"))
 
     def quarantine(self, name: str, frame: pd.DataFrame) -> str:
         """Keeps rows that could not be processed, with their reason, for someone to fix."""
@@ -245,6 +280,12 @@ def ensure_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
             if attempt == 4:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+def _index_name(table: str, column: str) -> str:
+    """Unique per table and column, within PostgreSQL's 63-character limit."""
+    name = f"ix__{table}__{column}"
+    return name if len(name) <= 63 else f"ix__{hashlib.sha256(name.encode()).hexdigest()[:16]}__{column[:40]}"
 
 
 def _quote(engine: sa.Engine, name: str) -> str:

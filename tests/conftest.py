@@ -13,6 +13,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+
+# Speed is measured by the benchmarks, not by tests: no per-example deadline on a shared, busy machine.
+settings.register_profile("no_deadline", deadline=None)
+settings.load_profile("no_deadline")
 
 from resources.secrets import generate_secret
 

@@ -89,3 +89,14 @@ def kill_while_locked(engine: sa.Engine, table: str, args: Sequence[str], reache
     finally:
         transaction.rollback()
         locker.close()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str):
+    """Polls `predicate` each second until it returns something truthy, and returns that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -24,7 +24,7 @@ REQUIRED_CHECKS = {
 def _graph_snapshot(defs) -> dict:
     graph = defs.resolve_asset_graph()
     snapshot = {}
-    for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+    for spec in sorted(_personal_specs(defs), key=lambda s: s.key.to_user_string()):
         key = spec.key
         schema = spec.metadata["dagster/column_schema"]
         snapshot[key.to_user_string()] = {
@@ -41,10 +41,23 @@ def _graph_snapshot(defs) -> dict:
     return json.loads(json.dumps(snapshot))
 
 
+def _personal_specs(defs) -> list:
+    return [spec for spec in defs.resolve_all_asset_specs() if TIER_TAG in spec.tags]
+
+
+def test_governance_assets_hold_no_personal_data_and_carry_their_facts(local_env):
+    defs = build_definitions()
+    governance = [spec for spec in defs.resolve_all_asset_specs() if TIER_TAG not in spec.tags]
+    assert sorted(s.key.to_user_string() for s in governance) == ["compliance_reports", "dpia/census_statistics", "dpia/engagement_analytics"]
+    for spec in governance:
+        assert spec.group_name == "dpia" and spec.owners and spec.kinds and spec.description
+        assert not spec.deps, "a report reads the register, the code and Dagster's records, never a table of personal data"
+
+
 def test_every_asset_carries_its_privacy_facts(local_env):
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
-    for spec in defs.resolve_all_asset_specs():
+    for spec in _personal_specs(defs):
         tier = spec.tags[TIER_TAG]
         assert spec.group_name == tier
         assert spec.owners and spec.kinds and spec.code_version and spec.description
@@ -56,14 +69,14 @@ def test_every_asset_carries_its_privacy_facts(local_env):
         assert all(c.blocking for c in checks)
     client_checked = {
         spec.key.to_user_string()
-        for spec in defs.resolve_all_asset_specs()
+        for spec in _personal_specs(defs)
         if any(graph.get_check_spec(k).name == "client_isolation" for k in graph.get_check_keys_for_assets({spec.key}))
     }
     assert client_checked == {"engagement_cohorts", "region_cohorts"}  # processor activities; not the census
 
 
 def test_no_direct_identifier_column_past_the_raw_tier(local_env):
-    for spec in build_definitions().resolve_all_asset_specs():
+    for spec in _personal_specs(build_definitions()):
         if spec.tags[TIER_TAG] != "raw":
             roles = {c.tags[IDENTIFIER_COLUMN_TAG] for c in spec.metadata["dagster/column_schema"].columns}
             assert "direct" not in roles, spec.key
@@ -96,11 +109,11 @@ def test_code_version_follows_register_and_transform(local_env, tmp_path):
 
     from compliance_assets.register import load_register
 
-    before = {s.key.to_user_string(): s.code_version for s in build_definitions().resolve_all_asset_specs()}
+    before = {s.key.to_user_string(): s.code_version for s in _personal_specs(build_definitions())}
     copy = tmp_path / "register"
     shutil.copytree(REPO / "register", copy)
     path = copy / "cohorts.yaml"
     path.write_text(path.read_text().replace("dimensions: [workspace_id, region]", "dimensions: [workspace_id, region, age_band]"))
-    after = {s.key.to_user_string(): s.code_version for s in build_definitions(load_register(copy)).resolve_all_asset_specs()}
+    after = {s.key.to_user_string(): s.code_version for s in _personal_specs(build_definitions(load_register(copy)))}
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {"region_cohorts"}

@@ -21,10 +21,11 @@ EXPECTED_CHECKS = {
     ("customer_features", "minimisation"),
     ("customer_features", "no_direct_identifiers"),
     ("customer_features", "consent"),
+    ("customer_features", "dpia_approved"),
     *(
         (name, check)
         for name in ("engagement_cohorts", "region_cohorts")
-        for check in ("minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing", "contract", "client_isolation")
+        for check in ("minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing", "contract", "client_isolation", "dpia_approved")
     ),
 }
 

@@ -43,7 +43,7 @@ def test_gate_fails_on_register_gaps(local_env, tmp_path, file, old, new, expect
 @pytest.mark.parametrize(
     ("variant", "expected"),
     [
-        ("unchecked_tier", "tier 'aggregate' requires blocking checks: contract, k_anonymity, minimisation, no_differencing, no_direct_identifiers"),
+        ("unchecked_tier", "tier 'aggregate' requires blocking checks: contract, dpia_approved, k_anonymity, minimisation, no_differencing, no_direct_identifiers"),
         ("unregistered_consumer", "reads personal data (customer_features) but is not in the register"),
         ("missing_asset", "in the register but not defined in the code location"),
     ],
@@ -58,3 +58,5 @@ def test_gate_fails_when_a_blocking_check_fails_on_the_sample(local_env):
     completed = _gate("--module", "tests.leaky_definitions")
     assert completed.returncode == 1
     assert "customer_features.no_direct_identifiers" in completed.stdout.replace("\n", "").replace(" ", "").replace("│", "")
+    # The leaky transform is also a code change the DPO never approved: the gate says so.
+    assert "The code that computes 'customer_features' changed" in " ".join(completed.stdout.replace("│", " ").split())

@@ -8,58 +8,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
 from tests.conftest import REPO, small_run_config
+from tests.dagster_servers import FINISHED, graphql, launch, status, webserver_and_daemon
+from tests.helpers import wait_for
 
 ARTIFACTS = REPO / "artifacts" / "ui"
-LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on InvalidStepError { invalidStepKey }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}"""
-STATUS = """query Status($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run { status } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _graphql(port: int, query: str, variables: dict) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body = json.loads(response.read())
-    assert "errors" not in body, body
-    return body["data"]
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _page(port: int, path: str, screenshot: Path) -> str:
@@ -85,35 +45,12 @@ def blocking_register(tmp_path: Path) -> Path:
 
 def test_ui_launch_failing_check_and_pages(pg_env, blocking_register, tmp_path):
     home = Path(os.environ["DAGSTER_HOME"])
-    env = {**os.environ, "COMPLIANCE_REGISTER_DIR": str(blocking_register)}
-    port = _free_port()
-    logs = tmp_path / "logs"
-    logs.mkdir()
     started = time.monotonic()
-    webserver = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=open(logs / "webserver.log", "w"), stderr=subprocess.STDOUT,
-    )
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env=env, stdout=open(logs / "daemon.log", "w"), stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for(lambda: _reachable(port), 120, "the webserver")
-        params = {
-            "selector": {"repositoryLocationName": "compliance_demo", "repositoryName": "__repository__", "jobName": "demo_pipeline"},
-            "runConfigData": {k: v for k, v in small_run_config().items()},
-            "mode": "default",
-        }
-        launched = _graphql(port, LAUNCH, {"params": params})["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
-        status = _wait_for(
-            lambda: (s := _graphql(port, STATUS, {"runId": run_id})["runOrError"]["status"]) in ("SUCCESS", "FAILURE", "CANCELED") and s,
-            300, "the run to finish (the daemon dequeues it)",
-        )
+    with webserver_and_daemon(tmp_path / "logs", COMPLIANCE_REGISTER_DIR=str(blocking_register)) as port:
+        run_id = launch(port, "demo_pipeline", small_run_config())
+        final = wait_for(lambda: (s := status(port, run_id)) in FINISHED and s, 300, "the run to finish (the daemon dequeues it)")
         launched_seconds = time.monotonic() - started
-        assert status == "FAILURE"  # the blocking retention check stopped it, on purpose
+        assert final == "FAILURE"  # the blocking retention check stopped it, on purpose
         assert instance_events(home, run_id, DagsterEventType.RUN_ENQUEUED), "the run did not go through the queue"
 
         instance = DagsterInstance.from_config(str(home))
@@ -127,28 +64,14 @@ def test_ui_launch_failing_check_and_pages(pg_env, blocking_register, tmp_path):
         assert "customers" in materialised and not {"engagement_events", "customer_features", "engagement_cohorts"} & materialised
 
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        # What "Skip" on the community dialog does, so the screenshots show the pages, not the dialog.
+        assert graphql(port, "mutation { setNuxSeen }", {})["setNuxSeen"] is True
         graph = _page(port, "/locations/compliance_demo/asset-groups/raw/lineage", ARTIFACTS / "asset_graph.png")
         assert "engagement_events" in graph and "customers" in graph
-        check = _page(port, "/assets/engagement_events?view=checks", ARTIFACTS / "failing_check.png")
+        check = _page(port, "/assets/engagement_events?view=checks&checkDetail=retention", ARTIFACTS / "failing_check.png")
         assert "retention" in check and "Failed" in check
         (ARTIFACTS / "timings.json").write_text(json.dumps({"launch_to_finish_seconds": round(launched_seconds, 1)}))
-    finally:
-        for process in (daemon, webserver):
-            process.terminate()
-        for process in (daemon, webserver):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def instance_events(home: Path, run_id: str, event_type: DagsterEventType) -> list:
     return DagsterInstance.from_config(str(home)).all_logs(run_id, of_type=event_type)
-
-
-def _reachable(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False

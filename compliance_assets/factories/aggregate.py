@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataV
 from compliance_assets.factories.checks import (
     CLIENT_ISOLATION,
     CONTRACT,
+    DPIA_APPROVED,
     K_ANONYMITY,
     MINIMISATION,
     NO_DIFFERENCING,
@@ -24,7 +25,7 @@ from compliance_assets.contracts.suites import suite_for
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
-from compliance_assets.factories.publish import stage_check_publish
+from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets
 from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
@@ -51,6 +52,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     raw_sources = source_assets(feature_set)
     tenant = register.tenant_of(cohort.activity, feature_set)
     check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING, CONTRACT] + ([CLIENT_ISOLATION] if tenant else [])
+    guarded = register.guarded_by_dpia(name)
+    check_names += [DPIA_APPROVED] if guarded else []
     contract = suite_for(register, name)
     identifier_columns = direct_identifier_columns(register, raw_sources)
     columns = [
@@ -64,15 +67,11 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         column(m, register.measure_type(name, m), "system.operations", "none", spec.description)
         for m, spec in cohort.measures.items()
     ]
-    lineage = column_lineage(
-        {
-            **{d: [f"{cohort.source}.{d}"] for d in cohort.dimensions},
-            **{
-                m: [f"{cohort.source}.{spec.column or feature_set.subject_key}"]
-                for m, spec in cohort.measures.items()
-            },
-        }
-    )
+    sources_by_column = {
+        **{d: [f"{cohort.source}.{d}"] for d in cohort.dimensions},
+        **{m: [f"{cohort.source}.{spec.column or feature_set.subject_key}"] for m, spec in cohort.measures.items()},
+    }
+    lineage = column_lineage(sources_by_column)
 
     @asset(
         **asset_facts(
@@ -82,10 +81,12 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
             transform=None if release is release_cohorts else release,
             tags={"privacy/k": str(k)},
             metadata={"privacy/k": k},
+            model=cohort.model_dump(mode="json", include={"dimensions", "measures", "margins"}) | {"k": k},
+            column_sources=sources_by_column,
         ),
         deps=[cohort.source],
         check_specs=blocking_specs(key, check_names),
-        required_resource_keys={"warehouse", "audit_trail"},
+        required_resource_keys={"warehouse", "audit_trail"} | ({"dpia_reviews"} if guarded else set()),
         output_required=False,
     )
     def _cohorts(context: AssetExecutionContext):
@@ -110,6 +111,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_contract(key, staged, contract),
                 lambda staged: evaluate_differencing(key, staged, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed),
                 *([lambda staged: evaluate_client_isolation(key, staged, source, cohort.dimensions, tenant)] if tenant else []),
+                *([dpia_evaluation(context, register, cohort.activity)] if guarded else []),
             ],
             {**{stat: MetadataValue.int(value) for stat, value in stats.items()}, "dagster/column_lineage": lineage},
         )

@@ -26,6 +26,7 @@ CONSENT = "consent"
 NO_DIFFERENCING = "no_differencing"
 RETENTION = "retention"
 CONTRACT = "contract"
+DPIA_APPROVED = "dpia_approved"
 
 DESCRIPTIONS = {
     MINIMISATION: "Blocks publication when a column is not documented in the register (Art. 5(1)(c)).",
@@ -42,6 +43,9 @@ DESCRIPTIONS = {
     "register compiles for it (column set, types, not-null, pseudonym format, value sets, cohort size ≥ k).",
     CONSENT: "Blocks publication when a subject without valid consent for the activity's purpose appears "
     "(the latest consent record before the run decides; a withdrawal counts).",
+    DPIA_APPROVED: "Blocks publication while the activity's DPIA has an open or rejected review (a change to its "
+    "lineage, data categories, sub-processors, scale, automated decisions or code since the DPO's approval), or "
+    "was never approved.",
     CLIENT_ISOLATION: "Blocks publication when a row mixes client workspaces (tenants), which the activity's "
     "register entry forbids (cross_client_training: false).",
 }
@@ -246,3 +250,21 @@ def evaluate_contract(asset_key: AssetKey, frame: pd.DataFrame, specs: Sequence[
         )
         metadata["failed_expectations"] = MetadataValue.md(table)
     return _result(asset_key, CONTRACT, outcome.success, metadata)
+
+
+def evaluate_dpia(asset_key: AssetKey, activity: str, approved: bool, blocking_reviews: Sequence) -> AssetCheckResult:
+    """`blocking_reviews` are the activity's reviews that wait for (or were refused) a DPO decision."""
+    changes = [c for review in blocking_reviews for c in review.changes]
+    metadata = {
+        "rule": "DPIA approved and no review open",
+        "open_reviews": len(blocking_reviews),
+        "changes_awaiting_review": len(changes),
+        "approved_state": approved,
+    }
+    if changes or not approved:
+        metadata["what_to_do"] = MetadataValue.md(
+            ("Changes awaiting the DPO:\n\n" + "\n".join(f"- {c['text']}" for c in changes) + "\n\n" if changes else "The DPIA was never approved.\n\n")
+            + f"Review `dpia/{activity}`, then approve: `python -m compliance_assets dpia approve {activity} --approver <dpo> --comment <why>` "
+            "or launch the `dpia_approval` job."
+        )
+    return _result(asset_key, DPIA_APPROVED, approved and not blocking_reviews, metadata)

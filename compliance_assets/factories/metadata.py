@@ -3,12 +3,14 @@ data category and identifier role, column lineage and a code version."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
+from datetime import timedelta
 from collections.abc import Callable, Mapping, Sequence
 
-from dagster import AssetKey, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
+from dagster import AssetKey, FreshnessPolicy, MetadataValue, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
 
 from compliance_assets.factories.naming import (
     ACTIVITY_TAG,
@@ -54,20 +56,39 @@ def column_lineage(deps_by_column: Mapping[str, Sequence[str]]) -> TableColumnLi
     )
 
 
-def code_version(register: Register, asset_name: str, *functions: Callable | None) -> str:
-    """Changes when the asset's register entry or its transform's source changes."""
+@functools.lru_cache(maxsize=None)
+def _source(function: Callable) -> bytes:
+    """A transform's source, read once per process (many assets share one loader)."""
+    try:
+        return inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        return repr(function).encode()
+
+
+def _digest(*parts: object) -> str:
+    """Functions by their source, everything else by its JSON."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if part is None:
+            continue
+        if callable(part):
+            digest.update(_source(part))
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def code_version(register: Register, asset_name: str, transform: Callable | None) -> str:
+    """Changes when the asset's register entry or its transform's source changes (Dagster's staleness)."""
     entry = register.entry(asset_name)
     activity = register.activity_of(asset_name)
-    digest = hashlib.sha256()
-    digest.update(json.dumps(entry.model_dump(mode="json"), sort_keys=True).encode())
-    digest.update(json.dumps(activity.model_dump(mode="json"), sort_keys=True).encode())
-    for function in functions:
-        if function is not None:
-            try:
-                digest.update(inspect.getsource(function).encode())
-            except (OSError, TypeError):
-                digest.update(repr(function).encode())
-    return digest.hexdigest()[:16]
+    return _digest(entry.model_dump(mode="json"), activity.model_dump(mode="json"), transform)
+
+
+def model_version(transform: Callable | None, model: object = None) -> str:
+    """Changes when what computes the asset changes (its transform, or the shape of a release),
+    not when register facts do: a DPIA review tells the two apart."""
+    return _digest(transform, model)
 
 
 def schema(columns: Sequence[TableColumn]) -> TableSchema:
@@ -75,6 +96,8 @@ def schema(columns: Sequence[TableColumn]) -> TableSchema:
 
 
 WAREHOUSE_POOL = "warehouse"  # limited in dagster.yaml (concurrency.pools)
+# Published tiers are refreshed by the nightly jobs: a day and a bit is late, two days is stale.
+PUBLISHED_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(days=2), warn_window=timedelta(hours=26))
 
 
 def asset_facts(
@@ -88,6 +111,8 @@ def asset_facts(
     kinds: set[str] | None = None,
     tags: Mapping[str, str] | None = None,
     metadata: Mapping[str, object] | None = None,
+    model: object = None,
+    column_sources: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, object]:
     """The `@asset` arguments every tier shares: what the Dagster UI shows on the asset page."""
     entry = register.entry(name)
@@ -101,10 +126,15 @@ def asset_facts(
         "tags": {**privacy_tags(tier, entry.activity, activity), **(tags or {})},
         "code_version": code_version(register, name, transform),
         "pool": WAREHOUSE_POOL,
+        "freshness_policy": None if tier is Tier.RAW else PUBLISHED_FRESHNESS,
         "metadata": {
             "dagster/column_schema": schema(columns),
             "dagster/table_name": table_name(tier, name),
             "privacy/legal_basis": activity.legal_basis.value,
+            "privacy/model_version": model_version(transform, model),
+            "privacy/column_sources": MetadataValue.json({c: list(refs) for c, refs in (column_sources or {}).items()}),
+            "privacy/sub_processors": MetadataValue.json([s.model_dump(mode="json") for s in activity.sub_processors]),
+            "privacy/automated_decisions": MetadataValue.json(activity.automated_decisions.model_dump(mode="json")),
             **(metadata or {}),
         },
     }

@@ -15,6 +15,7 @@ class Tier(StrEnum):
 KEY_VERSION = "key_version"
 TIER_TAG = "privacy/tier"
 ACTIVITY_TAG = "privacy/activity"
+DOMAIN_TAG = "privacy/domain"
 LEGAL_BASIS_TAG = "privacy/legal-basis"
 DATA_USE_TAG = "privacy/data-use"
 CATEGORY_COLUMN_TAG = "privacy/category"

@@ -13,6 +13,7 @@ from compliance_assets.factories.checks import (
     MINIMISATION,
     NO_DIRECT_IDENTIFIERS,
     CONTRACT,
+    DPIA_APPROVED,
     blocking_specs,
     evaluate_contract,
     evaluate_consent,
@@ -21,9 +22,9 @@ from compliance_assets.factories.checks import (
 )
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
-from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
+from compliance_assets.factories.naming import DOMAIN_TAG, KEY_VERSION, Tier, table_name
 from compliance_assets.contracts.suites import suite_for
-from compliance_assets.factories.publish import stage_check_publish
+from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
 from compliance_assets.privacy.conform import REASON_COLUMN
 from compliance_assets.privacy.consent import consenting_subjects
@@ -68,6 +69,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     feature_set = register.feature_sets[name]
     activity = register.activities[feature_set.activity]
     domain = register.domain_of(name)
+    guarded = register.guarded_by_dpia(name)
     permitted = permitted_input_columns(register, name)
     contract = suite_for(register, name)
     consent_source = activity.consent_source if activity.legal_basis.value == "Consent" else None
@@ -88,21 +90,23 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         for f, spec in feature_set.features.items()
     ]
     subject_ref = f"{feature_set.subject_source}.{subject.column}"
-    lineage = column_lineage(
-        {feature_set.subject_key: [subject_ref], **{f: spec.sources for f, spec in feature_set.features.items()}}
-    )
+    sources_by_column = {feature_set.subject_key: [subject_ref], **{f: spec.sources for f, spec in feature_set.features.items()}}
+    lineage = column_lineage(sources_by_column)
 
     @asset(
         **asset_facts(
             register, name, Tier.PSEUDONYMISED, columns,
             note=f"Pseudonymisation domain: `{domain}`.",
             transform=transform,
-            tags={"privacy/domain": domain},
+            tags={DOMAIN_TAG: domain},
             metadata={"privacy/pseudonymisation_domain": domain},
+            column_sources=sources_by_column,
         ),
         deps=reads + ([consent_source] if consent_source else []),
-        check_specs=blocking_specs(key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, CONTRACT] + ([CONSENT] if consent_source else [])),
-        required_resource_keys={"warehouse", "pseudonym_keys", "pseudonym_vault", "audit_trail"},
+        check_specs=blocking_specs(
+            key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, CONTRACT] + ([CONSENT] if consent_source else []) + ([DPIA_APPROVED] if guarded else [])
+        ),
+        required_resource_keys={"warehouse", "pseudonym_keys", "pseudonym_vault", "audit_trail"} | ({"dpia_reviews"} if guarded else set()),
         output_required=False,
     )
     def _pseudonymised(context: AssetExecutionContext):
@@ -157,6 +161,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
                 lambda staged: evaluate_identifiers(key, staged, known, feature_set.subject_key),
                 lambda staged: evaluate_contract(key, staged, contract),
                 *([lambda staged: evaluate_consent(key, staged, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
+                *([dpia_evaluation(context, register, feature_set.activity)] if guarded else []),
             ],
             {
                 "subjects": MetadataValue.int(int(features[feature_set.subject_key].nunique())) if feature_set.subject_key in features else MetadataValue.int(0),
@@ -166,6 +171,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
                 "vault_mappings_written": MetadataValue.int(stored),
                 "dagster/column_lineage": lineage,
             },
+            register.lookup_columns(name),
         )
 
     return _pseudonymised

@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue
 
+from compliance_assets.dpia.approvals import approval_of
+from compliance_assets.factories.checks import evaluate_dpia
+from compliance_assets.register import Register
 from resources.warehouse import WarehouseResource
 
 Evaluation = Callable[[pd.DataFrame], AssetCheckResult]
@@ -23,6 +26,17 @@ def record_processing(context: AssetExecutionContext, event_type: str, details: 
     )
 
 
+def dpia_evaluation(context: AssetExecutionContext, register: Register, activity: str) -> Evaluation:
+    """The `dpia_approved` check: judged when the staged table is, from the DPIA store and the pin."""
+
+    def evaluate(staged: pd.DataFrame) -> AssetCheckResult:
+        store = context.resources.dpia_reviews
+        approved = approval_of(register.directory, store, activity) is not None
+        return evaluate_dpia(context.asset_key, activity, approved, store.blocking(activity))
+
+    return evaluate
+
+
 def stage_check_publish(
     context: AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -30,11 +44,15 @@ def stage_check_publish(
     frame: pd.DataFrame,
     evaluations: Sequence[Evaluation],
     metadata: Mapping[str, object],
+    indexed: Sequence[str] = (),
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
-    staging = warehouse.stage(table, frame)
-    staged = warehouse.read_table(staging)
-    results = [evaluate(staged) for evaluate in evaluations]
-    failed = [r.check_name for r in results if not r.passed]
+    with warehouse.exclusive(table):
+        staging = warehouse.stage(table, frame)
+        staged = warehouse.read_table(staging)
+        results = [evaluate(staged) for evaluate in evaluations]
+        failed = [r.check_name for r in results if not r.passed]
+        if not failed:
+            warehouse.publish(table, indexed)
     outcome = {"table": table, "rows": len(frame), "checks": {r.check_name: r.passed for r in results}}
     if failed:
         record_processing(context, "publication_blocked", outcome)
@@ -44,7 +62,6 @@ def stage_check_publish(
         )
         yield from results
         return
-    warehouse.publish(table)
     record_processing(context, "publication", outcome)
     yield MaterializeResult(
         metadata={

@@ -93,6 +93,7 @@ def raw_asset(
                 "quarantined_rows": MetadataValue.int(len(rejected)),
                 "rows_dropped_past_retention": MetadataValue.int(expired),
             },
+            register.lookup_columns(name),
         )
 
     return _raw

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from compliance_assets.dpia.consistency import dpia_problems
 from compliance_assets.register.loader import RegisterProblem
 from compliance_assets.register.taxonomy import is_special_category, is_within
 
@@ -19,6 +20,7 @@ def consistency_problems(register: Register) -> list[RegisterProblem]:
     problems += _feature_problems(register)
     problems += _cohort_problems(register)
     problems += _duplicate_names(register)
+    problems += dpia_problems(register)
     return problems
 
 

@@ -89,14 +89,26 @@ def line_of(lines: dict[Location, int], location: Location) -> int | None:
     return None
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
+
+
+def _compose_and_load(text: str) -> tuple[yaml.Node | None, object]:
+    """One parse gives both the node tree (for line numbers) and the data."""
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def parse_file(path: Path, model: type[BaseModel]) -> ParsedFile:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RegisterError([RegisterProblem(path, (), None, f"cannot read file: {exc.strerror}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose_and_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

@@ -86,6 +86,7 @@ class AutomatedDecisions(Strict):
     present: bool
     art22_basis: LegalBasisForProfilingEnum | None = None
     description: str = ""
+    human_oversight: str = Field(default="", description="Who reviews an automated decision, and how a subject obtains that review (Art. 22(3))")
 
     @model_validator(mode="after")
     def _basis_when_present(self) -> AutomatedDecisions:

@@ -21,6 +21,9 @@ from compliance_assets.register.models import (
     Retention,
 )
 from compliance_assets.register.taxonomy import is_within
+from compliance_assets.dpia.document import DpiaDocument
+
+DPIA_FOLDER = "dpia"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Register:
     feature_sets: dict[str, FeatureSet]
     cohorts: dict[str, CohortRelease]
     files: dict[str, ParsedFile] = field(repr=False, compare=False)
+    dpias: dict[str, DpiaDocument] = field(default_factory=dict)
 
     def entry(self, asset_name: str) -> RawSource | FeatureSet | CohortRelease:
         entry = self.sources.get(asset_name) or self.feature_sets.get(asset_name) or self.cohorts.get(asset_name)
@@ -103,6 +107,25 @@ class Register:
                     revealed.append(shared)
         return revealed
 
+    def guarded_by_dpia(self, asset_name: str) -> bool:
+        """A published (pseudonymised or aggregate) asset of an activity with a DPIA: its
+        publication waits while the DPIA has a review open."""
+        published = asset_name in self.feature_sets or asset_name in self.cohorts
+        return published and self.entry(asset_name).activity in self.dpias
+
+    def lookup_columns(self, asset_name: str) -> list[str]:
+        """Columns that erasure and retention find rows by: the subject's identifier or its
+        reference, the retention clock, and a feature set's pseudonym."""
+        if asset_name in self.feature_sets:
+            return [self.feature_sets[asset_name].subject_key]
+        source = self.sources.get(asset_name)
+        if source is None:
+            return []
+        columns = [source.subject.column, *([source.subject.scope] if source.subject.scope else [])] if source.subject else []
+        columns += [source.subject_reference.split(".")[1]] if source.subject_reference else []
+        columns += [source.retention_clock] if source.retention_clock else []
+        return list(dict.fromkeys(columns))
+
     @property
     def asset_names(self) -> list[str]:
         return [*self.sources, *self.feature_sets, *self.cohorts]
@@ -122,6 +145,11 @@ def load_register(directory: str | Path) -> Register:
             parsed[filename] = parse_file(directory / filename, model)
         except RegisterError as exc:
             problems.extend(exc.problems)
+    for path in sorted((directory / DPIA_FOLDER).glob("*.yaml")):
+        try:
+            parsed[f"{DPIA_FOLDER}/{path.name}"] = parse_file(path, DpiaDocument)
+        except RegisterError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise RegisterError(problems)
     register = Register(
@@ -131,6 +159,7 @@ def load_register(directory: str | Path) -> Register:
         feature_sets=parsed["features.yaml"].model.feature_sets,
         cohorts=parsed["cohorts.yaml"].model.cohorts,
         files=parsed,
+        dpias={file.model.activity: file.model for key, file in parsed.items() if key.startswith(f"{DPIA_FOLDER}/")},
     )
     problems = consistency_problems(register)
     if problems:

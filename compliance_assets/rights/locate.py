@@ -51,9 +51,14 @@ def locate_subject(
     if pd.isna(wanted) or wanted == "":
         raise ValueError(f"the identifier given is not a valid {subject.kind}")
     referenced = sorted(set(_referrers(register, source_name).values()))
-    columns = [subject.column, *([subject.scope] if subject.scope else []), *referenced]
+    columns = list(dict.fromkeys([subject.column, *([subject.scope] if subject.scope else []), *referenced]))
     raw = table_name(Tier.RAW, source_name)
-    found = warehouse.read_table(raw, list(dict.fromkeys(columns))) if warehouse.has_table(raw) else pd.DataFrame(columns=columns)
+    if not warehouse.has_table(raw):
+        found = pd.DataFrame(columns=columns)
+    elif subject.scope:  # exact, so a safe narrowing before normalising in Python (indexed)
+        found = warehouse.select_where(raw, subject.scope, [scope]).reindex(columns=columns)
+    else:
+        found = warehouse.read_table(raw, columns)
     match = normalise(found[subject.column], subject.kind, subject.default_region) == wanted
     if subject.scope:
         match &= found[subject.scope].astype("string") == scope

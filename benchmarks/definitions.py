@@ -1,0 +1,146 @@
+"""Plugin overhead where users feel it: loading a code location with N register-driven assets against
+the same N plain `@asset`s, and one tick of the DPIA sensor over a graph of 2N assets.
+
+    python -m benchmarks.definitions [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from dagster import AssetCheckSpec, AssetMaterialization, Definitions, DagsterInstance, asset, build_sensor_context
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.common import run_alone
+
+console = Console()
+ACTIVITY = "bench_activity"
+
+
+def _register(folder: Path, sources: int) -> Path:
+    """A register with one activity (and its DPIA) and `sources` raw sources of five columns."""
+    demo = yaml.safe_load((Path(__file__).resolve().parents[1] / "register" / "activities.yaml").read_text())["activities"]["engagement_analytics"]
+    demo.pop("consent_source")
+    demo["legal_basis"] = "Legitimate interests"
+    (folder / "activities.yaml").write_text(yaml.safe_dump({"activities": {ACTIVITY: demo}}))
+    columns = {
+        "customer_id": {"type": "string", "category": "user.unique_id", "identifier": "direct", "description": "Contact id"},
+        "event_type": {"type": "string", "category": "user.behavior", "description": "What happened"},
+        "occurred_at": {"type": "datetime", "category": "user.behavior", "description": "When"},
+        "ip_address": {"type": "string", "category": "user.device.ip_address", "identifier": "direct", "description": "Client IP"},
+        "workspace_id": {"type": "string", "category": "system.operations", "description": "Tenant"},
+    }
+    body = {f"events_{i:04d}": {"activity": ACTIVITY, "description": f"Event stream {i}", "event_time": "occurred_at", "columns": columns} for i in range(sources)}
+    (folder / "sources.yaml").write_text(yaml.safe_dump({"sources": body}))
+    (folder / "features.yaml").write_text("feature_sets: {}\n")
+    (folder / "cohorts.yaml").write_text("cohorts: {}\n")
+    dpia = yaml.safe_load((Path(__file__).resolve().parents[1] / "register" / "dpia" / "engagement_analytics.yaml").read_text())
+    dpia["activity"] = ACTIVITY
+    (folder / "dpia").mkdir()
+    (folder / "dpia" / f"{ACTIVITY}.yaml").write_text(yaml.safe_dump(dpia))
+    return folder
+
+
+def _empty(context) -> pd.DataFrame:
+    return pd.DataFrame()
+
+
+def _register_driven(register_dir: Path) -> Definitions:
+    from compliance_assets.definitions import build_definitions
+    from compliance_assets.factories.raw import raw_asset
+    from compliance_assets.register import load_register
+
+    register = load_register(register_dir)
+    defs = build_definitions(register, [raw_asset(register, name, _empty) for name in register.sources])
+    defs.get_repository_def().asset_graph.get_all_asset_keys()
+    return defs
+
+
+def _plain(count: int, checks: bool = False) -> Definitions:
+    """Plain assets; with `checks`, each also declares the two blocking checks ours carry."""
+
+    def build(i: int):
+        name = f"events_{i:04d}"
+        specs = [AssetCheckSpec(c, asset=name, blocking=True) for c in ("contract", "retention")] if checks else None
+
+        @asset(name=name, group_name="raw", check_specs=specs)
+        def _events():
+            """A plain asset."""
+
+        return _events
+
+    defs = Definitions(assets=[build(i) for i in range(count)])
+    defs.get_repository_def().asset_graph.get_all_asset_keys()
+    return defs
+
+
+def _best(function, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _sensor_tick(defs: Definitions, instance: DagsterInstance) -> float:
+    sensor = defs.resolve_sensor_def("dpia_review")
+    resources = {key: defs.resources[key].process_config_and_initialize() for key in ("dpia_reviews", "audit_trail")}
+    with build_sensor_context(instance=instance, definitions=defs, resources=resources) as context:
+        started = time.perf_counter()
+        result = sensor(context)
+        seconds = time.perf_counter() - started
+    assert len(result.run_requests) == 1  # never approved: one review
+    return seconds
+
+
+def run(quick: bool) -> dict:
+    assets = 50 if quick else 500
+    with tempfile.TemporaryDirectory(prefix="bench-definitions-") as tmp:
+        folder = Path(tmp)
+        os.environ.update({"COMPLIANCE_DATA_DIR": str(folder / "data"), "COMPLIANCE_DEV_KEY_DIR": str(folder / "keys")})
+        for name in ("COMPLIANCE_WAREHOUSE_URL", "COMPLIANCE_VAULT_URL"):
+            os.environ.pop(name, None)
+        small, large = (folder / "small"), (folder / "large")
+        small.mkdir(), large.mkdir()
+        _register(small, assets)
+        _register(large, 2 * assets)
+        ours = _best(lambda: _register_driven(small))
+        plain = _best(lambda: _plain(assets))
+        hand_checked = _best(lambda: _plain(assets, checks=True))
+        defs = _register_driven(large)
+        with DagsterInstance.ephemeral() as instance:
+            for i in range(2 * assets):
+                instance.report_runless_asset_event(AssetMaterialization(f"events_{i:04d}", metadata={"dagster/row_count": 1000 + i}))
+            tick = min(_sensor_tick(defs, instance) for _ in range(3))
+    figures = {
+        "assets": assets,
+        "register_driven_load_s": round(ours, 3),
+        "plain_load_s": round(plain, 3),
+        "overhead_ratio": round(ours / plain, 2),
+        "overhead_target": 1.5,
+        "plain_with_checks_load_s": round(hand_checked, 3),
+        "overhead_vs_hand_checked": round(ours / hand_checked, 2),
+        "sensor_assets": 2 * assets,
+        "dpia_sensor_tick_s": round(tick, 3),
+        "dpia_sensor_target_s": 1.0,
+    }
+    table = Table(title=f"Code location load ({assets} assets) and one DPIA sensor tick ({2 * assets} assets)")
+    for column in ("measure", "seconds", "vs plain"):
+        table.add_column(column, justify="right" if column != "measure" else "left")
+    table.add_row(f"{assets} register-driven assets (register, factories, checks, jobs, sensors)", f"{ours:.3f}", f"{ours / plain:.2f}× (target ≤ 1.5×)")
+    table.add_row(f"{assets} plain @asset", f"{plain:.3f}", "1.00×")
+    table.add_row(f"{assets} plain @asset with the same two blocking check specs", f"{hand_checked:.3f}", f"{hand_checked / plain:.2f}×")
+    table.add_row(f"DPIA sensor tick over {2 * assets} assets", f"{tick:.3f}", "target < 1 s")
+    console.print(table)
+    return figures
+
+
+if __name__ == "__main__":
+    run_alone("definitions", run, __doc__)

@@ -1,0 +1,143 @@
+"""A DPIA (Art. 35) as a YAML document beside the code, in the five sections of the seed.
+
+What can be derived from the register (data categories, subjects, purpose, legal basis and four of
+the nine WP248 criteria) is computed, not typed: a document may restate it, and a restatement
+that contradicts the register is an error (see `dpia/consistency.py`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from compliance_assets.register.models import DataCategory, DataSubject, Identifier, Strict
+
+
+class Criterion(StrEnum):
+    """The nine criteria of the EDPB/WP248 guidelines; two or more usually mean a DPIA is required."""
+
+    EVALUATION_OR_SCORING = "evaluation_or_scoring"
+    AUTOMATED_DECISIONS = "automated_decisions_with_legal_effect"
+    SYSTEMATIC_MONITORING = "systematic_monitoring"
+    SENSITIVE_DATA = "sensitive_data"
+    LARGE_SCALE = "large_scale"
+    COMBINING_DATASETS = "matching_or_combining_datasets"
+    VULNERABLE_SUBJECTS = "vulnerable_subjects"
+    INNOVATIVE_TECHNOLOGY = "innovative_technology"
+    PREVENTS_EXERCISING_RIGHTS = "prevents_exercising_a_right"
+
+
+CRITERION_TITLES = {
+    Criterion.EVALUATION_OR_SCORING: "Evaluation or scoring",
+    Criterion.AUTOMATED_DECISIONS: "Automated decisions with legal or similar effect",
+    Criterion.SYSTEMATIC_MONITORING: "Systematic monitoring",
+    Criterion.SENSITIVE_DATA: "Sensitive data or data of a highly personal nature",
+    Criterion.LARGE_SCALE: "Data processed on a large scale",
+    Criterion.COMBINING_DATASETS: "Matching or combining datasets",
+    Criterion.VULNERABLE_SUBJECTS: "Data concerning vulnerable data subjects",
+    Criterion.INNOVATIVE_TECHNOLOGY: "Innovative use or new technology",
+    Criterion.PREVENTS_EXERCISING_RIGHTS: "Prevents data subjects from exercising a right or using a service",
+}
+
+
+class Level(StrEnum):
+    """The CNIL PIA scale, for likelihood and severity alike."""
+
+    NEGLIGIBLE = "negligible"
+    LIMITED = "limited"
+    SIGNIFICANT = "significant"
+    MAXIMUM = "maximum"
+
+
+class Assessment(Strict):
+    triggered: bool | None = Field(default=None, description="May be left out for criteria the register decides")
+    reason: str = Field(min_length=1)
+
+
+class Description(Strict):
+    """Section 1. Categories, subjects, purpose and scale come from the register and the runs."""
+
+    technology: str = Field(min_length=1)
+    data_categories: list[DataCategory] | None = None
+    data_subjects: list[DataSubject] | None = None
+    purpose: str | None = None
+
+
+class Necessity(Strict):
+    """Section 2. The legal basis comes from the register; the rest is the controller's argument."""
+
+    legal_basis: str | None = None
+    purpose_limitation: str = Field(min_length=1)
+    minimisation: str = Field(min_length=1)
+    storage_limitation: str = Field(min_length=1)
+    data_subject_rights: str = Field(min_length=1)
+
+
+class Risk(Strict):
+    description: str = Field(min_length=1)
+    likelihood: Level
+    severity: Level
+    mitigations: list[Identifier] = Field(default_factory=list)
+
+
+class Control(Strict):
+    """Where a mitigation lives in the code location: exactly one of these, verified to exist."""
+
+    check: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", description="asset.check")
+    pseudonymisation_domain: Identifier | None = None
+    job: Identifier | None = None
+    schedule: Identifier | None = None
+    sensor: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Control:
+        if len(self.model_dump(exclude_none=True)) != 1:
+            raise ValueError("name exactly one control: check, pseudonymisation_domain, job, schedule or sensor")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(iter(self.model_dump(exclude_none=True)))
+
+    @property
+    def target(self) -> str:
+        return next(iter(self.model_dump(exclude_none=True).values()))
+
+
+class Mitigation(Strict):
+    description: str = Field(min_length=1)
+    control: Control
+
+
+class Consultation(Strict):
+    """Section 5: the DPO's opinion on the document as committed."""
+
+    dpo_opinion: str = Field(min_length=1)
+    approver: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+    date: date
+    residual_risk: Level
+
+
+class DpiaDocument(Strict):
+    activity: Identifier
+    description: Description
+    necessity: Necessity
+    criteria: dict[Criterion, Assessment]
+    risks: dict[Identifier, Risk] = Field(min_length=1)
+    mitigations: dict[Identifier, Mitigation] = Field(min_length=1)
+    consultation: Consultation
+    large_scale_from: int = Field(default=1_000_000, ge=1, description="Rows in one source from which the processing is large-scale")
+
+    @model_validator(mode="after")
+    def _complete(self) -> DpiaDocument:
+        missing = [c.value for c in Criterion if c not in self.criteria]
+        if missing:
+            raise ValueError(f"every WP248 criterion must be assessed; missing: {', '.join(missing)}")
+        for name, risk in self.risks.items():
+            unknown = [m for m in risk.mitigations if m not in self.mitigations]
+            if unknown:
+                raise ValueError(f"risk '{name}' names mitigations that are not defined: {', '.join(unknown)}")
+            if risk.severity in (Level.SIGNIFICANT, Level.MAXIMUM) and not risk.mitigations:
+                raise ValueError(f"risk '{name}' has {risk.severity.value} severity and no mitigation")
+        return self

@@ -1,0 +1,85 @@
+"""The DPIA as a DPO reads it: status and the changes awaiting review first, then the five sections."""
+
+from __future__ import annotations
+
+from compliance_assets.dpia.criteria import derived_criteria
+from compliance_assets.dpia.document import CRITERION_TITLES, Criterion, DpiaDocument
+from compliance_assets.dpia.fingerprint import band_label
+from compliance_assets.dpia.review import Controls, ReviewState, missing_controls
+from compliance_assets.register import Register
+from compliance_assets.reports.render import mermaid_lineage, table
+
+LINEAGE_PLACEHOLDER = "<!-- lineage -->"
+
+
+def status_line(state: ReviewState) -> str:
+    if state.needs_review:
+        return f"**Status: review required** ({len(state.changes)} change(s) since the approved state). Publication of this activity's assets is blocked until the DPO decides."
+    approved = state.approved
+    return f"**Status: approved** by {approved.approver} on {approved.decided_at:%Y-%m-%d} (state `{state.current.digest[:12]}`)."
+
+
+def criteria_rows(document: DpiaDocument, register: Register, rows: int | None) -> list[tuple[str, str, str, str]]:
+    derived = derived_criteria(register, document.activity, rows, document.large_scale_from)
+    out = []
+    for criterion in Criterion:
+        assessed = document.criteria[criterion]
+        if criterion in derived:
+            computed = derived[criterion]
+            note = "" if assessed.triggered in (None, computed.triggered) else f" **Contradicts the document, which says {'yes' if assessed.triggered else 'no'}.**"
+            out.append((CRITERION_TITLES[criterion], "yes" if computed.triggered else "no", "computed", f"{computed.reason}.{note} {assessed.reason}"))
+        elif criterion is Criterion.LARGE_SCALE:
+            out.append((CRITERION_TITLES[criterion], "not yet measured", "computed", assessed.reason))
+        else:
+            out.append((CRITERION_TITLES[criterion], "yes" if assessed.triggered else "no", "assessed", assessed.reason))
+    return out
+
+
+def dpia_markdown(document: DpiaDocument, register: Register, state: ReviewState, controls: Controls) -> str:
+    activity = register.activities[document.activity]
+    current = state.current
+    lines = [f"# DPIA: {activity.name}", "", status_line(state), ""]
+    if state.changes:
+        lines += ["## Changes awaiting review", "", *[f"- **{c.kind.value.replace('_', ' ')}**: {c.text}" for c in state.changes], ""]
+    lines += [
+        "## 1. Description of the processing", "",
+        f"- **Purpose:** {activity.purpose} (data use `{activity.data_use}`)",
+        f"- **Role:** {activity.role.value}; controller: {activity.controller}",
+        f"- **Data subjects:** {', '.join(activity.data_subjects)}",
+        "- **Scale:** " + (f"{current.rows:,} rows in the largest source ({band_label(current.band)})" if current.rows is not None else "no run measured yet"),
+        f"- **Technology:** {document.description.technology}",
+        "- **Sub-processors:** " + (", ".join(f"{s['name']} ({s['country']})" for s in current.sub_processors) or "none"),
+        "", "The lineage the DPIA covers (the activity's own assets highlighted):", "",
+        LINEAGE_PLACEHOLDER, "", mermaid_lineage(current.assets), "",
+        "Data categories per column, over the activity's assets and everything upstream:", "",
+        table(["asset", "tier", "column", "data category"], [(n, a["tier"], c, cat) for n, a in sorted(current.assets.items()) for c, cat in a["columns"].items()]),
+        "",
+        "## 2. Necessity and proportionality", "",
+        f"- **Legal basis:** {activity.legal_basis.value}" + (f"; Art. 9 basis: {activity.special_category_basis.value}" if activity.special_category_basis else ""),
+        f"- **Purpose limitation:** {document.necessity.purpose_limitation}",
+        f"- **Minimisation:** {document.necessity.minimisation}",
+        f"- **Storage limitation:** {document.necessity.storage_limitation}",
+        f"- **Data-subject rights:** {document.necessity.data_subject_rights}",
+        "", "## 3. Risk assessment", "",
+        table(["WP248 criterion", "triggered", "decided by", "reason"], criteria_rows(document, register, current.rows)),
+        "",
+        table(["risk", "likelihood", "severity", "mitigations"], [(r.description, r.likelihood.value, r.severity.value, ", ".join(r.mitigations)) for r in document.risks.values()]),
+        "", "## 4. Mitigations", "",
+    ]
+    missing = missing_controls(document, controls)
+    lines.append(
+        table(
+            ["mitigation", "control in code", "present"],
+            [(m.description, f"{m.control.kind} `{m.control.target}`", "no: not in the code location" if name in missing else "yes") for name, m in document.mitigations.items()],
+        )
+    )
+    consultation = document.consultation
+    lines += [
+        "", "## 5. DPO consultation", "",
+        f"- **Opinion:** {consultation.dpo_opinion}",
+        f"- **Approver:** {consultation.approver}, {consultation.date.isoformat()}",
+        f"- **Residual risk:** {consultation.residual_risk.value}",
+    ]
+    if state.approved is not None:
+        lines.append(f"- **Approved state:** `{state.approved.fingerprint.digest[:12]}` by {state.approved.approver} on {state.approved.decided_at:%Y-%m-%d}: {state.approved.comment}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,148 @@
+"""Reports a DPO reads: golden files for the demo register (regenerate with UPDATE_GOLDEN=1 after an
+intended change, and review the diff), the Fides export validated by fideslang, and the ten
+checklist answers, each of which turns to "no" when its evidence is removed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import pytest
+import yaml
+from fideslang.models import Dataset, System
+
+from compliance_assets.definitions import build_definitions
+from compliance_assets.dpia.lineage import deployed_controls, review_states
+from compliance_assets.dpia.review import ReviewState
+from compliance_assets.factories.naming import DATA_USE_TAG
+from compliance_assets.register import load_register
+from compliance_assets.reports.ai_schedule import fides_export, schedule_entries, schedule_markdown
+from compliance_assets.reports.checklist import NO, NOT_APPLICABLE, YES, Evidence, checklist
+from compliance_assets.reports.dpia import dpia_markdown
+from compliance_assets.reports.render import lineage_svg, to_html
+from compliance_assets.reports.ropa import ropa_markdown
+from tests.conftest import REPO
+
+GOLDEN = REPO / "tests" / "golden"
+ACTIVITY = "engagement_analytics"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    register = load_register(REPO / "register")
+    defs = build_definitions(register)
+    states = review_states(defs.resolve_asset_graph(), None, register, None, sorted(register.dpias))
+    return register, defs, states
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {name}: run with UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed: review, then UPDATE_GOLDEN=1"
+
+
+def test_reports_match_their_golden_files(local_env, demo):
+    register, defs, states = demo
+    controls = deployed_controls(defs.get_repository_def())
+    _golden("ropa.md", ropa_markdown(register))
+    _golden("ai_processing_schedule.md", schedule_markdown(register))
+    _golden("ai_processing_schedule.json", json.dumps(schedule_entries(register), indent=2) + "\n")
+    _golden("fides.yaml", yaml.safe_dump(fides_export(register), sort_keys=False))
+    for activity, state in states.items():
+        _golden(f"dpia_{activity}.md", dpia_markdown(register.dpias[activity], register, state, controls))
+
+
+def test_the_ropa_covers_article_30_for_every_activity(demo):
+    register, _, _ = demo
+    text = ropa_markdown(register)
+    for row in ("(a) controller", "(b) purposes", "(c) data subjects", "(c) personal data", "(d) recipients", "(e) third-country transfers", "(f) time limits", "(g) security measures"):
+        assert text.count(row) == len(register.activities)
+    assert "Postmark (ActiveCampaign, LLC) (US), safeguard: SCCs" in text
+
+
+def test_the_fides_export_is_valid_fideslang(demo):
+    register, _, _ = demo
+    export = fides_export(register)
+    systems = [System.model_validate(s) for s in export["system"]]
+    datasets = [Dataset.model_validate(d) for d in export["dataset"]]
+    assert sorted(s.fides_key for s in systems) == ["census_statistics", ACTIVITY]
+    assert {d.fides_key for d in datasets} == set(register.asset_names)
+    engagement = next(s for s in systems if s.fides_key == ACTIVITY)
+    assert engagement.does_international_transfers and engagement.requires_data_protection_assessments
+
+
+def test_the_dpia_page_draws_the_lineage(demo):
+    _, _, states = demo
+    svg = lineage_svg(states[ACTIVITY].current.assets, highlight=ACTIVITY)
+    page = to_html("DPIA", "# DPIA\n\n<!-- lineage -->\n", {"<!-- lineage -->": svg})
+    assert page.count("<rect") == len(states[ACTIVITY].current.assets) and "customer_features" in page and "<line" in page
+
+
+def _evidence(register, defs, states) -> Evidence:
+    controls = deployed_controls(defs.get_repository_def())
+    graph = defs.resolve_asset_graph()
+    return Evidence(
+        controls=controls,
+        check_results={ref: True for ref in controls.checks},
+        data_use_tags={k.to_user_string(): graph.get(k).tags.get(DATA_USE_TAG, "") for k in graph.get_all_asset_keys()},
+        dpia_states=states,
+        audit_intact=True,
+        audited_assets=frozenset(register.asset_names),
+    )
+
+
+def _with_activity(register, **changes):
+    activity = register.activities[ACTIVITY]
+    updated = activity.model_copy(update=changes)
+    return dataclasses.replace(register, activities={**register.activities, ACTIVITY: updated})
+
+
+def _approved_without_postmark(state: ReviewState) -> ReviewState:
+    fingerprint = state.approved.fingerprint
+    signed = dataclasses.replace(fingerprint, sub_processors=[s for s in fingerprint.sub_processors if s["country"] != "US"])
+    return dataclasses.replace(state, approved=dataclasses.replace(state.approved, fingerprint=signed))
+
+
+def _automated(register, oversight: str):
+    decisions = register.activities[ACTIVITY].automated_decisions.model_copy(update={"present": True, "art22_basis": "Explicit consent", "description": "auto-unsubscribe", "human_oversight": oversight})
+    return _with_activity(register, automated_decisions=decisions)
+
+
+REMOVALS = {
+    "AVV updated?": lambda r, e: (r, dataclasses.replace(e, dpia_states={**e.dpia_states, ACTIVITY: _approved_without_postmark(e.dpia_states[ACTIVITY])})),
+    "Sub-processors listed?": lambda r, e: (_with_activity(r, sub_processors=[]), e),
+    "Purpose documented?": lambda r, e: (r, dataclasses.replace(e, data_use_tags={**e.data_use_tags, "region_cohorts": ""})),
+    "Data minimised?": lambda r, e: (r, dataclasses.replace(e, check_results={**e.check_results, "customer_features.minimisation": False})),
+    "Pseudonymisation applied?": lambda r, e: (r, dataclasses.replace(e, controls=dataclasses.replace(e.controls, pseudonymisation_domains=frozenset()))),
+    "Consent checked?": lambda r, e: (r, dataclasses.replace(e, controls=dataclasses.replace(e.controls, checks=e.controls.checks - {"customer_features.consent"}))),
+    "Retention enforced?": lambda r, e: (r, dataclasses.replace(e, controls=dataclasses.replace(e.controls, schedules=frozenset()))),
+    "Audit trail active?": lambda r, e: (r, dataclasses.replace(e, audit_intact=False)),
+    "DPIA completed?": lambda r, e: (dataclasses.replace(r, dpias={k: v for k, v in r.dpias.items() if k != ACTIVITY}), e),
+    "Human oversight implemented?": lambda r, e: (_automated(r, ""), e),
+}
+
+
+def test_the_demo_answers_every_question(local_env, demo):
+    register, defs, states = demo
+    answers = {a.question: a.answer for a in checklist(register, ACTIVITY, _evidence(register, defs, states))}
+    assert list(answers) == list(REMOVALS)
+    assert answers == {**{q: YES for q in REMOVALS}, "Human oversight implemented?": NOT_APPLICABLE}
+    with_oversight = checklist(_automated(register, "Each batch is confirmed by the client's campaign manager"), ACTIVITY, _evidence(register, defs, states))
+    assert with_oversight[-1].answer == YES
+
+
+@pytest.mark.parametrize("question", list(REMOVALS))
+def test_an_answer_turns_to_no_when_its_evidence_is_removed(local_env, demo, question):
+    register, defs, states = demo
+    register, evidence = REMOVALS[question](register, _evidence(register, defs, states))
+    answers = {a.question: a for a in checklist(register, ACTIVITY, evidence)}
+    assert answers[question].answer == NO, answers[question]
+    others = [q for q, a in answers.items() if q != question and a.answer == NO]
+    # A control the DPIA names as a mitigation is evidence for "DPIA completed?" too.
+    assert others in ([], ["DPIA completed?"]), f"removing the evidence of '{question}' also flipped {others}"
+    if others:
+        assert "missing controls" in answers["DPIA completed?"].why

@@ -193,7 +193,7 @@ def _request(args: argparse.Namespace) -> int:
     from resources.requests import PrivacyRequests
 
     if args.request_command == "serve":
-        return _run(REQUEST_JOB, None, {"ops": {"handle_privacy_request": {"config": {"request_id": args.request_id}}}})
+        return _run(REQUEST_JOB, None, {"ops": {"handle_privacy_requests": {"config": {"request_ids": [args.request_id]}}}})
     identifier = sys.stdin.readline().strip()
     with _resources("pseudonym_vault") as (vault,):
         try:

@@ -28,7 +28,8 @@ requests = sa.Table(
     sa.Column("ciphertext", sa.LargeBinary, nullable=False),
     sa.Column("plan_nonce", sa.LargeBinary, nullable=True),
     sa.Column("plan_ciphertext", sa.LargeBinary, nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),  # pending | running | erased | done | failed
+    sa.Column("status", sa.String(16), nullable=False),  # pending | queued | running | erased | done | failed
+    sa.Column("run_key", sa.String(80), nullable=True),  # the run that serves it, once queued
     sa.Column("outcome", sa.Text, nullable=True),  # JSON, no identifiers
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("changed_at", sa.DateTime, nullable=False),
@@ -81,6 +82,29 @@ class PrivacyRequests:
         with self._engine.connect() as connection:
             query = sa.select(requests.c.request_id).where(requests.c.status.in_(statuses)).order_by(requests.c.created_at)
             return list(connection.execute(query).scalars())
+
+    def queue_pending(self, per_run: int) -> dict[str, list[str]]:
+        """Gives every pending request a run, at most `per_run` requests to a run in the order they
+        were filed, and returns every queued run's requests by run key. The keys are stored with the
+        requests in the same transaction, so a tick that dies before Dagster launched its runs is
+        repaired by the next one (which asks for the same keys again: Dagster launches each key once)."""
+        with self._engine.begin() as connection:
+            pending = list(connection.execute(
+                sa.select(requests.c.request_id).where(requests.c.status == "pending").order_by(requests.c.created_at, requests.c.request_id)
+            ).scalars())
+            for start in range(0, len(pending), per_run):
+                batch = pending[start : start + per_run]
+                key = batch[0] if len(batch) == 1 else f"{batch[0]}..{batch[-1]}"
+                connection.execute(
+                    requests.update().where(requests.c.request_id.in_(batch)).values(status="queued", run_key=key, changed_at=_now())
+                )
+            queued = connection.execute(
+                sa.select(requests.c.run_key, requests.c.request_id).where(requests.c.status == "queued").order_by(requests.c.created_at, requests.c.request_id)
+            ).all()
+        runs: dict[str, list[str]] = {}
+        for key, request_id in queued:
+            runs.setdefault(key, []).append(request_id)
+        return runs
 
     def get(self, request_id: str) -> PrivacyRequest:
         with self._engine.connect() as connection:

@@ -1,7 +1,7 @@
 """Nightly schedules (the pipeline, storage limitation, the governance reports), on by default so
 the daemon runs them without a click."""
 
-from dagster import DefaultScheduleStatus, JobDefinition, ScheduleDefinition
+from dagster import DefaultScheduleStatus, JobDefinition, ScheduleDefinition, build_schedule_from_partitioned_job
 
 
 def nightly_schedule(name: str, job: JobDefinition, cron: str, description: str) -> ScheduleDefinition:
@@ -15,10 +15,15 @@ def nightly_schedule(name: str, job: JobDefinition, cron: str, description: str)
     )
 
 
-def pipeline_schedule(job: JobDefinition) -> ScheduleDefinition:
-    return nightly_schedule(
-        "daily_demo_pipeline", job, "0 1 * * *",
-        "Every night: yesterday's contacts and events through raw → pseudonymised → cohorts, every blocking check on.",
+def pipeline_schedule(job):
+    """The partitioned pipeline's nightly run targets yesterday's partition: the day just closed."""
+    return build_schedule_from_partitioned_job(
+        job,
+        name="daily_demo_pipeline",
+        hour_of_day=1,
+        minute_of_hour=0,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Every night: yesterday's events (and today's contacts) through raw → pseudonymised → cohorts, every blocking check on.",
     )
 
 

@@ -28,6 +28,16 @@ mutation Launch($params: ExecutionParams!) {
 }"""
 STATUS = """query Status($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run { status } } }"""
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}"""
+BACKFILL_STATUS = """query BackfillStatus($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename ... on PartitionBackfill { status } } }"""
+BACKFILL_FINISHED = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
 
 
 def free_port() -> int:
@@ -65,6 +75,18 @@ def launch(port: int, job: str, run_config: dict) -> str:
     launched = graphql(port, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
+
+
+def backfill(port: int, assets: list[str], partitions: list[str], run_config: dict) -> str:
+    """What the UI's "Materialize → partitions" dialog sends; the daemon runs the backfill."""
+    params = {"assetSelection": [{"path": [name]} for name in assets], "partitionNames": partitions, "runConfigData": run_config}
+    launched = graphql(port, BACKFILL, {"params": params})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched["backfillId"]
+
+
+def backfill_status(port: int, backfill_id: str) -> str:
+    return graphql(port, BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
 
 
 def status(port: int, run_id: str) -> str:

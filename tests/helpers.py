@@ -18,10 +18,13 @@ from resources.warehouse import WarehouseResource
 from tests.conftest import small_run_config
 
 
-def run_job(job: str = "demo_pipeline", defs: Definitions | None = None, **demo_overrides) -> ExecuteInProcessResult:
+def run_job(
+    job: str = "demo_pipeline", defs: Definitions | None = None, partition_key: str | None = None, **demo_overrides
+) -> ExecuteInProcessResult:
+    """Without a partition key the event sources load their whole export, as `make demo` does."""
     defs = defs or build_definitions()
     return defs.resolve_job_def(job).execute_in_process(
-        run_config=small_run_config(**demo_overrides), instance=DagsterInstance.get(), raise_on_error=False
+        run_config=small_run_config(**demo_overrides), instance=DagsterInstance.get(), raise_on_error=False, partition_key=partition_key
     )
 
 

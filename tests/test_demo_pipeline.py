@@ -77,14 +77,6 @@ def _latest_run_status(instance: DagsterInstance) -> DagsterRunStatus:
     return run.status
 
 
-def test_demo_materialises_through_the_cli_on_sqlite(local_env, tmp_path):
-    selection = ",".join(EMAIL_MARKETING_ASSETS)
-    completed = run_cli("dagster", "asset", "materialize", "-m", "compliance_assets.definitions", "--select", selection, "-c", _write_config(tmp_path))
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert _latest_run_status(DagsterInstance.get()) == DagsterRunStatus.SUCCESS
-    _assert_published_demo()
-
-
 @pytest.mark.postgres
 def test_demo_materialises_in_process_on_postgres(pg_env):
     instance = DagsterInstance.get()
@@ -104,21 +96,6 @@ def test_demo_materialises_in_process_on_postgres(pg_env):
         mapped = connection.execute(sa.text("SELECT count(*) FROM pseudonym_mappings")).scalar_one()
     vault.dispose()
     assert mapped == len(published(Tier.PSEUDONYMISED, "customer_features", defs))
-
-
-@pytest.mark.postgres
-def test_demo_materialises_through_the_cli_on_postgres(pg_env, tmp_path):
-    selection = ",".join(EMAIL_MARKETING_ASSETS)
-    completed = run_cli("dagster", "asset", "materialize", "-m", "compliance_assets.definitions", "--select", selection, "-c", _write_config(tmp_path))
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    engine = sa.create_engine(pg_env.url(pg_env.instance_db))
-    with engine.connect() as connection:
-        statuses = connection.execute(sa.text("SELECT status FROM runs")).scalars().all()
-        checks = connection.execute(sa.text("SELECT count(*) FROM asset_check_executions")).scalar_one()
-    engine.dispose()
-    assert statuses == ["SUCCESS"]
-    assert checks == len(EXPECTED_CHECKS)
-    _assert_published_demo()
 
 
 def test_census_release_on_adult_csv(local_env, census_csv):

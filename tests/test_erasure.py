@@ -46,7 +46,7 @@ def _subject(warehouse, index: int) -> tuple[str, str, list[str]]:
 def _serve(defs, request_id: str):
     job = defs.resolve_job_def("privacy_request")
     return job.execute_in_process(
-        run_config={"ops": {"handle_privacy_request": {"config": {"request_id": request_id}}}},
+        run_config={"ops": {"handle_privacy_requests": {"config": {"request_ids": [request_id]}}}},
         instance=DagsterInstance.get(),
         raise_on_error=False,
     )
@@ -170,6 +170,42 @@ def test_the_sensor_launches_requests_then_refreshes_the_cohorts(local_env):
     assert PrivacyRequests(vault).get(request_id).status == "done"
     with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
         assert list(sensor(context)) == []
+
+
+def test_a_backlog_is_served_in_one_run_and_one_bad_request_does_not_stop_the_others(local_env):
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
+    store = PrivacyRequests(vault)
+    subjects = [_subject(warehouse, i) for i in (5, 6)]
+    filed = [store.submit("erasure", "customers", email, scope) for email, scope, _ in subjects[:1]]
+    filed.append(store.submit("erasure", "no_such_source", subjects[0][0], subjects[0][1]))
+    filed += [store.submit("erasure", "customers", email, scope) for email, scope, _ in subjects[1:]]
+    sensor = defs.resolve_sensor_def("privacy_requests")
+    instance = DagsterInstance.get()
+
+    ticks = []
+    for _ in range(2):  # the second tick asks for the same run again: Dagster launches a run key once
+        with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
+            ticks.append(list(sensor(context)))
+    (launch,), (again,) = ticks
+    assert launch.run_key == again.run_key == f"{filed[0]}..{filed[-1]}"
+    assert launch.run_config["ops"]["handle_privacy_requests"]["config"]["request_ids"] == filed
+    assert launch.tags == {"privacy/requests": "3"}
+
+    run = defs.resolve_job_def("privacy_request").execute_in_process(run_config=launch.run_config, instance=instance, raise_on_error=False)
+    assert not run.success
+    assert filed[1] in str(run.failure_data_for_node("handle_privacy_requests").error)
+    bad = store.get(filed[1])
+    assert bad.status == "failed" and bad.outcome["error"] == "LookupError: no source 'no_such_source' in the register"
+    assert [store.get(i).status for i in (filed[0], filed[2])] == ["erased", "erased"]
+    for email, scope, ids in subjects:
+        assert warehouse.count_where(table_name(Tier.RAW, "engagement_events"), "customer_id", ids[0]) == 0
+
+    with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
+        (refresh,) = list(sensor(context))
+    assert refresh.run_key == f"{filed[0]}..{filed[2]}:cohorts" and refresh.tags == {"privacy/requests": "2"}
+    assert {store.get(i).status for i in (filed[0], filed[2])} == {"done"}
 
 
 def test_cli_files_a_request_from_standard_input_and_serves_it(local_env):

@@ -1,7 +1,9 @@
 """The UI as a person uses it: dagster-webserver and dagster-daemon on loopback against the
 PostgreSQL instance, a materialisation launched through the webserver's GraphQL API and dequeued by
 the daemon, one blocking check failing on purpose, and headless Chromium pages of the asset graph
-and of the failing check. Screenshots go to artifacts/ui/ (gitignored) for CI to keep."""
+and of the failing check, then a backfill of two days launched the way the UI's partition dialog
+does and run by the daemon, and the asset's partitions page. Screenshots go to artifacts/ui/
+(gitignored) for CI to keep."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from datetime import UTC, datetime, timedelta
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, RunsFilter
 
 from tests.conftest import REPO, small_run_config
-from tests.dagster_servers import FINISHED, graphql, launch, status, webserver_and_daemon
+from tests.dagster_servers import BACKFILL_FINISHED, FINISHED, backfill, backfill_status, graphql, launch, status, webserver_and_daemon
 from tests.helpers import wait_for
 
 ARTIFACTS = REPO / "artifacts" / "ui"
@@ -70,7 +74,22 @@ def test_ui_launch_failing_check_and_pages(pg_env, blocking_register, tmp_path):
         assert "engagement_events" in graph and "customers" in graph
         check = _page(port, "/assets/engagement_events?view=checks&checkDetail=retention", ARTIFACTS / "failing_check.png")
         assert "retention" in check and "Failed" in check
-        (ARTIFACTS / "timings.json").write_text(json.dumps({"launch_to_finish_seconds": round(launched_seconds, 1)}))
+
+        started = time.monotonic()
+        days = [(datetime.now(UTC).date() - timedelta(days=n)).isoformat() for n in (2, 1)]
+        backfill_id = backfill(port, ["engagement_events", "search_logs"], days, small_run_config())
+        final = wait_for(lambda: (s := backfill_status(port, backfill_id)) in BACKFILL_FINISHED and s, 300, "the backfill to finish (the daemon runs it)")
+        backfill_seconds = time.monotonic() - started
+        assert final in ("COMPLETED", "COMPLETED_SUCCESS"), final
+        (run,) = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))
+        assert (run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]) == tuple(days)
+        for name in ("engagement_events", "search_logs"):
+            assert instance.get_materialized_partitions(AssetKey(name)) == set(days)
+        partitions = _page(port, "/assets/engagement_events?view=partitions", ARTIFACTS / "event_partitions.png")
+        assert "engagement_events" in partitions and days[-1] in partitions
+        (ARTIFACTS / "timings.json").write_text(
+            json.dumps({"launch_to_finish_seconds": round(launched_seconds, 1), "backfill_seconds": round(backfill_seconds, 1)})
+        )
 
 
 def instance_events(home: Path, run_id: str, event_type: DagsterEventType) -> list:

@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, ConfigurableResource, Failure
 from pydantic import Field
 
 from compliance_assets.demo import synthetic
+from compliance_assets.factories.partitions import rows_for
 
 
 class DemoSourceResource(ConfigurableResource):
@@ -50,7 +51,7 @@ def load_customers(context: AssetExecutionContext) -> pd.DataFrame:
 
 def load_engagement_events(context: AssetExecutionContext) -> pd.DataFrame:
     source = context.resources.demo_source
-    return synthetic.engagement_events(source.size(), source.reference_time(), source.people())
+    return rows_for(context, synthetic.engagement_events(source.size(), source.reference_time(), source.people()), "occurred_at")
 
 
 def load_consent_records(context: AssetExecutionContext) -> pd.DataFrame:
@@ -60,7 +61,7 @@ def load_consent_records(context: AssetExecutionContext) -> pd.DataFrame:
 
 def load_search_logs(context: AssetExecutionContext) -> pd.DataFrame:
     source = context.resources.demo_source
-    return synthetic.search_logs(source.size(), source.reference_time(), source.people())
+    return rows_for(context, synthetic.search_logs(source.size(), source.reference_time(), source.people()), "searched_at")
 
 
 def load_census(context: AssetExecutionContext) -> pd.DataFrame:

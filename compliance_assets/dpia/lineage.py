@@ -10,7 +10,7 @@ from dagster import AssetKey, DagsterInstance
 from compliance_assets.dpia.fingerprint import Fingerprint, covered_assets, fingerprint_of
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.dpia.review import Controls, ReviewState, review_state
-from compliance_assets.factories.naming import ACTIVITY_TAG, CATEGORY_COLUMN_TAG, DOMAIN_TAG, TIER_TAG
+from compliance_assets.factories.naming import ACTIVITY_TAG, CATEGORY_COLUMN_TAG, DOMAIN_TAG, PUBLISHED_ROWS, TIER_TAG
 
 ROW_COUNT = "dagster/row_count"
 
@@ -51,8 +51,12 @@ def latest_rows(instance: DagsterInstance, names: Iterable[str]) -> dict[str, in
     rows = {}
     for key, event in events.items():
         materialization = event.asset_materialization if event is not None else None
-        if materialization is not None and ROW_COUNT in materialization.metadata:
-            rows[key.to_user_string()] = int(materialization.metadata[ROW_COUNT].value)
+        if materialization is None:
+            continue
+        for count in (PUBLISHED_ROWS, ROW_COUNT):  # a partition's rows are not the table's scale
+            if count in materialization.metadata:
+                rows[key.to_user_string()] = int(materialization.metadata[count].value)
+                break
     return rows
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue, PartitionsDefinition
 
 from compliance_assets.contracts.suites import ExpectationSpec
 from compliance_assets.contracts.validation import validate
@@ -51,8 +51,9 @@ DESCRIPTIONS = {
 }
 
 
-def blocking_specs(asset_key: AssetKey, names: Iterable[str]) -> list[AssetCheckSpec]:
-    return [AssetCheckSpec(name=n, asset=asset_key, blocking=True, description=DESCRIPTIONS[n]) for n in names]
+def blocking_specs(asset_key: AssetKey, names: Iterable[str], partitions_def: PartitionsDefinition | None = None) -> list[AssetCheckSpec]:
+    """A partitioned asset's checks judge the days its run loaded, so they are partitioned like it."""
+    return [AssetCheckSpec(name=n, asset=asset_key, blocking=True, description=DESCRIPTIONS[n], partitions_def=partitions_def) for n in names]
 
 
 def _result(asset_key: AssetKey, name: str, passed: bool, metadata: Mapping[str, object]) -> AssetCheckResult:

@@ -10,7 +10,7 @@ import json
 from datetime import timedelta
 from collections.abc import Callable, Mapping, Sequence
 
-from dagster import AssetKey, FreshnessPolicy, MetadataValue, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
+from dagster import AssetKey, BackfillPolicy, FreshnessPolicy, MetadataValue, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
 
 from compliance_assets.factories.naming import (
     ACTIVITY_TAG,
@@ -23,6 +23,7 @@ from compliance_assets.factories.naming import (
     table_name,
     tag_value,
 )
+from compliance_assets.factories.partitions import partitions_of
 from compliance_assets.register import ProcessingActivity, Register
 
 COLUMN_TYPES = {"string": "string", "integer": "int64", "float": "float64", "boolean": "bool", "date": "date", "datetime": "timestamp"}
@@ -127,6 +128,8 @@ def asset_facts(
         "code_version": code_version(register, name, transform),
         "pool": WAREHOUSE_POOL,
         "freshness_policy": None if tier is Tier.RAW else PUBLISHED_FRESHNESS,
+        "partitions_def": partitions_of(register, name),
+        "backfill_policy": BackfillPolicy.single_run(),  # a range of days is one run; the tiers above run once after it
         "metadata": {
             "dagster/column_schema": schema(columns),
             "dagster/table_name": table_name(tier, name),

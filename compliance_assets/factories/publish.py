@@ -5,12 +5,14 @@ separate check steps run; doing the three steps in one place is what keeps faili
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue
 
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.factories.checks import evaluate_dpia
+from compliance_assets.factories.naming import PUBLISHED_ROWS
 from compliance_assets.register import Register
 from resources.warehouse import WarehouseResource
 
@@ -45,13 +47,18 @@ def stage_check_publish(
     evaluations: Sequence[Evaluation],
     metadata: Mapping[str, object],
     indexed: Sequence[str] = (),
+    days: tuple[str, datetime, datetime] | None = None,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
+    """`days` = (clock column, start, end) publishes a partition: only those days' rows are replaced."""
+    table_rows = None
     with warehouse.exclusive(table):
         staging = warehouse.stage(table, frame)
         staged = warehouse.read_table(staging)
         results = [evaluate(staged) for evaluate in evaluations]
         failed = [r.check_name for r in results if not r.passed]
-        if not failed:
+        if not failed and days:
+            table_rows = warehouse.publish_days(table, *days, indexed=indexed)
+        elif not failed:
             warehouse.publish(table, indexed)
     outcome = {"table": table, "rows": len(frame), "checks": {r.check_name: r.passed for r in results}}
     if failed:
@@ -67,6 +74,7 @@ def stage_check_publish(
         metadata={
             "dagster/row_count": MetadataValue.int(len(frame)),
             "dagster/table_name": MetadataValue.text(table),
+            **({PUBLISHED_ROWS: MetadataValue.int(table_rows)} if table_rows is not None else {}),
             **metadata,
         },
         check_results=results,

@@ -2,6 +2,7 @@
 
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
@@ -11,6 +12,7 @@ from compliance_assets.factories.checks import CONTRACT, RETENTION, blocking_spe
 from compliance_assets.factories.metadata import asset_facts, column
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.factories.partitions import partitions_of, window_of, within
 from compliance_assets.factories.publish import record_processing, stage_check_publish
 from compliance_assets.privacy.conform import REASON_COLUMN, conform
 from compliance_assets.privacy.retention import past_retention
@@ -48,7 +50,7 @@ def raw_asset(
             transform=load, kinds=kinds,
         ),
         required_resource_keys={"warehouse", "audit_trail", *required_resource_keys},
-        check_specs=blocking_specs(AssetKey(name), [CONTRACT] + ([RETENTION] if clock else [])),
+        check_specs=blocking_specs(AssetKey(name), [CONTRACT] + ([RETENTION] if clock else []), partitions_of(register, name)),
         output_required=False,
     )
     def _raw(context: AssetExecutionContext):
@@ -73,9 +75,16 @@ def raw_asset(
                 expired = int(findings.expired.sum())
                 keep &= ~findings.expired
             clean = clean.loc[keep].reset_index(drop=True)
+        window = window_of(context) if source.partitions else None
+        if window:
+            elsewhere = ~within(clean[source.event_time], window)
+            days = f"{window[0]:%Y-%m-%d} to {window[1] - timedelta(days=1):%Y-%m-%d}"
+            stray = clean.loc[elsewhere].astype("string").assign(**{REASON_COLUMN: f"{source.event_time}: not in the days this run loads ({days})"})
+            rejected = pd.concat([rejected, stray], ignore_index=True)
+            clean = clean.loc[~elsewhere].reset_index(drop=True)
         warehouse = context.resources.warehouse
         if len(rejected):
-            quarantine = warehouse.quarantine(name, rejected)
+            quarantine = warehouse.quarantine(name, rejected, days if window else None)
             context.log.warning(f"{len(rejected)} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
         if expired:
             context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
@@ -94,6 +103,7 @@ def raw_asset(
                 "rows_dropped_past_retention": MetadataValue.int(expired),
             },
             register.lookup_columns(name),
+            days=(source.event_time, *window) if window else None,
         )
 
     return _raw

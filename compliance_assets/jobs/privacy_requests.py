@@ -36,8 +36,13 @@ REQUEST_JOB = "privacy_request"
 COHORT_REFRESH_JOB = "cohort_refresh"
 
 
+REQUESTS_PER_RUN = 200
+
+
 class RequestConfig(Config):
-    request_id: str
+    """Request ids only: the identifiers stay sealed in the request table."""
+
+    request_ids: list[str] = Field(description="The requests this run serves, in the order they were filed")
 
 
 def export_folder(request_id: str) -> Path:
@@ -53,9 +58,41 @@ def cohorts_fed_by(register: Register, source_name: str) -> list[AssetKey]:
 
 def build_privacy_request_job(register: Register) -> JobDefinition:
     @op(required_resource_keys={"warehouse", "pseudonym_vault", "pseudonym_keys", "audit_trail"})
-    def handle_privacy_request(context: OpExecutionContext, config: RequestConfig):
+    def handle_privacy_requests(context: OpExecutionContext, config: RequestConfig):
+        """Serves each request in turn; one that fails is marked failed with its reason and the
+        others are still served, then the run fails naming it."""
         store = PrivacyRequests(context.resources.pseudonym_vault)
-        request = store.get(config.request_id)
+        totals = {"rows_deleted": 0, "rows_exported": 0, "exceptions_kept": 0}
+        deleted_per_table: dict[str, int] = {}
+        failed: list[str] = []
+        for request_id in config.request_ids:
+            request = store.get(request_id)
+            try:
+                served = _serve(context, store, request)
+            except (LookupError, ValueError) as error:
+                store.finish(request_id, "failed", {"error": f"{type(error).__name__}: {error}", "run_id": context.run.run_id})
+                context.log.error(f"privacy request {request_id} failed: {error}")
+                failed.append(request_id)
+                continue
+            for table, rows in served.get("deleted", {}).items():
+                deleted_per_table[table] = deleted_per_table.get(table, 0) + rows
+            totals["rows_deleted"] += sum(served.get("deleted", {}).values())
+            totals["rows_exported"] += sum(served.get("rows", {}).values())
+            totals["exceptions_kept"] += len(served.get("kept", []))
+        metadata = {
+            "requests_served": MetadataValue.int(len(config.request_ids) - len(failed)),
+            "requests_failed": MetadataValue.int(len(failed)),
+            **{name: MetadataValue.int(value) for name, value in totals.items()},
+            "tables_touched": MetadataValue.int(sum(1 for n in deleted_per_table.values() if n)),
+            "deleted_per_table": MetadataValue.json(deleted_per_table),
+        }
+        if totals["rows_exported"]:
+            metadata["exports_folder"] = MetadataValue.path(str(export_folder("")))
+        if failed:
+            raise Failure(f"{len(failed)} of {len(config.request_ids)} privacy request(s) failed: {', '.join(failed)}; see their outcome", metadata=metadata)
+        context.add_output_metadata(metadata)
+
+    def _serve(context: OpExecutionContext, store: PrivacyRequests, request) -> dict:
         plan = request.plan
         if plan is None:
             plan = locate_subject(
@@ -63,53 +100,32 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
                 request.source, request.identifier, request.scope,
             )
             store.save_plan(request.request_id, plan)
+        subject = next(iter(plan_pseudonyms(plan)), None)
         if request.kind != "erasure":
-            yield from _export(context, store, request, plan)
-            return
+            folder = export_folder(request.request_id)
+            summary = export_subject(
+                register, context.resources.warehouse, context.resources.audit_trail.records(), plan, folder,
+                portability=request.kind == "portability",
+            )
+            context.resources.audit_trail.append(
+                f"{request.kind}_export", actor=f"dagster-run:{context.run.run_id}", subject=subject,
+                details={"request_id": request.request_id, **summary},
+            )
+            store.finish(request.request_id, "done", {**summary, "run_id": context.run.run_id, "export_folder": str(folder)})
+            return summary
         outcome = erase(register, context.resources.warehouse, context.resources.pseudonym_vault, plan)
         outcome["run_id"] = context.run.run_id
         outcome["cohorts_to_refresh"] = [k.to_user_string() for k in cohorts_fed_by(register, request.source)]
-        subject = next(iter(plan_pseudonyms(plan)), None)
         context.resources.audit_trail.append(
             "erasure", actor=f"dagster-run:{context.run.run_id}", subject=subject,
             details={"request_id": request.request_id, "source": request.source, **outcome},
         )
         store.finish(request.request_id, "erased", outcome)
-        deleted = outcome["deleted"]
-        yield Output(
-            None,
-            metadata={
-                "rows_deleted": MetadataValue.int(sum(deleted.values())),
-                "tables_touched": MetadataValue.int(sum(1 for n in deleted.values() if n)),
-                "exceptions_kept": MetadataValue.int(len(outcome["kept"])),
-                "deleted_per_table": MetadataValue.json(deleted),
-            },
-        )
+        return outcome
 
-    def _export(context: OpExecutionContext, store: PrivacyRequests, request, plan: dict):
-        folder = export_folder(request.request_id)
-        summary = export_subject(
-            register, context.resources.warehouse, context.resources.audit_trail.records(), plan, folder,
-            portability=request.kind == "portability",
-        )
-        subject = next(iter(plan_pseudonyms(plan)), None)
-        context.resources.audit_trail.append(
-            f"{request.kind}_export", actor=f"dagster-run:{context.run.run_id}", subject=subject,
-            details={"request_id": request.request_id, **summary},
-        )
-        store.finish(request.request_id, "done", {**summary, "run_id": context.run.run_id})
-        yield Output(
-            None,
-            metadata={
-                "rows_exported": MetadataValue.int(sum(summary["rows"].values())),
-                "tables_exported": MetadataValue.int(len(summary["rows"])),
-                "export_folder": MetadataValue.path(str(folder)),
-            },
-        )
-
-    @job(name=REQUEST_JOB, description="Serve one data-subject request (erasure, access or portability) by its id; started by the request sensor.")
+    @job(name=REQUEST_JOB, description="Serve data-subject requests (erasure, access or portability) by their ids; started by the request sensor.")
     def privacy_request_job():
-        handle_privacy_request()
+        handle_privacy_requests()
 
     return privacy_request_job
 
@@ -152,25 +168,27 @@ def build_privacy_request_sensor(request_job: JobDefinition, refresh_job, regist
         jobs=[request_job, refresh_job],
         minimum_interval_seconds=30,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Launches one run per pending data-subject request, then refreshes the cohorts an erasure touched.",
+        description=f"Serves pending data-subject requests (up to {REQUESTS_PER_RUN} to a run; a lone request's run key is its id), then refreshes once the cohorts the tick's erasures touched.",
     )
     def privacy_requests(context: SensorEvaluationContext, pseudonym_vault: PseudonymVaultResource):
         store = PrivacyRequests(pseudonym_vault)
-        for request_id in store.with_status("pending"):
+        for run_key, request_ids in store.queue_pending(REQUESTS_PER_RUN).items():
             yield RunRequest(
-                run_key=request_id,
+                run_key=run_key,
                 job_name=request_job.name,
-                run_config=RunConfig(ops={"handle_privacy_request": RequestConfig(request_id=request_id)}),
-                tags={"privacy/request_id": request_id},
+                run_config=RunConfig(ops={"handle_privacy_requests": RequestConfig(request_ids=request_ids)}),
+                tags={"privacy/request_id": request_ids[0]} if len(request_ids) == 1 else {"privacy/requests": str(len(request_ids))},
             )
-        for request_id in store.with_status("erased"):
-            request = store.get(request_id)
-            cohorts = cohorts_fed_by(register, request.source)
+        erased = [store.get(request_id) for request_id in store.with_status("erased")]
+        by_cohorts: dict[tuple[AssetKey, ...], list] = {}
+        for request in erased:
+            by_cohorts.setdefault(tuple(cohorts_fed_by(register, request.source)), []).append(request)
+        for cohorts, served in by_cohorts.items():
+            run_key = f"{served[0].request_id}:cohorts" if len(served) == 1 else f"{served[0].request_id}..{served[-1].request_id}:cohorts"
             if cohorts:
-                yield RunRequest(
-                    run_key=f"{request_id}:cohorts", job_name=refresh_job.name, asset_selection=cohorts,
-                    tags={"privacy/request_id": request_id},
-                )
-            store.finish(request_id, "done", {**(request.outcome or {}), "cohort_refresh_run_key": f"{request_id}:cohorts" if cohorts else None})
+                tags = {"privacy/request_id": served[0].request_id} if len(served) == 1 else {"privacy/requests": str(len(served))}
+                yield RunRequest(run_key=run_key, job_name=refresh_job.name, asset_selection=list(cohorts), tags=tags)
+            for request in served:
+                store.finish(request.request_id, "done", {**(request.outcome or {}), "cohort_refresh_run_key": run_key if cohorts else None})
 
     return privacy_requests

@@ -208,7 +208,17 @@ class RawSource(Strict):
         default="block",
         description="Arriving rows already past retention: 'block' fails the retention check, 'drop' does not keep them (counted and audited).",
     )
+    partitions: Literal["daily"] | None = Field(
+        default=None,
+        description="'daily': one Dagster partition per UTC day of event_time; a run replaces only its days' rows.",
+    )
     columns: dict[Identifier, Column] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _partitioned_by_its_clock(self) -> RawSource:
+        if self.partitions and not self.event_time:
+            raise ValueError("a source partitioned by day needs the event_time its days are counted from")
+        return self
 
     @property
     def retention_clock(self) -> str | None:

@@ -43,6 +43,8 @@ def locate_subject(
 ) -> dict:
     """What identifies the subject in each table: the stored spellings of its identifier, the
     values other sources refer to it by, and its pseudonym per domain and live key version."""
+    if source_name not in register.sources:
+        raise LookupError(f"no source '{source_name}' in the register")
     source = register.sources[source_name]
     subject = source.subject
     if subject is None:

@@ -49,4 +49,4 @@ $(VENV)/.test: pyproject.toml $(VENV)/.runtime
 	touch $@
 
 clean:
-	rm -rf $(VENV) .data .dagster_home .dagster .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-pycanon .data .dagster_home .dagster .pytest_cache .hypothesis

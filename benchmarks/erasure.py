@@ -108,6 +108,7 @@ def _measure(customers: int, samples: int, queued: int, event_rows: int) -> dict
     from compliance_assets.register import load_register
     from compliance_assets.environment import register_dir
     from compliance_assets.rights.erasure import erase
+    from compliance_assets.rights.heap import long_lived_objects_frozen
     from compliance_assets.rights.locate import locate_subject
     from resources.requests import PrivacyRequests
 
@@ -127,14 +128,15 @@ def _measure(customers: int, samples: int, queued: int, event_rows: int) -> dict
             raw_customers = warehouse.read_table(table_name(Tier.RAW, "customers"), ["email", "workspace_id"]).dropna()
             picks = raw_customers.sample(samples + queued, random_state=5)
             locate_s, erase_s = [], []
-            for email, workspace in picks.iloc[:samples].itertuples(index=False):
-                t0 = time.perf_counter()
-                plan = locate_subject(register, warehouse, keys, "customers", email, workspace)
-                t1 = time.perf_counter()
-                erase(register, warehouse, vault, plan)
-                t2 = time.perf_counter()
-                locate_s.append(t1 - t0)
-                erase_s.append(t2 - t1)
+            with long_lived_objects_frozen():  # as the request job serves them
+                for email, workspace in picks.iloc[:samples].itertuples(index=False):
+                    t0 = time.perf_counter()
+                    plan = locate_subject(register, warehouse, keys, "customers", email, workspace)
+                    t1 = time.perf_counter()
+                    erase(register, warehouse, vault, plan)
+                    t2 = time.perf_counter()
+                    locate_s.append(t1 - t0)
+                    erase_s.append(t2 - t1)
             store = PrivacyRequests(vault)
             for email, workspace in picks.iloc[samples:].itertuples(index=False):
                 store.submit("erasure", "customers", email, workspace)

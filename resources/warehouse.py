@@ -137,13 +137,17 @@ class WarehouseResource(ConfigurableResource):
         with self.begin() as connection:
             return sum(connection.execute(table.update().where(clause).values({c: None for c in emptied})).rowcount for clause in clauses)
 
-    def select_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> pd.DataFrame:
+    def select_where(
+        self, name: str, column: str, values: list, also: dict[str, object] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The matching rows, with only `columns` (those the table has) when given."""
         matching = self._matching(name, column, values, also)
         if matching is None:
-            return pd.DataFrame()
+            return pd.DataFrame(columns=list(columns or []))
         table, clauses = matching
+        selected = [table.c[c] for c in columns if c in table.c] if columns else [table]
         with self.get_engine().connect() as connection:
-            parts = [pd.read_sql(sa.select(table).where(clause), connection) for clause in clauses]
+            parts = [pd.read_sql(sa.select(*selected).where(clause), connection) for clause in clauses]
         return pd.concat(parts, ignore_index=True)
 
     def purge_expired(

@@ -28,7 +28,8 @@ from compliance_assets import environment
 from compliance_assets.register import Register
 from compliance_assets.rights.access import export_subject
 from compliance_assets.rights.erasure import erase
-from compliance_assets.rights.locate import locate_subject, plan_pseudonyms
+from compliance_assets.rights.heap import long_lived_objects_frozen
+from compliance_assets.rights.locate import ScopeCache, locate_subject, plan_pseudonyms
 from resources.requests import PrivacyRequests
 from resources.vault import PseudonymVaultResource
 
@@ -65,20 +66,22 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
         totals = {"rows_deleted": 0, "rows_exported": 0, "exceptions_kept": 0}
         deleted_per_table: dict[str, int] = {}
         failed: list[str] = []
-        for request_id in config.request_ids:
-            request = store.get(request_id)
-            try:
-                served = _serve(context, store, request)
-            except (LookupError, ValueError) as error:
-                store.finish(request_id, "failed", {"error": f"{type(error).__name__}: {error}", "run_id": context.run.run_id})
-                context.log.error(f"privacy request {request_id} failed: {error}")
-                failed.append(request_id)
-                continue
-            for table, rows in served.get("deleted", {}).items():
-                deleted_per_table[table] = deleted_per_table.get(table, 0) + rows
-            totals["rows_deleted"] += sum(served.get("deleted", {}).values())
-            totals["rows_exported"] += sum(served.get("rows", {}).values())
-            totals["exceptions_kept"] += len(served.get("kept", []))
+        cache = ScopeCache()
+        with long_lived_objects_frozen():
+            for request_id in config.request_ids:
+                request = store.get(request_id)
+                try:
+                    served = _serve(context, store, request, cache)
+                except (LookupError, ValueError) as error:
+                    store.finish(request_id, "failed", {"error": f"{type(error).__name__}: {error}", "run_id": context.run.run_id})
+                    context.log.error(f"privacy request {request_id} failed: {error}")
+                    failed.append(request_id)
+                    continue
+                for table, rows in served.get("deleted", {}).items():
+                    deleted_per_table[table] = deleted_per_table.get(table, 0) + rows
+                totals["rows_deleted"] += sum(served.get("deleted", {}).values())
+                totals["rows_exported"] += sum(served.get("rows", {}).values())
+                totals["exceptions_kept"] += len(served.get("kept", []))
         metadata = {
             "requests_served": MetadataValue.int(len(config.request_ids) - len(failed)),
             "requests_failed": MetadataValue.int(len(failed)),
@@ -92,12 +95,12 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
             raise Failure(f"{len(failed)} of {len(config.request_ids)} privacy request(s) failed: {', '.join(failed)}; see their outcome", metadata=metadata)
         context.add_output_metadata(metadata)
 
-    def _serve(context: OpExecutionContext, store: PrivacyRequests, request) -> dict:
+    def _serve(context: OpExecutionContext, store: PrivacyRequests, request, cache: ScopeCache) -> dict:
         plan = request.plan
         if plan is None:
             plan = locate_subject(
                 register, context.resources.warehouse, context.resources.pseudonym_keys,
-                request.source, request.identifier, request.scope,
+                request.source, request.identifier, request.scope, cache,
             )
             store.save_plan(request.request_id, plan)
         subject = next(iter(plan_pseudonyms(plan)), None)

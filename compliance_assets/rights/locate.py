@@ -33,6 +33,19 @@ class Location:
     emptied: tuple[str, ...] = ()  # anonymise these columns instead of deleting the rows
 
 
+class ScopeCache:
+    """A raw source's rows of one scope with their identifiers normalised, read once for all the
+    requests a run serves (a backlog names the same few scopes again and again)."""
+
+    def __init__(self) -> None:
+        self._frames: dict[tuple[str, str | None], tuple[pd.DataFrame, pd.Series]] = {}
+
+    def rows(self, key: tuple[str, str | None], read) -> tuple[pd.DataFrame, pd.Series]:
+        if key not in self._frames:
+            self._frames[key] = read()
+        return self._frames[key]
+
+
 def locate_subject(
     register: Register,
     warehouse: WarehouseResource,
@@ -40,9 +53,12 @@ def locate_subject(
     source_name: str,
     identifier: str,
     scope: str | None,
+    cache: ScopeCache | None = None,
 ) -> dict:
     """What identifies the subject in each table: the stored spellings of its identifier, the
-    values other sources refer to it by, and its pseudonym per domain and live key version."""
+    values other sources refer to it by, and its pseudonym per domain and live key version.
+    With a `cache`, rows deleted since their scope was read may be found again: erasing them
+    twice changes nothing."""
     if source_name not in register.sources:
         raise LookupError(f"no source '{source_name}' in the register")
     source = register.sources[source_name]
@@ -55,13 +71,18 @@ def locate_subject(
     referenced = sorted(set(_referrers(register, source_name).values()))
     columns = list(dict.fromkeys([subject.column, *([subject.scope] if subject.scope else []), *referenced]))
     raw = table_name(Tier.RAW, source_name)
-    if not warehouse.has_table(raw):
-        found = pd.DataFrame(columns=columns)
-    elif subject.scope:  # exact, so a safe narrowing before normalising in Python (indexed)
-        found = warehouse.select_where(raw, subject.scope, [scope]).reindex(columns=columns)
-    else:
-        found = warehouse.read_table(raw, columns)
-    match = normalise(found[subject.column], subject.kind, subject.default_region) == wanted
+
+    def read() -> tuple[pd.DataFrame, pd.Series]:
+        if not warehouse.has_table(raw):
+            found = pd.DataFrame(columns=columns)
+        elif subject.scope:  # exact, so a safe narrowing before normalising in Python (indexed)
+            found = warehouse.select_where(raw, subject.scope, [scope], columns=columns).reindex(columns=columns)
+        else:
+            found = warehouse.read_table(raw, columns)
+        return found, normalise(found[subject.column], subject.kind, subject.default_region)
+
+    found, normalised = (cache or ScopeCache()).rows((source_name, scope), read)
+    match = normalised == wanted
     if subject.scope:
         match &= found[subject.scope].astype("string") == scope
     rows = found.loc[match.fillna(False)]

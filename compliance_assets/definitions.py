@@ -67,6 +67,7 @@ def build_definitions(register: Register | None = None, assets: list | None = No
     location = CodeLocation()
     assets = assets if assets is not None else build_assets(register)
     defined = {key.to_user_string() for definition in assets for key in definition.keys}
+    demo_assets = [d for d in assets if {k.to_user_string() for k in d.keys} & set(EMAIL_MARKETING_ASSETS)]
     demo_pipeline = define_asset_job(
         "demo_pipeline",
         # what is defined: a gap is the deploy gate's to name, not a failure to load the schedule
@@ -114,7 +115,7 @@ def build_definitions(register: Register | None = None, assets: list | None = No
             governance_reports,
         ],
         schedules=[
-            pipeline_schedule(demo_pipeline),
+            pipeline_schedule(demo_pipeline, partitioned=any(d.partitions_def is not None for d in demo_assets)),
             mapping_retention_schedule(mapping_retention),
             retention_schedule(retention),
             reports_schedule(governance_reports),

@@ -208,6 +208,25 @@ def test_a_backlog_is_served_in_one_run_and_one_bad_request_does_not_stop_the_ot
     assert {store.get(i).status for i in (filed[0], filed[2])} == {"done"}
 
 
+def test_the_same_subject_twice_in_one_run_is_erased_once_and_both_requests_close(local_env):
+    """A run reads each scope once for all its requests: the second request finds rows the first
+    already erased, and erasing them again changes nothing."""
+    defs = build_definitions()
+    assert run_job(defs=defs).success
+    warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
+    store = PrivacyRequests(vault)
+    email, scope, ids = _subject(warehouse, 7)
+    twice = [store.submit("erasure", "customers", spelling, scope) for spelling in (email, f"  {email.upper()} ")]
+    run = defs.resolve_job_def("privacy_request").execute_in_process(
+        run_config={"ops": {"handle_privacy_requests": {"config": {"request_ids": twice}}}}, instance=DagsterInstance.get()
+    )
+    assert run.success
+    first, second = (store.get(request_id) for request_id in twice)
+    assert first.status == second.status == "erased" and first.plan["pseudonyms"] == second.plan["pseudonyms"]
+    assert sum(first.outcome["deleted"].values()) > 0 and sum(second.outcome["deleted"].values()) == 0
+    assert warehouse.count_where(table_name(Tier.RAW, "customers"), "customer_id", ids[0]) == 0
+
+
 def test_cli_files_a_request_from_standard_input_and_serves_it(local_env):
     import subprocess
     import sys

@@ -66,12 +66,11 @@ def build_definitions(register: Register | None = None, assets: list | None = No
     dpia_review = build_dpia_review_job(register)
     location = CodeLocation()
     assets = assets if assets is not None else build_assets(register)
-    defined = {key.to_user_string() for definition in assets for key in definition.keys}
-    demo_assets = [d for d in assets if {k.to_user_string() for k in d.keys} & set(EMAIL_MARKETING_ASSETS)]
+    demo_assets = [d for d in assets if any(k.to_user_string() in EMAIL_MARKETING_ASSETS for k in d.keys)]
     demo_pipeline = define_asset_job(
         "demo_pipeline",
         # what is defined: a gap is the deploy gate's to name, not a failure to load the schedule
-        selection=AssetSelection.assets(*(name for name in EMAIL_MARKETING_ASSETS if name in defined)),
+        selection=AssetSelection.assets(*demo_assets),
         description="The email-marketing demo end to end: raw → pseudonymised → cohorts (k ≥ 50). "
         "A partition (or range) loads those days of events; a run without one loads their whole export.",
     )

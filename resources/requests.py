@@ -49,6 +49,11 @@ class PrivacyRequest:
     outcome: dict | None
 
 
+def run_key_for(request_ids: list[str]) -> str:
+    """A lone request's run key is its id; a batch's names its first and last request."""
+    return request_ids[0] if len(request_ids) == 1 else f"{request_ids[0]}..{request_ids[-1]}"
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -94,7 +99,7 @@ class PrivacyRequests:
             ).scalars())
             for start in range(0, len(pending), per_run):
                 batch = pending[start : start + per_run]
-                key = batch[0] if len(batch) == 1 else f"{batch[0]}..{batch[-1]}"
+                key = run_key_for(batch)
                 connection.execute(
                     requests.update().where(requests.c.request_id.in_(batch)).values(status="queued", run_key=key, changed_at=_now())
                 )

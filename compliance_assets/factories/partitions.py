@@ -6,7 +6,7 @@ source holds, as an unpartitioned asset would."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 from dagster import AssetExecutionContext, DailyPartitionsDefinition, PartitionsDefinition
@@ -14,7 +14,6 @@ from dagster import AssetExecutionContext, DailyPartitionsDefinition, Partitions
 from compliance_assets.register import Register
 
 EVENT_DAYS = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
-RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def partitions_of(register: Register, name: str) -> PartitionsDefinition | None:
@@ -44,9 +43,3 @@ def rows_for(context: AssetExecutionContext, frame: pd.DataFrame, clock: str) ->
     times = pd.to_datetime(frame[clock], errors="coerce")
     return frame.loc[within(times, window) | times.isna()].reset_index(drop=True)
 
-
-def last_days_tags(days: int, today: datetime | None = None) -> dict[str, str]:
-    """Run tags that give a run the `days` days up to yesterday (the demo's whole export)."""
-    today = (today or datetime.now(UTC)).date()
-    first = max(today - timedelta(days=days), datetime.fromisoformat(EVENT_DAYS.start.isoformat()).date())
-    return {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: (today - timedelta(days=1)).isoformat()}

@@ -78,13 +78,13 @@ def raw_asset(
         window = window_of(context) if source.partitions else None
         if window:
             elsewhere = ~within(clean[source.event_time], window)
-            days = f"{window[0]:%Y-%m-%d} to {window[1] - timedelta(days=1):%Y-%m-%d}"
-            stray = clean.loc[elsewhere].astype("string").assign(**{REASON_COLUMN: f"{source.event_time}: not in the days this run loads ({days})"})
+            loaded_days = f"{window[0]:%Y-%m-%d} to {window[1] - timedelta(days=1):%Y-%m-%d}"
+            stray = clean.loc[elsewhere].astype("string").assign(**{REASON_COLUMN: f"{source.event_time}: not in the days this run loads ({loaded_days})"})
             rejected = pd.concat([rejected, stray], ignore_index=True)
             clean = clean.loc[~elsewhere].reset_index(drop=True)
         warehouse = context.resources.warehouse
         if len(rejected):
-            quarantine = warehouse.quarantine(name, rejected, days if window else None)
+            quarantine = warehouse.quarantine(name, rejected, loaded_days if window else None)
             context.log.warning(f"{len(rejected)} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
         if expired:
             context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")

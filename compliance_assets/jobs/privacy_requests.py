@@ -30,7 +30,7 @@ from compliance_assets.rights.access import export_subject
 from compliance_assets.rights.erasure import erase
 from compliance_assets.rights.heap import long_lived_objects_frozen
 from compliance_assets.rights.locate import ScopeCache, locate_subject, plan_pseudonyms
-from resources.requests import PrivacyRequests
+from resources.requests import PrivacyRequests, run_key_for
 from resources.vault import PseudonymVaultResource
 
 REQUEST_JOB = "privacy_request"
@@ -46,9 +46,13 @@ class RequestConfig(Config):
     request_ids: list[str] = Field(description="The requests this run serves, in the order they were filed")
 
 
-def export_folder(request_id: str) -> Path:
+def exports_root() -> Path:
     """Where access and portability exports are written: beside the demo's data, never in Dagster."""
-    return environment.data_dir() / "exports" / request_id
+    return environment.data_dir() / "exports"
+
+
+def export_folder(request_id: str) -> Path:
+    return exports_root() / request_id
 
 
 def cohorts_fed_by(register: Register, source_name: str) -> list[AssetKey]:
@@ -63,7 +67,7 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
         """Serves each request in turn; one that fails is marked failed with its reason and the
         others are still served, then the run fails naming it."""
         store = PrivacyRequests(context.resources.pseudonym_vault)
-        totals = {"rows_deleted": 0, "rows_exported": 0, "exceptions_kept": 0}
+        totals = {"rows_exported": 0, "exceptions_kept": 0}
         deleted_per_table: dict[str, int] = {}
         failed: list[str] = []
         cache = ScopeCache()
@@ -79,18 +83,18 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
                     continue
                 for table, rows in served.get("deleted", {}).items():
                     deleted_per_table[table] = deleted_per_table.get(table, 0) + rows
-                totals["rows_deleted"] += sum(served.get("deleted", {}).values())
                 totals["rows_exported"] += sum(served.get("rows", {}).values())
                 totals["exceptions_kept"] += len(served.get("kept", []))
         metadata = {
             "requests_served": MetadataValue.int(len(config.request_ids) - len(failed)),
             "requests_failed": MetadataValue.int(len(failed)),
+            "rows_deleted": MetadataValue.int(sum(deleted_per_table.values())),
             **{name: MetadataValue.int(value) for name, value in totals.items()},
             "tables_touched": MetadataValue.int(sum(1 for n in deleted_per_table.values() if n)),
             "deleted_per_table": MetadataValue.json(deleted_per_table),
         }
         if totals["rows_exported"]:
-            metadata["exports_folder"] = MetadataValue.path(str(export_folder("")))
+            metadata["exports_folder"] = MetadataValue.path(str(exports_root()))
         if failed:
             raise Failure(f"{len(failed)} of {len(config.request_ids)} privacy request(s) failed: {', '.join(failed)}; see their outcome", metadata=metadata)
         context.add_output_metadata(metadata)
@@ -180,18 +184,23 @@ def build_privacy_request_sensor(request_job: JobDefinition, refresh_job, regist
                 run_key=run_key,
                 job_name=request_job.name,
                 run_config=RunConfig(ops={"handle_privacy_requests": RequestConfig(request_ids=request_ids)}),
-                tags={"privacy/request_id": request_ids[0]} if len(request_ids) == 1 else {"privacy/requests": str(len(request_ids))},
+                tags=_request_tags(request_ids),
             )
         erased = [store.get(request_id) for request_id in store.with_status("erased")]
         by_cohorts: dict[tuple[AssetKey, ...], list] = {}
         for request in erased:
             by_cohorts.setdefault(tuple(cohorts_fed_by(register, request.source)), []).append(request)
         for cohorts, served in by_cohorts.items():
-            run_key = f"{served[0].request_id}:cohorts" if len(served) == 1 else f"{served[0].request_id}..{served[-1].request_id}:cohorts"
+            request_ids = [request.request_id for request in served]
+            run_key = f"{run_key_for(request_ids)}:cohorts"
             if cohorts:
-                tags = {"privacy/request_id": served[0].request_id} if len(served) == 1 else {"privacy/requests": str(len(served))}
-                yield RunRequest(run_key=run_key, job_name=refresh_job.name, asset_selection=list(cohorts), tags=tags)
+                yield RunRequest(run_key=run_key, job_name=refresh_job.name, asset_selection=list(cohorts), tags=_request_tags(request_ids))
             for request in served:
                 store.finish(request.request_id, "done", {**(request.outcome or {}), "cohort_refresh_run_key": run_key if cohorts else None})
 
     return privacy_requests
+
+
+def _request_tags(request_ids: list[str]) -> dict[str, str]:
+    """A lone request is tagged with its id (searchable in the UI); a batch with its size."""
+    return {"privacy/request_id": request_ids[0]} if len(request_ids) == 1 else {"privacy/requests": str(len(request_ids))}

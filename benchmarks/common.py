@@ -10,11 +10,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
 @dataclass
@@ -81,3 +83,26 @@ def run_alone(name: str, run: Callable[[bool], dict], description: str | None) -
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds), as CI runs them")
     write_results(name, run(parser.parse_args().quick))
+
+
+def _databases(names: list[str], create: bool) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for name in names:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if create:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+@contextmanager
+def postgres_databases(*names: str) -> Iterator[list[str]]:
+    """Fresh PostgreSQL databases for one benchmark, dropped afterwards; yields their URLs."""
+    _databases(list(names), create=True)
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield [f"{base}/{name}" for name in names]
+    finally:
+        _databases(list(names), create=False)

@@ -24,37 +24,21 @@ from dagster import DagsterInstance
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import run_alone
+from benchmarks.common import postgres_databases, run_alone
 
 console = Console()
-ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-
-
-def _databases(names: list[str], create: bool) -> None:
-    engine = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        for name in names:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            if create:
-                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-
-
 def run(quick: bool) -> dict:
     from resources.secrets import generate_secret
 
     customers, samples, queued, event_rows = (2_000, 10, 20, 50_000) if quick else (100_000, 50, 1_000, 10_000_000)
     suffix = uuid.uuid4().hex[:8]
-    warehouse_db, vault_db = f"bench_wh_{suffix}", f"bench_vault_{suffix}"
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    _databases([warehouse_db, vault_db], create=True)
     keep = dict(os.environ)
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-erasure-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="bench-erasure-") as tmp, postgres_databases(f"bench_wh_{suffix}", f"bench_vault_{suffix}") as (warehouse_url, vault_url):
             os.environ.update(
                 {
-                    "COMPLIANCE_WAREHOUSE_URL": f"{base}/{warehouse_db}",
-                    "COMPLIANCE_VAULT_URL": f"{base}/{vault_db}",
+                    "COMPLIANCE_WAREHOUSE_URL": warehouse_url,
+                    "COMPLIANCE_VAULT_URL": vault_url,
                     "COMPLIANCE_MASTER_KEY": generate_secret(),
                     "COMPLIANCE_VAULT_KEY": generate_secret(),
                     "COMPLIANCE_DATA_DIR": str(Path(tmp) / "data"),
@@ -64,7 +48,6 @@ def run(quick: bool) -> dict:
     finally:
         os.environ.clear()
         os.environ.update(keep)
-        _databases([warehouse_db, vault_db], create=False)
 
 
 def _grow(warehouse, table: str, rows: int) -> int:

@@ -24,6 +24,7 @@ STAGING_PREFIX = "staging__"
 QUARANTINE_PREFIX = "quarantine__"
 LOADED_DAYS_COLUMN = "_loaded_days"  # in a partitioned source's quarantine: the days of the run that left the row
 WRITE_CHUNK_ROWS = 50_000
+MATCH_BATCH = 1_000  # values in one IN list
 
 
 def _copy_into_postgres(table, conn, keys, data_iter) -> None:
@@ -99,9 +100,10 @@ class WarehouseResource(ConfigurableResource):
         booleans = [c.name for c in table.columns if isinstance(c.type, sa.Boolean) and c.name in frame.columns]
         return frame.astype({c: "boolean" for c in booleans}) if booleans else frame
 
-    def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None):
+    def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None, as_text: bool = False):
         """(table, one WHERE clause per batch of values) for rows whose `column` is one of
-        `values` and whose `also` columns equal theirs; None when the table cannot hold any."""
+        `values` and whose `also` columns equal theirs; None when the table cannot hold any.
+        `as_text` compares the column's text, for values that are strings whatever its type."""
         if not values:
             return None
         try:  # one catalogue query: a full reflection costs eight (constraints, indexes, comments)
@@ -111,13 +113,31 @@ class WarehouseResource(ConfigurableResource):
         table = sa.table(name, *(sa.column(c["name"], c["type"]) for c in described))
         if column not in table.c or any(c not in table.c for c in also or {}):
             return None
+        key = table.c[column]
+        if as_text and not isinstance(key.type, sa.String):
+            key = sa.cast(key, sa.String)
         clauses = []
-        for start in range(0, len(values), 1_000):
-            condition = table.c[column].in_(values[start : start + 1_000])
+        for start in range(0, len(values), MATCH_BATCH):
+            condition = key.in_(values[start : start + MATCH_BATCH])
             for other, value in (also or {}).items():
                 condition &= table.c[other] == value
             clauses.append(condition)
         return table, clauses
+
+    def present_values(self, name: str, column: str, candidates: pd.Index) -> pd.Index:
+        """Which of `candidates` (text) occur in `column` of `name`: asked in SQL a batch at a time,
+        so a check need not read a raw table's column into memory; a long list reads the
+        column's distinct values once instead of scanning the table for every batch."""
+        values = [str(v) for v in candidates]
+        matching = self._matching(name, column, values, None, as_text=True)
+        if matching is None:
+            return candidates[:0]
+        table, clauses = matching
+        key = table.c[column] if isinstance(table.c[column].type, sa.String) else sa.cast(table.c[column], sa.String)
+        queries = [sa.select(key).where(clause).distinct() for clause in clauses] if len(clauses) <= 10 else [sa.select(key).distinct()]
+        with self.get_engine().connect() as connection:
+            found = {value for query in queries for value in connection.execute(query).scalars()}
+        return candidates[candidates.isin(found)]
 
     def delete_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> int:
         """Deletes the matching rows in one transaction; returns how many went."""

@@ -4,11 +4,13 @@ pseudonymised tier's ordinary values alone."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.detection import find_identifiers
+from compliance_assets.privacy.detection import find_identifiers, known_values
 from compliance_assets.privacy.pseudonymise import derive_domain_key, pseudonymise
+from resources.warehouse import WarehouseResource
 
 
 def _detectors(frame: pd.DataFrame, known=None) -> set[tuple[str, str]]:
@@ -36,7 +38,7 @@ def test_each_pattern_is_found_in_a_renamed_column():
 
 def test_known_raw_identifiers_are_found_in_any_column():
     frame = pd.DataFrame({"segment": ["cus_0000042", "active"], "n": [1, 2]})
-    known = {"customers.customer_id": pd.Series(["cus_0000042", "cus_0000043"])}
+    known = {"customers.customer_id": known_values(pd.Series(["cus_0000042", "cus_0000043"]))}
     (finding,) = find_identifiers(frame, known)
     assert (finding.column, finding.detector, finding.rows, finding.first_row) == ("segment", "known:customers.customer_id", 1, 0)
 
@@ -69,3 +71,20 @@ def test_any_email_is_found(email):
 @given(st.ip_addresses())
 def test_any_ip_address_is_found(ip):
     assert ("c", "ip_address") in _detectors(pd.DataFrame({"c": [str(ip)]}))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_warehouse_says_which_candidates_a_raw_column_holds(backend, tmp_path, request):
+    """The identifier check asks the warehouse instead of reading raw columns: text and integer
+    columns, a short list (IN batches) and a long one (distinct values read once) agree."""
+    url = f"sqlite:///{tmp_path / 'wh.db'}" if backend == "sqlite" else request.getfixturevalue("pg_databases").warehouse_url
+    warehouse = WarehouseResource(url=url)
+    raw = pd.DataFrame({"customer_id": [f"cus_{i:07d}" for i in range(3_000)], "account": list(range(3_000))})
+    warehouse.replace_table("raw__customers", raw)
+    short = pd.Index(["cus_0000042", "active", "cus_9999999", "7"], dtype="string")
+    assert warehouse.present_values("raw__customers", "customer_id", short).tolist() == ["cus_0000042"]
+    assert warehouse.present_values("raw__customers", "account", short).tolist() == ["7"]
+    long = pd.Index([f"cus_{i:07d}" for i in range(0, 24_000, 2)], dtype="string")
+    assert warehouse.present_values("raw__customers", "customer_id", long).tolist() == [f"cus_{i:07d}" for i in range(0, 3_000, 2)]
+    assert warehouse.present_values("raw__absent", "customer_id", short).tolist() == []
+    warehouse.get_engine().dispose()

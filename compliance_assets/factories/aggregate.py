@@ -27,8 +27,9 @@ from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
-from compliance_assets.factories.pseudonymised import direct_identifier_columns, source_assets
+from compliance_assets.factories.pseudonymised import direct_identifier_columns, known_identifier_lookups, source_assets
 from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
+from compliance_assets.privacy.detection import known_values
 from compliance_assets.register import Register
 
 Release = Callable[..., CohortRelease]
@@ -94,10 +95,6 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         source = warehouse.read_table(source_table)
         with withheld_messages(f"the cohort release of '{name}'"):
             result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed)
-        known = {f"{cohort.source}.{feature_set.subject_key}": source[feature_set.subject_key]}
-        for raw_source, cols in identifier_columns.items():
-            raw = warehouse.read_table(table_name(Tier.RAW, raw_source), cols)
-            known.update({f"{raw_source}.{c}": raw[c] for c in cols})
         stats = result.stats
         yield from stage_check_publish(
             context,
@@ -106,7 +103,9 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
             result.released,
             [
                 lambda staged: evaluate_minimisation(key, staged, output_columns),
-                lambda staged: evaluate_identifiers(key, staged, known, None),
+                lambda staged: evaluate_identifiers(
+                    key, staged, {f"{cohort.source}.{feature_set.subject_key}": known_values(source[feature_set.subject_key]), **known_identifier_lookups(warehouse, identifier_columns)}, None
+                ),
                 lambda staged: evaluate_k_anonymity(key, staged, source, cohort.dimensions, feature_set.subject_key, k, stats),
                 lambda staged: evaluate_contract(key, staged, contract),
                 lambda staged: evaluate_differencing(key, staged, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed),

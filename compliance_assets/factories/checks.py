@@ -13,7 +13,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetK
 from compliance_assets.contracts.suites import ExpectationSpec
 from compliance_assets.contracts.validation import validate
 from compliance_assets.privacy.cohorts import differencing_exposures, recount, undersized_cohorts
-from compliance_assets.privacy.detection import find_identifiers
+from compliance_assets.privacy.detection import KnownLookup, find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 from compliance_assets.privacy.retention import past_retention
@@ -85,7 +85,7 @@ def evaluate_minimisation(asset_key: AssetKey, frame: pd.DataFrame, registered: 
 def evaluate_identifiers(
     asset_key: AssetKey,
     frame: pd.DataFrame,
-    known_identifiers: Mapping[str, pd.Series],
+    known_identifiers: Mapping[str, KnownLookup],
     subject_key: str | None,
 ) -> AssetCheckResult:
     """Pattern and known-value detection over every column, plus: the subject key column holds

@@ -4,6 +4,7 @@ identifier, holding only the features documented in the feature registry."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
@@ -28,9 +29,11 @@ from compliance_assets.factories.publish import dpia_evaluation, stage_check_pub
 from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
 from compliance_assets.privacy.conform import REASON_COLUMN
 from compliance_assets.privacy.consent import consenting_subjects
+from compliance_assets.privacy.detection import KnownLookup
 from compliance_assets.privacy.normalise import missing_mask, normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
 from compliance_assets.register import FeatureSet, IdentifierRole, Register
+from resources.warehouse import WarehouseResource
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,16 @@ def direct_identifier_columns(register: Register, sources: list[str]) -> dict[st
         name: [c for c, spec in register.sources[name].columns.items() if spec.identifier is IdentifierRole.DIRECT]
         for name in sources
         if name in register.sources
+    }
+
+
+def known_identifier_lookups(warehouse: WarehouseResource, identifier_columns: dict[str, list[str]]) -> dict[str, KnownLookup]:
+    """The raw tier's direct identifiers, labelled 'source.column', as questions to the warehouse
+    (which of these values does the column hold?) rather than columns read into memory."""
+    return {
+        f"{source}.{column}": partial(warehouse.present_values, table_name(Tier.RAW, source), column)
+        for source, columns in identifier_columns.items()
+        for column in columns
     }
 
 
@@ -147,10 +160,6 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             features = transform(inputs)
         features = features.drop(columns=[KEY_VERSION], errors="ignore")
         features.insert(min(1, len(features.columns)), KEY_VERSION, key_version)
-        known = {}
-        for src, cols in identifier_columns.items():
-            identifying = warehouse.read_table(table_name(Tier.RAW, src), cols)
-            known.update({f"{src}.{c}": identifying[c] for c in cols})
         yield from stage_check_publish(
             context,
             warehouse,
@@ -158,7 +167,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             features,
             [
                 lambda staged: evaluate_minimisation(key, staged, registered),
-                lambda staged: evaluate_identifiers(key, staged, known, feature_set.subject_key),
+                lambda staged: evaluate_identifiers(key, staged, known_identifier_lookups(warehouse, identifier_columns), feature_set.subject_key),
                 lambda staged: evaluate_contract(key, staged, contract),
                 *([lambda staged: evaluate_consent(key, staged, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
                 *([dpia_evaluation(context, register, feature_set.activity)] if guarded else []),

@@ -39,6 +39,13 @@ def dpia_evaluation(context: AssetExecutionContext, register: Register, activity
     return evaluate
 
 
+def audit_staged(context: AssetExecutionContext, warehouse: WarehouseResource, staging: str, evaluations: Sequence[Evaluation]) -> list[AssetCheckResult]:
+    """The blocking checks, judged on what the warehouse holds in staging (its types, its rows),
+    not on the frame that was written."""
+    staged = warehouse.read_table(staging)
+    return [evaluate(staged) for evaluate in evaluations]
+
+
 def stage_check_publish(
     context: AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -53,8 +60,7 @@ def stage_check_publish(
     table_rows = None
     with warehouse.exclusive(table):
         staging = warehouse.stage(table, frame)
-        staged = warehouse.read_table(staging)
-        results = [evaluate(staged) for evaluate in evaluations]
+        results = audit_staged(context, warehouse, staging, evaluations)
         failed = [r.check_name for r in results if not r.passed]
         if not failed and days:
             table_rows = warehouse.publish_days(table, *days, indexed=indexed)

@@ -97,25 +97,39 @@ def _string_view(column: pd.Series) -> pd.Series | None:
     return None
 
 
+KnownLookup = Callable[[pd.Index], pd.Index]
+"""Which of some candidate values are known identifiers (e.g. occur in a raw identifier column)."""
+
+
+def known_values(values: pd.Series) -> KnownLookup:
+    """A lookup over identifiers held in memory. Asking the index (its hash table built once and
+    cached) beats `isin`, which hashes every known value anew for each question."""
+    index = pd.Index(values.dropna().astype("string").unique())
+    return lambda candidates: candidates[index.get_indexer(candidates) >= 0]
+
+
 def find_identifiers(
     frame: pd.DataFrame,
-    known_identifiers: Mapping[str, pd.Series] | None = None,
+    known_identifiers: Mapping[str, KnownLookup] | None = None,
 ) -> list[IdentifierFinding]:
     """Every (column, detector) pair with at least one identifying value.
 
-    `known_identifiers` maps a label (e.g. 'customers.customer_id') to the raw tier's values of
-    an identifier column, so a raw id copied under another name is caught too."""
+    `known_identifiers` maps a label (e.g. 'customers.customer_id') to a lookup of the raw tier's
+    values of an identifier column, so a raw id copied under another name is caught too. Each
+    lookup is asked once, for the distinct values of all columns together, so it can be a query."""
     findings: list[IdentifierFinding] = []
-    known = {label: pd.Index(values.dropna().astype("string").unique()) for label, values in (known_identifiers or {}).items()}
-    for name in frame.columns:
-        text = _string_view(frame[name])
-        as_text = text if text is not None else frame[name].astype("string")
+    texts = {name: _string_view(frame[name]) for name in frame.columns}
+    as_texts = {name: text if text is not None else frame[name].astype("string") for name, text in texts.items()}
+    candidates = pd.Index(pd.concat([pd.Series(t.dropna().unique(), dtype="string") for t in as_texts.values()] or [pd.Series([], dtype="string")]).unique())
+    known = {label: lookup(candidates) for label, lookup in (known_identifiers or {}).items()} if len(candidates) else {}
+    for name, text in texts.items():
         checks: dict[str, pd.Series] = {}
         if text is not None:
             present = text.fillna("")
             checks = {label: detector(present) for label, detector in PATTERN_DETECTORS.items()}
         for label, values in known.items():
-            checks[f"known:{label}"] = as_text.isin(values)
+            if len(values):
+                checks[f"known:{label}"] = as_texts[name].isin(values)
         for detector, hits in checks.items():
             hits = hits.fillna(False).astype(bool).to_numpy()
             count = int(hits.sum())

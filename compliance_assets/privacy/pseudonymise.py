@@ -13,6 +13,7 @@ from hashlib import sha256
 import numpy as np
 import pandas as pd
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 PSEUDONYM_BYTES = 16
@@ -37,24 +38,15 @@ def master_fingerprint(master_secret: bytes) -> str:
     return hmac.digest(master_secret, b"compliance-assets/master-fingerprint", sha256)[:8].hex()
 
 
-def _hmac_pads(domain_key: bytes) -> tuple:
-    """SHA-256 states after the HMAC inner and outer key blocks (RFC 2104). Copying them per value
-    skips re-keying, which costs more than the hashing itself for short identifiers."""
-    block = sha256(domain_key).digest() if len(domain_key) > 64 else domain_key
-    block = block.ljust(64, b"\0")
-    return sha256(bytes(b ^ 0x36 for b in block)), sha256(bytes(b ^ 0x5C for b in block))
-
-
 def _digests(distinct: np.ndarray, domain_key: bytes) -> list[str]:
-    """HMAC-SHA256 of each distinct value, truncated to 128 bits: the only per-value Python work."""
-    inner, outer = _hmac_pads(domain_key)
+    """HMAC-SHA256 of each distinct value, truncated to 128 bits: the only per-value Python work.
+    Copying a keyed HMAC context skips re-keying, which costs more than hashing a short value."""
+    keyed = HMAC(domain_key, hashes.SHA256())
     out = []
     for value in distinct:
-        i = inner.copy()
-        i.update(value.encode("utf-8"))
-        o = outer.copy()
-        o.update(i.digest())
-        out.append(o.hexdigest()[: 2 * PSEUDONYM_BYTES])
+        mac = keyed.copy()
+        mac.update(value.encode("utf-8"))
+        out.append(mac.finalize()[:PSEUDONYM_BYTES].hex())
     return out
 
 
@@ -68,22 +60,24 @@ def pseudonymise(values: pd.Series, domain_key: bytes) -> pd.Series:
     return pd.Series(keyed[codes], index=values.index, dtype="string", name=values.name)
 
 
-class _SeenHashes:
-    """64-bit hash → position of values seen so far, in pandas' incremental C hash table, so adding
-    a chunk's new values does not rebuild the index of all earlier ones."""
+class _SeenValues:
+    """Values met in earlier chunks and their pseudonyms, numbered by their (per-process) string
+    hash in pandas' incremental C hash table, so a chunk's new values extend the numbering
+    instead of rebuilding it."""
 
     def __init__(self, capacity: int):
-        from pandas._libs.hashtable import Int64HashTable
+        from pandas._libs.hashtable import Int64Factorizer
 
-        self._table = Int64HashTable(max(capacity, 1))
-        self.size = 0
+        self._numbering = Int64Factorizer(max(capacity, 1))
+        self.values = np.empty(capacity, dtype=object)
+        self.keyed = np.empty(capacity, dtype=object)
 
-    def lookup(self, hashes: np.ndarray) -> np.ndarray:
-        return self._table.lookup(hashes)
+    @property
+    def size(self) -> int:
+        return self._numbering.get_count()
 
-    def add(self, hashes: np.ndarray) -> None:
-        self._table.map_keys_to_values(hashes, np.arange(self.size, self.size + len(hashes), dtype=np.int64))
-        self.size += len(hashes)
+    def number(self, hashes: np.ndarray) -> np.ndarray:
+        return self._numbering.factorize(hashes)
 
 
 def pseudonymise_stream(
@@ -91,42 +85,33 @@ def pseudonymise_stream(
 ) -> Iterator[pd.Series]:
     """Chunk-by-chunk pseudonymisation with memory bounded by the chunk size and `cache_limit`.
 
-    Event data is rarely sorted by subject, so values seen in earlier chunks are found again by
-    their (per-process) string hash in an integer hash table and confirmed by comparing the strings
-    themselves: a hash collision falls back to keying that chunk exactly."""
-    seen = _SeenHashes(cache_limit)
-    seen_values = np.empty(cache_limit, dtype=object)
-    seen_keyed = np.empty(cache_limit, dtype=object)
+    Event data is rarely sorted by subject, so a value met in an earlier chunk is found again by
+    its string hash and confirmed by comparing the strings themselves: a hash collision falls
+    back to keying that chunk exactly. The cache starts over when a chunk might not fit in it."""
+    seen = _SeenValues(cache_limit)
     for chunk in chunks:
         values = chunk.to_numpy(dtype=object)
-        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
-        positions = seen.lookup(hashes)
-        found = np.flatnonzero(positions >= 0)
-        unseen = np.flatnonzero(positions < 0)
-        codes, new_hashes = pd.factorize(hashes[unseen], sort=False)
-        first = np.empty(len(new_hashes), dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes))[::-1]
-        unseen_values = values[unseen]
-        new_values = unseen_values[first]
-        if pd.isna(new_values).any():  # a missing value is never cached, so it is always "new"
-            raise ValueError("pseudonymise_stream() got missing identifiers; quarantine them first")
-        found_positions = positions[found]
-        exact = (values[found] == seen_values[found_positions]).all() and (unseen_values == new_values[codes]).all()
-        if not exact:
+        if len(values) > cache_limit:
             yield pseudonymise(chunk, domain_key)
             continue
-        fresh = np.asarray(_digests(new_values, domain_key), dtype=object)
-        if seen.size + len(new_hashes) <= cache_limit:
-            start, end = seen.size, seen.size + len(new_hashes)
-            seen_values[start:end], seen_keyed[start:end] = new_values, fresh
-            seen.add(new_hashes)
-            positions[unseen] = start + codes
-            keyed = seen_keyed[positions]
-        else:
-            keyed = np.empty(len(values), dtype=object)
-            keyed[found] = seen_keyed[found_positions]
-            keyed[unseen] = fresh[codes]
-        yield pd.Series(keyed, index=chunk.index, name=chunk.name, dtype=object)
+        if seen.size + len(values) > cache_limit:
+            seen = _SeenValues(cache_limit)
+        before = seen.size
+        positions = seen.number(np.fromiter(map(hash, values), dtype=np.int64, count=len(values)))
+        after = seen.size
+        new_rows = np.flatnonzero(positions >= before)
+        first = np.empty(after - before, dtype=np.int64)
+        first[positions[new_rows[::-1]] - before] = new_rows[::-1]
+        new_values = values[first]
+        if pd.isna(new_values).any():  # a missing value is never cached, so it is always new
+            raise ValueError("pseudonymise_stream() got missing identifiers; quarantine them first")
+        seen.values[before:after] = new_values
+        seen.keyed[before:after] = _digests(new_values, domain_key)
+        if not (values == seen.values[positions]).all():
+            seen = _SeenValues(cache_limit)
+            yield pseudonymise(chunk, domain_key)
+            continue
+        yield pd.Series(seen.keyed[positions], index=chunk.index, name=chunk.name, dtype=object)
 
 
 def scoped(identifiers: pd.Series, scope: pd.Series | None) -> pd.Series:

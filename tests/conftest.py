@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -120,7 +121,12 @@ def census_csv() -> Path:
 
 
 def run_cli(*args: str, env_overrides: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Runs `python -m <args>` and waits for it to exit. Its output goes to files, not pipes:
+    Dagster mirrors compute logs through `tail -F` helpers that can outlive the process, and a
+    pipe they hold open would keep a reader waiting after the command has finished."""
     env = {**os.environ, **(env_overrides or {})}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        completed = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out, stderr=err, text=True, timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(completed.args, completed.returncode, out.read(), err.read())

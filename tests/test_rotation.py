@@ -18,7 +18,7 @@ from compliance_assets.definitions import build_definitions
 from compliance_assets.factories.naming import Tier
 from resources.secrets import generate_secret
 from resources.vault import key_ring
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 from tests.helpers import published, resource, run_job
 
 
@@ -103,7 +103,7 @@ def test_rotation_killed_half_way_resumes_without_loss(local_env):
     assert set(half.index) == {1, 2} and half.sum() == total  # every row on exactly one version, none lost
     assert [state for _, state, _ in _ring(defs)] == ["active", "pending"]
 
-    resumed = subprocess.run([*command[:-4]], cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    resumed = run_cli(*command[2:-4])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     final = published(Tier.PSEUDONYMISED, "customer_features", defs)
     assert len(final) == total and set(final["key_version"]) == {2}

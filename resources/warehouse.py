@@ -27,6 +27,11 @@ WRITE_CHUNK_ROWS = 50_000
 MATCH_BATCH = 1_000  # values in one IN list
 
 
+def _text_of(column: sa.ColumnElement) -> sa.ColumnElement:
+    """A column as text, so string values can be compared with it whatever its type."""
+    return column if isinstance(column.type, sa.String) else sa.cast(column, sa.String)
+
+
 def _copy_into_postgres(table, conn, keys, data_iter) -> None:
     """pandas `to_sql` method that streams rows with COPY: an order of magnitude faster than INSERTs."""
     buffer = io.StringIO()
@@ -114,8 +119,8 @@ class WarehouseResource(ConfigurableResource):
         if column not in table.c or any(c not in table.c for c in also or {}):
             return None
         key = table.c[column]
-        if as_text and not isinstance(key.type, sa.String):
-            key = sa.cast(key, sa.String)
+        if as_text:
+            key = _text_of(key)
         clauses = []
         for start in range(0, len(values), MATCH_BATCH):
             condition = key.in_(values[start : start + MATCH_BATCH])
@@ -133,7 +138,7 @@ class WarehouseResource(ConfigurableResource):
         if matching is None:
             return candidates[:0]
         table, clauses = matching
-        key = table.c[column] if isinstance(table.c[column].type, sa.String) else sa.cast(table.c[column], sa.String)
+        key = _text_of(table.c[column])
         queries = [sa.select(key).where(clause).distinct() for clause in clauses] if len(clauses) <= 10 else [sa.select(key).distinct()]
         with self.get_engine().connect() as connection:
             found = {value for query in queries for value in connection.execute(query).scalars()}

@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_URL_ENV = "COMPLIANCE_WAREHOUSE_URL"
 VAULT_URL_ENV = "COMPLIANCE_VAULT_URL"
 CENSUS_CSV_ENV = "COMPLIANCE_CENSUS_CSV"
+PUSH_DOWN_ENV = "COMPLIANCE_PUSH_DOWN_AGGREGATIONS"
 
 
 def deployment() -> str:
@@ -47,7 +48,11 @@ def _dev_key_file(name: str) -> str | None:
 
 
 def warehouse() -> WarehouseResource:
-    return WarehouseResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"))
+    """Cohort releases group in the warehouse unless COMPLIANCE_PUSH_DOWN_AGGREGATIONS=false."""
+    push_down = os.environ.get(PUSH_DOWN_ENV, "true").strip().lower()
+    if push_down not in ("true", "false", "1", "0"):
+        raise ValueError(f"{PUSH_DOWN_ENV} must be true or false, got '{push_down}'")
+    return WarehouseResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"), push_down_aggregations=push_down in ("true", "1"))
 
 
 def audit_trail() -> AuditTrailResource:

@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from compliance_assets.privacy.sql_source import pandas_dtype
+
 STAGING_PREFIX = "staging__"
 QUARANTINE_PREFIX = "quarantine__"
 LOADED_DAYS_COLUMN = "_loaded_days"  # in a partitioned source's quarantine: the days of the run that left the row
@@ -47,6 +49,11 @@ class WarehouseResource(ConfigurableResource):
     """Where the tiers' tables live. Tables are named by the plugin; this only moves frames."""
 
     url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///.data/warehouse.db or postgresql+psycopg2://…")
+    push_down_aggregations: bool = Field(
+        default=True,
+        description="Cohort releases and their k-anonymity, differencing and client-isolation audits group in "
+        "the warehouse (one GROUP BY per level) instead of reading the source table into the step's memory.",
+    )
     _engine: sa.Engine | None = PrivateAttr(default=None)
 
     @property
@@ -101,9 +108,14 @@ class WarehouseResource(ConfigurableResource):
         selected = [table.c[c] for c in columns] if columns else [table]
         with self.get_engine().connect() as connection:
             frame = pd.read_sql(sa.select(*selected), connection, dtype_backend="numpy_nullable")
-        # SQLite keeps booleans as 0/1 integers; the reflected column type says what they were.
-        booleans = [c.name for c in table.columns if isinstance(c.type, sa.Boolean) and c.name in frame.columns]
-        return frame.astype({c: "boolean" for c in booleans}) if booleans else frame
+        # SQLite keeps booleans as 0/1 integers, and a column without a value gives pandas nothing
+        # to infer from: the reflected column type says what they are.
+        declared = {c.name: pandas_dtype(c.type) for c in table.columns if c.name in frame.columns}
+        retyped = {
+            name: dtype for name, dtype in declared.items()
+            if dtype != "object" and frame[name].dtype != dtype and (dtype == "boolean" or frame[name].isna().all())
+        }
+        return frame.astype(retyped) if retyped else frame
 
     def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None, as_text: bool = False):
         """(table, one WHERE clause per batch of values) for rows whose `column` is one of

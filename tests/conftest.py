@@ -54,6 +54,7 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, master_key: str) 
     monkeypatch.setenv("COMPLIANCE_CENSUS_CSV", str(CENSUS_CSV))
     monkeypatch.delenv("COMPLIANCE_WAREHOUSE_URL", raising=False)
     monkeypatch.delenv("COMPLIANCE_REGISTER_DIR", raising=False)
+    monkeypatch.delenv("COMPLIANCE_PUSH_DOWN_AGGREGATIONS", raising=False)
     return tmp_path
 
 

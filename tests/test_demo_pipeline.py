@@ -98,7 +98,10 @@ def test_demo_materialises_in_process_on_postgres(pg_env):
     assert mapped == len(published(Tier.PSEUDONYMISED, "customer_features", defs))
 
 
-def test_census_release_on_adult_csv(local_env, census_csv):
+@pytest.mark.parametrize("push_down", ["true", "false"], ids=["grouped_in_sql", "grouped_in_pandas"])
+def test_census_release_on_adult_csv(local_env, census_csv, monkeypatch, push_down):
+    """The same figures whether the warehouse groups (the default) or the step does."""
+    monkeypatch.setenv("COMPLIANCE_PUSH_DOWN_AGGREGATIONS", push_down)
     result = run_job("census_release")
     assert result.success
     assert materialized(result) == set(CENSUS_ASSETS)

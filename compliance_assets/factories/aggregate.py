@@ -2,6 +2,7 @@
 
 
 from collections.abc import Callable
+from functools import partial
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
@@ -28,11 +29,24 @@ from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, known_identifier_lookups, source_assets
-from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, MeasureSpec, release_cohorts
-from compliance_assets.privacy.detection import known_values
+from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, CohortSource, FrameSource, MeasureSpec, release_cohorts
+from compliance_assets.privacy.detection import KnownLookup, known_values
+from compliance_assets.privacy.sql_source import SqlSource
 from compliance_assets.register import Register
+from resources.warehouse import WarehouseResource
 
 Release = Callable[..., CohortRelease]
+
+
+def cohort_source(warehouse: WarehouseResource, table: str, subject: str) -> tuple[CohortSource, KnownLookup]:
+    """Where a release counts (the warehouse groups in SQL, or the table is read into memory) and
+    how the identifier check asks which values are the source's subject pseudonyms."""
+    if warehouse.push_down_aggregations:
+        if not warehouse.has_table(table):
+            raise LookupError(f"table '{table}' does not exist in the warehouse: materialise its asset first")
+        return SqlSource(warehouse.get_engine(), table), partial(warehouse.present_values, table, subject)
+    frame = warehouse.read_table(table)
+    return FrameSource(frame), known_values(frame[subject])
 
 
 def cohort_asset(register: Register, name: str, release: Release = release_cohorts) -> AssetsDefinition:
@@ -92,7 +106,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     )
     def _cohorts(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
-        source = warehouse.read_table(source_table)
+        source, source_subjects = cohort_source(warehouse, source_table, feature_set.subject_key)
         with withheld_messages(f"the cohort release of '{name}'"):
             result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed)
         stats = result.stats
@@ -104,7 +118,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
             [
                 lambda staged: evaluate_minimisation(key, staged, output_columns),
                 lambda staged: evaluate_identifiers(
-                    key, staged, {f"{cohort.source}.{feature_set.subject_key}": known_values(source[feature_set.subject_key]), **known_identifier_lookups(warehouse, identifier_columns)}, None
+                    key, staged, {f"{cohort.source}.{feature_set.subject_key}": source_subjects, **known_identifier_lookups(warehouse, identifier_columns)}, None
                 ),
                 lambda staged: evaluate_k_anonymity(key, staged, source, cohort.dimensions, feature_set.subject_key, k, stats),
                 lambda staged: evaluate_contract(key, staged, contract),
@@ -112,7 +126,11 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 *([lambda staged: evaluate_client_isolation(key, staged, source, cohort.dimensions, tenant)] if tenant else []),
                 *([dpia_evaluation(context, register, cohort.activity)] if guarded else []),
             ],
-            {**{stat: MetadataValue.int(value) for stat, value in stats.items()}, "dagster/column_lineage": lineage},
+            {
+                **{stat: MetadataValue.int(value) for stat, value in stats.items()},
+                "grouped_in": MetadataValue.text(warehouse.dialect if isinstance(source, SqlSource) else "pandas"),
+                "dagster/column_lineage": lineage,
+            },
         )
 
     return _cohorts

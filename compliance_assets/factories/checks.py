@@ -12,7 +12,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetK
 
 from compliance_assets.contracts.suites import ExpectationSpec
 from compliance_assets.contracts.validation import validate
-from compliance_assets.privacy.cohorts import differencing_exposures, recount, undersized_cohorts
+from compliance_assets.privacy.cohorts import CohortSource, differencing_exposures, recount, undersized_cohorts
 from compliance_assets.privacy.detection import KnownLookup, find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
@@ -125,7 +125,7 @@ def _offender(frame: pd.DataFrame, subject_key: str | None, position: int) -> st
 def evaluate_k_anonymity(
     asset_key: AssetKey,
     released: pd.DataFrame,
-    source: pd.DataFrame,
+    source: pd.DataFrame | CohortSource,
     dimensions: Sequence[str],
     subject: str,
     k: int,
@@ -147,7 +147,7 @@ def evaluate_k_anonymity(
 def evaluate_differencing(
     asset_key: AssetKey,
     released: pd.DataFrame,
-    source: pd.DataFrame,
+    source: pd.DataFrame | CohortSource,
     dimensions: Sequence[str],
     subject: str,
     k: int,
@@ -180,7 +180,7 @@ def _markdown_table(frame: pd.DataFrame, limit: int = 20) -> MetadataValue:
 def evaluate_client_isolation(
     asset_key: AssetKey,
     released: pd.DataFrame,
-    source: pd.DataFrame,
+    source: pd.DataFrame | CohortSource,
     dimensions: Sequence[str],
     tenant: str,
 ) -> AssetCheckResult:

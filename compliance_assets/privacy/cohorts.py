@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,36 @@ class MeasureSpec:
 
 GROUPED_BY = "grouped_by"
 GRAND_TOTAL = "(total)"
+AGGREGATIONS = ("count_subjects", "sum", "mean")
+
+
+class CohortSource(Protocol):
+    """Where a release and its audits count subjects: a frame in memory (`FrameSource`) or a
+    warehouse table that groups in SQL (`privacy.sql_source.SqlSource`). Both give each level's
+    table (its dimensions, measures and distinct `subjects`, the dimensions it rolls up present
+    but empty, a `grouped_by` label) in `groupby(sort=True)` order."""
+
+    def level_tables(
+        self, dims: list[str], levels: Sequence[Sequence[str]], subject: str, measures: Mapping[str, MeasureSpec]
+    ) -> list[pd.DataFrame]: ...
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    frame: pd.DataFrame
+
+    def level_tables(self, dims, levels, subject, measures) -> list[pd.DataFrame]:
+        return level_tables(self.frame, dims, levels, subject, measures)
+
+
+def as_source(source: pd.DataFrame | CohortSource) -> CohortSource:
+    return FrameSource(source) if isinstance(source, pd.DataFrame) else source
+
+
+def check_measures(measures: Mapping[str, MeasureSpec]) -> None:
+    for name, spec in measures.items():
+        if spec.aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation '{spec.aggregation}' for measure '{name}'")
 
 
 def level_label(level: Sequence[str]) -> str:
@@ -78,7 +109,7 @@ def release_levels(
 
 
 def release_cohorts(
-    frame: pd.DataFrame,
+    source: pd.DataFrame | CohortSource,
     dimensions: Sequence[str],
     subject: str,
     measures: Mapping[str, MeasureSpec],
@@ -86,7 +117,7 @@ def release_cohorts(
     margins: Sequence[Sequence[str]] = (),
     protected: Sequence[Sequence[str]] = (),
 ) -> CohortRelease:
-    """Aggregates `frame` per cohort and per published margin, and keeps only entries that are
+    """Aggregates `source` per cohort and per published margin, and keeps only entries that are
     at least `k` distinct subjects and that no combination of published totals gives away.
 
     `protected` margins are published elsewhere (another table on the same source sums to them):
@@ -95,7 +126,7 @@ def release_cohorts(
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
-    levels, published, tables, lattice = _tabulate(frame, dims, subject, measures, margins, protected)
+    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
     suppress(lattice, k)
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
     released, suppressed = [], []
@@ -117,11 +148,11 @@ def release_cohorts(
     )
 
 
-def _tabulate(frame, dims, subject, measures, margins, protected):
+def _tabulate(source, dims, subject, measures, margins, protected):
     """(levels, how many are published, each level's table, the lattice over them): what a
     release and its audit both start from. Levels only other tables reveal are fixed."""
     levels, published = release_levels(dims, margins, protected)
-    tables = level_tables(frame, dims, levels, subject, measures)
+    tables = as_source(source).level_tables(dims, levels, subject, measures)
     return levels, published, tables, build_lattice(tables, levels, fixed=range(published, len(levels)))
 
 
@@ -132,15 +163,13 @@ def level_tables(
     lattice's entry order. When every row is its own subject (a feature table), the rows are
     aggregated once into cells and every level is summed from those; otherwise each level
     counts the distinct subjects of its rows."""
-    for name, spec in measures.items():
-        if spec.aggregation not in ("count_subjects", "sum", "mean"):
-            raise ValueError(f"unknown aggregation '{spec.aggregation}' for measure '{name}'")
+    check_measures(measures)
+    dtypes = {d: frame[d].dtype for d in dims}
     keys = frame[subject]
     if keys.notna().all() and keys.is_unique:
-        cells = _partials(frame, dims, subject, measures)
-        return [_with_empty_dims(_summed(cells, level, measures), frame, dims, level) for level in levels]
+        return tables_from_cells(_partials(frame, dims, subject, measures), dtypes, dims, levels, measures)
     named = _named_aggregations(measures, subject)
-    return [_with_empty_dims(_flat(_grouped(frame, level).agg(**named), level), frame, dims, level) for level in levels]
+    return [with_empty_dims(_flat(_grouped(frame, level).agg(**named), level), dtypes, dims, level) for level in levels]
 
 
 def _grouped(frame: pd.DataFrame, level: Sequence[str]):
@@ -151,12 +180,31 @@ def _grouped(frame: pd.DataFrame, level: Sequence[str]):
 
 def _partials(frame: pd.DataFrame, dims: list[str], subject: str, measures: Mapping[str, MeasureSpec]) -> pd.DataFrame:
     """Per cell: rows (= subjects), and the sums and counts that sums and means add up from."""
-    named = {"_rows": pd.NamedAgg(column=subject, aggfunc="size")}
+    named = {ROWS: pd.NamedAgg(column=subject, aggfunc="size")}
     for name, spec in measures.items():
         if spec.aggregation in ("sum", "mean"):
-            named[f"_sum_{name}"] = pd.NamedAgg(column=spec.column, aggfunc="sum")
-            named[f"_count_{name}"] = pd.NamedAgg(column=spec.column, aggfunc="count")
+            named[partial_sum(name)] = pd.NamedAgg(column=spec.column, aggfunc="sum")
+            named[partial_count(name)] = pd.NamedAgg(column=spec.column, aggfunc="count")
     return _grouped(frame, dims).agg(**named).reset_index()
+
+
+ROWS = "_rows"
+
+
+def partial_sum(measure: str) -> str:
+    return f"_sum_{measure}"
+
+
+def partial_count(measure: str) -> str:
+    return f"_count_{measure}"
+
+
+def tables_from_cells(
+    cells: pd.DataFrame, dtypes: Mapping[str, object], dims: list[str], levels: Sequence[Sequence[str]], measures: Mapping[str, MeasureSpec]
+) -> list[pd.DataFrame]:
+    """Every level summed from the detailed cells' partials (rows, and each sum and mean's sum
+    and count): exact when every row is its own subject, and one pass over the source."""
+    return [with_empty_dims(_summed(cells, level, measures), dtypes, dims, level) for level in levels]
 
 
 def _summed(cells: pd.DataFrame, level: Sequence[str], measures: Mapping[str, MeasureSpec]) -> pd.DataFrame:
@@ -164,12 +212,13 @@ def _summed(cells: pd.DataFrame, level: Sequence[str], measures: Mapping[str, Me
     table = pd.DataFrame(index=totals.index)
     for name, spec in measures.items():
         if spec.aggregation == "count_subjects":
-            table[name] = totals["_rows"].astype("int64")
+            table[name] = totals[ROWS].astype("int64")
         elif spec.aggregation == "sum":
-            table[name] = totals[f"_sum_{name}"]
+            table[name] = totals[partial_sum(name)]
         else:
-            table[name] = totals[f"_sum_{name}"].astype("float64") / totals[f"_count_{name}"].astype("float64")
-    table[SUBJECTS] = totals["_rows"].astype("int64")
+            counted = totals[partial_count(name)]
+            table[name] = (totals[partial_sum(name)].astype("Float64") / counted.astype("Float64")).where(counted > 0)  # as .mean() gives
+    table[SUBJECTS] = totals[ROWS].astype("int64")
     return _flat(table, level)
 
 
@@ -189,12 +238,13 @@ def _named_aggregations(measures: Mapping[str, MeasureSpec], subject: str) -> di
     return named
 
 
-def _with_empty_dims(table: pd.DataFrame, frame: pd.DataFrame, dims: list[str], level: Sequence[str]) -> pd.DataFrame:
-    """A level's table with the dimensions it rolls up present but empty, and its label."""
+def with_empty_dims(table: pd.DataFrame, dtypes: Mapping[str, object], dims: list[str], level: Sequence[str]) -> pd.DataFrame:
+    """A level's table with the dimensions it rolls up present but empty (of the dimension's
+    `dtypes`, made nullable), and its label."""
     table = _with_nullable(table, list(level))
     for dimension in dims:
         if dimension not in level:
-            empty = pd.Series(pd.NA, index=table.index, dtype="object").astype(_nullable(frame[dimension].dtype))
+            empty = pd.Series(pd.NA, index=table.index, dtype="object").astype(_nullable(dtypes[dimension]))
             table.insert(dims.index(dimension), dimension, empty)
     table[GROUPED_BY] = level_label(level)
     return table
@@ -202,7 +252,7 @@ def _with_empty_dims(table: pd.DataFrame, frame: pd.DataFrame, dims: list[str], 
 
 def undersized_cohorts(
     released: pd.DataFrame,
-    source: pd.DataFrame,
+    source: pd.DataFrame | CohortSource,
     dimensions: Sequence[str],
     subject: str,
     k: int,
@@ -213,23 +263,27 @@ def undersized_cohorts(
     return counted.loc[counted["recounted"] < k].reset_index(drop=True)
 
 
-def recount(released: pd.DataFrame, source: pd.DataFrame, dimensions: Sequence[str], column: str) -> pd.DataFrame:
+def recount(released: pd.DataFrame, source: pd.DataFrame | CohortSource, dimensions: Sequence[str], column: str) -> pd.DataFrame:
     """Distinct values of `column` behind each released row, counted from the source at the row's
     own level. Rows absent from the source, or grouped by something other than the dimensions,
     count zero."""
     dims = list(dimensions)
     labels = released[GROUPED_BY] if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
+    groups = [(str(label), rows) for label, rows in released.groupby(labels.astype("string"), sort=True)]
+    levels = {label: _level_of(label, dims) for label, _ in groups}
+    counted_levels = list(dict.fromkeys(level for level in levels.values() if level is not None))
+    tables = as_source(source).level_tables(dims, counted_levels, column, {}) if counted_levels else []
+    counts = {level: table[[*level, SUBJECTS]].rename(columns={SUBJECTS: "recounted"}) for level, table in zip(counted_levels, tables, strict=True)}
     found = []
-    for label, rows in released.groupby(labels.astype("string"), sort=True):
-        level = _level_of(str(label), dims)
+    for label, rows in groups:
+        level = levels[label]
         keys = rows[dims].drop_duplicates().assign(**{GROUPED_BY: label})
         if level is None:
             joined = keys.assign(recounted=0)
         elif level:
-            counts = source.groupby(list(level), dropna=False, observed=True)[column].nunique().rename("recounted").reset_index()
-            joined = keys.merge(_with_nullable(counts, level), on=list(level), how="left")
+            joined = keys.merge(_with_nullable(counts[level], level), on=list(level), how="left")
         else:
-            joined = keys.assign(recounted=source[column].nunique())
+            joined = keys.assign(recounted=int(counts[level]["recounted"].sum()))
         found.append(joined)
     if not found:
         return pd.DataFrame(columns=[*dims, GROUPED_BY, "recounted"])
@@ -256,7 +310,7 @@ def _with_nullable(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 def differencing_exposures(
     released: pd.DataFrame,
-    source: pd.DataFrame,
+    source: pd.DataFrame | CohortSource,
     dimensions: Sequence[str],
     subject: str,
     k: int,

@@ -1,0 +1,120 @@
+"""A warehouse table as a cohort source: each level of a release is one GROUP BY query, so the
+database (PostgreSQL, or any SQLAlchemy dialect) does the grouping and only the cohort tables,
+a few rows per cohort, reach Python. Suppression and the audits then run on those tables
+exactly as they do on a frame's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from compliance_assets.privacy.cohorts import (
+    ROWS,
+    SUBJECTS,
+    MeasureSpec,
+    check_measures,
+    partial_count,
+    partial_sum,
+    tables_from_cells,
+    with_empty_dims,
+)
+
+
+def pandas_dtype(sql_type: sa.types.TypeEngine) -> str:
+    """The nullable pandas dtype a column of `sql_type` is read as, whatever the dialect stores
+    (SQLite keeps booleans as 0/1)."""
+    if isinstance(sql_type, sa.Boolean):
+        return "boolean"
+    if isinstance(sql_type, sa.Integer):
+        return "Int64"
+    if isinstance(sql_type, (sa.Float, sa.Numeric)):
+        return "Float64"
+    if isinstance(sql_type, (sa.String, sa.Text)):
+        return "string"
+    return "object"
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """`table` in the warehouse `engine` reaches, as a `CohortSource`."""
+
+    engine: sa.Engine
+    table: str
+
+    def level_tables(
+        self, dims: list[str], levels: Sequence[Sequence[str]], subject: str, measures: Mapping[str, MeasureSpec]
+    ) -> list[pd.DataFrame]:
+        check_measures(measures)
+        try:  # one catalogue query: a full reflection costs eight (constraints, indexes, comments)
+            described = {c["name"]: c["type"] for c in sa.inspect(self.engine).get_columns(self.table)}
+        except sa.exc.NoSuchTableError:
+            raise LookupError(f"table '{self.table}' does not exist in the warehouse: materialise its asset first") from None
+        needed = [*dims, subject, *(spec.column for spec in measures.values() if spec.column)]
+        missing = sorted({c for c in needed if c not in described})
+        if missing:
+            raise KeyError(f"table '{self.table}' has no column(s) {missing}")
+        table = sa.table(self.table, *(sa.column(name, kind) for name, kind in described.items()))
+        dtypes = {d: pandas_dtype(described[d]) for d in dims}
+        with self.engine.connect() as connection:
+            if _one_row_per_subject(connection, table, subject):
+                return tables_from_cells(_cells(connection, table, dims, measures, dtypes), dtypes, dims, levels, measures)
+            return [with_empty_dims(_level_table(connection, table, level, subject, measures, dtypes), dtypes, dims, level) for level in levels]
+
+
+def _level_table(connection: sa.Connection, table: sa.TableClause, level: Sequence[str], subject: str, measures, dtypes) -> pd.DataFrame:
+    """One level counted on distinct subjects, for tables where a subject has many rows."""
+    keys = [table.c[d] for d in level]
+    subjects = sa.func.count(sa.distinct(table.c[subject]))
+    typed = {name: _aggregate(table, spec, subjects) for name, spec in measures.items() if name != SUBJECTS}
+    selected = [*keys, *(column.label(name) for name, (column, _) in typed.items())]
+    selected += [subjects.label(SUBJECTS), sa.func.count().label(ROWS)]
+    query = sa.select(*selected).select_from(table)
+    if keys:
+        query = query.group_by(*keys)
+    frame = pd.read_sql(query, connection, dtype_backend="numpy_nullable")
+    frame = frame.loc[frame[ROWS] > 0]  # no rows, no grand total: as pandas groups
+    frame = frame.astype({d: dtypes[d] for d in level if dtypes[d] != "object"} | {n: dtype for n, (_, dtype) in typed.items()} | {SUBJECTS: "int64"})
+    frame = frame[[*level, *dict.fromkeys([*measures, SUBJECTS])]]  # the order pandas' named aggregations give
+    return frame.sort_values(list(level), na_position="last", kind="stable", ignore_index=True) if level else frame.reset_index(drop=True)
+
+
+def _one_row_per_subject(connection: sa.Connection, table: sa.TableClause, subject: str) -> bool:
+    """A feature table (every row its own subject, none missing) is grouped once into cells and
+    its margins summed from them: one GROUP BY instead of a COUNT(DISTINCT) per level."""
+    rows, distinct = connection.execute(sa.select(sa.func.count(), sa.func.count(sa.distinct(table.c[subject])))).one()
+    return rows == distinct
+
+
+def _cells(connection: sa.Connection, table: sa.TableClause, dims: list[str], measures: Mapping[str, MeasureSpec], dtypes) -> pd.DataFrame:
+    """The detailed cells' partials, as `tables_from_cells` sums them."""
+    keys = [table.c[d] for d in dims]
+    selected = [*keys, sa.func.count().label(ROWS)]
+    typed = {}
+    for name, spec in measures.items():
+        if spec.aggregation in ("sum", "mean"):
+            total, dtype = _aggregate(table, MeasureSpec("sum", spec.column), None)
+            selected += [total.label(partial_sum(name)), sa.func.count(table.c[spec.column]).label(partial_count(name))]
+            typed |= {partial_sum(name): dtype, partial_count(name): "Int64"}
+    query = sa.select(*selected).select_from(table)
+    frame = pd.read_sql(query.group_by(*keys) if keys else query, connection, dtype_backend="numpy_nullable")
+    if not keys:
+        frame = frame.loc[frame[ROWS] > 0]
+    return frame.astype({d: dtypes[d] for d in dims if dtypes[d] != "object"} | typed | {ROWS: "int64"})
+
+
+def _aggregate(table: sa.TableClause, spec: MeasureSpec, subjects: sa.ColumnElement | None) -> tuple[sa.ColumnElement, str]:
+    """One measure in SQL and its pandas dtype, as grouping in pandas gives it: a sum of integers
+    (or booleans) is an integer and 0 when every value is missing; a mean is a float."""
+    if spec.aggregation == "count_subjects":
+        return subjects, "int64"
+    column = table.c[spec.column]
+    integral = isinstance(column.type, (sa.Integer, sa.Boolean))
+    if isinstance(column.type, sa.Boolean):
+        column = sa.cast(column, sa.Integer)
+    if spec.aggregation == "sum":
+        total = sa.func.coalesce(sa.func.sum(column), 0)
+        return (sa.cast(total, sa.BigInteger), "Int64") if integral else (sa.cast(total, sa.Float), "Float64")
+    return sa.func.avg(sa.cast(column, sa.Float)), "Float64"

@@ -1,0 +1,116 @@
+"""Cohort releases grouped in the warehouse (SQL) give what grouping the same table in pandas
+gives, on SQLite and on PostgreSQL: level tables, releases, recounts and differencing audits."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compliance_assets.privacy.cohorts import FrameSource, MeasureSpec, differencing_exposures, recount, release_cohorts
+from compliance_assets.privacy.sql_source import SqlSource
+from resources.warehouse import WarehouseResource
+
+DIMS = ["region", "band"]
+MEASURES = {
+    "subjects": MeasureSpec("count_subjects"),
+    "amount": MeasureSpec("sum", "amount"),
+    "share_flagged": MeasureSpec("mean", "flagged"),
+    "flagged": MeasureSpec("sum", "flagged"),
+    "mean_score": MeasureSpec("mean", "score"),
+}
+LEVELS = [("region", "band"), ("region",), ("band",), ()]
+
+rows = st.lists(
+    st.tuples(
+        st.sampled_from(["north", "south", "Ouest", "é", None]),
+        st.one_of(st.none(), st.integers(0, 3)),
+        st.integers(0, 40),  # subject: repeated, as events are
+        st.one_of(st.none(), st.integers(-5, 100)),
+        st.one_of(st.none(), st.booleans()),
+        st.one_of(st.none(), st.floats(0, 1, allow_nan=False)),
+        st.sampled_from(["ws_a", "ws_b"]),
+    ),
+    max_size=300,
+)
+
+
+def _frame(data, one_row_per_subject: bool = False) -> pd.DataFrame:
+    """Event-shaped rows (subjects repeat), or a feature table's (every row its own subject)."""
+    frame = pd.DataFrame(data, columns=["region", "band", "subject", "amount", "flagged", "score", "tenant"])
+    if one_row_per_subject:
+        frame["subject"] = range(len(frame))
+    return frame.astype({"region": "string", "band": "Int64", "subject": "string", "amount": "Int64", "flagged": "boolean", "score": "Float64", "tenant": "string"})
+
+
+@contextmanager
+def _both(warehouse: WarehouseResource, frame: pd.DataFrame) -> Iterator[tuple[FrameSource, SqlSource]]:
+    """The same table as the warehouse holds it: read back into memory, and queried in place."""
+    table = f"source_{uuid.uuid4().hex[:8]}"
+    warehouse.replace_table(table, frame)
+    try:
+        yield FrameSource(warehouse.read_table(table)), SqlSource(warehouse.get_engine(), table)
+    finally:
+        with warehouse.begin() as connection:
+            connection.execute(sa.text(f'DROP TABLE "{table}"'))
+
+
+def _assert_same(warehouse: WarehouseResource, frame: pd.DataFrame, k: int) -> None:
+    with _both(warehouse, frame) as (in_memory, in_sql):
+        _assert_same_counts(in_memory, in_sql, k, check_dtype=len(frame) > 0)  # pandas types an empty grouping as object
+
+
+def _assert_same_counts(in_memory: FrameSource, in_sql: SqlSource, k: int, check_dtype: bool) -> None:
+    for expected, got in zip(in_memory.level_tables(DIMS, LEVELS, "subject", MEASURES), in_sql.level_tables(DIMS, LEVELS, "subject", MEASURES), strict=True):
+        pdt.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, check_dtype=check_dtype)
+    margins = [("region",), ()]
+    expected_release = release_cohorts(in_memory, DIMS, "subject", MEASURES, k, margins)
+    release = release_cohorts(in_sql, DIMS, "subject", MEASURES, k, margins)
+    pdt.assert_frame_equal(release.released, expected_release.released, check_exact=False, rtol=1e-9, check_dtype=check_dtype)
+    pdt.assert_frame_equal(release.suppressed, expected_release.suppressed, check_dtype=check_dtype)
+    assert (release.released["subjects"] >= k).all()
+    for column in ("subject", "tenant"):
+        pdt.assert_frame_equal(recount(release.released, in_sql, DIMS, column), recount(release.released, in_memory, DIMS, column), check_dtype=check_dtype)
+    primary_only = release_cohorts(in_memory, DIMS, "subject", MEASURES, k).released
+    with_margins = pd.concat([primary_only, release_cohorts(in_memory, ["region"], "subject", MEASURES, k).released], ignore_index=True)
+    pdt.assert_frame_equal(
+        differencing_exposures(with_margins, in_sql, DIMS, "subject", k, [("region",)]),
+        differencing_exposures(with_margins, in_memory, DIMS, "subject", k, [("region",)]),
+        check_dtype=check_dtype,
+    )
+
+
+@pytest.fixture(scope="module")
+def sqlite_warehouse():
+    with tempfile.TemporaryDirectory() as folder:
+        yield WarehouseResource(url=f"sqlite:///{Path(folder) / 'warehouse.db'}")
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=rows, k=st.integers(2, 6), one_row_per_subject=st.booleans())
+def test_grouping_in_sqlite_equals_grouping_in_pandas(sqlite_warehouse, data, k, one_row_per_subject):
+    _assert_same(sqlite_warehouse, _frame(data, one_row_per_subject), k)
+
+
+@pytest.mark.postgres
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=rows, k=st.integers(2, 6), one_row_per_subject=st.booleans())
+def test_grouping_in_postgres_equals_grouping_in_pandas(pg_databases, data, k, one_row_per_subject):
+    _assert_same(WarehouseResource(url=pg_databases.warehouse_url), _frame(data, one_row_per_subject), k)
+
+
+def test_a_missing_table_or_column_is_named(sqlite_warehouse):
+    with pytest.raises(LookupError, match="'absent' does not exist"):
+        SqlSource(sqlite_warehouse.get_engine(), "absent").level_tables(DIMS, LEVELS, "subject", MEASURES)
+    with _both(sqlite_warehouse, _frame([("north", 1, 1, 1, True, 0.5, "ws_a")])) as (_, in_sql):
+        with pytest.raises(KeyError, match=r"no column\(s\) \['nope'\]"):
+            in_sql.level_tables(DIMS, LEVELS, "subject", {"x": MeasureSpec("sum", "nope")})

@@ -115,7 +115,7 @@ def run(quick: bool) -> dict:
         plain = _best(lambda: _plain(assets))
         hand_checked = _best(lambda: _plain(assets, checks=True))
         defs = _register_driven(large)
-        with DagsterInstance.ephemeral() as instance:
+        with DagsterInstance.local_temp(tempdir=str(folder / "instance")) as instance:
             for i in range(2 * assets):
                 instance.report_runless_asset_event(AssetMaterialization(f"events_{i:04d}", metadata={"dagster/row_count": 1000 + i}))
             tick = min(_sensor_tick(defs, instance) for _ in range(3))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import GRAND_TOTAL, GROUPED_BY, MeasureSpec, level_tables, release_cohorts, undersized_cohorts
+from compliance_assets.privacy.cohorts import GRAND_TOTAL, GROUPED_BY, MeasureSpec, level_tables, one_row_per_subject, release_cohorts, undersized_cohorts
 
 COUNT = {"subjects": MeasureSpec("count_subjects")}
 
@@ -117,3 +117,16 @@ def test_summing_cells_equals_counting_rows_when_every_row_is_a_subject(rows, ma
             counted[["d1", "d2", "grouped_by", "subjects"]].reset_index(drop=True),
             check_dtype=False,
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40), st.integers(-5, 30)), max_size=60),
+    dtype=st.sampled_from(["Int64", "int64", "string", "object"]),
+)
+def test_one_row_per_subject_is_uniqueness_without_missing_keys(keys, dtype):
+    """Sorting hashes answers as a hash table would, collisions included (hash(-1) == hash(-2))."""
+    if dtype == "int64":
+        keys = [k for k in keys if k is not None]
+    series = pd.Series(keys, dtype="object").astype(dtype) if dtype != "string" else pd.Series([None if k is None else str(k) for k in keys], dtype="string")
+    assert one_row_per_subject(series) == (series.notna().all() and series.is_unique)

@@ -115,6 +115,7 @@ def run(quick: bool) -> dict:
         plain = _best(lambda: _plain(assets))
         hand_checked = _best(lambda: _plain(assets, checks=True))
         defs = _register_driven(large)
+        (folder / "instance").mkdir()
         with DagsterInstance.local_temp(tempdir=str(folder / "instance")) as instance:
             for i in range(2 * assets):
                 instance.report_runless_asset_event(AssetMaterialization(f"events_{i:04d}", metadata={"dagster/row_count": 1000 + i}))

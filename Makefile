@@ -18,7 +18,7 @@ census: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 ui: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-validate: $(VENV)/.runtime
+validate: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 test: $(VENV)/.test

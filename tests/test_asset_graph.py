@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 
 from compliance_assets.definitions import build_definitions
@@ -117,3 +119,13 @@ def test_code_version_follows_register_and_transform(local_env, tmp_path):
     after = {s.key.to_user_string(): s.code_version for s in _personal_specs(build_definitions(load_register(copy)))}
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {"region_cohorts"}
+
+
+def test_loading_the_code_location_prints_no_warnings(local_env):
+    """The Dagster previews we rely on are acknowledged once (factories/previews.py), so a load or a
+    run does not bury a real warning under two dozen repeats of theirs."""
+    loaded = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "from compliance_assets.definitions import defs; defs.resolve_asset_graph()"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )
+    assert "Warning" not in loaded.stderr, loaded.stderr

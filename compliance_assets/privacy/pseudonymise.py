@@ -111,7 +111,7 @@ def pseudonymise_stream(
             seen = _SeenValues(cache_limit)
             yield pseudonymise(chunk, domain_key)
             continue
-        yield pd.Series(seen.keyed[positions], index=chunk.index, name=chunk.name, dtype=object)
+        yield pd.Series(seen.keyed[positions], index=chunk.index, name=chunk.name, dtype=object, copy=False)  # a fresh array: no copy needed
 
 
 def scoped(identifiers: pd.Series, scope: pd.Series | None) -> pd.Series:

@@ -12,6 +12,7 @@ from compliance_assets.demo import features, sources
 from compliance_assets.factories.aggregate import cohort_asset
 from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
+from compliance_assets.jobs.executor import preloaded_multi_or_in_process_executor
 from compliance_assets.jobs.key_rotation import build_key_rotation_job
 from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
 from compliance_assets.jobs.privacy_requests import (
@@ -124,6 +125,7 @@ def build_definitions(register: Register | None = None, assets: list | None = No
             build_consent_withdrawal_sensor(register, consent_refresh),
             build_dpia_review_sensor(register, dpia_review, environment.sensor_interval_seconds()),
         ],
+        executor=preloaded_multi_or_in_process_executor,
         resources={
             "warehouse": environment.warehouse(),
             "pseudonym_vault": vault,

@@ -129,3 +129,21 @@ def test_loading_the_code_location_prints_no_warnings(local_env):
         capture_output=True, text=True, cwd=REPO, check=True,
     )
     assert "Warning" not in loaded.stderr, loaded.stderr
+
+
+def test_steps_fork_from_a_server_that_preloads_libraries_only(local_env):
+    """Every run of the code location forks its steps from a server holding the heavy imports; that
+    server must not build a code location (it would read secrets before any step asks for them)."""
+    from compliance_assets.definitions import defs
+    from compliance_assets.jobs.executor import PRELOADED_MODULES, preloaded_multi_or_in_process_executor, with_preloading
+
+    assert defs.resolve_job_def("demo_pipeline").executor_def is preloaded_multi_or_in_process_executor
+    preloading = {"forkserver": {"preload_modules": list(PRELOADED_MODULES)}}
+    assert with_preloading({"multiprocess": {"max_concurrent": 2}}) == {"multiprocess": {"max_concurrent": 2, "start_method": preloading}}
+    assert with_preloading({"in_process": {}}) == {"in_process": {}}, "a run's choice of one process stands"
+    assert with_preloading({"multiprocess": {"start_method": {"spawn": {}}}}) == {"multiprocess": {"start_method": {"spawn": {}}}}
+    imported = subprocess.run(
+        [sys.executable, "-c", f"import sys; [__import__(m) for m in {list(PRELOADED_MODULES)!r}]; print(sorted(m for m in sys.modules if m.endswith('definitions') and m.startswith(('compliance_assets', 'tests'))))"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )
+    assert imported.stdout.strip() == "[]"

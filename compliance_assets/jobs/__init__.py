@@ -1,1 +1,1 @@
-"""Op-based Dagster jobs that are not asset materialisations: key rotation."""
+"""Jobs beside the asset pipelines (key rotation, retention, privacy requests, the DPIA review) and how every run executes its steps."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from dagster import AssetCheckSpec, AssetKey, AssetMaterialization, Definitions, DagsterInstance, ResourceDefinition, asset, build_sensor_context
+from dagster import AssetCheckSpec, AssetMaterialization, Definitions, DagsterInstance, ResourceDefinition, asset, build_sensor_context
 from rich.console import Console
 from rich.table import Table
 
@@ -86,21 +86,11 @@ def _hand_written_arguments(register_dir: Path) -> list[dict]:
     """The `@asset` arguments our raw factory passes, computed once and outside any timing: what a
     user writing the same assets by hand would type out (metadata, tags, owners, kinds,
     partitions, freshness, pool, code version, resource keys and the blocking check specs)."""
-    from compliance_assets.factories.checks import CONTRACT, RETENTION, blocking_specs
-    from compliance_assets.factories.metadata import asset_facts, column
-    from compliance_assets.factories.naming import Tier
-    from compliance_assets.factories.partitions import partitions_of
+    from compliance_assets.factories.raw import raw_asset_arguments
     from compliance_assets.register import load_register
 
     register = load_register(register_dir)
-    arguments = []
-    for name, source in register.sources.items():
-        columns = [column(c, s.type, s.category, s.identifier.value, s.description) for c, s in source.columns.items()]
-        facts = asset_facts(register, name, Tier.RAW, columns, transform=_empty)
-        names = [CONTRACT] + ([RETENTION] if source.retention_clock else [])
-        checks = blocking_specs(AssetKey(name), names, partitions_of(register, name))
-        arguments.append({**facts, "check_specs": checks, "output_required": False, "required_resource_keys": {"warehouse", "audit_trail"}})
-    return arguments
+    return [raw_asset_arguments(register, name, _empty) for name in register.sources]
 
 
 def _hand_written(arguments: list[dict]) -> Definitions:

@@ -22,6 +22,29 @@ from compliance_assets.register import Register
 Loader = Callable[[AssetExecutionContext], pd.DataFrame]
 
 
+def raw_asset_arguments(
+    register: Register,
+    name: str,
+    load: Loader,
+    *,
+    required_resource_keys: set[str] | frozenset[str] = frozenset(),
+    kinds: set[str] | None = None,
+) -> dict[str, object]:
+    """The `@asset` arguments of a raw asset: its facts, resources and blocking check specs."""
+    source = register.sources[name]
+    checks = [CONTRACT] + ([RETENTION] if source.retention_clock else [])
+    return {
+        **asset_facts(
+            register, name, Tier.RAW,
+            [column(c, s.type, s.category, s.identifier.value, s.description) for c, s in source.columns.items()],
+            transform=load, kinds=kinds,
+        ),
+        "required_resource_keys": {"warehouse", "audit_trail", *required_resource_keys},
+        "check_specs": blocking_specs(AssetKey(name), checks, partitions_of(register, name)),
+        "output_required": False,
+    }
+
+
 def raw_asset(
     register: Register,
     name: str,
@@ -43,16 +66,7 @@ def raw_asset(
     periods = register.retention_periods(name)
     contract = suite_for(register, name)
 
-    @asset(
-        **asset_facts(
-            register, name, Tier.RAW,
-            [column(c, s.type, s.category, s.identifier.value, s.description) for c, s in source.columns.items()],
-            transform=load, kinds=kinds,
-        ),
-        required_resource_keys={"warehouse", "audit_trail", *required_resource_keys},
-        check_specs=blocking_specs(AssetKey(name), [CONTRACT] + ([RETENTION] if clock else []), partitions_of(register, name)),
-        output_required=False,
-    )
+    @asset(**raw_asset_arguments(register, name, load, required_resource_keys=required_resource_keys, kinds=kinds))
     def _raw(context: AssetExecutionContext):
         with withheld_messages(f"the loader of '{name}'"):
             arriving = load(context)

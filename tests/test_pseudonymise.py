@@ -157,6 +157,54 @@ def test_stream_falls_back_to_exact_keying_on_hash_collisions(monkeypatch):
     assert streamed[0][0] != streamed[0][1]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(["a", "b", "ab", "ba", "abc", "cab", "x", "yz"]), min_size=1, max_size=120),
+    chunk_rows=st.integers(1, 30),
+    cache_limit=st.integers(0, 12),
+)
+def test_streamed_pseudonyms_stay_exact_when_hashes_collide_often(values, chunk_rows, cache_limit):
+    """A hash that collides for every pair of equally long values: each chunk is still keyed
+    exactly, whatever the numbering thread has already numbered."""
+    import compliance_assets.privacy.pseudonymise as engine
+
+    key = derive_domain_key(MASTER, "collide")
+    series = pd.Series(values, dtype="string")
+    chunks = [series.iloc[i : i + chunk_rows] for i in range(0, len(series), chunk_rows)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "hash", len, raising=False)
+        streamed = pd.concat(list(pseudonymise_stream(chunks, key, cache_limit=cache_limit)))
+    assert streamed.tolist() == pseudonymise(series, key).tolist()
+
+
+def test_a_column_longer_than_a_chunk_is_streamed_to_the_same_pseudonyms(monkeypatch):
+    import compliance_assets.privacy.pseudonymise as engine
+
+    key = derive_domain_key(MASTER, "long")
+    column = pd.Series([f"user{i % 13}@example.com" for i in range(100)], index=range(500, 600), dtype="string", name="email")
+    exact = pseudonymise(column, key)
+    monkeypatch.setattr(engine, "STREAM_CHUNK_ROWS", 7)
+    streamed = pseudonymise(column, key)
+    pd.testing.assert_series_equal(streamed, exact)
+    with pytest.raises(ValueError, match="quarantine"):
+        pseudonymise(pd.concat([column, pd.Series([None], dtype="string")]), key)
+
+
+def test_a_stream_closed_early_leaves_no_numbering_thread():
+    import threading
+
+    chunks = (pd.Series([f"user{i % 7}@example.com" for i in range(start, start + 10)]) for start in range(0, 1000, 10))
+    stream = pseudonymise_stream(chunks, derive_domain_key(MASTER, "d"))
+    assert len(next(stream)) == 10
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("pseudonym-numbering")]
+
+
+def test_stream_refuses_identifiers_that_are_not_text():
+    with pytest.raises(TypeError, match="text identifiers"):
+        list(pseudonymise_stream([pd.Series(["a"]), pd.Series([7], dtype=object)], derive_domain_key(MASTER, "d")))
+
+
 def test_stream_refuses_missing_identifiers():
     with pytest.raises(ValueError, match="quarantine"):
         list(pseudonymise_stream([pd.Series(["a"]), pd.Series(["b", None])], derive_domain_key(MASTER, "d")))

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
-from compliance_assets.privacy.sql_source import pandas_dtype
+from resources.table_reads import read_columns
 
 STAGING_PREFIX = "staging__"
 QUARANTINE_PREFIX = "quarantine__"
@@ -105,17 +105,9 @@ class WarehouseResource(ConfigurableResource):
         if not self.has_table(name):
             raise LookupError(f"table '{name}' does not exist in the warehouse: materialise its asset first")
         table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
-        selected = [table.c[c] for c in columns] if columns else [table]
+        selected = [table.c[c] for c in columns] if columns else list(table.columns)
         with self.get_engine().connect() as connection:
-            frame = pd.read_sql(sa.select(*selected), connection, dtype_backend="numpy_nullable")
-        # SQLite keeps booleans as 0/1 integers, and a column without a value gives pandas nothing
-        # to infer from: the reflected column type says what they are.
-        declared = {c.name: pandas_dtype(c.type) for c in table.columns if c.name in frame.columns}
-        retyped = {
-            name: dtype for name, dtype in declared.items()
-            if dtype != "object" and frame[name].dtype != dtype and (dtype == "boolean" or frame[name].isna().all())
-        }
-        return frame.astype(retyped) if retyped else frame
+            return read_columns(connection, selected)
 
     def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None, as_text: bool = False):
         """(table, one WHERE clause per batch of values) for rows whose `column` is one of

@@ -7,6 +7,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 _EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]"
@@ -48,11 +49,16 @@ def _is_ipv6(value: str) -> bool:
 
 
 def _phone(values: pd.Series) -> pd.Series:
+    """The shape test rules out almost every value, so the finer tests run on the few it leaves."""
     stripped = values.str.strip()
-    shaped = stripped.str.fullmatch(_PHONE_SHAPE) & ~stripped.str.fullmatch(_NOT_A_PHONE)
-    digits = stripped.str.count(r"\d")
-    has_marker = stripped.str.match(r"\+|0") | stripped.str.contains(r"[ ()./-]", regex=True)
-    return shaped & digits.between(8, 15) & has_marker
+    shaped = stripped.str.fullmatch(_PHONE_SHAPE).fillna(False).astype(bool)
+    found = pd.Series(False, index=values.index)
+    if shaped.any():
+        candidates = stripped[shaped]
+        digits = candidates.str.count(r"\d")
+        has_marker = candidates.str.match(r"\+|0") | candidates.str.contains(r"[ ()./-]", regex=True)
+        found[shaped] = (~candidates.str.fullmatch(_NOT_A_PHONE) & digits.between(8, 15) & has_marker).fillna(False).astype(bool)
+    return found
 
 
 # IBAN length per country (ISO 13616 registry), so a hex string that happens to pass mod 97 is
@@ -108,6 +114,14 @@ def known_values(values: pd.Series) -> KnownLookup:
     return lambda candidates: candidates[index.get_indexer(candidates) >= 0]
 
 
+def _pattern_hits(text: pd.Series) -> dict[str, np.ndarray]:
+    """Each detector's verdict per row, judged once per distinct value: feature columns repeat
+    their categories, and a value is an identifier wherever it occurs."""
+    codes, distinct = pd.factorize(text.fillna(""))
+    values = pd.Series(distinct, dtype="string")
+    return {label: detector(values).fillna(False).to_numpy(dtype=bool)[codes] for label, detector in PATTERN_DETECTORS.items()}
+
+
 def find_identifiers(
     frame: pd.DataFrame,
     known_identifiers: Mapping[str, KnownLookup] | None = None,
@@ -123,15 +137,14 @@ def find_identifiers(
     candidates = pd.Index(pd.concat([pd.Series(t.dropna().unique(), dtype="string") for t in as_texts.values()] or [pd.Series([], dtype="string")]).unique())
     known = {label: lookup(candidates) for label, lookup in (known_identifiers or {}).items()} if len(candidates) else {}
     for name, text in texts.items():
-        checks: dict[str, pd.Series] = {}
+        checks: dict[str, pd.Series | np.ndarray] = {}
         if text is not None:
-            present = text.fillna("")
-            checks = {label: detector(present) for label, detector in PATTERN_DETECTORS.items()}
+            checks = _pattern_hits(text)
         for label, values in known.items():
             if len(values):
                 checks[f"known:{label}"] = as_texts[name].isin(values)
         for detector, hits in checks.items():
-            hits = hits.fillna(False).astype(bool).to_numpy()
+            hits = pd.Series(hits).fillna(False).astype(bool).to_numpy()
             count = int(hits.sum())
             if count:
                 findings.append(IdentifierFinding(str(name), detector, count, int(hits.argmax())))

@@ -32,8 +32,13 @@ def past_retention(
     unclocked = times.isna()
     expired = pd.Series(False, index=frame.index)
     per_column: dict[str, int] = {}
+    aged_past: dict[timedelta, pd.Series] = {}
     for column, period in periods.items():
-        over = (age > pd.Timedelta(period)) & frame[column].notna() & ~unclocked
+        if period not in aged_past:
+            aged_past[period] = (age > pd.Timedelta(period)) & ~unclocked
+        over = aged_past[period].copy()
+        if over.any():  # whether a value is there matters only in rows old enough to hold one past it
+            over[over] = frame.loc[over, column].notna().to_numpy()
         per_column[column] = int(over.sum())
         expired |= over
     kept = age[~expired & ~unclocked]

@@ -1,5 +1,7 @@
-"""The direct read gives the frame that pandas' read_sql through SQLAlchemy gives, on SQLite and
-PostgreSQL, for every column type our frames are written with, with and without missing values."""
+"""Tables in and out of the warehouse. The direct read gives the frame that pandas' read_sql
+through SQLAlchemy gives, and the direct SQLite write stores what to_sql stores, for every column
+type our frames are written with, with and without missing values; PostgreSQL's COPY keeps empty
+text apart from NULL."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resources.table_reads import _read_generic, read_columns
+from resources.table_writes import NULL_MARKER, write_table
 from tests.conftest import PG_ADMIN_URL
 from resources.warehouse import WarehouseResource
 
@@ -48,6 +51,10 @@ COLUMNS = {
     "amount": ("Float64", _maybe(st.floats(allow_nan=False, allow_infinity=False, width=64))),
     "flag": ("boolean", _maybe(st.booleans())),
     "at": ("datetime64[us]", _maybe(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)))),
+    "day": ("datetime64[s]", st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1))),
+    "plain_count": ("int64", st.integers(-(2**63), 2**63 - 1)),
+    "ratio": ("float64", st.one_of(st.just(float("nan")), st.floats(allow_nan=False, allow_infinity=False))),
+    "active": ("bool", st.booleans()),
 }
 
 
@@ -96,3 +103,41 @@ def test_a_type_the_fast_path_does_not_know_goes_through_sqlalchemy(warehouse):
     with warehouse.get_engine().connect() as connection:
         pd.testing.assert_frame_equal(read, _read_generic(connection, list(table.columns)))
     assert read["price"].iloc[0] == Decimal("1.25")  # SQLAlchemy's Numeric, not the driver's float
+
+
+def _stored(warehouse: WarehouseResource, name: str) -> tuple[list, list]:
+    with warehouse.get_engine().connect() as connection:
+        cursor = connection.connection.cursor()
+        declared = [tuple(row) for row in cursor.execute(f"PRAGMA table_info('{name}')").fetchall()]
+        rows = [tuple(row) for row in cursor.execute(f'SELECT * FROM "{name}"').fetchall()]
+        cursor.close()
+    return declared, rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame=frames())
+def test_the_direct_sqlite_write_stores_what_to_sql_stores(sqlite_warehouse, frame):
+    with sqlite_warehouse.begin() as connection:
+        write_table(connection, "direct", frame)
+        frame.to_sql("reference", connection, if_exists="replace", index=False)
+    assert _stored(sqlite_warehouse, "direct") == _stored(sqlite_warehouse, "reference")
+
+
+@pytest.fixture(scope="module")
+def sqlite_warehouse(tmp_path_factory) -> WarehouseResource:
+    return WarehouseResource(url=f"sqlite:///{tmp_path_factory.mktemp('writes') / 'warehouse.db'}")
+
+
+texts = st.lists(st.one_of(st.none(), st.just(""), st.just(NULL_MARKER), st.text(st.characters(exclude_characters="\x00"), max_size=6)), min_size=1, max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=texts, second=st.none() | st.just(1))
+def test_empty_text_null_and_the_marker_survive_the_warehouse(warehouse, first, second):
+    """One column or two: a lone NULL in a one-column row, an empty string and a value spelled
+    like COPY's NULL marker all come back as they were written."""
+    frame = pd.DataFrame({"text": pd.Series(first, dtype="string")})
+    if second is not None:
+        frame["count"] = pd.Series(range(len(first)), dtype="Int64")
+    warehouse.replace_table("texts", frame)
+    pd.testing.assert_frame_equal(warehouse.read_table("texts"), frame)

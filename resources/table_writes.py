@@ -72,6 +72,8 @@ def _stored_values(column: pd.Series) -> np.ndarray:
     """The Python values SQLAlchemy would bind for `column`; None where a value is missing."""
     if column.dtype.kind == "M":
         stamps = column.to_numpy()
+        if not len(stamps):  # NumPy's replace cannot size an empty text array
+            return np.empty(0, dtype=object)
         text = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ").astype(object)
         text[np.isnat(stamps)] = None
         return text

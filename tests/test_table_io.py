@@ -46,7 +46,7 @@ def _maybe(values):
 
 
 COLUMNS = {
-    "text": ("string", _maybe(st.text(st.characters(exclude_characters="\x00"), max_size=12))),  # PostgreSQL text holds no NUL
+    "text": ("string", _maybe(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12))),  # PostgreSQL text holds no NUL
     "count": ("Int64", _maybe(st.integers(-(2**63), 2**63 - 1))),
     "amount": ("Float64", _maybe(st.floats(allow_nan=False, allow_infinity=False, width=64))),
     "flag": ("boolean", _maybe(st.booleans())),
@@ -128,7 +128,7 @@ def sqlite_warehouse(tmp_path_factory) -> WarehouseResource:
     return WarehouseResource(url=f"sqlite:///{tmp_path_factory.mktemp('writes') / 'warehouse.db'}")
 
 
-texts = st.lists(st.one_of(st.none(), st.just(""), st.just(NULL_MARKER), st.text(st.characters(exclude_characters="\x00"), max_size=6)), min_size=1, max_size=8)
+texts = st.lists(st.one_of(st.none(), st.just(""), st.just(NULL_MARKER), st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6)), min_size=1, max_size=8)
 
 
 @settings(max_examples=40, deadline=None)

@@ -5,7 +5,7 @@ infer each column's type from its values; on SQLite it also parses every stored 
 into a Python `datetime`. For the column types our frames are written with, the direct path
 fetches rows from the driver's own cursor and types each column from its declared type in one
 vectorised step: a 1 M-row events table reads in 1.5 s instead of 3.1 s on SQLite and in 2.2 s
-instead of 3.0 s on PostgreSQL. Both give the same frame (`tests/test_table_reads.py`)."""
+instead of 3.0 s on PostgreSQL. Both give the same frame (`tests/test_table_io.py`)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ class PostgresDatabases:
     vault_db: str
 
     def url(self, database: str) -> str:
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+        return postgres_url(database)
 
     @property
     def warehouse_url(self) -> str:
@@ -80,22 +81,33 @@ def _admin_engine() -> sa.Engine:
     return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
 
 
+def postgres_url(database: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+
+
+@contextmanager
+def fresh_postgres_databases(*names: str) -> Iterator[None]:
+    """Databases created on the real server, dropped (connections and all) afterwards."""
+    admin = _admin_engine()
+    with admin.connect() as connection:
+        for name in names:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield
+    finally:
+        with admin.connect() as connection:
+            for name in names:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
 def pg_databases() -> Iterator[PostgresDatabases]:
     """Fresh databases on the real server (Dagster's instance, the warehouse, the vault), dropped after."""
     suffix = uuid.uuid4().hex[:10]
     databases = PostgresDatabases(f"ca_instance_{suffix}", f"ca_warehouse_{suffix}", f"ca_vault_{suffix}")
-    admin = _admin_engine()
-    with admin.connect() as connection:
-        for name in databases.names:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
+    with fresh_postgres_databases(*databases.names):
         yield databases
-    finally:
-        with admin.connect() as connection:
-            for name in databases.names:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

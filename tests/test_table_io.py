@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from resources.table_reads import _read_generic, read_columns
 from resources.table_writes import NULL_MARKER, write_table
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import fresh_postgres_databases, postgres_url
 from resources.warehouse import WarehouseResource
 
 
@@ -28,17 +28,10 @@ def warehouse(request, tmp_path_factory) -> Iterator[WarehouseResource]:
         yield WarehouseResource(url=f"sqlite:///{tmp_path_factory.mktemp('reads') / 'warehouse.db'}")
         return
     database = f"ca_reads_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    warehouse = WarehouseResource(url=PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database)
-    try:
+    with fresh_postgres_databases(database):
+        warehouse = WarehouseResource(url=postgres_url(database))
         yield warehouse
-    finally:
         warehouse.get_engine().dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _maybe(values):

@@ -33,7 +33,7 @@ def read_columns(connection: sa.Connection, columns: Sequence[sa.Column]) -> pd.
 def _typed_directly(sql_type: sa.types.TypeEngine) -> bool:
     if isinstance(sql_type, sa.DateTime):
         return not sql_type.timezone
-    return isinstance(sql_type, _DIRECT_TYPES) and not (isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float))
+    return isinstance(sql_type, _DIRECT_TYPES)  # of the Numeric family, only Float
 
 
 def _read_generic(connection: sa.Connection, columns: Sequence[sa.Column]) -> pd.DataFrame:

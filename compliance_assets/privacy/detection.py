@@ -137,14 +137,13 @@ def find_identifiers(
     candidates = pd.Index(pd.concat([pd.Series(t.dropna().unique(), dtype="string") for t in as_texts.values()] or [pd.Series([], dtype="string")]).unique())
     known = {label: lookup(candidates) for label, lookup in (known_identifiers or {}).items()} if len(candidates) else {}
     for name, text in texts.items():
-        checks: dict[str, pd.Series | np.ndarray] = {}
+        checks: dict[str, np.ndarray] = {}
         if text is not None:
             checks = _pattern_hits(text)
         for label, values in known.items():
             if len(values):
-                checks[f"known:{label}"] = as_texts[name].isin(values)
+                checks[f"known:{label}"] = as_texts[name].isin(values).to_numpy(dtype=bool)
         for detector, hits in checks.items():
-            hits = pd.Series(hits).fillna(False).astype(bool).to_numpy()
             count = int(hits.sum())
             if count:
                 findings.append(IdentifierFinding(str(name), detector, count, int(hits.argmax())))

@@ -24,10 +24,12 @@ _DIRECT_TYPES = (sa.DateTime, sa.Boolean, sa.Integer, sa.Float, sa.String)
 _DIRECT_DIALECTS = ("sqlite", "postgresql")
 
 
-def read_columns(connection: sa.Connection, columns: Sequence[sa.Column]) -> pd.DataFrame:
+def read_columns(connection: sa.Connection, columns: Sequence[sa.Column], limit: int | None = None) -> pd.DataFrame:
+    """`limit=0` gives the table's columns typed as a full read types them, without its rows."""
+    query = sa.select(*columns).limit(limit)
     if connection.dialect.name in _DIRECT_DIALECTS and all(_typed_directly(column.type) for column in columns):
-        return _read_direct(connection, columns)
-    return _read_generic(connection, columns)
+        return _read_direct(connection, query, columns)
+    return _read_generic(connection, query, columns)
 
 
 def _typed_directly(sql_type: sa.types.TypeEngine) -> bool:
@@ -36,8 +38,8 @@ def _typed_directly(sql_type: sa.types.TypeEngine) -> bool:
     return isinstance(sql_type, _DIRECT_TYPES)  # of the Numeric family, only Float
 
 
-def _read_generic(connection: sa.Connection, columns: Sequence[sa.Column]) -> pd.DataFrame:
-    frame = pd.read_sql(sa.select(*columns), connection, dtype_backend="numpy_nullable")
+def _read_generic(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.Column]) -> pd.DataFrame:
+    frame = pd.read_sql(query, connection, dtype_backend="numpy_nullable")
     # SQLite keeps booleans as 0/1 integers, and a column without a value gives pandas nothing
     # to infer from (it guesses text): the reflected column type says what they are.
     declared = {column.name: _declared_dtype(column.type) for column in columns}
@@ -48,11 +50,11 @@ def _read_generic(connection: sa.Connection, columns: Sequence[sa.Column]) -> pd
     return frame.astype(retyped) if retyped else frame
 
 
-def _read_direct(connection: sa.Connection, columns: Sequence[sa.Column]) -> pd.DataFrame:
-    query = str(sa.select(*columns).compile(dialect=connection.dialect))
+def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.Column]) -> pd.DataFrame:
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(query)
+        cursor.execute(str(compiled))
         rows = cursor.fetchall()
     finally:
         cursor.close()

@@ -88,13 +88,13 @@ class WarehouseResource(ConfigurableResource):
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.get_engine()).has_table(name)
 
-    def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    def read_table(self, name: str, columns: list[str] | None = None, limit: int | None = None) -> pd.DataFrame:
         if not self.has_table(name):
             raise LookupError(f"table '{name}' does not exist in the warehouse: materialise its asset first")
         table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
         selected = [table.c[c] for c in columns] if columns else list(table.columns)
         with self.get_engine().connect() as connection:
-            return read_columns(connection, selected)
+            return read_columns(connection, selected, limit)
 
     def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None, as_text: bool = False):
         """(table, one WHERE clause per batch of values) for rows whose `column` is one of

@@ -23,6 +23,7 @@ from compliance_assets.factories.checks import (
     evaluate_minimisation,
 )
 from compliance_assets.contracts.suites import suite_for
+from compliance_assets.contracts.validation import validate
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
@@ -116,14 +117,14 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
             table,
             result.released,
             [
-                lambda staged: evaluate_minimisation(key, staged, output_columns),
+                lambda staged: evaluate_minimisation(key, staged.frame, output_columns),
                 lambda staged: evaluate_identifiers(
-                    key, staged, {f"{cohort.source}.{feature_set.subject_key}": source_subjects, **known_identifier_lookups(warehouse, identifier_columns)}, None
+                    key, staged.frame, {f"{cohort.source}.{feature_set.subject_key}": source_subjects, **known_identifier_lookups(warehouse, identifier_columns)}, None
                 ),
-                lambda staged: evaluate_k_anonymity(key, staged, source, cohort.dimensions, feature_set.subject_key, k, stats),
-                lambda staged: evaluate_contract(key, staged, contract),
-                lambda staged: evaluate_differencing(key, staged, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed),
-                *([lambda staged: evaluate_client_isolation(key, staged, source, cohort.dimensions, tenant)] if tenant else []),
+                lambda staged: evaluate_k_anonymity(key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, stats),
+                lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
+                lambda staged: evaluate_differencing(key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed),
+                *([lambda staged: evaluate_client_isolation(key, staged.frame, source, cohort.dimensions, tenant)] if tenant else []),
                 *([dpia_evaluation(context, register, cohort.activity)] if guarded else []),
             ],
             {

@@ -10,13 +10,12 @@ from datetime import timedelta
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue, PartitionsDefinition
 
-from compliance_assets.contracts.suites import ExpectationSpec
-from compliance_assets.contracts.validation import validate
+from compliance_assets.contracts.validation import ContractOutcome
 from compliance_assets.privacy.cohorts import CohortSource, differencing_exposures, recount, undersized_cohorts
 from compliance_assets.privacy.detection import KnownLookup, find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
-from compliance_assets.privacy.retention import past_retention
+from compliance_assets.privacy.retention import RetentionSummary
 
 MINIMISATION = "minimisation"
 NO_DIRECT_IDENTIFIERS = "no_direct_identifiers"
@@ -209,39 +208,36 @@ def evaluate_consent(asset_key: AssetKey, frame: pd.DataFrame, subject_key: str,
     return _result(asset_key, CONSENT, not present.any(), metadata)
 
 
-def evaluate_retention(
-    asset_key: AssetKey, frame: pd.DataFrame, clock: str, periods: Mapping[str, timedelta], now: pd.Timestamp
-) -> AssetCheckResult:
-    findings = past_retention(frame, clock, periods, now)
-    violations = findings.violations
+def evaluate_retention(asset_key: AssetKey, findings: RetentionSummary, clock: str, periods: Mapping[str, timedelta]) -> AssetCheckResult:
+    """From counts alone (`past_retention(...).summary()` on a frame, `past_retention_in_table` in SQL)."""
     metadata: dict[str, object] = {
         "rule": f"no value older than its category's retention, counted from `{clock}`",
-        "rows_checked": len(frame),
-        "rows_past_retention": int(findings.expired.sum()),
-        "rows_without_clock": int(findings.unclocked.sum()),
+        "rows_checked": findings.rows,
+        "rows_past_retention": findings.expired,
+        "rows_without_clock": findings.unclocked,
         "shortest_retention_days": min(p.days for p in periods.values()),
     }
     if findings.oldest_kept_days is not None:
         metadata["oldest_row_days"] = MetadataValue.float(round(findings.oldest_kept_days, 2))
-    if violations.any():
+    violated = bool(findings.expired or findings.unclocked)
+    if findings.expired:
         over = [(c, periods[c].days, n) for c, n in findings.per_column.items() if n]
         table = "| column | retention (days) | values past it |\n|---|---|---|\n"
         table += "\n".join(f"| `{c}` | {days} | {n} |" for c, days, n in over)
         metadata["past_retention"] = MetadataValue.md(table)
-        metadata["example_offender"] = f"row {int(violations.to_numpy().argmax())}"
-    return _result(asset_key, RETENTION, not violations.any(), metadata)
+    return _result(asset_key, RETENTION, not violated, metadata)
 
 
-def evaluate_contract(asset_key: AssetKey, frame: pd.DataFrame, specs: Sequence[ExpectationSpec]) -> AssetCheckResult:
-    """Which expectation failed, on which column and how many rows: never the values themselves."""
-    outcome = validate(frame, asset_key.to_user_string(), specs)
+def evaluate_contract(asset_key: AssetKey, outcome: ContractOutcome) -> AssetCheckResult:
+    """Which expectation failed, on which column and how many rows: never the values themselves.
+    `outcome` comes from `validate` (a frame) or `validate_table` (in the warehouse)."""
     failed = outcome.failed
     metadata: dict[str, object] = {
         "rule": "the register's expectation suite (Great Expectations)",
         "expectations_evaluated": len(outcome.outcomes),
         "expectations_failed": len(failed),
         "unexpected_rows": sum(o.unexpected_rows for o in failed),
-        "rows": len(frame),
+        "rows": outcome.rows,
     }
     if failed:
         table = "| expectation | column | rule | unexpected rows | observed |\n|---|---|---|---|---|\n"

@@ -25,6 +25,7 @@ from compliance_assets.factories.metadata import asset_facts, column, column_lin
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import DOMAIN_TAG, KEY_VERSION, Tier, table_name
 from compliance_assets.contracts.suites import suite_for
+from compliance_assets.contracts.validation import validate
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
 from compliance_assets.privacy.conform import REASON_COLUMN
@@ -166,10 +167,10 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             table,
             features,
             [
-                lambda staged: evaluate_minimisation(key, staged, registered),
-                lambda staged: evaluate_identifiers(key, staged, known_identifier_lookups(warehouse, identifier_columns), feature_set.subject_key),
-                lambda staged: evaluate_contract(key, staged, contract),
-                *([lambda staged: evaluate_consent(key, staged, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
+                lambda staged: evaluate_minimisation(key, staged.frame, registered),
+                lambda staged: evaluate_identifiers(key, staged.frame, known_identifier_lookups(warehouse, identifier_columns), feature_set.subject_key),
+                lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
+                *([lambda staged: evaluate_consent(key, staged.frame, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
                 *([dpia_evaluation(context, register, feature_set.activity)] if guarded else []),
             ],
             {

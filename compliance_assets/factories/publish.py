@@ -13,10 +13,11 @@ from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, 
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.factories.checks import evaluate_dpia
 from compliance_assets.factories.naming import PUBLISHED_ROWS
+from compliance_assets.factories.staged import StagedTable
 from compliance_assets.register import Register
 from resources.warehouse import WarehouseResource
 
-Evaluation = Callable[[pd.DataFrame], AssetCheckResult]
+Evaluation = Callable[[StagedTable], AssetCheckResult]
 
 
 def record_processing(context: AssetExecutionContext, event_type: str, details: Mapping[str, object]) -> None:
@@ -31,7 +32,7 @@ def record_processing(context: AssetExecutionContext, event_type: str, details: 
 def dpia_evaluation(context: AssetExecutionContext, register: Register, activity: str) -> Evaluation:
     """The `dpia_approved` check: judged when the staged table is, from the DPIA store and the pin."""
 
-    def evaluate(staged: pd.DataFrame) -> AssetCheckResult:
+    def evaluate(staged: StagedTable) -> AssetCheckResult:
         store = context.resources.dpia_reviews
         approved = approval_of(register.directory, store, activity) is not None
         return evaluate_dpia(context.asset_key, activity, approved, store.blocking(activity))
@@ -41,8 +42,8 @@ def dpia_evaluation(context: AssetExecutionContext, register: Register, activity
 
 def audit_staged(context: AssetExecutionContext, warehouse: WarehouseResource, staging: str, evaluations: Sequence[Evaluation]) -> list[AssetCheckResult]:
     """The blocking checks, judged on what the warehouse holds in staging (its types, its rows),
-    not on the frame that was written."""
-    staged = warehouse.read_table(staging)
+    not on the frame that was written: read back once if a check needs the rows in Python."""
+    staged = StagedTable(warehouse, staging)
     return [evaluate(staged) for evaluate in evaluations]
 
 

@@ -109,8 +109,8 @@ def raw_asset(
             table,
             clean,
             [
-                lambda staged: evaluate_contract(AssetKey(name), staged, contract),
-                *([lambda staged: evaluate_retention(AssetKey(name), staged, clock, periods, now)] if clock else []),
+                lambda staged: evaluate_contract(AssetKey(name), staged.contract_in_place(name, contract)),
+                *([lambda staged: evaluate_retention(AssetKey(name), staged.retention_in_place(clock, periods, now), clock, periods)] if clock else []),
             ],
             {
                 "quarantined_rows": MetadataValue.int(len(rejected)),

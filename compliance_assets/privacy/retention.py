@@ -11,6 +11,17 @@ import pandas as pd
 
 
 @dataclass(frozen=True)
+class RetentionSummary:
+    """What a retention check reports about a table: counts only, so it can be computed in SQL."""
+
+    rows: int
+    expired: int  # rows holding a value past its retention
+    unclocked: int  # rows without a clock
+    per_column: dict[str, int]  # values past retention, per column
+    oldest_kept_days: float | None  # age of the oldest row that may stay
+
+
+@dataclass(frozen=True)
 class RetentionFindings:
     expired: pd.Series  # per row: holds a value past its retention
     unclocked: pd.Series  # per row: no clock, so its age cannot be judged
@@ -20,6 +31,9 @@ class RetentionFindings:
     @property
     def violations(self) -> pd.Series:
         return self.expired | self.unclocked
+
+    def summary(self) -> RetentionSummary:
+        return RetentionSummary(len(self.expired), int(self.expired.sum()), int(self.unclocked.sum()), self.per_column, self.oldest_kept_days)
 
 
 def past_retention(

@@ -1,0 +1,48 @@
+"""The retention judgement of `retention.past_retention`, counted by the database on a table in
+one scan: a raw table's audit then needs none of its rows in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+
+from compliance_assets.privacy.retention import RetentionSummary
+
+
+def past_retention_in_table(
+    connection: sa.Connection, table_name: str, clock: str, periods: Mapping[str, timedelta], now: pd.Timestamp
+) -> RetentionSummary:
+    """As `past_retention(frame, …).summary()` on the table's rows: a value is past retention when
+    its row's clock is more than its column's period before `now` and the value is not null."""
+    described = {c["name"]: c["type"] for c in sa.inspect(connection).get_columns(table_name)}
+    missing = sorted({clock, *periods} - described.keys())
+    if missing:
+        raise KeyError(f"table '{table_name}' has no column(s) {missing}")
+    table = sa.table(table_name, *(sa.column(name, kind) for name, kind in described.items()))
+    times = table.c[clock]
+    cutoffs = {period: (now - pd.Timedelta(period)).to_pydatetime() for period in set(periods.values())}
+    over = {column: (times < cutoffs[period]) & table.c[column].is_not(None) for column, period in periods.items()}
+    expired = sa.or_(*over.values()) if over else sa.false()
+    query = sa.select(
+        sa.func.count().label("rows"),
+        _rows_where(times.is_(None)).label("unclocked"),
+        _rows_where(expired).label("expired"),
+        sa.func.min(sa.case((times.is_not(None) & ~expired, times))).label("oldest_kept"),
+        *(_rows_where(condition).label(f"over_{i}") for i, condition in enumerate(over.values())),
+    ).select_from(table)
+    row = connection.execute(query).one()
+    oldest = row.oldest_kept
+    return RetentionSummary(
+        rows=int(row.rows),
+        expired=int(row.expired),
+        unclocked=int(row.unclocked),
+        per_column={column: int(row[4 + i]) for i, column in enumerate(over)},
+        oldest_kept_days=None if oldest is None else float((now - pd.Timestamp(oldest)) / pd.Timedelta(days=1)),
+    )
+
+
+def _rows_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)

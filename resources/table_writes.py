@@ -23,16 +23,19 @@ WRITE_CHUNK_ROWS = 50_000
 NULL_MARKER = "\\N"
 
 
-def write_table(connection: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+def write_table(connection: sa.Connection, name: str, frame: pd.DataFrame, append: bool = False) -> None:
+    """Replaces `name` with `frame`, or with `append` adds its rows to the table a first frame created."""
     dialect = connection.dialect.name
+    if_exists = "append" if append else "replace"
     if dialect == "sqlite" and frame.columns.is_unique and all(_inserted_directly(frame[c].dtype) for c in frame.columns):
-        frame.iloc[:0].to_sql(name, connection, if_exists="replace", index=False)
+        if not append:
+            frame.iloc[:0].to_sql(name, connection, if_exists="replace", index=False)
         _insert_into_sqlite(connection, name, frame)
         return
     method = None
     if dialect == "postgresql" and not _holds_null_marker(frame):
         method = partial(_copy_into_postgres, marks_nulls=bool(frame.isna().to_numpy().any()))
-    frame.to_sql(name, connection, if_exists="replace", index=False, chunksize=WRITE_CHUNK_ROWS, method=method)
+    frame.to_sql(name, connection, if_exists=if_exists, index=False, chunksize=WRITE_CHUNK_ROWS, method=method)
 
 
 def _holds_null_marker(frame: pd.DataFrame) -> bool:

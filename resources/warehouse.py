@@ -7,7 +7,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -251,11 +251,19 @@ class WarehouseResource(ConfigurableResource):
         with self.begin() as connection:
             write_table(connection, name, frame)
 
-    def stage(self, name: str, frame: pd.DataFrame) -> str:
-        """Writes `frame` to the staging table of `name`; readers of `name` see nothing yet."""
+    def stage(self, name: str, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> tuple[str, int]:
+        """Writes `frames` (one frame, or chunks of one table written as they come, so no more than
+        a chunk is in memory) to the staging table of `name`; readers of `name` see nothing yet.
+        Returns the staging table and the rows written."""
         staging = STAGING_PREFIX + name
-        self.replace_table(staging, frame)
-        return staging
+        rows, chunks = 0, 0
+        for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
+            with self.begin() as connection:
+                write_table(connection, staging, frame, append=chunks > 0)
+            rows, chunks = rows + len(frame), chunks + 1
+        if not chunks:  # else an earlier run's staging table would be audited and published
+            raise ValueError(f"nothing to stage for '{name}': its source gave no frame")
+        return staging, rows
 
     def publish(self, name: str, indexed: Sequence[str] = ()) -> None:
         """Atomically swaps the staging table of `name` into place, indexed on `indexed` (the

@@ -125,3 +125,21 @@ def test_empty_text_null_and_the_marker_survive_the_warehouse(warehouse, first, 
         frame["count"] = pd.Series(range(len(first)), dtype="Int64")
     warehouse.replace_table("texts", frame)
     pd.testing.assert_frame_equal(warehouse.read_table("texts"), frame)
+
+
+@settings(max_examples=30, deadline=None)
+@given(frame=frames(), cuts=st.lists(st.integers(0, 25), max_size=3))
+def test_a_table_staged_in_chunks_holds_what_it_holds_staged_whole(warehouse, frame, cuts):
+    bounds = [0, *sorted(min(c, len(frame)) for c in cuts), len(frame)]
+    chunks = [frame.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds, bounds[1:])]
+    staging, rows = warehouse.stage("whole", frame)
+    whole = warehouse.read_table(staging)
+    staging, chunked_rows = warehouse.stage("chunked", iter(chunks))
+    assert rows == chunked_rows == len(frame)
+    pd.testing.assert_frame_equal(warehouse.read_table(staging), whole)
+
+
+def test_staging_nothing_is_refused_rather_than_keeping_an_earlier_staged_table(warehouse):
+    warehouse.stage("earlier", pd.DataFrame({"a": [1]}))
+    with pytest.raises(ValueError, match="nothing to stage for 'earlier'"):
+        warehouse.stage("earlier", iter([]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -49,9 +50,11 @@ def load_customers(context: AssetExecutionContext) -> pd.DataFrame:
     return context.resources.demo_source.people()
 
 
-def load_engagement_events(context: AssetExecutionContext) -> pd.DataFrame:
+def load_engagement_events(context: AssetExecutionContext) -> Iterator[pd.DataFrame]:
+    """In chunks: the raw tier stages each as it comes, so a large export is never whole in memory."""
     source = context.resources.demo_source
-    return rows_for(context, synthetic.engagement_events(source.size(), source.reference_time(), source.people()), "occurred_at")
+    for chunk in synthetic.engagement_event_chunks(source.size(), source.reference_time(), source.people()):
+        yield rows_for(context, chunk, "occurred_at")
 
 
 def load_consent_records(context: AssetExecutionContext) -> pd.DataFrame:

@@ -6,6 +6,7 @@ matters), and a few contacts without an email (so quarantine matters)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,9 +47,17 @@ def _timestamps(rng: np.random.Generator, as_of: pd.Timestamp, size: int, max_da
     return pd.Series(as_of - pd.to_timedelta(seconds, unit="s"))
 
 
+def _octets(rng: np.random.Generator, size: int) -> list[np.ndarray]:
+    return [rng.integers(lo, 255, size=size).astype(np.uint8) for lo in (11, 0, 0, 1)]
+
+
+def _ipv4_text(octets: list[np.ndarray]) -> pd.Series:
+    parts = [pd.Series(octet.astype(np.int64)).astype("string") for octet in octets]
+    return parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]
+
+
 def _ipv4(rng: np.random.Generator, size: int) -> pd.Series:
-    octets = [pd.Series(rng.integers(lo, 255, size=size)).astype("string") for lo in (11, 0, 0, 1)]
-    return octets[0] + "." + octets[1] + "." + octets[2] + "." + octets[3]
+    return _ipv4_text(_octets(rng, size))
 
 
 def customers(size: DemoSize, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -85,27 +94,46 @@ def customers(size: DemoSize, as_of: pd.Timestamp) -> pd.DataFrame:
     return pd.concat([frame, reimported], ignore_index=True)
 
 
+EVENT_CHUNK_ROWS = 500_000
+
+
 def engagement_events(size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat(engagement_event_chunks(size, as_of, people), ignore_index=True)
+
+
+def engagement_event_chunks(
+    size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame, chunk_rows: int = EVENT_CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The events in chunks of `chunk_rows`: the same rows as one frame, but only the random draws
+    (a few bytes per event) are held whole; the text columns exist a chunk at a time."""
     rng = np.random.default_rng(size.seed + 1)
     activity = rng.gamma(shape=0.8, scale=1.0, size=len(people))
     activity = activity / activity.sum()
     n = int(len(people) * size.events_per_customer)
     who = rng.choice(len(people), size=n, p=activity)
     recency_days = np.where(rng.random(len(people)) < 0.35, 400, 180)  # a third went quiet long ago
-    max_days = recency_days[who]
-    age_seconds = (rng.random(n) * max_days * 86_400).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "event_id": "evt_" + pd.Series(np.arange(n)).astype("string").str.zfill(9),
-            "workspace_id": people["workspace_id"].to_numpy()[who],
-            "customer_id": people["customer_id"].to_numpy()[who],
-            "campaign_id": "cmp_" + pd.Series(rng.integers(1, 60, size=n)).astype("string").str.zfill(3),
-            "event_type": _pick(rng, np.array(["open", "click", "convert"]), n, np.array([0.72, 0.22, 0.06])),
-            "occurred_at": as_of - pd.to_timedelta(age_seconds, unit="s"),
-            "ip_address": _ipv4(rng, n),
-            "user_agent": _pick(rng, USER_AGENTS, n),
-        }
-    )
+    age_seconds = (rng.random(n) * recency_days[who] * 86_400).astype(np.int64)
+    campaign = rng.integers(1, 60, size=n).astype(np.uint8)
+    event_type = rng.choice(3, size=n, p=np.array([0.72, 0.22, 0.06])).astype(np.uint8)
+    octets = _octets(rng, n)
+    agent = rng.choice(len(USER_AGENTS), size=n).astype(np.uint8)
+    workspaces, contacts = people["workspace_id"].to_numpy(), people["customer_id"].to_numpy()
+    for start in range(0, n, chunk_rows):
+        part = slice(start, min(start + chunk_rows, n))
+        rows = part.stop - part.start
+        yield pd.DataFrame(
+            {
+                "event_id": "evt_" + pd.Series(np.arange(part.start, part.stop)).astype("string").str.zfill(9),
+                "workspace_id": workspaces[who[part]],
+                "customer_id": contacts[who[part]],
+                "campaign_id": "cmp_" + pd.Series(campaign[part].astype(np.int64)).astype("string").str.zfill(3),
+                "event_type": np.array(["open", "click", "convert"])[event_type[part]],
+                "occurred_at": as_of - pd.to_timedelta(age_seconds[part], unit="s"),
+                "ip_address": _ipv4_text([octet[part] for octet in octets]),
+                "user_agent": USER_AGENTS[agent[part]],
+            },
+            index=pd.RangeIndex(rows),
+        )
 
 
 def consent_records(size: DemoSize, as_of: pd.Timestamp, people: pd.DataFrame) -> pd.DataFrame:

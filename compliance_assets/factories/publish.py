@@ -4,7 +4,7 @@ separate check steps run; doing the three steps in one place is what keeps faili
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -51,23 +51,28 @@ def stage_check_publish(
     context: AssetExecutionContext,
     warehouse: WarehouseResource,
     table: str,
-    frame: pd.DataFrame,
+    frames: pd.DataFrame | Iterable[pd.DataFrame],
     evaluations: Sequence[Evaluation],
     metadata: Mapping[str, object],
     indexed: Sequence[str] = (),
     days: tuple[str, datetime, datetime] | None = None,
+    staged: Callable[[int], Mapping[str, object]] | None = None,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
-    """`days` = (clock column, start, end) publishes a partition: only those days' rows are replaced."""
+    """`frames` is one frame or an iterable of chunks, staged as they come. `staged(rows)`, when
+    given, runs once everything is staged and adds to `metadata` (counts a chunked source only
+    knows at its end). `days` = (clock column, start, end) publishes a partition: only those days'
+    rows are replaced."""
     table_rows = None
     with warehouse.exclusive(table):
-        staging = warehouse.stage(table, frame)
+        staging, rows = warehouse.stage(table, frames)
+        metadata = {**metadata, **(staged(rows) if staged else {})}
         results = audit_staged(context, warehouse, staging, evaluations)
         failed = [r.check_name for r in results if not r.passed]
         if not failed and days:
             table_rows = warehouse.publish_days(table, *days, indexed=indexed)
         elif not failed:
             warehouse.publish(table, indexed)
-    outcome = {"table": table, "rows": len(frame), "checks": {r.check_name: r.passed for r in results}}
+    outcome = {"table": table, "rows": rows, "checks": {r.check_name: r.passed for r in results}}
     if failed:
         record_processing(context, "publication_blocked", outcome)
         context.log.error(
@@ -79,7 +84,7 @@ def stage_check_publish(
     record_processing(context, "publication", outcome)
     yield MaterializeResult(
         metadata={
-            "dagster/row_count": MetadataValue.int(len(frame)),
+            "dagster/row_count": MetadataValue.int(rows),
             "dagster/table_name": MetadataValue.text(table),
             **({PUBLISHED_ROWS: MetadataValue.int(table_rows)} if table_rows is not None else {}),
             **metadata,

@@ -1,7 +1,7 @@
 """Raw tier: personal data as it arrives, conformed to the register's declared columns."""
 
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 
 import pandas as pd
@@ -19,7 +19,7 @@ from compliance_assets.privacy.retention import past_retention
 from compliance_assets.privacy.minimisation import missing_columns, unregistered_columns
 from compliance_assets.register import Register
 
-Loader = Callable[[AssetExecutionContext], pd.DataFrame]
+Loader = Callable[[AssetExecutionContext], pd.DataFrame | Iterable[pd.DataFrame]]
 
 
 def raw_asset_arguments(
@@ -55,8 +55,9 @@ def raw_asset(
 ) -> AssetsDefinition:
     """A raw asset whose columns, categories and identifiers come from `sources.yaml`.
 
-    `load(context)` returns the arriving frame; a column the register does not declare fails the
-    run (we may not hold what we have not recorded), and rows with unreadable values are
+    `load(context)` returns the arriving frame, or an iterable of chunks that are conformed and
+    staged one at a time (a large export is never whole in memory); a column the register does
+    not declare fails the run (we may not hold what we have not recorded), and rows with unreadable values are
     quarantined with their reason. Rows already past their retention on arrival fail the blocking
     `retention` check, unless the register says to drop them (then they are counted and audited)."""
     source = register.sources[name]
@@ -68,56 +69,76 @@ def raw_asset(
 
     @asset(**raw_asset_arguments(register, name, load, required_resource_keys=required_resource_keys, kinds=kinds))
     def _raw(context: AssetExecutionContext):
-        with withheld_messages(f"the loader of '{name}'"):
-            arriving = load(context)
-        undeclared = unregistered_columns(arriving, source.columns)
-        absent = missing_columns(arriving, source.columns)
-        if undeclared or absent:
-            raise Failure(
-                description=f"'{name}' does not match register/sources.yaml (sources.{name}.columns)",
-                metadata={"undeclared_columns": ", ".join(undeclared) or "-", "missing_columns": ", ".join(absent) or "-"},
-            )
-        clean, rejected = conform(arriving[list(source.columns)], types)
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        expired = 0
-        if clock:
-            findings = past_retention(clean, clock, periods, now)
-            unclocked = clean.loc[findings.unclocked].astype("string").assign(**{REASON_COLUMN: f"{clock}: missing, so its retention cannot be judged"})
-            rejected = pd.concat([rejected, unclocked], ignore_index=True)
-            keep = ~findings.unclocked
-            if source.past_retention_on_arrival == "drop":
-                expired = int(findings.expired.sum())
-                keep &= ~findings.expired
-            clean = clean.loc[keep].reset_index(drop=True)
         window = window_of(context) if source.partitions else None
-        if window:
-            elsewhere = ~within(clean[source.event_time], window)
-            loaded_days = f"{window[0]:%Y-%m-%d} to {window[1] - timedelta(days=1):%Y-%m-%d}"
-            stray = clean.loc[elsewhere].astype("string").assign(**{REASON_COLUMN: f"{source.event_time}: not in the days this run loads ({loaded_days})"})
-            rejected = pd.concat([rejected, stray], ignore_index=True)
-            clean = clean.loc[~elsewhere].reset_index(drop=True)
+        loaded_days = f"{window[0]:%Y-%m-%d} to {window[1] - timedelta(days=1):%Y-%m-%d}" if window else None
+        rejected: list[pd.DataFrame] = []
+        expired = 0
+
+        def admitted(arriving: pd.DataFrame) -> pd.DataFrame:
+            """One frame or chunk: conformed, with its unreadable, unclocked and stray rows set aside."""
+            nonlocal expired
+            undeclared = unregistered_columns(arriving, source.columns)
+            absent = missing_columns(arriving, source.columns)
+            if undeclared or absent:
+                raise Failure(
+                    description=f"'{name}' does not match register/sources.yaml (sources.{name}.columns)",
+                    metadata={"undeclared_columns": ", ".join(undeclared) or "-", "missing_columns": ", ".join(absent) or "-"},
+                )
+            clean, unreadable = conform(arriving[list(source.columns)], types)
+            rejected.append(unreadable)
+            if clock:
+                findings = past_retention(clean, clock, periods, now)
+                rejected.append(clean.loc[findings.unclocked].astype("string").assign(**{REASON_COLUMN: f"{clock}: missing, so its retention cannot be judged"}))
+                keep = ~findings.unclocked
+                if source.past_retention_on_arrival == "drop":
+                    expired += int(findings.expired.sum())
+                    keep &= ~findings.expired
+                clean = clean.loc[keep].reset_index(drop=True)
+            if window:
+                elsewhere = ~within(clean[source.event_time], window)
+                rejected.append(clean.loc[elsewhere].astype("string").assign(**{REASON_COLUMN: f"{source.event_time}: not in the days this run loads ({loaded_days})"}))
+                clean = clean.loc[~elsewhere].reset_index(drop=True)
+            return clean
+
+        def on_staged(rows: int) -> dict[str, object]:
+            """Once every chunk is staged: quarantine what was set aside, and say so."""
+            set_aside = pd.concat([r for r in rejected if len(r)] or [rejected[0]], ignore_index=True)
+            if len(set_aside):
+                quarantine = warehouse.quarantine(name, set_aside, loaded_days)
+                context.log.warning(f"{len(set_aside)} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
+            if expired:
+                context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
+            record_processing(context, "ingestion", {"table": table, "rows": rows, "quarantined_rows": len(set_aside), "rows_dropped_past_retention": expired})
+            return {"quarantined_rows": MetadataValue.int(len(set_aside)), "rows_dropped_past_retention": MetadataValue.int(expired)}
+
         warehouse = context.resources.warehouse
-        if len(rejected):
-            quarantine = warehouse.quarantine(name, rejected, loaded_days if window else None)
-            context.log.warning(f"{len(rejected)} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
-        if expired:
-            context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
-        record_processing(context, "ingestion", {"table": table, "rows": len(clean), "quarantined_rows": len(rejected), "rows_dropped_past_retention": expired})
         yield from stage_check_publish(
             context,
             warehouse,
             table,
-            clean,
+            (admitted(frame) for frame in arriving_frames(context, load, name)),
             [
                 lambda staged: evaluate_contract(AssetKey(name), staged.contract_in_place(name, contract)),
                 *([lambda staged: evaluate_retention(AssetKey(name), staged.retention_in_place(clock, periods, now), clock, periods)] if clock else []),
             ],
-            {
-                "quarantined_rows": MetadataValue.int(len(rejected)),
-                "rows_dropped_past_retention": MetadataValue.int(expired),
-            },
+            {},
             register.lookup_columns(name),
             days=(source.event_time, *window) if window else None,
+            staged=on_staged,
         )
 
     return _raw
+
+
+def arriving_frames(context: AssetExecutionContext, load: Loader, name: str) -> Iterator[pd.DataFrame]:
+    """What `load` returns, one frame or chunks, with the loader's own errors' messages withheld."""
+    with withheld_messages(f"the loader of '{name}'"):
+        arriving = load(context)
+        frames = iter([arriving] if isinstance(arriving, pd.DataFrame) else arriving)
+    while True:
+        with withheld_messages(f"the loader of '{name}'"):
+            frame = next(frames, None)
+        if frame is None:
+            return
+        yield frame

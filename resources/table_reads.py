@@ -22,6 +22,7 @@ from compliance_assets.privacy.sql_source import pandas_dtype
 # timestamps with a time zone (each driver represents the zone its own way).
 _DIRECT_TYPES = (sa.DateTime, sa.Boolean, sa.Integer, sa.Float, sa.String)
 _DIRECT_DIALECTS = ("sqlite", "postgresql")
+READ_CHUNK_ROWS = 250_000
 
 
 def read_columns(connection: sa.Connection, columns: Sequence[sa.Column], limit: int | None = None) -> pd.DataFrame:
@@ -52,19 +53,31 @@ def _read_generic(connection: sa.Connection, query: sa.Select, columns: Sequence
 
 def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.Column]) -> pd.DataFrame:
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    parts: list[list[pd.api.extensions.ExtensionArray]] = [[] for _ in columns]
+    rows = 0
     cursor = connection.connection.cursor()
     try:
         cursor.execute(str(compiled))
-        rows = cursor.fetchall()
+        while batch := cursor.fetchmany(READ_CHUNK_ROWS):  # a batch of driver rows at a time, not the whole table
+            stored = np.empty((len(batch), len(columns)), dtype=object)
+            stored[:] = batch
+            for i, column in enumerate(columns):
+                parts[i].append(_typed(stored[:, i], column.type))
+            rows += len(batch)
     finally:
         cursor.close()
-    stored = np.empty((len(rows), len(columns)), dtype=object)
-    if rows:
-        stored[:] = rows
     return pd.DataFrame(
-        {column.name: _typed(stored[:, i], column.type) for i, column in enumerate(columns)},
-        index=pd.RangeIndex(len(rows)),
+        {column.name: _joined(parts[i], column.type) for i, column in enumerate(columns)},
+        index=pd.RangeIndex(rows),
     )
+
+
+def _joined(arrays: list[pd.api.extensions.ExtensionArray], sql_type: sa.types.TypeEngine) -> pd.api.extensions.ExtensionArray:
+    if not arrays:
+        return _typed(np.empty(0, dtype=object), sql_type)
+    if len(arrays) == 1:
+        return arrays[0]
+    return type(arrays[0])._concat_same_type(arrays)
 
 
 def _declared_dtype(sql_type: sa.types.TypeEngine) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
@@ -166,3 +167,24 @@ def test_verify_audit_cli_reports_intact_and_broken_chains(demo):
         connection.execute(sa.text("UPDATE audit__trail SET actor = 'someone-else' WHERE seq = 2"))
     broken = run_cli("compliance_assets", "verify-audit")
     assert broken.returncode == 1 and "audit record 2" in broken.stdout and "edited" in broken.stdout
+
+
+def test_a_repeated_mapping_keeps_when_it_was_first_seen_and_moves_when_it_was_last_seen(tmp_path, monkeypatch):
+    """On SQLite the upsert goes to the driver as tuples: it must store what SQLAlchemy stores."""
+    from resources.secrets import generate_secret
+    from resources.vault import PseudonymVaultResource
+
+    monkeypatch.setenv("TEST_VAULT_KEY", generate_secret())
+    vault = PseudonymVaultResource(url=f"sqlite:///{tmp_path / 'vault.db'}", vault_key_env="TEST_VAULT_KEY")
+    pseudonyms, identifiers = pd.Series(["a" * 32, "b" * 32]), pd.Series(["one@example.com", "two@example.com"])
+    first, later = datetime(2026, 11, 1, 8, 30, 15, 123456), datetime(2026, 11, 30, 9, 0, 0, 1)
+    monkeypatch.setattr("resources.vault._now", lambda: first)
+    assert vault.store("d", 1, pseudonyms, identifiers, pd.Series(["ws", None])) == 2
+    monkeypatch.setattr("resources.vault._now", lambda: later)
+    vault.store("d", 1, pseudonyms.head(1), identifiers.head(1), None)
+    with vault.get_engine().connect() as connection:
+        rows = {r["pseudonym"]: r for r in connection.execute(sa.select(mappings)).mappings()}
+    assert (rows["a" * 32]["first_seen_at"], rows["a" * 32]["last_seen_at"]) == (first, later)
+    assert (rows["b" * 32]["first_seen_at"], rows["b" * 32]["last_seen_at"]) == (first, first)
+    assert (rows["a" * 32]["scope"], rows["b" * 32]["scope"]) == ("ws", None)
+    assert vault.lookup("d", "b" * 32)["identifier"] == "two@example.com"

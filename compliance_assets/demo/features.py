@@ -39,7 +39,7 @@ def customer_features(inputs: FeatureInputs) -> pd.DataFrame:
     owner = people[["customer_id", key]]
     tagged = events[["customer_id", "event_type", "occurred_at"]].merge(owner, on="customer_id", how="inner")
     recent = tagged[tagged["occurred_at"] >= run_date - pd.Timedelta(days=WINDOW_DAYS)]
-    counts = pd.crosstab(recent[key], recent["event_type"]).reindex(columns=["open", "click", "convert"], fill_value=0)
+    counts = recent.groupby([key, "event_type"]).size().unstack("event_type", fill_value=0).reindex(columns=["open", "click", "convert"], fill_value=0)
     counts.columns = ["opens_90d", "clicks_90d", "conversions_90d"]
     last_seen = tagged.groupby(key)["occurred_at"].max()
 

@@ -71,12 +71,8 @@ def _upsert_pages(connection: sa.Connection, rows: list[dict]) -> None:
     from psycopg2.extras import execute_values
 
     columns = [c.name for c in mappings.columns]
-    sql = (
-        f"INSERT INTO {mappings.name} ({', '.join(columns)}) VALUES %s "
-        f"ON CONFLICT ({', '.join(MAPPING_KEY)}) DO UPDATE SET last_seen_at = excluded.last_seen_at"
-    )
     template = "(" + ", ".join(f"%({c})s" for c in columns) + ")"
-    execute_values(connection.connection.cursor(), sql, rows, template=template, page_size=1_000)
+    execute_values(connection.connection.cursor(), _upsert_sql("%s"), rows, template=template, page_size=1_000)
 
 
 def _upsert_rows_sqlite(connection: sa.Connection, rows: list[dict]) -> None:
@@ -86,16 +82,20 @@ def _upsert_rows_sqlite(connection: sa.Connection, rows: list[dict]) -> None:
     dialect = connection.dialect
     columns = [c.name for c in mappings.columns]
     binds = [_once_per_value(c.type.dialect_impl(dialect).bind_processor(dialect)) for c in mappings.columns]
-    sql = (
-        f"INSERT INTO {mappings.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-        f"ON CONFLICT ({', '.join(MAPPING_KEY)}) DO UPDATE SET last_seen_at = excluded.last_seen_at"
-    )
+    sql = _upsert_sql("(" + ", ".join("?" for _ in columns) + ")")
     bound = (tuple(value if bind is None or value is None else bind(value) for bind, value in zip(binds, map(row.get, columns))) for row in rows)
     cursor = connection.connection.cursor()
     try:
         cursor.executemany(sql, bound)
     finally:
         cursor.close()
+
+
+def _upsert_sql(values: str) -> str:
+    """The driver-level mappings upsert: a new mapping is inserted, a known one only moves its
+    last-seen time. `values` is the driver's placeholder for the rows."""
+    columns = ", ".join(c.name for c in mappings.columns)
+    return f"INSERT INTO {mappings.name} ({columns}) VALUES {values} ON CONFLICT ({', '.join(MAPPING_KEY)}) DO UPDATE SET last_seen_at = excluded.last_seen_at"
 
 
 def _once_per_value(process: Callable | None) -> Callable | None:
@@ -208,8 +208,6 @@ class PseudonymVaultResource(ConfigurableResource):
             for pseudonym, scope, (nonce, ciphertext) in zip(frame["pseudonym"], frame["scope"], sealed, strict=True)
         ]
         engine = self.get_engine()
-        statement = _upsert(engine)(mappings)
-        statement = statement.on_conflict_do_update(index_elements=MAPPING_KEY, set_={"last_seen_at": statement.excluded.last_seen_at})
         for start in range(0, len(rows), WRITE_BATCH):
             with engine.begin() as connection:
                 if engine.dialect.name == "postgresql":
@@ -217,6 +215,8 @@ class PseudonymVaultResource(ConfigurableResource):
                 elif engine.dialect.name == "sqlite":
                     _upsert_rows_sqlite(connection, rows[start : start + WRITE_BATCH])
                 else:
+                    statement = _upsert(engine)(mappings)
+                    statement = statement.on_conflict_do_update(index_elements=MAPPING_KEY, set_={"last_seen_at": statement.excluded.last_seen_at})
                     connection.execute(statement, rows[start : start + WRITE_BATCH])
         return len(rows)
 

@@ -60,7 +60,10 @@ SUITE = [
 @st.composite
 def event_frames(draw) -> pd.DataFrame:
     rows = draw(st.integers(0, 30))
-    column = lambda values: draw(st.lists(st.one_of(st.none(), values), min_size=rows, max_size=rows))  # noqa: E731
+
+    def column(values):
+        return draw(st.lists(st.one_of(st.none(), values), min_size=rows, max_size=rows))
+
     frame = pd.DataFrame(
         {
             "event_type": pd.Series(column(st.sampled_from(["open", "click", "convert"])), dtype="string"),

@@ -37,6 +37,11 @@ def _materialize(load, instance: DagsterInstance):
     return materialize([asset], resources=resources, instance=instance, raise_on_error=False)
 
 
+def _by_event(frame: pd.DataFrame) -> pd.DataFrame:
+    """Chunks set rows aside chunk by chunk, so the quarantine's row order differs."""
+    return frame.sort_values("event_id").reset_index(drop=True)
+
+
 def test_chunks_publish_and_quarantine_what_one_frame_does(local_env):
     events = _events()
     instance = DagsterInstance.get()
@@ -49,8 +54,7 @@ def test_chunks_publish_and_quarantine_what_one_frame_does(local_env):
     chunked = _materialize(lambda context: (events.iloc[rows].reset_index(drop=True) for rows in chunks), instance)
     assert chunked.success and all(check_outcomes(chunked).values())
     pd.testing.assert_frame_equal(published(Tier.RAW, "engagement_events"), as_one)
-    in_order = lambda frame: frame.sort_values("event_id").reset_index(drop=True)  # noqa: E731 - chunks set rows aside chunk by chunk
-    pd.testing.assert_frame_equal(in_order(warehouse_of().read_table("quarantine__engagement_events")), in_order(quarantined_once))
+    pd.testing.assert_frame_equal(_by_event(warehouse_of().read_table("quarantine__engagement_events")), _by_event(quarantined_once))
     assert len(quarantined_once) == 5
 
     (first,), (second,) = (r.asset_materializations_for_node("engagement_events") for r in (whole, chunked))

@@ -56,16 +56,16 @@ def stage_check_publish(
     metadata: Mapping[str, object],
     indexed: Sequence[str] = (),
     days: tuple[str, datetime, datetime] | None = None,
-    staged: Callable[[int], Mapping[str, object]] | None = None,
+    after_staging: Callable[[int], Mapping[str, object]] | None = None,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
-    """`frames` is one frame or an iterable of chunks, staged as they come. `staged(rows)`, when
+    """`frames` is one frame or an iterable of chunks, staged as they come. `after_staging(rows)`, when
     given, runs once everything is staged and adds to `metadata` (counts a chunked source only
     knows at its end). `days` = (clock column, start, end) publishes a partition: only those days'
     rows are replaced."""
     table_rows = None
     with warehouse.exclusive(table):
         staging, rows = warehouse.stage(table, frames)
-        metadata = {**metadata, **(staged(rows) if staged else {})}
+        metadata = {**metadata, **(after_staging(rows) if after_staging else {})}
         results = audit_staged(context, warehouse, staging, evaluations)
         failed = [r.check_name for r in results if not r.passed]
         if not failed and days:

@@ -103,14 +103,15 @@ def raw_asset(
 
         def on_staged(rows: int) -> dict[str, object]:
             """Once every chunk is staged: quarantine what was set aside, and say so."""
-            set_aside = pd.concat([r for r in rejected if len(r)] or [rejected[0]], ignore_index=True)
-            if len(set_aside):
-                quarantine = warehouse.quarantine(name, set_aside, loaded_days)
-                context.log.warning(f"{len(set_aside)} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
+            set_aside = [frame for frame in rejected if len(frame)]
+            quarantined = sum(len(frame) for frame in set_aside)
+            if quarantined:
+                quarantine = warehouse.quarantine(name, pd.concat(set_aside, ignore_index=True), loaded_days)
+                context.log.warning(f"{quarantined} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
             if expired:
                 context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
-            record_processing(context, "ingestion", {"table": table, "rows": rows, "quarantined_rows": len(set_aside), "rows_dropped_past_retention": expired})
-            return {"quarantined_rows": MetadataValue.int(len(set_aside)), "rows_dropped_past_retention": MetadataValue.int(expired)}
+            record_processing(context, "ingestion", {"table": table, "rows": rows, "quarantined_rows": quarantined, "rows_dropped_past_retention": expired})
+            return {"quarantined_rows": MetadataValue.int(quarantined), "rows_dropped_past_retention": MetadataValue.int(expired)}
 
         warehouse = context.resources.warehouse
         yield from stage_check_publish(
@@ -125,7 +126,7 @@ def raw_asset(
             {},
             register.lookup_columns(name),
             days=(source.event_time, *window) if window else None,
-            staged=on_staged,
+            after_staging=on_staged,
         )
 
     return _raw
@@ -133,11 +134,12 @@ def raw_asset(
 
 def arriving_frames(context: AssetExecutionContext, load: Loader, name: str) -> Iterator[pd.DataFrame]:
     """What `load` returns, one frame or chunks, with the loader's own errors' messages withheld."""
-    with withheld_messages(f"the loader of '{name}'"):
+    loader = f"the loader of '{name}'"
+    with withheld_messages(loader):
         arriving = load(context)
         frames = iter([arriving] if isinstance(arriving, pd.DataFrame) else arriving)
     while True:
-        with withheld_messages(f"the loader of '{name}'"):
+        with withheld_messages(loader):
             frame = next(frames, None)
         if frame is None:
             return

@@ -39,7 +39,7 @@ def past_retention_in_table(
         rows=int(row.rows),
         expired=int(row.expired),
         unclocked=int(row.unclocked),
-        per_column={column: int(row[4 + i]) for i, column in enumerate(over)},
+        per_column={column: int(row._mapping[f"over_{i}"]) for i, column in enumerate(over)},
         oldest_kept_days=None if oldest is None else float((now - pd.Timestamp(oldest)) / pd.Timedelta(days=1)),
     )
 

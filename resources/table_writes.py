@@ -62,8 +62,8 @@ def _inserted_directly(dtype) -> bool:
     if isinstance(dtype, (pd.StringDtype, pd.BooleanDtype, pd.Int64Dtype, pd.Float64Dtype)):
         return True
     if isinstance(dtype, np.dtype):
-        if dtype.kind == "M":  # timestamps without a zone, at most microseconds (SQLAlchemy's precision)
-            return np.datetime_data(dtype)[0] in ("s", "ms", "us")
+        if dtype.kind == "M":  # timestamps without a zone; nanoseconds are floored to SQLAlchemy's microseconds, as to_sql does
+            return np.datetime_data(dtype)[0] in ("s", "ms", "us", "ns")
         return dtype.kind in "biuf"
     return False
 

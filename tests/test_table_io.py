@@ -35,6 +35,7 @@ COLUMNS = {
     "amount": ("Float64", _maybe(st.floats(allow_nan=False, allow_infinity=False, width=64))),
     "flag": ("boolean", _maybe(st.booleans())),
     "at": ("datetime64[us]", _maybe(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)))),
+    "at_ns": ("datetime64[ns]", _maybe(st.integers(-(2**62), 2**62).map(lambda n: pd.Timestamp(n, unit="ns")))),
     "day": ("datetime64[s]", st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1))),
     "plain_count": ("int64", st.integers(-(2**63), 2**63 - 1)),
     "ratio": ("float64", st.one_of(st.just(float("nan")), st.floats(allow_nan=False, allow_infinity=False))),
@@ -76,6 +77,18 @@ def test_a_selection_of_columns_keeps_its_order(warehouse):
     assert list(fast.columns) == ["c", "a"]
     pd.testing.assert_frame_equal(fast, generic)
 
+
+
+@settings(max_examples=30, deadline=None)
+@given(kinds=st.lists(_maybe(st.sampled_from(["open", "click", "", "convert"])), min_size=100, max_size=300))
+def test_a_repetitive_text_column_holds_each_value_once_and_reads_the_same(warehouse, kinds):
+    """Values repeat as in an event type (at most 5 distinct in 100); ids keep the driver's own strings."""
+    frame = pd.DataFrame({"kind": pd.Series(kinds, dtype="string"), "event_id": pd.Series([f"evt_{i}" for i in range(len(kinds))], dtype="string")})
+    fast, generic = _both_reads(warehouse, frame)
+    pd.testing.assert_frame_equal(fast, generic)
+    present = [value for value in fast["kind"].array._ndarray if isinstance(value, str)]
+    assert len({id(value) for value in present}) == len(set(present))  # one object per distinct value
+    assert fast["event_id"].nunique() == len(kinds)
 
 def test_a_type_the_fast_path_does_not_know_goes_through_sqlalchemy(warehouse):
     columns, values = "day DATE, price NUMERIC(10, 2)", "'2026-11-30', 1.25"

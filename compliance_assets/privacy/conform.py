@@ -24,20 +24,36 @@ def _coerce(values: pd.Series, type_: str) -> pd.Series:
         )
         return mapped.astype("boolean")
     if type_ in ("date", "datetime"):
-        parsed = pd.to_datetime(values, errors="coerce", utc=True).dt.tz_localize(None)
+        parsed = _timestamps(values)
         return parsed.dt.normalize() if type_ == "date" else parsed
     raise ValueError(f"unknown column type '{type_}'")
 
 
+def _timestamps(values: pd.Series) -> pd.Series:
+    """ISO 8601 in any of its spellings (with or without fractions or an offset) is read in one
+    vectorised pass; only what is not ISO is read value by value. pandas' default guesses one
+    format from the first value and turns a later value spelled otherwise into NaT."""
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    unread = values.notna() & parsed.isna()
+    if unread.any():
+        parsed[unread] = pd.to_datetime(values[unread], errors="coerce", utc=True, format="mixed")
+    return parsed.dt.tz_localize(None)
+
+
 def conform(frame: pd.DataFrame, types: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Returns (rows that conform, rows that do not with a reason column)."""
+    """Returns (rows that conform, rows that do not with a reason column). Reasons are written
+    only for the rows that have one: 10 M clean rows cost no string work."""
     out = pd.DataFrame(index=frame.index)
-    reasons = pd.Series("", index=frame.index, dtype="string")
+    lost: dict[str, pd.Series] = {}
     for name, type_ in types.items():
         coerced = _coerce(frame[name], type_)
-        lost = frame[name].notna() & coerced.isna()
-        reasons = reasons.mask(lost, reasons + f"{name}: not a valid {type_}; ")
+        lost[name] = frame[name].notna() & coerced.isna()
         out[name] = coerced
-    bad = reasons != ""
-    rejected = frame.loc[bad].astype("string").assign(**{REASON_COLUMN: reasons[bad].str.rstrip("; ")})
+    bad = pd.Series(False, index=frame.index)
+    for mask in lost.values():
+        bad |= mask
+    reasons = pd.Series("", index=frame.index[bad], dtype="string")
+    for name, type_ in types.items():
+        reasons = reasons.mask(lost[name][bad], reasons + f"{name}: not a valid {type_}; ")
+    rejected = frame.loc[bad].astype("string").assign(**{REASON_COLUMN: reasons.str.rstrip("; ")})
     return out.loc[~bad].reset_index(drop=True), rejected.reset_index(drop=True)

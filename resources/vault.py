@@ -4,9 +4,9 @@ ring: one random salt per key version, whose deletion destroys that version's ke
 
 from __future__ import annotations
 
-import functools
+import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,7 +20,8 @@ from resources.secrets import read_secret
 from resources.warehouse import create_engine_for, ensure_tables
 
 DEFAULT_VAULT_KEY_ENV = "COMPLIANCE_VAULT_KEY"
-WRITE_BATCH = 5_000
+WRITE_BATCH = 5_000  # a key rotation's batch: its IN list stays under SQLite's bound-parameter limit
+STORE_BATCH = 50_000  # mappings per transaction: each commit waits for the disk
 MAPPING_KEY = ["domain", "key_version", "pseudonym"]  # one mapping per pseudonym of a domain's key version
 
 _metadata = sa.MetaData()
@@ -47,6 +48,7 @@ mappings = sa.Table(
     sa.Column("last_seen_at", sa.DateTime, nullable=False),
     sa.Index("ix_mappings_last_seen", "domain", "last_seen_at"),
 )
+_COLUMNS = ", ".join(c.name for c in mappings.columns)
 
 
 class KeyRingError(RuntimeError):
@@ -65,48 +67,61 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _upsert_pages(connection: sa.Connection, rows: list[dict]) -> None:
-    """The mappings upsert on psycopg2, a page of rows to one statement: SQLAlchemy runs an
-    ON CONFLICT DO UPDATE given as executemany one row at a time (~150 µs a row)."""
-    from psycopg2.extras import execute_values
-
-    columns = [c.name for c in mappings.columns]
-    template = "(" + ", ".join(f"%({c})s" for c in columns) + ")"
-    execute_values(connection.connection.cursor(), _upsert_sql("%s"), rows, template=template, page_size=1_000)
-
-
-def _upsert_rows_sqlite(connection: sa.Connection, rows: list[dict]) -> None:
-    """The mappings upsert on sqlite3, rows handed to the driver's executemany as tuples: through
-    SQLAlchemy each row's parameters are processed one by one (~28 µs a row). SQLAlchemy's own
-    bind processors still format each value, each distinct timestamp once."""
-    dialect = connection.dialect
-    columns = [c.name for c in mappings.columns]
-    binds = [_once_per_value(c.type.dialect_impl(dialect).bind_processor(dialect)) for c in mappings.columns]
-    sql = _upsert_sql("(" + ", ".join("?" for _ in columns) + ")")
-    bound = (tuple(value if bind is None or value is None else bind(value) for bind, value in zip(binds, map(row.get, columns))) for row in rows)
+def _upsert_rows(connection: sa.Connection, rows: list[tuple]) -> None:
+    """The mappings upsert through the driver: SQLAlchemy runs an ON CONFLICT DO UPDATE given as
+    executemany one row at a time, processing each row's parameters (~28 µs a row on sqlite3)."""
+    if connection.dialect.name == "postgresql":
+        _copy_upsert_postgres(connection, rows)
+        return
     cursor = connection.connection.cursor()
     try:
-        cursor.executemany(sql, bound)
+        cursor.executemany(_upsert_sql("VALUES (" + ", ".join("?" for _ in mappings.columns) + ")"), rows)
     finally:
         cursor.close()
 
 
-def _upsert_sql(values: str) -> str:
+def _copy_upsert_postgres(connection: sa.Connection, rows: list[tuple]) -> None:
+    """COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT: half the time of
+    pages of VALUES, which the server parses value by value (700,000 mappings: 8.6 s, not 17 s)."""
+    buffer = io.StringIO()
+    buffer.writelines("\t".join(_copy_text(value) for value in row) + "\n" for row in rows)
+    buffer.seek(0)
+    with connection.connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE incoming_mappings (LIKE {mappings.name}) ON COMMIT DROP")
+        cursor.copy_expert(f"COPY incoming_mappings ({_COLUMNS}) FROM STDIN", buffer)
+        cursor.execute(_upsert_sql(f"SELECT {_COLUMNS} FROM incoming_mappings"))
+
+
+def _copy_text(value: object) -> str:
+    """One value in COPY's text format: NULL is \\N, a backslash, tab or line break is escaped."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _upsert_sql(rows: str) -> str:
     """The driver-level mappings upsert: a new mapping is inserted, a known one only moves its
-    last-seen time. `values` is the driver's placeholder for the rows."""
-    columns = ", ".join(c.name for c in mappings.columns)
-    return f"INSERT INTO {mappings.name} ({columns}) VALUES {values} ON CONFLICT ({', '.join(MAPPING_KEY)}) DO UPDATE SET last_seen_at = excluded.last_seen_at"
+    last-seen time. `rows` is a VALUES clause of the driver's placeholders, or a query."""
+    return f"INSERT INTO {mappings.name} ({_COLUMNS}) {rows} ON CONFLICT ({', '.join(MAPPING_KEY)}) DO UPDATE SET last_seen_at = excluded.last_seen_at"
 
 
-def _once_per_value(process: Callable | None) -> Callable | None:
-    return None if process is None else functools.lru_cache(maxsize=1)(process)
+def _stored_time(dialect: sa.Dialect, moment: datetime) -> object:
+    """`moment` as the driver takes it for a DateTime column: SQLite keeps SQLAlchemy's text."""
+    process = mappings.c.last_seen_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(moment) if process else moment
 
 
 def _upsert(engine: sa.Engine):
     if engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
-    else:
+    elif engine.dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise KeyRingError(f"the vault runs on PostgreSQL or SQLite, not {engine.dialect.name}: its upserts are written for those two")
     return insert
 
 
@@ -188,36 +203,23 @@ class PseudonymVaultResource(ConfigurableResource):
         frame = pd.DataFrame({"pseudonym": pseudonyms.to_numpy(), "identifier": identifiers.to_numpy()})
         frame["scope"] = scopes.to_numpy() if scopes is not None else None
         frame = frame.drop_duplicates("pseudonym")
-        now = _now()
+        engine = self.get_engine()
+        _upsert(engine)  # refuses a database the vault does not run on, before anything is sealed
+        stamp = _stored_time(engine.dialect, _now())
+        written = frame["pseudonym"].tolist()  # plain lists: a string array's iterator costs ~1 µs a value
+        scope_text = frame["scope"].astype(object).where(frame["scope"].notna(), None)
         sealed = seal_all(
             self._sealing_key(),
-            frame["identifier"].astype(str),
-            (associated_data(domain, key_version, p) for p in frame["pseudonym"]),
+            frame["identifier"].astype(str).tolist(),
+            (associated_data(domain, key_version, p) for p in written),
         )
-        rows = [
-            {
-                "domain": domain,
-                "key_version": key_version,
-                "pseudonym": pseudonym,
-                "scope": None if pd.isna(scope) else str(scope),
-                "nonce": nonce,
-                "ciphertext": ciphertext,
-                "first_seen_at": now,
-                "last_seen_at": now,
-            }
-            for pseudonym, scope, (nonce, ciphertext) in zip(frame["pseudonym"], frame["scope"], sealed, strict=True)
+        rows = [  # in the table's column order, as the driver takes them
+            (domain, key_version, pseudonym, None if scope is None else str(scope), nonce, ciphertext, stamp, stamp)
+            for pseudonym, scope, (nonce, ciphertext) in zip(written, scope_text.tolist(), sealed, strict=True)
         ]
-        engine = self.get_engine()
-        for start in range(0, len(rows), WRITE_BATCH):
+        for start in range(0, len(rows), STORE_BATCH):
             with engine.begin() as connection:
-                if engine.dialect.name == "postgresql":
-                    _upsert_pages(connection, rows[start : start + WRITE_BATCH])
-                elif engine.dialect.name == "sqlite":
-                    _upsert_rows_sqlite(connection, rows[start : start + WRITE_BATCH])
-                else:
-                    statement = _upsert(engine)(mappings)
-                    statement = statement.on_conflict_do_update(index_elements=MAPPING_KEY, set_={"last_seen_at": statement.excluded.last_seen_at})
-                    connection.execute(statement, rows[start : start + WRITE_BATCH])
+                _upsert_rows(connection, rows[start : start + STORE_BATCH])
         return len(rows)
 
     def _decrypt_rows(self, rows: Iterator) -> pd.DataFrame:

@@ -3,12 +3,15 @@ mapping retention; and the hash-chained audit trail that records them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compliance_assets.definitions import build_definitions
 from compliance_assets.factories.naming import Tier
@@ -169,13 +172,21 @@ def test_verify_audit_cli_reports_intact_and_broken_chains(demo):
     assert broken.returncode == 1 and "audit record 2" in broken.stdout and "edited" in broken.stdout
 
 
-def test_a_repeated_mapping_keeps_when_it_was_first_seen_and_moves_when_it_was_last_seen(tmp_path, monkeypatch):
-    """On SQLite the upsert goes to the driver as tuples: it must store what SQLAlchemy stores."""
+@pytest.fixture(scope="module")
+def vault_on_each(each_warehouse):
+    """A vault on each dialect the upsert is written for (its tables beside the warehouse's)."""
     from resources.secrets import generate_secret
     from resources.vault import PseudonymVaultResource
 
-    monkeypatch.setenv("TEST_VAULT_KEY", generate_secret())
-    vault = PseudonymVaultResource(url=f"sqlite:///{tmp_path / 'vault.db'}", vault_key_env="TEST_VAULT_KEY")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEST_VAULT_KEY", generate_secret())
+        yield PseudonymVaultResource(url=each_warehouse.url, vault_key_env="TEST_VAULT_KEY")
+
+
+def test_a_repeated_mapping_keeps_when_it_was_first_seen_and_moves_when_it_was_last_seen(vault_on_each, monkeypatch):
+    """The upsert goes to the driver (SQLite's executemany, PostgreSQL's COPY): it must store
+    what SQLAlchemy stores."""
+    vault = vault_on_each
     pseudonyms, identifiers = pd.Series(["a" * 32, "b" * 32]), pd.Series(["one@example.com", "two@example.com"])
     first, later = datetime(2026, 11, 1, 8, 30, 15, 123456), datetime(2026, 11, 30, 9, 0, 0, 1)
     monkeypatch.setattr("resources.vault._now", lambda: first)
@@ -183,8 +194,27 @@ def test_a_repeated_mapping_keeps_when_it_was_first_seen_and_moves_when_it_was_l
     monkeypatch.setattr("resources.vault._now", lambda: later)
     vault.store("d", 1, pseudonyms.head(1), identifiers.head(1), None)
     with vault.get_engine().connect() as connection:
-        rows = {r["pseudonym"]: r for r in connection.execute(sa.select(mappings)).mappings()}
+        rows = {r["pseudonym"]: r for r in connection.execute(sa.select(mappings).where(mappings.c.domain == "d")).mappings()}
     assert (rows["a" * 32]["first_seen_at"], rows["a" * 32]["last_seen_at"]) == (first, later)
     assert (rows["b" * 32]["first_seen_at"], rows["b" * 32]["last_seen_at"]) == (first, first)
     assert (rows["a" * 32]["scope"], rows["b" * 32]["scope"]) == ("ws", None)
     assert vault.lookup("d", "b" * 32)["identifier"] == "two@example.com"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8), st.text(max_size=12)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_scope_and_identifier_come_back_as_stored(vault_on_each, pairs):
+    """Text COPY escapes: a backslash, a tab, a line break or the NULL marker in a scope is kept."""
+    domain = f"d{uuid.uuid4().hex[:8]}"
+    pseudonyms = pd.Series([f"{i:032x}" for i in range(len(pairs))])
+    scopes, identifiers = pd.Series([s for s, _ in pairs], dtype="string"), pd.Series([i for _, i in pairs], dtype="string")
+    assert vault_on_each.store(domain, 1, pseudonyms, identifiers, scopes) == len(pairs)
+    for pseudonym, (scope, identifier) in zip(pseudonyms, pairs, strict=True):
+        found = vault_on_each.lookup(domain, pseudonym)
+        assert (found["scope"], found["identifier"]) == (scope, identifier)

@@ -29,7 +29,7 @@ from compliance_assets.contracts.validation import validate
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
 from compliance_assets.privacy.conform import REASON_COLUMN
-from compliance_assets.privacy.consent import consenting_subjects
+from compliance_assets.privacy.consent import CONSENT_COLUMNS, consenting_subjects
 from compliance_assets.privacy.detection import KnownLookup
 from compliance_assets.privacy.normalise import missing_mask, normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
@@ -125,6 +125,15 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     )
     def _pseudonymised(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        run_date = now.normalize()
+        join = consent_join.split(".")[1] if consent_join else None
+        # Consent first, from the four columns it needs: its records are gone before the sources arrive.
+        consenting = (
+            consenting_subjects(warehouse.read_table(table_name(Tier.RAW, consent_source), [join, *CONSENT_COLUMNS]), join, activity.data_use, now)
+            if consent_source
+            else None
+        )
         raw = {source: warehouse.read_table(table_name(Tier.RAW, source), permitted[source]) for source in reads}
         people = raw[feature_set.subject_source]
         identifiers = normalise(people[subject.column], subject.kind, subject.default_region)
@@ -138,13 +147,8 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         scope = people[subject.scope].astype("string") if subject.scope else None
         key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
         people[feature_set.subject_key] = pseudonymise(scoped(identifiers, scope), domain_key)
-        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        run_date = now.normalize()
         without_consent = pd.Index([])
-        if consent_source:
-            records = warehouse.read_table(table_name(Tier.RAW, consent_source))
-            join = consent_join.split(".")[1]
-            consenting = consenting_subjects(records, join, activity.data_use, now)
+        if consenting is not None:
             # One person imported twice shares a pseudonym: a missing consent on any record wins.
             without_consent = pd.Index(people.loc[~people[join].isin(consenting), feature_set.subject_key].unique())
             kept = ~people[feature_set.subject_key].isin(without_consent)
@@ -159,6 +163,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         )
         with withheld_messages(f"the feature transform of '{name}'"):
             features = transform(inputs)
+        raw.clear()  # the sources (millions of events) are not needed to stage and audit the features
         features = features.drop(columns=[KEY_VERSION], errors="ignore")
         features.insert(min(1, len(features.columns)), KEY_VERSION, key_version)
         yield from stage_check_publish(

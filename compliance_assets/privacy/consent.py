@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 GRANTED = "granted"
+CONSENT_COLUMNS = ["purpose", "recorded_at", "status"]  # what a record needs besides its subject
 
 
 def consenting_subjects(records: pd.DataFrame, subject: str, purpose: str, at: pd.Timestamp) -> pd.Index:

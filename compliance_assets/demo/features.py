@@ -11,6 +11,7 @@ CUSTOMER_AGE_BANDS = ([18, 25, 35, 45, 55, 65, 200], ["18-24", "25-34", "35-44",
 CENSUS_AGE_BANDS = ([0, 25, 35, 45, 55, 65, 200], ["17-24", "25-34", "35-44", "45-54", "55-64", "65+"])
 REGIONS = {"0": "east", "1": "east", "2": "north", "3": "west", "4": "west", "5": "west", "6": "southwest", "7": "southwest", "8": "south", "9": "south"}
 WINDOW_DAYS = 90
+EVENT_COUNTS = {"open": "opens_90d", "click": "clicks_90d", "convert": "conversions_90d"}
 
 
 def age_band(age_years: pd.Series, bands: tuple[list[int], list[str]]) -> pd.Series:
@@ -36,12 +37,21 @@ def customer_features(inputs: FeatureInputs) -> pd.DataFrame:
         }
     ).drop_duplicates(subset=[key], keep="first")
 
-    owner = people[["customer_id", key]]
-    tagged = events[["customer_id", "event_type", "occurred_at"]].merge(owner, on="customer_id", how="inner")
-    recent = tagged[tagged["occurred_at"] >= run_date - pd.Timedelta(days=WINDOW_DAYS)]
-    counts = recent.groupby([key, "event_type"]).size().unstack("event_type", fill_value=0).reindex(columns=["open", "click", "convert"], fill_value=0)
-    counts.columns = ["opens_90d", "clicks_90d", "conversions_90d"]
-    last_seen = tagged.groupby(key)["occurred_at"].max()
+    # Per contact id first (10 M events become one row per contact), then per pseudonym.
+    recent = (events["occurred_at"] >= run_date - pd.Timedelta(days=WINDOW_DAYS)).to_numpy()
+    kinds = pd.Categorical(events["event_type"], categories=list(EVENT_COUNTS)).codes
+    summary = {**dict.fromkeys(EVENT_COUNTS.values(), "sum"), "last_seen": "max"}
+    per_contact = pd.DataFrame(
+        {
+            "customer_id": events["customer_id"],
+            **{name: recent & (kinds == code) for code, name in enumerate(EVENT_COUNTS.values())},
+            "last_seen": events["occurred_at"],
+        },
+        copy=False,  # the events' columns as they are: 10 M ids are not copied
+    ).groupby("customer_id", sort=False).agg(summary)
+    owner = people[["customer_id", key]].set_index("customer_id")[key]
+    per_subject = per_contact.join(owner, how="inner").groupby(key, sort=False).agg(summary)
+    counts, last_seen = per_subject[list(EVENT_COUNTS.values())], per_subject["last_seen"]
 
     features = profile.merge(counts, left_on=key, right_index=True, how="left")
     for name in counts.columns:

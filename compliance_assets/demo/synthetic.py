@@ -51,9 +51,21 @@ def _octets(rng: np.random.Generator, size: int) -> list[np.ndarray]:
     return [rng.integers(lo, 255, size=size).astype(np.uint8) for lo in (11, 0, 0, 1)]
 
 
+OCTET_TEXT = np.array([str(octet) for octet in range(256)], dtype=np.dtypes.StringDType())
+
+
 def _ipv4_text(octets: list[np.ndarray]) -> pd.Series:
-    parts = [pd.Series(octet.astype(np.int64)).astype("string") for octet in octets]
-    return parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]
+    """Dotted quads built with NumPy's string functions (C loops), not one Python string at a time."""
+    text = OCTET_TEXT[octets[0]]
+    for octet in octets[1:]:
+        text = np.strings.add(np.strings.add(text, "."), OCTET_TEXT[octet])
+    return pd.Series(text.astype(object), dtype="string")
+
+
+def _numbered(prefix: str, numbers: np.ndarray, width: int) -> pd.api.extensions.ExtensionArray:
+    """'prefix' + zero-padded number for each of `numbers`."""
+    digits = np.strings.zfill(numbers.astype(np.dtypes.StringDType()), width)
+    return pd.array(np.strings.add(prefix, digits).astype(object), dtype="string")
 
 
 def _ipv4(rng: np.random.Generator, size: int) -> pd.Series:
@@ -118,19 +130,21 @@ def engagement_event_chunks(
     octets = _octets(rng, n)
     agent = rng.choice(len(USER_AGENTS), size=n).astype(np.uint8)
     workspaces, contacts = people["workspace_id"].to_numpy(), people["customer_id"].to_numpy()
+    # Repeated values refer to one string each, as a reader's shared values do.
+    campaigns, kinds, agents = _numbered("cmp_", np.arange(60), 3).to_numpy(), np.array(["open", "click", "convert"], dtype=object), USER_AGENTS.astype(object)
     for start in range(0, n, chunk_rows):
         part = slice(start, min(start + chunk_rows, n))
         rows = part.stop - part.start
         yield pd.DataFrame(
             {
-                "event_id": "evt_" + pd.Series(np.arange(part.start, part.stop)).astype("string").str.zfill(9),
+                "event_id": _numbered("evt_", np.arange(part.start, part.stop), 9),
                 "workspace_id": workspaces[who[part]],
                 "customer_id": contacts[who[part]],
-                "campaign_id": "cmp_" + pd.Series(campaign[part].astype(np.int64)).astype("string").str.zfill(3),
-                "event_type": np.array(["open", "click", "convert"])[event_type[part]],
+                "campaign_id": pd.array(campaigns[campaign[part]], dtype="string"),
+                "event_type": kinds[event_type[part]],
                 "occurred_at": as_of - pd.to_timedelta(age_seconds[part], unit="s"),
                 "ip_address": _ipv4_text([octet[part] for octet in octets]),
-                "user_agent": USER_AGENTS[agent[part]],
+                "user_agent": agents[agent[part]],
             },
             index=pd.RangeIndex(rows),
         )

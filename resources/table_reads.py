@@ -9,7 +9,11 @@ instead of 3.0 s on PostgreSQL. Both give the same frame (`tests/test_table_io.p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import queue
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -56,10 +60,10 @@ def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     parts: list[list[pd.api.extensions.ExtensionArray]] = [[] for _ in columns]
     rows = 0
-    cursor = connection.connection.cursor()
+    cursor = _batch_cursor(connection)
     try:
         cursor.execute(str(compiled))
-        while batch := cursor.fetchmany(READ_CHUNK_ROWS):  # a batch of driver rows at a time, not the whole table
+        for batch in _batches(connection, cursor):  # a batch of driver rows at a time, not the whole table
             stored = np.empty((len(batch), len(columns)), dtype=object)
             stored[:] = batch
             for i, column in enumerate(columns):
@@ -72,6 +76,59 @@ def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[
         joined[column.name] = _joined(batches, column.type)
         batches.clear()  # each column's batches go as soon as they are joined, not after the last column
     return pd.DataFrame(joined, index=pd.RangeIndex(rows), copy=False)  # the frame takes the arrays as they are
+
+
+def _batches(connection: sa.Connection, cursor) -> Iterator[list]:
+    """psycopg2 waits on the server without the GIL, so its next batch is fetched in a thread while
+    this one is typed. sqlite3 holds the GIL while it steps: a thread would only contend for it
+    (10 M events read in 25 s instead of 21 s)."""
+    if connection.dialect.name == "postgresql":
+        return _prefetched_batches(cursor, READ_CHUNK_ROWS)
+    return iter(lambda: cursor.fetchmany(READ_CHUNK_ROWS), [])
+
+
+def _prefetched_batches(cursor, size: int) -> Iterator[list]:
+    """The cursor's batches, the next one fetched in a thread while the caller types this one
+    (10 M events' three columns from PostgreSQL: 23 s instead of 29 s). At most two batches are
+    held at once, besides the one being typed."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                batch = cursor.fetchmany(size)
+                ready.put(batch)
+                if not batch:
+                    return
+        except BaseException as error:  # handed to the reader, raised there
+            ready.put(error)
+
+    fetcher = threading.Thread(target=fetch, name="warehouse-read-prefetch", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            batch = ready.get()
+            if isinstance(batch, BaseException):
+                raise batch
+            if not batch:
+                return
+            yield batch
+    finally:  # a reader that stops early: let the fetcher finish its batch before the cursor closes
+        stop.set()
+        while fetcher.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        fetcher.join()
+
+
+def _batch_cursor(connection: sa.Connection):
+    """A cursor whose fetches hold one batch: psycopg2's default cursor receives the whole result
+    into the client on execute (~0.6 GB for 10 M events' three columns), a named one fetches from
+    the server as asked."""
+    if connection.dialect.name == "postgresql":
+        return connection.connection.cursor(name=f"read_{uuid.uuid4().hex}")
+    return connection.connection.cursor()
 
 
 def _joined(arrays: list[pd.api.extensions.ExtensionArray], sql_type: sa.types.TypeEngine) -> pd.api.extensions.ExtensionArray:

@@ -2,18 +2,18 @@
 
 pandas' `to_sql` creates the table, so its column types are pandas' own on every dialect. What
 differs is how the rows travel:
+- Rows are prepared column by column (timestamps formatted in one vectorised step as SQLAlchemy
+  would format each), not value by value through SQLAlchemy or pandas.
 - **PostgreSQL**: one COPY in CSV. A missing value is sent as the unquoted marker `\\N`, so an
-  empty string stays an empty string and a one-column row of NULL is still a row.
-- **SQLite**: rows prepared column by column (timestamps formatted in one vectorised step as
-  SQLAlchemy would format each) and inserted with the driver's `executemany`, instead of
-  SQLAlchemy formatting every value: 1 M events are staged in ~3 s instead of ~8 s.
+  empty string stays an empty string and a one-column row of NULL is still a row; a frame holding
+  the marker as text goes by INSERT.
+- **SQLite**: the driver's `executemany`: 1 M events are staged in ~3 s instead of ~8 s.
 Other dialects, and frames with other column types, use `to_sql` as it is."""
 
 from __future__ import annotations
 
 import csv
 import io
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -26,16 +26,13 @@ NULL_MARKER = "\\N"
 def write_table(connection: sa.Connection, name: str, frame: pd.DataFrame, append: bool = False) -> None:
     """Replaces `name` with `frame`, or with `append` adds its rows to the table a first frame created."""
     dialect = connection.dialect.name
-    if_exists = "append" if append else "replace"
-    if dialect == "sqlite" and frame.columns.is_unique and all(_inserted_directly(frame[c].dtype) for c in frame.columns):
+    direct = frame.columns.is_unique and all(_inserted_directly(frame[c].dtype) for c in frame.columns)
+    if direct and (dialect == "sqlite" or (dialect == "postgresql" and not _holds_null_marker(frame))):
         if not append:
             frame.iloc[:0].to_sql(name, connection, if_exists="replace", index=False)
-        _insert_into_sqlite(connection, name, frame)
+        (_insert_into_sqlite if dialect == "sqlite" else _copy_into_postgres)(connection, name, frame)
         return
-    method = None
-    if dialect == "postgresql" and not _holds_null_marker(frame):
-        method = partial(_copy_into_postgres, marks_nulls=bool(frame.isna().to_numpy().any()))
-    frame.to_sql(name, connection, if_exists=if_exists, index=False, chunksize=WRITE_CHUNK_ROWS, method=method)
+    frame.to_sql(name, connection, if_exists="append" if append else "replace", index=False, chunksize=WRITE_CHUNK_ROWS)
 
 
 def _holds_null_marker(frame: pd.DataFrame) -> bool:
@@ -43,19 +40,20 @@ def _holds_null_marker(frame: pd.DataFrame) -> bool:
     return any((frame[c].astype("string") == NULL_MARKER).any() for c in frame.columns if pd.api.types.is_string_dtype(frame[c]))
 
 
-def _copy_into_postgres(table, conn, keys, data_iter, marks_nulls: bool) -> None:
-    """pandas `to_sql` method that streams rows with COPY: an order of magnitude faster than INSERTs.
-    Rows are rewritten with the NULL marker only when the frame has a missing value (~0.45 s per
-    1 M rows)."""
-    if marks_nulls:
-        data_iter = ([NULL_MARKER if value is None else value for value in row] for row in data_iter)
+def _copy_into_postgres(connection: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    """One COPY in CSV, the rows prepared column by column as for SQLite (timestamps formatted in one
+    step, a missing value as the unquoted marker): an order of magnitude faster than INSERTs, and
+    ~3x faster than handing COPY the Python values `to_sql` builds for every row."""
+    columns = []
+    for column in frame.columns:
+        values = _stored_values(frame[column])
+        columns.append(np.where(pd.isna(values), NULL_MARKER, values))
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(data_iter)
+    csv.writer(buffer).writerows(zip(*columns))
     buffer.seek(0)
-    columns = ", ".join(f'"{k}"' for k in keys)
-    target = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
-    with conn.connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARKER}')", buffer)
+    quoted = ", ".join(f'"{c}"' for c in frame.columns)
+    with connection.connection.cursor() as cursor:
+        cursor.copy_expert(f'COPY "{name}" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARKER}\')', buffer)
 
 
 def _inserted_directly(dtype) -> bool:

@@ -5,19 +5,23 @@ text apart from NULL."""
 
 from __future__ import annotations
 
+import threading
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from unittest.mock import patch
 
 import pandas as pd
+import psycopg2.errors
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resources.table_reads import _read_generic, read_columns
+from resources.table_reads import _read_direct, _read_generic, read_columns
 from resources.table_writes import NULL_MARKER, write_table
 from resources.warehouse import WarehouseResource
+from tests.conftest import fresh_postgres_databases, postgres_url
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,22 @@ def test_the_direct_read_equals_read_sql(warehouse, frame):
         pd.testing.assert_frame_equal(warehouse.read_table("t"), fast)
 
 
+@pytest.mark.postgres
+def test_a_server_error_in_a_later_batch_reaches_the_reader_and_stops_the_fetcher(tmp_path_factory):
+    """On PostgreSQL the next batch is fetched in a thread: an error the server raises only when
+    the fifth row is computed (the third fetch) is raised in the reader, and no fetcher outlives it."""
+    database = f"ca_reads_{uuid.uuid4().hex[:10]}"
+    with fresh_postgres_databases(database):
+        engine = sa.create_engine(postgres_url(database))
+        value = sa.literal_column("1 / (x - 5)", sa.Integer).label("v")
+        query = sa.select(value).select_from(sa.text("generate_series(1, 10) AS x"))
+        with engine.connect() as connection, patch("resources.table_reads.READ_CHUNK_ROWS", 2):
+            with pytest.raises(psycopg2.errors.DivisionByZero):
+                _read_direct(connection, query, [sa.Column("v", sa.Integer)])
+        assert not [t for t in threading.enumerate() if t.name == "warehouse-read-prefetch"]
+        engine.dispose()
+
+
 def test_a_selection_of_columns_keeps_its_order(warehouse):
     frame = pd.DataFrame({"a": pd.Series(["x", None], dtype="string"), "b": pd.Series([1, 2], dtype="Int64"), "c": [True, False]})
     fast, generic = _both_reads(warehouse, frame, ["c", "a"])
@@ -121,6 +141,18 @@ def test_the_direct_sqlite_write_stores_what_to_sql_stores(sqlite_warehouse, fra
         write_table(connection, "direct", frame)
         frame.to_sql("reference", connection, if_exists="replace", index=False)
     assert _stored(sqlite_warehouse, "direct") == _stored(sqlite_warehouse, "reference")
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame=frames())
+def test_every_direct_write_stores_what_to_sql_stores(warehouse, frame):
+    """On each dialect: the table written directly (SQLite's executemany, PostgreSQL's COPY) reads
+    back as the table pandas' own INSERTs wrote."""
+    with warehouse.begin() as connection:
+        write_table(connection, "direct", frame)
+        frame.to_sql("reference", connection, if_exists="replace", index=False)
+    direct, reference = warehouse.read_table("direct"), warehouse.read_table("reference")
+    pd.testing.assert_frame_equal(direct, reference)
 
 
 @pytest.fixture(scope="module")

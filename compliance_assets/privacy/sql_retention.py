@@ -25,7 +25,6 @@ def past_retention_in_table(
     times = table.c[clock]
     cutoffs = {period: (now - pd.Timedelta(period)).to_pydatetime() for period in set(periods.values())}
     over = {column: (times < cutoffs[period]) & table.c[column].is_not(None) for column, period in periods.items()}
-    expired = sa.or_(*over.values()) if over else sa.false()
     # Two cheap scans instead of one that weighs every condition on every row: all rows are
     # counted with one comparison each; the conditions are weighed only on rows older than the
     # newest cutoff, which are the only ones any period can have expired.
@@ -39,6 +38,7 @@ def past_retention_in_table(
     ).one()
     older = None
     if newest is not None:
+        expired = sa.or_(*over.values())
         older = connection.execute(
             sa.select(
                 _rows_where(expired).label("expired"),

@@ -48,7 +48,7 @@ def _dev_key_file(name: str) -> str | None:
 
 
 def warehouse() -> WarehouseResource:
-    """Cohort releases group in the warehouse unless COMPLIANCE_PUSH_DOWN_AGGREGATIONS=false."""
+    """Cohort releases and feature summaries group in the warehouse unless COMPLIANCE_PUSH_DOWN_AGGREGATIONS=false."""
     push_down = os.environ.get(PUSH_DOWN_ENV, "true").strip().lower()
     if push_down not in ("true", "false", "1", "0"):
         raise ValueError(f"{PUSH_DOWN_ENV} must be true or false, got '{push_down}'")

@@ -32,7 +32,12 @@ REPEATS_SAMPLE = 1_000  # a batch's first values, looked at to tell a repetitive
 
 def read_columns(connection: sa.Connection, columns: Sequence[sa.Column], limit: int | None = None) -> pd.DataFrame:
     """`limit=0` gives the table's columns typed as a full read types them, without its rows."""
-    query = sa.select(*columns).limit(limit)
+    return read_query(connection, sa.select(*columns).limit(limit))
+
+
+def read_query(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """The rows of `query`, each selected column typed as its SQL type says."""
+    columns = list(query.selected_columns)
     if connection.dialect.name in _DIRECT_DIALECTS and all(_typed_directly(column.type) for column in columns):
         return _read_direct(connection, query, columns)
     return _read_generic(connection, query, columns)
@@ -44,7 +49,7 @@ def _typed_directly(sql_type: sa.types.TypeEngine) -> bool:
     return isinstance(sql_type, _DIRECT_TYPES)  # of the Numeric family, only Float
 
 
-def _read_generic(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.Column]) -> pd.DataFrame:
+def _read_generic(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.ColumnElement]) -> pd.DataFrame:
     frame = pd.read_sql(query, connection, dtype_backend="numpy_nullable")
     # SQLite keeps booleans as 0/1 integers, and a column without a value gives pandas nothing
     # to infer from (it guesses text): the reflected column type says what they are.
@@ -56,7 +61,7 @@ def _read_generic(connection: sa.Connection, query: sa.Select, columns: Sequence
     return frame.astype(retyped) if retyped else frame
 
 
-def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.Column]) -> pd.DataFrame:
+def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.ColumnElement]) -> pd.DataFrame:
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     parts: list[list[pd.api.extensions.ExtensionArray]] = [[] for _ in columns]
     rows = 0

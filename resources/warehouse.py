@@ -7,7 +7,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
-from resources.table_reads import read_columns
+from compliance_assets.privacy.summaries import Measure, summary_columns, summary_query
+from resources.table_reads import read_columns, read_query
 from resources.table_writes import write_table
 
 STAGING_PREFIX = "staging__"
@@ -39,7 +40,8 @@ class WarehouseResource(ConfigurableResource):
     push_down_aggregations: bool = Field(
         default=True,
         description="Cohort releases and their k-anonymity, differencing and client-isolation audits group in "
-        "the warehouse (one GROUP BY per level) instead of reading the source table into the step's memory.",
+        "the warehouse (one GROUP BY per level), and feature transforms' per-key summaries of a raw source are "
+        "one GROUP BY, instead of reading the source table into the step's memory.",
     )
     _engine: sa.Engine | None = PrivateAttr(default=None)
 
@@ -96,18 +98,35 @@ class WarehouseResource(ConfigurableResource):
         with self.get_engine().connect() as connection:
             return read_columns(connection, selected, limit)
 
+    def _described(self, name: str) -> sa.TableClause | None:
+        """`name` with its columns' declared types; None when there is no such table. One catalogue
+        query: a full reflection costs eight (constraints, indexes, comments)."""
+        try:
+            described = sa.inspect(self.get_engine()).get_columns(name)
+        except sa.exc.NoSuchTableError:
+            return None
+        return sa.table(name, *(sa.column(c["name"], c["type"]) for c in described))
+
+    def summarise(self, name: str, by: str, measures: Mapping[str, Measure]) -> pd.DataFrame:
+        """One row per `by` value of `name` with its `measures`, grouped in one query: only the
+        summary reaches Python (`privacy.summaries.summarise_frame` gives the same on a frame)."""
+        table = self._described(name)
+        if table is None:
+            raise LookupError(f"table '{name}' does not exist in the warehouse: materialise its asset first")
+        absent = [c for c in summary_columns(by, measures) if c not in table.c]
+        if absent:
+            raise KeyError(f"table '{name}' has no column(s) {absent}")
+        with self.get_engine().connect() as connection:
+            return read_query(connection, summary_query(table, by, measures))
+
     def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None, as_text: bool = False):
         """(table, one WHERE clause per batch of values) for rows whose `column` is one of
         `values` and whose `also` columns equal theirs; None when the table cannot hold any.
         `as_text` compares the column's text, for values that are strings whatever its type."""
         if not values:
             return None
-        try:  # one catalogue query: a full reflection costs eight (constraints, indexes, comments)
-            described = sa.inspect(self.get_engine()).get_columns(name)
-        except sa.exc.NoSuchTableError:
-            return None
-        table = sa.table(name, *(sa.column(c["name"], c["type"]) for c in described))
-        if column not in table.c or any(c not in table.c for c in also or {}):
+        table = self._described(name)
+        if table is None or column not in table.c or any(c not in table.c for c in also or {}):
             return None
         key = table.c[column]
         if as_text:

@@ -4,10 +4,11 @@ SQLite setup and on PostgreSQL for both the warehouse and Dagster's instance sto
 from __future__ import annotations
 
 
+import pandas.testing as pdt
 import pytest
 import sqlalchemy as sa
 import yaml
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
 from compliance_assets.definitions import CENSUS_ASSETS, EMAIL_MARKETING_ASSETS, build_definitions
 from compliance_assets.factories.naming import Tier, table_name
@@ -114,6 +115,22 @@ def test_census_release_on_adult_csv(local_env, census_csv, monkeypatch, push_do
     assert stats["cohorts_released"] == len(cells) and stats["margins_released"] == len(published_rows) - len(cells)
     assert stats["cohorts_suppressed_primary"] == 101 and stats["cohorts_suppressed_secondary"] > 0
     assert stats["subjects_covered"] + stats["subjects_suppressed"] == 32561 == cells["subjects"].sum() + stats["subjects_suppressed"]
+
+
+def test_features_summarised_in_the_warehouse_are_those_summarised_in_pandas(local_env, monkeypatch):
+    """The 90-day counts are one GROUP BY on the events table by default; the step groups the
+    events itself when aggregations are not pushed down. Either way, the same features."""
+    assert run_job().success
+    in_sql = published(Tier.PSEUDONYMISED, "customer_features").sort_values("subject_pseudonym").reset_index(drop=True)
+    monkeypatch.setenv("COMPLIANCE_PUSH_DOWN_AGGREGATIONS", "false")
+    defs = build_definitions()
+    result = defs.resolve_job_def("demo_pipeline").execute_in_process(
+        run_config=small_run_config(), instance=DagsterInstance.get(), asset_selection=[AssetKey("customer_features")]
+    )
+    assert materialized(result) == {"customer_features"}
+    in_pandas = published(Tier.PSEUDONYMISED, "customer_features", defs).sort_values("subject_pseudonym").reset_index(drop=True)
+    pdt.assert_frame_equal(in_sql, in_pandas)
+    assert in_sql["opens_90d"].sum() > 0 and in_sql["days_since_last_engagement"].notna().any()
 
 
 def test_demo_cli_shows_progress_and_summary(local_env):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from compliance_assets.factories.pseudonymised import FeatureInputs
+from compliance_assets.factories.feature_inputs import FeatureInputs
+from compliance_assets.privacy.summaries import Count, Latest
 
 CUSTOMER_AGE_BANDS = ([18, 25, 35, 45, 55, 65, 200], ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
 CENSUS_AGE_BANDS = ([0, 25, 35, 45, 55, 65, 200], ["17-24", "25-34", "35-44", "45-54", "55-64", "65+"])
@@ -24,7 +25,6 @@ def customer_features(inputs: FeatureInputs) -> pd.DataFrame:
     of the same person (they share one pseudonym)."""
     key = inputs.subject_key
     people = inputs.subjects
-    events = inputs.sources["engagement_events"]
     run_date = inputs.run_date
 
     ages = (run_date - people["birth_date"]).dt.days // 365.25
@@ -37,18 +37,17 @@ def customer_features(inputs: FeatureInputs) -> pd.DataFrame:
         }
     ).drop_duplicates(subset=[key], keep="first")
 
-    # Per contact id first (10 M events become one row per contact), then per pseudonym.
-    recent = (events["occurred_at"] >= run_date - pd.Timedelta(days=WINDOW_DAYS)).to_numpy()
-    kinds = pd.Categorical(events["event_type"], categories=list(EVENT_COUNTS)).codes
-    summary = {**dict.fromkeys(EVENT_COUNTS.values(), "sum"), "last_seen": "max"}
-    per_contact = pd.DataFrame(
-        {
-            "customer_id": events["customer_id"],
-            **{name: recent & (kinds == code) for code, name in enumerate(EVENT_COUNTS.values())},
-            "last_seen": events["occurred_at"],
+    # Per contact id where the events are (10 M events become one row per contact), then per pseudonym.
+    since = run_date - pd.Timedelta(days=WINDOW_DAYS)
+    per_contact = inputs.sources.summary(
+        "engagement_events",
+        by="customer_id",
+        measures={
+            **{name: Count(equal={"event_type": kind}, since={"occurred_at": since}) for kind, name in EVENT_COUNTS.items()},
+            "last_seen": Latest("occurred_at"),
         },
-        copy=False,  # the events' columns as they are: 10 M ids are not copied
-    ).groupby("customer_id", sort=False).agg(summary)
+    ).set_index("customer_id")
+    summary = {**dict.fromkeys(EVENT_COUNTS.values(), "sum"), "last_seen": "max"}
     owner = people[["customer_id", key]].set_index("customer_id")[key]
     per_subject = per_contact.join(owner, how="inner").groupby(key, sort=False).agg(summary)
     counts, last_seen = per_subject[list(EVENT_COUNTS.values())], per_subject["last_seen"]

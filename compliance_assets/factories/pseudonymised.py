@@ -3,7 +3,6 @@ identifier, holding only the features documented in the feature registry."""
 
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import pandas as pd
@@ -21,6 +20,7 @@ from compliance_assets.factories.checks import (
     evaluate_identifiers,
     evaluate_minimisation,
 )
+from compliance_assets.factories.feature_inputs import FeatureInputs, SourceTables
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import DOMAIN_TAG, KEY_VERSION, Tier, table_name
@@ -35,17 +35,6 @@ from compliance_assets.privacy.normalise import missing_mask, normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
 from compliance_assets.register import FeatureSet, IdentifierRole, Register
 from resources.warehouse import WarehouseResource
-
-
-@dataclass(frozen=True)
-class FeatureInputs:
-    """What a feature transform receives: the subjects with their pseudonym already attached
-    (rows without an identifier are quarantined before this), and every raw source it reads."""
-
-    subjects: pd.DataFrame
-    sources: dict[str, pd.DataFrame]
-    subject_key: str
-    run_date: pd.Timestamp
 
 
 FeatureTransform = Callable[[FeatureInputs], pd.DataFrame]
@@ -76,6 +65,10 @@ def known_identifier_lookups(warehouse: WarehouseResource, identifier_columns: d
     }
 
 
+
+
+def _summarised_in(warehouse: WarehouseResource, source: str, by: str, measures) -> pd.DataFrame:
+    return warehouse.summarise(table_name(Tier.RAW, source), by, measures)
 
 
 def pseudonymised_asset(register: Register, name: str, transform: FeatureTransform) -> AssetsDefinition:
@@ -134,8 +127,17 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             if consent_source
             else None
         )
-        raw = {source: warehouse.read_table(table_name(Tier.RAW, source), permitted[source]) for source in reads}
-        people = raw[feature_set.subject_source]
+        absent = [source for source in reads if not warehouse.has_table(table_name(Tier.RAW, source))]
+        if absent:  # before any pseudonym is stored, though the transform reads its sources later
+            raise LookupError(f"'{name}' reads {absent}, which have no table in the warehouse: materialise them first")
+        people = warehouse.read_table(table_name(Tier.RAW, feature_set.subject_source), permitted[feature_set.subject_source])
+        sources = SourceTables(
+            name,
+            {source: permitted[source] for source in reads},
+            lambda source, columns: warehouse.read_table(table_name(Tier.RAW, source), columns),
+            partial(_summarised_in, warehouse) if warehouse.push_down_aggregations else None,
+            already_read={feature_set.subject_source: people},
+        )
         identifiers = normalise(people[subject.column], subject.kind, subject.default_region)
         missing = missing_mask(identifiers)
         if missing.any():
@@ -155,15 +157,10 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             people, identifiers = people.loc[kept], identifiers[kept]
             scope = scope[kept] if scope is not None else None
         stored = context.resources.pseudonym_vault.store(domain, key_version, people[feature_set.subject_key], identifiers, scope)
-        inputs = FeatureInputs(
-            subjects=people,
-            sources=raw,
-            subject_key=feature_set.subject_key,
-            run_date=run_date,
-        )
+        inputs = FeatureInputs(subjects=people, sources=sources, subject_key=feature_set.subject_key, run_date=run_date)
         with withheld_messages(f"the feature transform of '{name}'"):
             features = transform(inputs)
-        raw.clear()  # the sources (millions of events) are not needed to stage and audit the features
+        sources.clear()
         features = features.drop(columns=[KEY_VERSION], errors="ignore")
         features.insert(min(1, len(features.columns)), KEY_VERSION, key_version)
         yield from stage_check_publish(

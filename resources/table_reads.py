@@ -130,8 +130,11 @@ def _prefetched_batches(cursor, size: int) -> Iterator[list]:
 def _batch_cursor(connection: sa.Connection):
     """A cursor whose fetches hold one batch: psycopg2's default cursor receives the whole result
     into the client on execute (~0.6 GB for 10 M events' three columns), a named one fetches from
-    the server as asked."""
+    the server as asked. A cursor's query is planned to return its first rows fast, which for a
+    GROUP BY means walking an index and fetching rows out of order (a per-contact summary of 2 M
+    events: 5 s instead of 0.6 s); we always read every row, and say so for this transaction."""
     if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
         return connection.connection.cursor(name=f"read_{uuid.uuid4().hex}")
     return connection.connection.cursor()
 

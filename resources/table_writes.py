@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from resources.copy_stream import ROWS_PER_PIECE, CopyStream
+
 WRITE_CHUNK_ROWS = 50_000
 NULL_MARKER = "\\N"
 
@@ -43,17 +45,22 @@ def _holds_null_marker(frame: pd.DataFrame) -> bool:
 def _copy_into_postgres(connection: sa.Connection, name: str, frame: pd.DataFrame) -> None:
     """One COPY in CSV, the rows prepared column by column as for SQLite (timestamps formatted in one
     step, a missing value as the unquoted marker): an order of magnitude faster than INSERTs, and
-    ~3x faster than handing COPY the Python values `to_sql` builds for every row."""
+    ~3x faster than handing COPY the Python values `to_sql` builds for every row. The text is
+    formatted a piece at a time while the server parses the piece before (`CopyStream`)."""
+    quoted = ", ".join(f'"{c}"' for c in frame.columns)
+    pieces = (_csv_text(frame.iloc[start : start + ROWS_PER_PIECE]) for start in range(0, len(frame), ROWS_PER_PIECE))
+    with connection.connection.cursor() as cursor:
+        cursor.copy_expert(f'COPY "{name}" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARKER}\')', CopyStream(pieces))
+
+
+def _csv_text(rows: pd.DataFrame) -> str:
     columns = []
-    for column in frame.columns:
-        values = _stored_values(frame[column])
+    for column in rows.columns:
+        values = _stored_values(rows[column])
         columns.append(np.where(pd.isna(values), NULL_MARKER, values))
     buffer = io.StringIO()
     csv.writer(buffer).writerows(zip(*columns))
-    buffer.seek(0)
-    quoted = ", ".join(f'"{c}"' for c in frame.columns)
-    with connection.connection.cursor() as cursor:
-        cursor.copy_expert(f'COPY "{name}" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARKER}\')', buffer)
+    return buffer.getvalue()
 
 
 def _inserted_directly(dtype) -> bool:

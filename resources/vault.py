@@ -4,7 +4,6 @@ ring: one random salt per key version, whose deletion destroys that version's ke
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.sealing import associated_data, open_one, seal_all
+from resources.copy_stream import ROWS_PER_PIECE, CopyStream
 from resources.secrets import read_secret
 from resources.warehouse import create_engine_for, ensure_tables
 
@@ -83,12 +83,13 @@ def _upsert_rows(connection: sa.Connection, rows: list[tuple]) -> None:
 def _copy_upsert_postgres(connection: sa.Connection, rows: list[tuple]) -> None:
     """COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT: half the time of
     pages of VALUES, which the server parses value by value (700,000 mappings: 8.6 s, not 17 s)."""
-    buffer = io.StringIO()
-    buffer.writelines("\t".join(_copy_text(value) for value in row) + "\n" for row in rows)
-    buffer.seek(0)
+    pieces = (
+        "".join("\t".join(_copy_text(value) for value in row) + "\n" for row in rows[start : start + ROWS_PER_PIECE])
+        for start in range(0, len(rows), ROWS_PER_PIECE)
+    )
     with connection.connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE incoming_mappings (LIKE {mappings.name}) ON COMMIT DROP")
-        cursor.copy_expert(f"COPY incoming_mappings ({_COLUMNS}) FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY incoming_mappings ({_COLUMNS}) FROM STDIN", CopyStream(pieces))
         cursor.execute(_upsert_sql(f"SELECT {_COLUMNS} FROM incoming_mappings"))
 
 

@@ -144,11 +144,11 @@ def test_the_direct_sqlite_write_stores_what_to_sql_stores(sqlite_warehouse, fra
 
 
 @settings(max_examples=60, deadline=None)
-@given(frame=frames())
-def test_every_direct_write_stores_what_to_sql_stores(warehouse, frame):
-    """On each dialect: the table written directly (SQLite's executemany, PostgreSQL's COPY) reads
-    back as the table pandas' own INSERTs wrote."""
-    with warehouse.begin() as connection:
+@given(frame=frames(), rows_per_piece=st.integers(1, 4))
+def test_every_direct_write_stores_what_to_sql_stores(warehouse, frame, rows_per_piece):
+    """On each dialect: the table written directly (SQLite's executemany, PostgreSQL's COPY, its
+    data sent in pieces) reads back as the table pandas' own INSERTs wrote."""
+    with warehouse.begin() as connection, patch("resources.table_writes.ROWS_PER_PIECE", rows_per_piece):
         write_table(connection, "direct", frame)
         frame.to_sql("reference", connection, if_exists="replace", index=False)
     direct, reference = warehouse.read_table("direct"), warehouse.read_table("reference")

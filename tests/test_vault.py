@@ -189,6 +189,7 @@ def test_a_repeated_mapping_keeps_when_it_was_first_seen_and_moves_when_it_was_l
     vault = vault_on_each
     pseudonyms, identifiers = pd.Series(["a" * 32, "b" * 32]), pd.Series(["one@example.com", "two@example.com"])
     first, later = datetime(2026, 11, 1, 8, 30, 15, 123456), datetime(2026, 11, 30, 9, 0, 0, 1)
+    monkeypatch.setattr("resources.vault.ROWS_PER_PIECE", 1)  # COPY's data sent in more than one piece
     monkeypatch.setattr("resources.vault._now", lambda: first)
     assert vault.store("d", 1, pseudonyms, identifiers, pd.Series(["ws", None])) == 2
     monkeypatch.setattr("resources.vault._now", lambda: later)

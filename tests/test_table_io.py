@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from unittest.mock import patch
 
+import numpy as np
 import pandas as pd
 import psycopg2.errors
 import pytest
@@ -191,3 +192,14 @@ def test_staging_nothing_is_refused_rather_than_keeping_an_earlier_staged_table(
     warehouse.stage("earlier", pd.DataFrame({"a": [1]}))
     with pytest.raises(ValueError, match="nothing to stage for 'earlier'"):
         warehouse.stage("earlier", iter([]))
+
+
+def test_timestamps_are_written_as_sqlalchemy_spells_them_whatever_their_year():
+    """The fast path overwrites the eleventh character; a year of other than four digits (which
+    moves the 'T') takes the search-and-replace, and a missing time is NULL."""
+    from resources.table_writes import _stored_values
+
+    stamps = pd.Series(np.array(["2026-01-01T10:00:00.000001", "NaT", "10000-01-01T00:00:00"], dtype="datetime64[us]"))
+    assert list(_stored_values(stamps)) == ["2026-01-01 10:00:00.000001", None, "10000-01-01 00:00:00.000000"]
+    assert list(_stored_values(stamps.iloc[:2])) == ["2026-01-01 10:00:00.000001", None]
+    assert list(_stored_values(stamps.iloc[1:2])) == [None]

@@ -92,14 +92,23 @@ def test_summaries_count_exactly_what_they_say():
     [
         ("customer", {}, "at least one measure"),
         ("customer", {"customer": Count()}, "would replace the key column"),
-        ("customer", {"opens": Count(equal={"kind": None})}, "must be a string, an integer or a boolean"),
+        ("customer", {"opens": Count(equal={"kind": None})}, "'kind' holds text values, so its `equal` value must be one"),
+        ("customer", {"flagged": Count(equal={"flag": 1})}, "'flag' holds boolean values"),
+        ("customer", {"ones": Count(equal={"kind": 1})}, r"'kind' holds text values, so its `equal` value must be one \(got int\)"),
+        ("customer", {"at": Count(equal={"at": "2026-01-01"})}, "`equal` compares text, integer or boolean columns; 'at' holds time"),
         ("customer", {"recent": Count(since={"at": "2026-01-01"})}, "datetime without a time zone"),
+        ("customer", {"recent": Count(since={"kind": START})}, "`since` compares times; 'kind' holds text"),
         ("customer", {"mean": "mean"}, "not a Count or a Latest"),
     ],
 )
-def test_a_malformed_summary_is_refused_with_the_measure_named(by, measures, error):
+def test_a_malformed_summary_is_refused_with_the_measure_named(warehouse, by, measures, error):
+    """The same refusal from pandas and from the warehouse, before any row is grouped."""
     with pytest.raises((ValueError, TypeError), match=error):
         summarise_frame(_frame([]), by, measures)
+    table = f"events_{uuid.uuid4().hex[:8]}"
+    warehouse.replace_table(table, _frame([("c1", "open", START, True)]))
+    with pytest.raises((ValueError, TypeError), match=error):
+        warehouse.summarise(table, by, measures)
 
 
 def test_a_summary_of_a_table_that_is_not_there_says_so(warehouse):

@@ -43,22 +43,74 @@ COUNT_DTYPE = "Int64"  # as the warehouse's integer counts are read
 
 def summary_columns(by: str, measures: Mapping[str, Measure]) -> list[str]:
     """The source columns a summary reads, once each: what minimisation must permit."""
+    _only_measures(measures)
     return list(dict.fromkeys([by, *(column for measure in measures.values() for column in measure.columns())]))
 
 
-def check_summary(by: str, measures: Mapping[str, Measure]) -> None:
+# What a value compared with a column of each kind must be: SQLite would compare 1 with a text
+# column's '1' as equal where pandas does not, so a mismatch is refused rather than answered twice.
+EQUAL_VALUE_TYPES: dict[str, tuple[type, ...]] = {"text": (str,), "integer": (int,), "boolean": (bool,)}
+
+
+def check_summary(by: str, measures: Mapping[str, Measure], kinds: Mapping[str, str]) -> None:
+    """`kinds` gives each column's kind (text, integer, boolean, time or other)."""
     if not measures:
         raise ValueError("a summary needs at least one measure")
     if by in measures:
         raise ValueError(f"measure '{by}' would replace the key column it is grouped by")
+    _only_measures(measures)
+    for name, measure in measures.items():
+        if isinstance(measure, Latest):
+            continue
+        for column, value in measure.equal.items():
+            expected = EQUAL_VALUE_TYPES.get(kinds[column])
+            if expected is None:
+                raise ValueError(f"measure '{name}': `equal` compares text, integer or boolean columns; '{column}' holds {kinds[column]} values")
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected == (int,)):
+                raise ValueError(f"measure '{name}': '{column}' holds {kinds[column]} values, so its `equal` value must be one (got {type(value).__name__})")
+        for column, time in measure.since.items():
+            if kinds[column] != "time":
+                raise ValueError(f"measure '{name}': `since` compares times; '{column}' holds {kinds[column]} values")
+            if not isinstance(time, datetime) or time.tzinfo is not None:
+                raise ValueError(f"measure '{name}': a `since` time must be a datetime without a time zone, as the columns are stored")
+
+
+def _only_measures(measures: Mapping[str, Measure]) -> None:
     for name, measure in measures.items():
         if not isinstance(measure, (Count, Latest)):
             raise TypeError(f"measure '{name}' is a {type(measure).__name__}, not a Count or a Latest")
-        if isinstance(measure, Count):
-            if any(value is None or (not isinstance(value, (str, int, bool))) for value in measure.equal.values()):
-                raise ValueError(f"measure '{name}': an `equal` value must be a string, an integer or a boolean")
-            if any(not isinstance(time, datetime) or time.tzinfo is not None for time in measure.since.values()):
-                raise ValueError(f"measure '{name}': a `since` time must be a datetime without a time zone, as the columns are stored")
+
+
+def frame_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    return {str(column): _dtype_kind(frame[column].dtype) for column in frame.columns}
+
+
+def _dtype_kind(dtype) -> str:
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer"
+    if pd.api.types.is_string_dtype(dtype):
+        return "text"
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return "time"
+    return "other"
+
+
+def sql_kinds(table: sa.TableClause) -> dict[str, str]:
+    return {column.name: _sql_kind(column.type) for column in table.columns}
+
+
+def _sql_kind(sql_type: sa.types.TypeEngine) -> str:
+    if isinstance(sql_type, sa.Boolean):
+        return "boolean"
+    if isinstance(sql_type, sa.Integer):
+        return "integer"
+    if isinstance(sql_type, sa.String):
+        return "text"
+    if isinstance(sql_type, sa.DateTime):
+        return "time"
+    return "other"
 
 
 def _microseconds(time: datetime) -> datetime:
@@ -68,7 +120,7 @@ def _microseconds(time: datetime) -> datetime:
 
 def summarise_frame(frame: pd.DataFrame, by: str, measures: Mapping[str, Measure]) -> pd.DataFrame:
     """One row per non-missing `by` value, in order of first appearance, with each measure."""
-    check_summary(by, measures)
+    check_summary(by, measures, frame_kinds(frame))
     values: dict[str, object] = {by: frame[by]}
     for name, measure in measures.items():
         if isinstance(measure, Latest):
@@ -87,7 +139,7 @@ def summarise_frame(frame: pd.DataFrame, by: str, measures: Mapping[str, Measure
 
 def summary_query(table: sa.TableClause, by: str, measures: Mapping[str, Measure]) -> sa.Select:
     """The same summary as one GROUP BY on `table`, whose columns carry their declared types."""
-    check_summary(by, measures)
+    check_summary(by, measures, sql_kinds(table))
     key = table.c[by]
     selected: list[sa.ColumnElement] = [key]
     for name, measure in measures.items():

@@ -6,7 +6,7 @@ that contradicts the register is an error (see `dpia/consistency.py`)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date  # noqa: F401 (pydantic resolves the string annotation `date: date` below at runtime)
 from enum import StrEnum
 
 from pydantic import Field, model_validator

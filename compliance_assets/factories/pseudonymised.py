@@ -2,7 +2,7 @@
 identifier, holding only the features documented in the feature registry."""
 
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import pandas as pd
@@ -33,6 +33,7 @@ from compliance_assets.privacy.consent import CONSENT_COLUMNS, consenting_subjec
 from compliance_assets.privacy.detection import KnownLookup
 from compliance_assets.privacy.normalise import missing_mask, normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
+from compliance_assets.privacy.summaries import Measure
 from compliance_assets.register import FeatureSet, IdentifierRole, Register
 from resources.warehouse import WarehouseResource
 
@@ -67,7 +68,7 @@ def known_identifier_lookups(warehouse: WarehouseResource, identifier_columns: d
 
 
 
-def _summarised_in(warehouse: WarehouseResource, source: str, by: str, measures) -> pd.DataFrame:
+def _summarised_in(warehouse: WarehouseResource, source: str, by: str, measures: Mapping[str, Measure]) -> pd.DataFrame:
     return warehouse.summarise(table_name(Tier.RAW, source), by, measures)
 
 

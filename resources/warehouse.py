@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,17 +142,24 @@ class WarehouseResource(ConfigurableResource):
 
     def present_values(self, name: str, column: str, candidates: pd.Index) -> pd.Index:
         """Which of `candidates` (text) occur in `column` of `name`: asked in SQL a batch at a time,
-        so a check need not read a raw table's column into memory; a long list reads the
-        column's distinct values once instead of scanning the table for every batch."""
+        so a check need not read a raw table's column into memory. A long list goes into a
+        temporary table that one scan of `name` is matched against: reading the column's distinct
+        values instead took 58 s for 10 M events' IP addresses on SQLite, the match 4 s."""
         values = [str(v) for v in candidates]
         matching = self._matching(name, column, values, None, as_text=True)
         if matching is None:
             return candidates[:0]
         table, clauses = matching
         key = _text_of(table.c[column])
-        queries = [sa.select(key).where(clause).distinct() for clause in clauses] if len(clauses) <= 10 else [sa.select(key).distinct()]
-        with self.get_engine().connect() as connection:
-            found = {value for query in queries for value in connection.execute(query).scalars()}
+        with self.get_engine().begin() as connection:
+            if len(clauses) <= 10:
+                found = {value for clause in clauses for value in connection.execute(sa.select(key).where(clause).distinct()).scalars()}
+            else:
+                asked = sa.Table(f"candidates_{uuid.uuid4().hex[:12]}", sa.MetaData(), sa.Column("value", sa.String), prefixes=["TEMPORARY"])
+                asked.create(connection)
+                connection.execute(asked.insert(), [{"value": value} for value in dict.fromkeys(values)])
+                found = set(connection.execute(sa.select(key).where(key.in_(sa.select(asked.c.value))).distinct()).scalars())
+                asked.drop(connection)
         return candidates[candidates.isin(found)]
 
     def delete_where(self, name: str, column: str, values: list, also: dict[str, object] | None = None) -> int:

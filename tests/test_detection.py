@@ -76,7 +76,7 @@ def test_any_ip_address_is_found(ip):
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_warehouse_says_which_candidates_a_raw_column_holds(backend, tmp_path, request):
     """The identifier check asks the warehouse instead of reading raw columns: text and integer
-    columns, a short list (IN batches) and a long one (distinct values read once) agree."""
+    columns, a short list (IN batches) and a long one (matched against a temporary table) agree."""
     url = f"sqlite:///{tmp_path / 'wh.db'}" if backend == "sqlite" else request.getfixturevalue("pg_databases").warehouse_url
     warehouse = WarehouseResource(url=url)
     raw = pd.DataFrame({"customer_id": [f"cus_{i:07d}" for i in range(3_000)], "account": list(range(3_000))})
@@ -86,5 +86,7 @@ def test_the_warehouse_says_which_candidates_a_raw_column_holds(backend, tmp_pat
     assert warehouse.present_values("raw__customers", "account", short).tolist() == ["7"]
     long = pd.Index([f"cus_{i:07d}" for i in range(0, 24_000, 2)], dtype="string")
     assert warehouse.present_values("raw__customers", "customer_id", long).tolist() == [f"cus_{i:07d}" for i in range(0, 3_000, 2)]
+    numbers = pd.Index([str(i) for i in range(2_990, 14_000)] + ["7", "7"], dtype="string")  # repeated candidates, an integer column
+    assert warehouse.present_values("raw__customers", "account", numbers).tolist() == [str(i) for i in range(2_990, 3_000)] + ["7", "7"]
     assert warehouse.present_values("raw__absent", "customer_id", short).tolist() == []
     warehouse.get_engine().dispose()

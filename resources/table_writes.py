@@ -89,8 +89,7 @@ def _stored_values(column: pd.Series) -> np.ndarray:
         stamps = column.to_numpy()
         if not len(stamps):  # NumPy's replace cannot size an empty text array
             return np.empty(0, dtype=object)
-        text = _spaced(np.datetime_as_string(stamps, unit="us"))
-        text = text.astype(object)
+        text = _spaced(np.datetime_as_string(stamps, unit="us")).astype(object)
         text[np.isnat(stamps)] = None
         return text
     return column.astype(object).where(column.notna(), None).to_numpy(dtype=object)

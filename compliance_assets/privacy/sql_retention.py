@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from compliance_assets.privacy.retention import RetentionSummary
+from compliance_assets.privacy.sql_source import declared_table
 
 
 def past_retention_in_table(
@@ -17,11 +18,7 @@ def past_retention_in_table(
 ) -> RetentionSummary:
     """As `past_retention(frame, …).summary()` on the table's rows: a value is past retention when
     its row's clock is more than its column's period before `now` and the value is not null."""
-    described = {c["name"]: c["type"] for c in sa.inspect(connection).get_columns(table_name)}
-    missing = sorted({clock, *periods} - described.keys())
-    if missing:
-        raise KeyError(f"table '{table_name}' has no column(s) {missing}")
-    table = sa.table(table_name, *(sa.column(name, kind) for name, kind in described.items()))
+    table = declared_table(connection, table_name, [clock, *periods])
     times = table.c[clock]
     cutoffs = {period: (now - pd.Timedelta(period)).to_pydatetime() for period in set(periods.values())}
     over = {column: (times < cutoffs[period]) & table.c[column].is_not(None) for column, period in periods.items()}

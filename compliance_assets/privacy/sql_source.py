@@ -5,7 +5,7 @@ exactly as they do on a frame's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -37,6 +37,21 @@ def pandas_dtype(sql_type: sa.types.TypeEngine) -> str:
     return "object"
 
 
+def declared_table(bind: sa.Engine | sa.Connection, name: str, needed: Iterable[str] = ()) -> sa.TableClause:
+    """`name` with its columns' declared types, from one catalogue query (a full reflection costs
+    eight: constraints, indexes, comments). A missing table is a LookupError, a missing `needed`
+    column a KeyError naming it."""
+    try:
+        described = sa.inspect(bind).get_columns(name)
+    except sa.exc.NoSuchTableError:
+        raise LookupError(f"table '{name}' does not exist in the warehouse: materialise its asset first") from None
+    table = sa.table(name, *(sa.column(c["name"], c["type"]) for c in described))
+    missing = sorted({c for c in needed if c not in table.c})
+    if missing:
+        raise KeyError(f"table '{name}' has no column(s) {missing}")
+    return table
+
+
 @dataclass(frozen=True)
 class SqlSource:
     """`table` in the warehouse `engine` reaches, as a `CohortSource`."""
@@ -48,16 +63,8 @@ class SqlSource:
         self, dims: list[str], levels: Sequence[Sequence[str]], subject: str, measures: Mapping[str, MeasureSpec]
     ) -> list[pd.DataFrame]:
         check_measures(measures)
-        try:  # one catalogue query: a full reflection costs eight (constraints, indexes, comments)
-            described = {c["name"]: c["type"] for c in sa.inspect(self.engine).get_columns(self.table)}
-        except sa.exc.NoSuchTableError:
-            raise LookupError(f"table '{self.table}' does not exist in the warehouse: materialise its asset first") from None
-        needed = [*dims, subject, *(spec.column for spec in measures.values() if spec.column)]
-        missing = sorted({c for c in needed if c not in described})
-        if missing:
-            raise KeyError(f"table '{self.table}' has no column(s) {missing}")
-        table = sa.table(self.table, *(sa.column(name, kind) for name, kind in described.items()))
-        dtypes = {d: pandas_dtype(described[d]) for d in dims}
+        table = declared_table(self.engine, self.table, [*dims, subject, *(spec.column for spec in measures.values() if spec.column)])
+        dtypes = {d: pandas_dtype(table.c[d].type) for d in dims}
         with self.engine.connect() as connection:
             if _one_row_per_subject(connection, table, subject):
                 return tables_from_cells(_cells(connection, table, dims, measures, dtypes), dtypes, dims, levels, measures)

@@ -56,3 +56,15 @@ def test_every_row_is_kept_or_set_aside_with_the_columns_it_could_not_read(case)
     assert list(clean["name"].astype(object).where(clean["name"].notna(), None)) == list(kept["name"].astype(object).where(kept["name"].notna(), None))
     assert [None if pd.isna(v) else v for v in clean["seen_at"]] == [None if pd.isna(v) else _naive_utc(v) for v in kept["seen_at"]]
     assert clean["count"].dtype == "Int64" and clean["active"].dtype == "boolean" and clean["seen_at"].dtype.kind == "M"
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=arriving())
+def test_rows_that_arrive_typed_conform_as_they_are(case):
+    """A loader that hands over typed columns (as the demo's generator does) has nothing to read:
+    the same rows come back, none set aside, with or without missing values."""
+    frame, broken = case
+    typed, _ = conform(frame.loc[[not spoiled for spoiled in broken]].reset_index(drop=True), TYPES)
+    clean, rejected = conform(typed, TYPES)
+    assert rejected.empty and list(rejected.columns) == [*TYPES, REASON_COLUMN]
+    pd.testing.assert_frame_equal(clean, typed)

@@ -38,6 +38,37 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _descendants(pid: int) -> list[int]:
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                waiting += [int(child) for child in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+        except OSError:  # it ended while we looked
+            continue
+    return found
+
+
+def _proportional_kb(pid: int) -> int:
+    try:
+        return next(int(line.split()[1]) for line in open(f"/proc/{pid}/smaps_rollup") if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return 0
+
+
+def wait_measuring_tree(process: subprocess.Popen, interval: float = 0.25) -> float:
+    """Waits for `process`; returns the peak, sampled every `interval` s, of the proportional set
+    size of it and all its descendants, in MB. Proportional, so pages that forked step processes
+    share with their server count once, not once per process (Linux only)."""
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, sum(_proportional_kb(pid) for pid in _descendants(process.pid)))
+        time.sleep(interval)
+    return peak / 1024
+
+
 def machine() -> dict[str, object]:
     cpu = "unknown"
     try:

@@ -147,3 +147,13 @@ def test_steps_fork_from_a_server_that_preloads_libraries_only(local_env):
         capture_output=True, text=True, cwd=REPO, check=True,
     )
     assert imported.stdout.strip() == "[]"
+
+
+def test_the_largest_export_starts_first_when_steps_run_two_at_a_time(local_env):
+    """The events are the run's longest path (raw → features → cohorts): with a process per step,
+    their step is taken first, and the other raw steps run beside it instead of before it."""
+    from compliance_assets.definitions import EMAIL_MARKETING_ASSETS, defs
+
+    priorities = {name: int(defs.resolve_assets_def(name).op.tags.get("dagster/priority", 0)) for name in EMAIL_MARKETING_ASSETS}
+    assert max(priorities, key=priorities.get) == "engagement_events"
+    assert sorted(priorities.values())[-2] < priorities["engagement_events"]

@@ -1,7 +1,7 @@
 """Raw tier: personal data as it arrives, conformed to the register's declared columns."""
 
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 
 import pandas as pd
@@ -29,8 +29,10 @@ def raw_asset_arguments(
     *,
     required_resource_keys: set[str] | frozenset[str] = frozenset(),
     kinds: set[str] | None = None,
+    op_tags: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
-    """The `@asset` arguments of a raw asset: its facts, resources and blocking check specs."""
+    """The `@asset` arguments of a raw asset: its facts, resources and blocking check specs, and
+    `op_tags` for its step (e.g. `dagster/priority`, so a large export starts first)."""
     source = register.sources[name]
     checks = [CONTRACT] + ([RETENTION] if source.retention_clock else [])
     return {
@@ -42,6 +44,7 @@ def raw_asset_arguments(
         "required_resource_keys": {"warehouse", "audit_trail", *required_resource_keys},
         "check_specs": blocking_specs(AssetKey(name), checks, partitions_of(register, name)),
         "output_required": False,
+        **({"op_tags": dict(op_tags)} if op_tags else {}),
     }
 
 
@@ -52,6 +55,7 @@ def raw_asset(
     *,
     required_resource_keys: set[str] | frozenset[str] = frozenset(),
     kinds: set[str] | None = None,
+    op_tags: Mapping[str, str] | None = None,
 ) -> AssetsDefinition:
     """A raw asset whose columns, categories and identifiers come from `sources.yaml`.
 
@@ -67,7 +71,7 @@ def raw_asset(
     periods = register.retention_periods(name)
     contract = suite_for(register, name)
 
-    @asset(**raw_asset_arguments(register, name, load, required_resource_keys=required_resource_keys, kinds=kinds))
+    @asset(**raw_asset_arguments(register, name, load, required_resource_keys=required_resource_keys, kinds=kinds, op_tags=op_tags))
     def _raw(context: AssetExecutionContext):
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
         window = window_of(context) if source.partitions else None

@@ -35,11 +35,14 @@ def read_columns(connection: sa.Connection, columns: Sequence[sa.Column], limit:
     return read_query(connection, sa.select(*columns).limit(limit))
 
 
-def read_query(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    """The rows of `query`, each selected column typed as its SQL type says."""
+def read_query(connection: sa.Connection, query: sa.Select, streamed: bool = True) -> pd.DataFrame:
+    """The rows of `query`, each selected column typed as its SQL type says. `streamed=False` is
+    for a result known to be small beside what the query reads (a summary, one row per key):
+    PostgreSQL then sends it whole, and may plan the query in parallel, which it never does for a
+    cursor's query (a per-contact summary of 10 M events: 11–12 s instead of 18 s)."""
     columns = list(query.selected_columns)
     if connection.dialect.name in _DIRECT_DIALECTS and all(_typed_directly(column.type) for column in columns):
-        return _read_direct(connection, query, columns)
+        return _read_direct(connection, query, columns, streamed)
     return _read_generic(connection, query, columns)
 
 
@@ -61,11 +64,11 @@ def _read_generic(connection: sa.Connection, query: sa.Select, columns: Sequence
     return frame.astype(retyped) if retyped else frame
 
 
-def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.ColumnElement]) -> pd.DataFrame:
+def _read_direct(connection: sa.Connection, query: sa.Select, columns: Sequence[sa.ColumnElement], streamed: bool = True) -> pd.DataFrame:
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     parts: list[list[pd.api.extensions.ExtensionArray]] = [[] for _ in columns]
     rows = 0
-    cursor = _batch_cursor(connection)
+    cursor = _batch_cursor(connection) if streamed else connection.connection.cursor()
     try:
         cursor.execute(str(compiled))
         for batch in _batches(connection, cursor):  # a batch of driver rows at a time, not the whole table

@@ -106,7 +106,7 @@ class WarehouseResource(ConfigurableResource):
         summary reaches Python (`privacy.summaries.summarise_frame` gives the same on a frame)."""
         table = declared_table(self.get_engine(), name, summary_columns(by, measures))
         with self.get_engine().connect() as connection:
-            return read_query(connection, summary_query(table, by, measures))
+            return read_query(connection, summary_query(table, by, measures), streamed=False)
 
     def _matching(self, name: str, column: str, values: list, also: dict[str, object] | None, as_text: bool = False):
         """(table, one WHERE clause per batch of values) for rows whose `column` is one of

@@ -39,7 +39,7 @@ def read_query(connection: sa.Connection, query: sa.Select, streamed: bool = Tru
     """The rows of `query`, each selected column typed as its SQL type says. `streamed=False` is
     for a result known to be small beside what the query reads (a summary, one row per key):
     PostgreSQL then sends it whole, and may plan the query in parallel, which it never does for a
-    cursor's query (a per-contact summary of 10 M events: 11–12 s instead of 18 s)."""
+    cursor's query (a per-contact summary of 10 M events: 11–13 s instead of 15–19 s)."""
     columns = list(query.selected_columns)
     if connection.dialect.name in _DIRECT_DIALECTS and all(_typed_directly(column.type) for column in columns):
         return _read_direct(connection, query, columns, streamed)

@@ -92,6 +92,31 @@ def test_a_server_error_in_a_later_batch_reaches_the_reader_and_stops_the_fetche
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_a_whole_read_from_postgresql_needs_no_fetcher_and_gives_the_streamed_frame(tmp_path_factory):
+    """A summary is read whole (PostgreSQL may then plan it in parallel): the client already holds
+    the result, so no batch is fetched in a thread, and the frame is the streamed read's."""
+    database = f"ca_reads_{uuid.uuid4().hex[:10]}"
+    with fresh_postgres_databases(database):
+        engine = sa.create_engine(postgres_url(database))
+        query = sa.select(sa.literal_column("x", sa.Integer).label("v")).select_from(sa.text("generate_series(1, 10) AS x"))
+        columns = [sa.Column("v", sa.Integer)]
+        with engine.connect() as connection, patch("resources.table_reads.READ_CHUNK_ROWS", 3):
+            streamed = _read_direct(connection, query, columns)
+            with patch("resources.table_reads._prefetched_batches", side_effect=AssertionError("a whole result needs no fetcher")):
+                whole = _read_direct(connection, query, columns, streamed=False)
+        pd.testing.assert_frame_equal(whole, streamed)
+        assert whole["v"].tolist() == list(range(1, 11))
+        engine.dispose()
+
+
+def test_sqlite_may_sort_on_more_than_one_thread(sqlite_warehouse):
+    """Indexing a published table and grouping a summary sort; SQLite uses no helper thread for
+    that unless a connection allows it (its default is none)."""
+    with sqlite_warehouse.get_engine().connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA threads").scalar_one() >= 1
+
+
 def test_a_selection_of_columns_keeps_its_order(warehouse):
     frame = pd.DataFrame({"a": pd.Series(["x", None], dtype="string"), "b": pd.Series([1, 2], dtype="Int64"), "c": [True, False]})
     fast, generic = _both_reads(warehouse, frame, ["c", "a"])

@@ -186,14 +186,15 @@ def sqlite_warehouse(tmp_path_factory) -> WarehouseResource:
     return WarehouseResource(url=f"sqlite:///{tmp_path_factory.mktemp('writes') / 'warehouse.db'}")
 
 
-texts = st.lists(st.one_of(st.none(), st.just(""), st.just(NULL_MARKER), st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6)), min_size=1, max_size=8)
+ESCAPED_BY_COPY = st.sampled_from(["\\", "\t", "\n", "\r", "\\.", "a\\Nb", "\\\\N", "x\ty"])
+texts = st.lists(st.one_of(st.none(), st.just(""), st.just(NULL_MARKER), ESCAPED_BY_COPY, st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6)), min_size=1, max_size=8)
 
 
 @settings(max_examples=40, deadline=None)
 @given(first=texts, second=st.none() | st.just(1))
 def test_empty_text_null_and_the_marker_survive_the_warehouse(warehouse, first, second):
-    """One column or two: a lone NULL in a one-column row, an empty string and a value spelled
-    like COPY's NULL marker all come back as they were written."""
+    """One column or two: a lone NULL in a one-column row, an empty string, a value spelled like
+    COPY's NULL marker and values holding what COPY escapes all come back as they were written."""
     frame = pd.DataFrame({"text": pd.Series(first, dtype="string")})
     if second is not None:
         frame["count"] = pd.Series(range(len(first)), dtype="Int64")
@@ -225,6 +226,6 @@ def test_timestamps_are_written_as_sqlalchemy_spells_them_whatever_their_year():
     from resources.table_writes import _stored_values
 
     stamps = pd.Series(np.array(["2026-01-01T10:00:00.000001", "NaT", "10000-01-01T00:00:00"], dtype="datetime64[us]"))
-    assert list(_stored_values(stamps)) == ["2026-01-01 10:00:00.000001", None, "10000-01-01 00:00:00.000000"]
-    assert list(_stored_values(stamps.iloc[:2])) == ["2026-01-01 10:00:00.000001", None]
-    assert list(_stored_values(stamps.iloc[1:2])) == [None]
+    assert list(_stored_values(stamps)[0]) == ["2026-01-01 10:00:00.000001", None, "10000-01-01 00:00:00.000000"]
+    assert list(_stored_values(stamps.iloc[:2])[0]) == ["2026-01-01 10:00:00.000001", None]
+    assert list(_stored_values(stamps.iloc[1:2])[0]) == [None]

@@ -219,3 +219,25 @@ def test_any_scope_and_identifier_come_back_as_stored(vault_on_each, pairs):
     for pseudonym, (scope, identifier) in zip(pseudonyms, pairs, strict=True):
         found = vault_on_each.lookup(domain, pseudonym)
         assert (found["scope"], found["identifier"]) == (scope, identifier)
+
+
+@settings(max_examples=50, deadline=None)
+@given(values=st.lists(st.tuples(st.text(max_size=20), st.text(max_size=20)), max_size=30))
+def test_each_sealed_value_has_its_own_nonce_and_opens_only_with_its_own_associated_data(values):
+    """Nonces drawn in one call and cut into pieces: one per value, none repeated, each of the
+    right length; a ciphertext opens to its plaintext under its own associated data only."""
+    from compliance_assets.privacy.sealing import NONCE_BYTES, seal_all
+
+    key = bytes(range(32))
+    plaintexts, contexts = [p for p, _ in values], [f"row-{i}|{c}" for i, (_, c) in enumerate(values)]
+    sealed = seal_all(key, plaintexts, contexts)
+    assert len(sealed) == len(values)
+    assert len({nonce for nonce, _ in sealed}) == len(sealed)
+    assert all(len(nonce) == NONCE_BYTES for nonce, _ in sealed)
+    for i, (nonce, ciphertext) in enumerate(sealed):
+        assert open_one(key, nonce, ciphertext, contexts[i]) == plaintexts[i]
+        if len(sealed) > 1:
+            with pytest.raises(InvalidTag):
+                open_one(key, nonce, ciphertext, contexts[(i + 1) % len(sealed)])
+    with pytest.raises(ValueError):
+        seal_all(key, plaintexts + ["one more"], contexts)

@@ -8,6 +8,7 @@ tick of the DPIA sensor over a graph of 2N assets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -120,8 +121,9 @@ def _best(function, repeats: int = 3) -> float:
 
 def _sensor_tick(defs: Definitions, instance: DagsterInstance) -> float:
     sensor = defs.resolve_sensor_def("dpia_review")
-    resources = {key: defs.resources[key].process_config_and_initialize() for key in ("dpia_reviews", "audit_trail")}
-    with build_sensor_context(instance=instance, definitions=defs, resources=resources) as context:
+    with contextlib.ExitStack() as stack:  # each resource's own Dagster context closed after the tick
+        resources = {key: stack.enter_context(defs.resources[key].process_config_and_initialize_cm()) for key in ("dpia_reviews", "audit_trail")}
+        context = stack.enter_context(build_sensor_context(instance=instance, definitions=defs, resources=resources))
         started = time.perf_counter()
         result = sensor(context)
         seconds = time.perf_counter() - started

@@ -58,8 +58,11 @@ def executed_steps(result: ExecuteInProcessResult) -> set[str]:
 
 
 def resource(defs: Definitions, key: str):
-    """A resource as a run gets it, for the resources that have no nested resources."""
-    return defs.resources[key].process_config_and_initialize()
+    """A resource as a run gets it, for the resources that have no nested resources. Initialised in
+    a context that is closed again (Dagster's ephemeral instance for it holds SQLite connections
+    that were otherwise left to the garbage collector); ours connect lazily, on their own."""
+    with defs.resources[key].process_config_and_initialize_cm() as value:
+        return value
 
 
 def check_evaluation(result: ExecuteInProcessResult, asset: str, check: str):

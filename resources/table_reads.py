@@ -30,11 +30,6 @@ READ_CHUNK_ROWS = 100_000
 REPEATS_SAMPLE = 1_000  # a batch's first values, looked at to tell a repetitive text column
 
 
-def read_columns(connection: sa.Connection, columns: Sequence[sa.Column], limit: int | None = None) -> pd.DataFrame:
-    """`limit=0` gives the table's columns typed as a full read types them, without its rows."""
-    return read_query(connection, sa.select(*columns).limit(limit))
-
-
 def read_query(connection: sa.Connection, query: sa.Select, streamed: bool = True) -> pd.DataFrame:
     """The rows of `query`, each selected column typed as its SQL type says. `streamed=False` is
     for a result known to be small beside what the query reads (a summary, one row per key):

@@ -22,7 +22,7 @@ from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.sql_source import declared_table
 from compliance_assets.privacy.summaries import Measure, summary_columns, summary_query
-from resources.table_reads import read_columns, read_query
+from resources.table_reads import read_query
 from resources.table_writes import write_table
 
 STAGING_PREFIX = "staging__"
@@ -94,13 +94,19 @@ class WarehouseResource(ConfigurableResource):
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.get_engine()).has_table(name)
 
-    def read_table(self, name: str, columns: list[str] | None = None, limit: int | None = None) -> pd.DataFrame:
+    def read_table(
+        self, name: str, columns: list[str] | None = None, limit: int | None = None, where: Mapping[str, object] | None = None
+    ) -> pd.DataFrame:
+        """`where` keeps the rows whose columns equal these values, chosen in the database: only
+        they reach Python (half a demo's consent records, those of the purpose a feature set serves).
+        `limit=0` gives the table's columns typed as a full read types them, without its rows."""
         if not self.has_table(name):
             raise LookupError(f"table '{name}' does not exist in the warehouse: materialise its asset first")
         table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
         selected = [table.c[c] for c in columns] if columns else list(table.columns)
+        query = sa.select(*selected).where(*(table.c[column] == value for column, value in (where or {}).items())).limit(limit)
         with self.get_engine().connect() as connection:
-            return read_columns(connection, selected, limit)
+            return read_query(connection, query)
 
     def summarise(self, name: str, by: str, measures: Mapping[str, Measure]) -> pd.DataFrame:
         """One row per `by` value of `name` with its `measures`, grouped in one query: only the

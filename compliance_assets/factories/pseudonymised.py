@@ -122,9 +122,14 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
         run_date = now.normalize()
         join = consent_join.split(".")[1] if consent_join else None
-        # Consent first, from the four columns it needs: its records are gone before the sources arrive.
+        # Consent first, from the four columns and the one purpose it needs: its records are gone before the sources arrive.
         consenting = (
-            consenting_subjects(warehouse.read_table(table_name(Tier.RAW, consent_source), [join, *CONSENT_COLUMNS]), join, activity.data_use, now)
+            consenting_subjects(
+                warehouse.read_table(table_name(Tier.RAW, consent_source), [join, *CONSENT_COLUMNS], where={"purpose": activity.data_use}),
+                join,
+                activity.data_use,
+                now,
+            )
             if consent_source
             else None
         )

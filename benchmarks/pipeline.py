@@ -4,7 +4,10 @@ check on, on a SQLite and on a PostgreSQL warehouse, against the same pipeline w
 
 Two ways of running it are measured:
 - **in one process**, as `make demo` runs it (`execute_in_process`, Dagster's instance in memory):
-  checks on and off, so the checks' overhead is measured here; memory is the process's peak RSS;
+  checks on and off; memory is the process's peak RSS. The checks' overhead is judged within the
+  run with them, whose steps run one after another: the seconds its materialisations say their
+  checks took, against the rest of the run. The run with checks off, minutes later on a shared
+  machine, is the second figure (one pair once gave +7 % and +34 % on the two warehouses);
 - **a process per step**, as the daemon runs a scheduled run (`dagster job execute`: the job's
   executor forks each step from a preloading server, two at a time on this machine, so the other
   raw steps run beside the events): checks on; the wall time is the run's own, from its start to
@@ -76,6 +79,22 @@ def _step_seconds(events) -> dict[str, float]:
     }
 
 
+def _checks_seconds(events) -> float:
+    """What the blocking checks took in a run, from its materialisations' own metadata."""
+    from dagster import DagsterEventType
+
+    from compliance_assets.factories.naming import CHECKS_SECONDS
+
+    return round(
+        sum(
+            event.event_specific_data.materialization.metadata[CHECKS_SECONDS].value
+            for event in events
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+        ),
+        2,
+    )
+
+
 def worker(checks: bool, customers: int) -> dict:
     from dagster import DagsterInstance
 
@@ -91,7 +110,14 @@ def worker(checks: bool, customers: int) -> dict:
         result = defs.resolve_job_def("demo_pipeline").execute_in_process(run_config=_run_config(customers), instance=instance, raise_on_error=False)
         seconds = time.perf_counter() - started
     steps = _step_seconds(result.all_events)
-    return {"success": result.success, "seconds": seconds, "events": _events_published(result.success), "steps": steps, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "success": result.success,
+        "seconds": seconds,
+        "checks_seconds": _checks_seconds(result.all_events),
+        "events": _events_published(result.success),
+        "steps": steps,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def multiprocess_worker(customers: int) -> dict:
@@ -107,9 +133,11 @@ def multiprocess_worker(customers: int) -> dict:
     with DagsterInstance.get() as instance:
         (record,) = instance.get_run_records(limit=1)
         success = record.dagster_run.is_success
-        steps = _step_seconds(entry.dagster_event for entry in instance.all_logs(record.dagster_run.run_id, of_type=DagsterEventType.STEP_SUCCESS))
+        logs = instance.all_logs(record.dagster_run.run_id, of_type={DagsterEventType.STEP_SUCCESS, DagsterEventType.ASSET_MATERIALIZATION})
+        steps = _step_seconds(entry.dagster_event for entry in logs)
+        checks = _checks_seconds(entry.dagster_event for entry in logs)
         seconds = record.end_time - record.start_time
-    return {"success": success, "seconds": seconds, "events": _events_published(success), "steps": steps, "peak_rss_mb": peak_mb}
+    return {"success": success, "seconds": seconds, "checks_seconds": checks, "events": _events_published(success), "steps": steps, "peak_rss_mb": peak_mb}
 
 
 def _measure(backend: str, checks: bool, customers: int, multiprocess: bool = False) -> dict:
@@ -163,16 +191,22 @@ def run(quick: bool, events: int | None = None) -> dict:
                 "checks_off": _measure(backend, False, customers),
                 "per_step": _measure(backend, True, customers, multiprocess=True),
             }
-        overhead = figures["checks_on"]["seconds"] / figures["checks_off"]["seconds"] - 1
-        results["runs"][backend] = {**figures, "checks_overhead": overhead}
+        on = figures["checks_on"]
+        overhead = on["checks_seconds"] / (on["seconds"] - on["checks_seconds"])
+        paired = on["seconds"] / figures["checks_off"]["seconds"] - 1
+        results["runs"][backend] = {**figures, "checks_overhead": overhead, "checks_overhead_against_run_off": paired}
         for key, run_figures in figures.items():
             table.add_row(
                 backend, RUNS[key], "off" if key == "checks_off" else "on", f"{run_figures['seconds']:.1f}",
                 f"{run_figures['events'] / run_figures['seconds']:,.0f}", f"{run_figures['peak_rss_mb']:,.0f}",
-                f"{overhead:+.0%}" if key == "checks_on" else "",
+                f"{overhead:+.0%} ({paired:+.0%})" if key == "checks_on" else "",
             )
     console.print(table)
     console.print("Peak memory: RSS of the one process; proportional set size of the whole tree for a process per step.")
+    console.print(
+        "Checks' overhead: the seconds the checks took in the run (their materialisations' privacy/checks_seconds) "
+        "against the rest of that run; in brackets, the run against the separate run with checks off, minutes apart."
+    )
     steps = Table(title="Where the time goes, checks on (seconds per step)")
     steps.add_column("step")
     for backend in BACKENDS:
@@ -190,7 +224,14 @@ def run(quick: bool, events: int | None = None) -> dict:
                 (f"{backend}, {RUNS[key]}: {on['seconds']:.0f} s for {on['events']:,} events (target ≤ 90 s at 10 M)", on["seconds"] <= 90 if at_scale else None),
                 (f"{backend}, {RUNS[key]}: peak memory {on['peak_rss_mb']:,.0f} MB (target ≤ 2,000 MB at 10 M)", on["peak_rss_mb"] <= 2000 if at_scale else None),
             ]
-        verdicts.append((f"{backend}: the checks add {results['runs'][backend]['checks_overhead']:.0%} (target ≤ 30 %)", results["runs"][backend]["checks_overhead"] <= 0.30))
+        judged = results["runs"][backend]
+        verdicts.append(
+            (
+                f"{backend}: the checks add {judged['checks_overhead']:.0%} to the rest of their run (target ≤ 30 %); "
+                f"the run with them against the run without: {judged['checks_overhead_against_run_off']:+.0%}",
+                judged["checks_overhead"] <= 0.30 if at_scale else None,
+            )
+        )
     for text, ok in verdicts:
         console.print({True: "[green]✓[/green] ", False: "[red]✗[/red] ", None: "· "}[ok] + text)
     results["targets_met"] = all(ok is not False for _, ok in verdicts) and at_scale

@@ -8,10 +8,10 @@ import pandas.testing as pdt
 import pytest
 import sqlalchemy as sa
 import yaml
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, FloatMetadataValue
 
 from compliance_assets.definitions import CENSUS_ASSETS, EMAIL_MARKETING_ASSETS, build_definitions
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.factories.naming import CHECKS_SECONDS, Tier, table_name
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 from tests.conftest import run_cli, small_run_config
 from tests.helpers import check_outcomes, materialized, published, run_job, warehouse_of
@@ -48,6 +48,9 @@ def test_demo_materialises_in_process_on_sqlite(local_env):
     assert materialized(result) == set(EMAIL_MARKETING_ASSETS)
     outcomes = check_outcomes(result)
     assert set(outcomes) == EXPECTED_CHECKS and all(outcomes.values())
+    for name in EMAIL_MARKETING_ASSETS:  # what its checks cost, for the UI to plot per asset
+        (materialization,) = result.asset_materializations_for_node(name)
+        assert isinstance(materialization.metadata[CHECKS_SECONDS], FloatMetadataValue) and materialization.metadata[CHECKS_SECONDS].value > 0
     _assert_published_demo()
     quarantined = warehouse_of().read_table("quarantine__customer_features")
     assert len(quarantined) == 3  # 3000 // 1000 contacts imported without an email

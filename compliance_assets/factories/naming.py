@@ -14,6 +14,7 @@ class Tier(StrEnum):
 
 KEY_VERSION = "key_version"
 PUBLISHED_ROWS = "published_table_rows"  # a partition's run: rows of the whole table after it (dagster/row_count is the partition's)
+CHECKS_SECONDS = "privacy/checks_seconds"  # what the blocking checks cost this materialisation, plotted over runs
 TIER_TAG = "privacy/tier"
 ACTIVITY_TAG = "privacy/activity"
 DOMAIN_TAG = "privacy/domain"

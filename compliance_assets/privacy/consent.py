@@ -10,7 +10,11 @@ CONSENT_COLUMNS = ["purpose", "recorded_at", "status"]  # what a record needs be
 
 
 def consenting_subjects(records: pd.DataFrame, subject: str, purpose: str, at: pd.Timestamp) -> pd.Index:
-    """Subjects whose latest consent record for `purpose`, at or before `at`, is a grant."""
+    """Subjects whose latest consent record for `purpose`, at or before `at`, is a grant. Records
+    stamped the same instant are not ordered by the table (a database read promises no order), so
+    among them anything but a grant (a withdrawal, a missing status) wins."""
     relevant = records.loc[(records["purpose"] == purpose) & (records["recorded_at"] <= at)]
-    latest = relevant.sort_values("recorded_at", kind="stable").drop_duplicates(subject, keep="last")
-    return pd.Index(latest.loc[latest["status"] == GRANTED, subject].unique())
+    granted = relevant["status"].eq(GRANTED).fillna(False).astype(bool)
+    ordered = relevant.assign(_granted=granted).sort_values(["recorded_at", "_granted"], ascending=[True, False], kind="stable")
+    latest = ordered.drop_duplicates(subject, keep="last")
+    return pd.Index(latest.loc[latest["_granted"], subject].unique())

@@ -20,6 +20,7 @@ _EXPORTS = {
     "cohort_asset": "compliance_assets.factories.aggregate",
     "raw_asset": "compliance_assets.factories.raw",
     "Tier": "compliance_assets.factories.naming",
+    "build_location": "compliance_assets.location",
     "table_name": "compliance_assets.factories.naming",
     "Register": "compliance_assets.register",
     "RegisterError": "compliance_assets.register",

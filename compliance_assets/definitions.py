@@ -12,21 +12,9 @@ from compliance_assets.demo import features, sources
 from compliance_assets.factories.aggregate import cohort_asset
 from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
-from compliance_assets.jobs.executor import preloaded_multi_or_in_process_executor
-from compliance_assets.jobs.key_rotation import build_key_rotation_job
-from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
-from compliance_assets.jobs.privacy_requests import (
-    COHORT_REFRESH_JOB,
-    build_privacy_request_job,
-    build_privacy_request_sensor,
-    build_submit_request_job,
-)
+from compliance_assets.location import build_location, supplying
 from compliance_assets.register import Register, load_register
-from sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
-from compliance_assets.jobs.dpia import CodeLocation, build_dpia_approval_job, build_dpia_assets, build_dpia_review_job, build_reports_asset
-from compliance_assets.jobs.retention import build_retention_job
-from sensors.dpia_review import build_dpia_review_sensor
-from sensors.schedules import mapping_retention_schedule, pipeline_schedule, reports_schedule, retention_schedule
+from sensors.schedules import pipeline_schedule
 
 EMAIL_MARKETING_ASSETS = [
     "customers",
@@ -57,87 +45,42 @@ def build_assets(register: Register) -> list:
     ]
 
 
-def build_governance_assets(register: Register, location: CodeLocation) -> list:
-    """The DPIA report per DPIA document and the governance reports: no personal data."""
-    reports = environment.reports_dir()
-    return [*build_dpia_assets(register, reports, location), build_reports_asset(register, reports, location)]
+def build_demo_jobs(assets: list) -> tuple[list, list]:
+    """The demo's jobs and the nightly pipeline schedule, each only if the location holds its assets:
+    a location built from another register's assets loads without them (a job selecting assets
+    nobody supplies would fail the location's load)."""
+    jobs, schedules = [], []
+    demo_assets = supplying(assets, EMAIL_MARKETING_ASSETS)
+    if demo_assets:
+        demo_pipeline = define_asset_job(
+            "demo_pipeline",
+            selection=AssetSelection.assets(*demo_assets),
+            description="The email-marketing demo end to end: raw → pseudonymised → cohorts (k ≥ 50). "
+            "A partition (or range) loads those days of events; a run without one loads their whole export.",
+        )
+        jobs.append(demo_pipeline)
+        schedules.append(pipeline_schedule(demo_pipeline, partitioned=any(d.partitions_def is not None for d in demo_assets)))
+    census_assets = supplying(assets, CENSUS_ASSETS)
+    if census_assets:
+        jobs.append(
+            define_asset_job(
+                "census_release",
+                selection=AssetSelection.assets(*census_assets),
+                description="Census cohorts by sex, race and education from adult.csv, k ≥ 50.",
+            )
+        )
+    return jobs, schedules
 
 
 def build_definitions(register: Register | None = None, assets: list | None = None) -> Definitions:
+    """The demo location: the demo's assets (or `assets`), its jobs and sources, on the plugin's location."""
     register = register or load_register(environment.register_dir())
-    dpia_review = build_dpia_review_job(register)
-    location = CodeLocation()
     assets = assets if assets is not None else build_assets(register)
-    demo_assets = [d for d in assets if any(k.to_user_string() in EMAIL_MARKETING_ASSETS for k in d.keys)]
-    demo_pipeline = define_asset_job(
-        "demo_pipeline",
-        # what is defined: a gap is the deploy gate's to name, not a failure to load the schedule
-        selection=AssetSelection.assets(*demo_assets),
-        description="The email-marketing demo end to end: raw → pseudonymised → cohorts (k ≥ 50). "
-        "A partition (or range) loads those days of events; a run without one loads their whole export.",
+    jobs, schedules = build_demo_jobs(assets)
+    return build_location(
+        register, assets, jobs=jobs, schedules=schedules,
+        resources={"demo_source": sources.DemoSourceResource(), "census_file": sources.CensusFileResource(path=environment.census_path())},
     )
-    governance_reports = define_asset_job(
-        "governance_reports",
-        selection=AssetSelection.groups("dpia"),
-        description="Every DPIA report, the RoPA, the AI processing schedule and the checklist.",
-    )
-    vault = environment.pseudonym_vault()
-    mapping_retention = build_mapping_retention_job(register)
-    requests = build_privacy_request_job(register)
-    retention = build_retention_job(register)
-    consent_refresh = define_asset_job(
-        "consent_refresh",
-        selection=AssetSelection.assets(*[k for keys in consent_based_assets(register).values() for k in keys]),
-        description="Recompute consent-based assets and their cohorts (after a consent withdrawal).",
-    )
-    cohort_refresh = define_asset_job(
-        COHORT_REFRESH_JOB,
-        selection=AssetSelection.assets(*register.cohorts),
-        description="Recompute cohort tables (e.g. after an erasure), with every blocking check.",
-    )
-    location.definitions = Definitions(
-        assets=[*assets, *build_governance_assets(register, location)],
-        jobs=[
-            demo_pipeline,
-            define_asset_job(
-                "census_release",
-                selection=AssetSelection.assets(*CENSUS_ASSETS),
-                description="Census cohorts by sex, race and education from adult.csv, k ≥ 50.",
-            ),
-            build_key_rotation_job(register),
-            mapping_retention,
-            requests,
-            build_submit_request_job(),
-            cohort_refresh,
-            consent_refresh,
-            retention,
-            dpia_review,
-            build_dpia_approval_job(register, environment.reports_dir(), location),
-            governance_reports,
-        ],
-        schedules=[
-            pipeline_schedule(demo_pipeline, partitioned=any(d.partitions_def is not None for d in demo_assets)),
-            mapping_retention_schedule(mapping_retention),
-            retention_schedule(retention),
-            reports_schedule(governance_reports),
-        ],
-        sensors=[
-            build_privacy_request_sensor(requests, cohort_refresh, register),
-            build_consent_withdrawal_sensor(register, consent_refresh),
-            build_dpia_review_sensor(register, dpia_review, environment.sensor_interval_seconds()),
-        ],
-        executor=preloaded_multi_or_in_process_executor,
-        resources={
-            "warehouse": environment.warehouse(),
-            "pseudonym_vault": vault,
-            "pseudonym_keys": environment.pseudonym_keys(vault),
-            "audit_trail": environment.audit_trail(),
-            "dpia_reviews": environment.dpia_reviews(),
-            "demo_source": sources.DemoSourceResource(),
-            "census_file": sources.CensusFileResource(path=environment.census_path()),
-        },
-    )
-    return location.definitions
 
 
 defs = build_definitions()

@@ -157,3 +157,26 @@ def test_the_largest_export_starts_first_when_steps_run_two_at_a_time(local_env)
     priorities = {name: int(defs.resolve_assets_def(name).op.tags.get("dagster/priority", 0)) for name in EMAIL_MARKETING_ASSETS}
     assert max(priorities, key=priorities.get) == "engagement_events"
     assert sorted(priorities.values())[-2] < priorities["engagement_events"]
+
+
+def test_a_team_location_built_on_its_own_register_loads_without_the_demo(local_env):
+    """`build_location` wires the register's jobs, sensors and reports around the assets a team
+    defines, and the location loads as Dagster loads it (every job resolved) even when it defines
+    only some of its register's assets: jobs select what is there, and the deploy gate names the
+    rest. Importing it builds no demo location."""
+    from dagster import Definitions
+
+    from compliance_assets import build_location, load_register, raw_asset
+
+    register = load_register(REPO / "register")
+    defs = build_location(register, [raw_asset(register, "customers", lambda context: None), raw_asset(register, "consent_records", lambda context: None)])
+    Definitions.validate_loadable(defs)
+    jobs = {job.name for job in defs.get_repository_def().get_all_jobs()}
+    assert {"privacy_request", "retention", "dpia_review", "dpia_approval", "consent_refresh", "cohort_refresh", "governance_reports"} <= jobs
+    assert not jobs & {"demo_pipeline", "census_release"}
+    assert defs.resolve_job_def("cohort_refresh").asset_layer.executable_asset_keys == set()
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, compliance_assets.location; print(sorted(m for m in sys.modules if m.startswith(('compliance_assets.demo', 'compliance_assets.definitions'))))"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )
+    assert imported.stdout.strip() == "[]"

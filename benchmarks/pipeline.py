@@ -7,7 +7,10 @@ Two ways of running it are measured:
   checks on and off; memory is the process's peak RSS. The checks' overhead is judged within the
   run with them, whose steps run one after another: the seconds its materialisations say their
   checks took, against the rest of the run. The run with checks off, minutes later on a shared
-  machine, is the second figure (one pair once gave +7 % and +34 % on the two warehouses);
+  machine, is the second figure (one pair once gave +7 % and +34 % on the two warehouses); with
+  `--repeats 3` or more its median pair is judged too (three pairs taken in turn on 2026-12-01
+  gave +34 to +39 % and +25 to +33 %, above the in-run +27 % and +25 %: the checks also cost
+  time outside their own timed seconds);
 - **a process per step**, as the daemon runs a scheduled run (`dagster job execute`: the job's
   executor forks each step from a preloading server, two at a time on this machine, so the other
   raw steps run beside the events): checks on; the wall time is the run's own, from its start to
@@ -240,11 +243,15 @@ def run(quick: bool, events: int | None = None, repeats: int = 1) -> dict:
                 (f"{backend}, {RUNS[key]}: peak memory {on['peak_rss_mb']:,.0f} MB (target ≤ 2,000 MB at 10 M)", on["peak_rss_mb"] <= 2000 if at_scale else None),
             ]
         judged = results["runs"][backend]
+        # One pair of runs minutes apart is noise on a shared machine; the medians of three taken in
+        # turn are not, and they also count what the checks cause outside their own timed seconds.
+        overheads = [judged["checks_overhead"], *([judged["checks_overhead_against_run_off"]] if repeats >= 3 else [])]
         verdicts.append(
             (
-                f"{backend}: the checks add {judged['checks_overhead']:.0%} to the rest of their run (target ≤ 30 %); "
-                f"the run with them against the run without: {judged['checks_overhead_against_run_off']:+.0%}",
-                judged["checks_overhead"] <= 0.30 if at_scale else None,
+                f"{backend}: the checks add {judged['checks_overhead']:.0%} to the rest of their run; "
+                f"the run with them against the run without: {judged['checks_overhead_against_run_off']:+.0%} "
+                f"(target ≤ 30 %; {'both judged' if repeats >= 3 else 'the first judged: one pair is noise, take --repeats 3'})",
+                max(overheads) <= 0.30 if at_scale else None,
             )
         )
     for text, ok in verdicts:

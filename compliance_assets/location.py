@@ -58,6 +58,7 @@ def build_location(
     """`assets` (from the factories) with the register's governance assets, privacy jobs, sensors,
     schedules and resources; `jobs`, `schedules` and `resources` are the team's own, added beside ours."""
     location = CodeLocation()
+    defined = {key for definition in assets for key in definition.keys}
     dpia_review = build_dpia_review_job(register)
     governance_reports = define_asset_job(
         "governance_reports",
@@ -100,8 +101,8 @@ def build_location(
             reports_schedule(governance_reports),
         ],
         sensors=[
-            build_privacy_request_sensor(requests, cohort_refresh, register),
-            build_consent_withdrawal_sensor(register, consent_refresh),
+            build_privacy_request_sensor(requests, cohort_refresh, register, defined),
+            build_consent_withdrawal_sensor(register, consent_refresh, defined),
             build_dpia_review_sensor(register, dpia_review, environment.sensor_interval_seconds()),
         ],
         executor=preloaded_multi_or_in_process_executor,

@@ -3,6 +3,7 @@ a grant (a withdrawal) newer than the last one seen, the assets whose legal basi
 everything downstream of them, are recomputed, and the consent filter drops the subject."""
 
 import json
+from collections.abc import Collection
 
 import sqlalchemy as sa
 from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, sensor
@@ -24,8 +25,14 @@ def consent_based_assets(register: Register) -> dict[str, list[AssetKey]]:
     return out
 
 
-def build_consent_withdrawal_sensor(register: Register, refresh_job) -> SensorDefinition:
-    by_source = consent_based_assets(register)
+def build_consent_withdrawal_sensor(register: Register, refresh_job, defined: Collection[AssetKey]) -> SensorDefinition:
+    """Asks only for assets among `defined` (the location's asset keys): a run asking for one no
+    definition supplies cannot start, and the deploy gate already names what is missing."""
+    by_source = {
+        source: supplied
+        for source, keys in consent_based_assets(register).items()
+        if (supplied := [key for key in keys if key in defined])
+    }
 
     @sensor(
         name="consent_withdrawals",

@@ -2,6 +2,7 @@
 request job (run key = request id), and after an erasure it refreshes the cohort tables the
 subject contributed to, so cohorts that fall under k are suppressed again."""
 
+from collections.abc import Collection
 from pathlib import Path
 
 from dagster import (
@@ -169,7 +170,9 @@ def build_submit_request_job() -> JobDefinition:
     return submit_privacy_request_job
 
 
-def build_privacy_request_sensor(request_job: JobDefinition, refresh_job, register: Register) -> SensorDefinition:
+def build_privacy_request_sensor(request_job: JobDefinition, refresh_job, register: Register, defined: Collection[AssetKey]) -> SensorDefinition:
+    """Refreshes only the cohorts among `defined` (the location's asset keys): a run asking for an
+    asset no definition supplies cannot start."""
     @sensor(
         name="privacy_requests",
         jobs=[request_job, refresh_job],
@@ -189,7 +192,7 @@ def build_privacy_request_sensor(request_job: JobDefinition, refresh_job, regist
         erased = [store.get(request_id) for request_id in store.with_status("erased")]
         by_cohorts: dict[tuple[AssetKey, ...], list] = {}
         for request in erased:
-            by_cohorts.setdefault(tuple(cohorts_fed_by(register, request.source)), []).append(request)
+            by_cohorts.setdefault(tuple(key for key in cohorts_fed_by(register, request.source) if key in defined), []).append(request)
         for cohorts, served in by_cohorts.items():
             request_ids = [request.request_id for request in served]
             run_key = f"{run_key_for(request_ids)}:cohorts"

@@ -21,10 +21,11 @@ ui: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 validate: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-# Two workers, a test file each: most tests wait on PostgreSQL, Dagster's processes or a browser,
-# so the suite takes ~60 % of its serial time on 2 cores. `PYTEST_ARGS="-n 0"` runs it serially.
+# Two workers, a test file each (the files running Dagster's servers share one: tests/conftest.py):
+# most tests wait on PostgreSQL, Dagster's processes or a browser, so the suite takes ~60 % of its
+# serial time on 2 cores. The slowest tests are listed at the end. `PYTEST_ARGS="-n 0"` runs it serially.
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # Full-size benchmarks (minutes); `BENCH_ARGS=--quick` for the seconds-long CI variant.
 bench: $(VENV)/.runtime

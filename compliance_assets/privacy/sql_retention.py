@@ -22,19 +22,20 @@ def past_retention_in_table(
     times = table.c[clock]
     cutoffs = {period: (now - pd.Timedelta(period)).to_pydatetime() for period in set(periods.values())}
     over = {column: (times < cutoffs[period]) & table.c[column].is_not(None) for column, period in periods.items()}
-    # Two cheap scans instead of one that weighs every condition on every row: all rows are
-    # counted with one comparison each; the conditions are weighed only on rows older than the
-    # newest cutoff, which are the only ones any period can have expired.
+    # Cheap scans instead of one that weighs every condition on every row: all rows are counted
+    # with one comparison each; the conditions are weighed only on rows older than the newest
+    # cutoff, the only ones any period can have expired, and only if the first scan found any.
     newest = max(cutoffs.values()) if cutoffs else None
     overall = connection.execute(
         sa.select(
             sa.func.count().label("rows"),
             sa.func.count(times).label("clocked"),
+            sa.func.min(times).label("oldest"),
             sa.func.min(times if newest is None else sa.case((times >= newest, times))).label("oldest_recent"),
         ).select_from(table)
     ).one()
     older = None
-    if newest is not None:
+    if newest is not None and overall.oldest is not None and pd.Timestamp(overall.oldest) < pd.Timestamp(newest):
         expired = sa.or_(*over.values())
         older = connection.execute(
             sa.select(
@@ -51,7 +52,7 @@ def past_retention_in_table(
         rows=int(overall.rows),
         expired=int(older.expired) if older else 0,
         unclocked=int(overall.rows) - int(overall.clocked),
-        per_column={column: int(older._mapping[f"over_{i}"]) for i, column in enumerate(over)},
+        per_column={column: int(older._mapping[f"over_{i}"]) if older else 0 for i, column in enumerate(over)},
         oldest_kept_days=None if oldest is None else float((now - oldest) / pd.Timedelta(days=1)),
     )
 

@@ -52,7 +52,7 @@ def test_ui_launch_failing_check_and_pages(pg_env, blocking_register, tmp_path):
     started = time.monotonic()
     with webserver_and_daemon(tmp_path / "logs", COMPLIANCE_REGISTER_DIR=str(blocking_register)) as port:
         run_id = launch(port, "demo_pipeline", small_run_config())
-        final = wait_for(lambda: (s := status(port, run_id)) in FINISHED and s, 300, "the run to finish (the daemon dequeues it)")
+        final = wait_for(lambda: (s := status(port, run_id)) in FINISHED and s, 600, "the run to finish (the daemon dequeues it)")
         launched_seconds = time.monotonic() - started
         assert final == "FAILURE"  # the blocking retention check stopped it, on purpose
         assert instance_events(home, run_id, DagsterEventType.RUN_ENQUEUED), "the run did not go through the queue"
@@ -78,7 +78,7 @@ def test_ui_launch_failing_check_and_pages(pg_env, blocking_register, tmp_path):
         started = time.monotonic()
         days = [(datetime.now(UTC).date() - timedelta(days=n)).isoformat() for n in (2, 1)]
         backfill_id = backfill(port, ["engagement_events", "search_logs"], days, small_run_config())
-        final = wait_for(lambda: (s := backfill_status(port, backfill_id)) in BACKFILL_FINISHED and s, 300, "the backfill to finish (the daemon runs it)")
+        final = wait_for(lambda: (s := backfill_status(port, backfill_id)) in BACKFILL_FINISHED and s, 600, "the backfill to finish (the daemon runs it)")
         backfill_seconds = time.monotonic() - started
         assert final in ("COMPLETED", "COMPLETED_SUCCESS"), final
         (run,) = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+from dagster import AssetKey, AssetSelection, Definitions, ScheduleDefinition, define_asset_job
 
 from compliance_assets import environment
 from compliance_assets.jobs.dpia import CodeLocation, build_dpia_approval_job, build_dpia_assets, build_dpia_review_job, build_reports_asset
@@ -35,9 +35,9 @@ from sensors.schedules import mapping_retention_schedule, reports_schedule, rete
 
 
 def supplying(assets: Sequence, names: Sequence[str]) -> list:
-    """The definitions among `assets` that supply any of `names`: a job selects what the location
-    defines, so a location missing one of its register's assets still loads, and the deploy gate
-    names the gap instead of the load failing on it."""
+    """The definitions among `assets` that supply any of `names`: how a location holds only some of
+    its register's assets. Such a location still loads (its jobs and sensors ask only for what it
+    defines), and the deploy gate names the gap."""
     return [d for d in assets if any(k.to_user_string() in names for k in d.keys)]
 
 
@@ -58,6 +58,7 @@ def build_location(
     """`assets` (from the factories) with the register's governance assets, privacy jobs, sensors,
     schedules and resources; `jobs`, `schedules` and `resources` are the team's own, added beside ours."""
     location = CodeLocation()
+    # The refresh jobs and the sensors that launch them ask only for what the location defines.
     defined = {key for definition in assets for key in definition.keys}
     dpia_review = build_dpia_review_job(register)
     governance_reports = define_asset_job(
@@ -71,12 +72,12 @@ def build_location(
     retention = build_retention_job(register)
     consent_refresh = define_asset_job(
         "consent_refresh",
-        selection=AssetSelection.assets(*supplying(assets, [k.to_user_string() for keys in consent_based_assets(register).values() for k in keys])),
+        selection=AssetSelection.assets(*[key for keys in consent_based_assets(register).values() for key in keys if key in defined]),
         description="Recompute consent-based assets and their cohorts (after a consent withdrawal).",
     )
     cohort_refresh = define_asset_job(
         COHORT_REFRESH_JOB,
-        selection=AssetSelection.assets(*supplying(assets, list(register.cohorts))),
+        selection=AssetSelection.assets(*[key for name in register.cohorts if (key := AssetKey(name)) in defined]),
         description="Recompute cohort tables (e.g. after an erasure), with every blocking check.",
     )
     location.definitions = Definitions(

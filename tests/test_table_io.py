@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -36,6 +36,7 @@ def _maybe(values):
 
 COLUMNS = {
     "text": ("string", _maybe(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12))),  # PostgreSQL text holds no NUL
+    "label": ("str", _maybe(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12))),  # pandas 3's default: NaN marks a missing one
     "count": ("Int64", _maybe(st.integers(-(2**63), 2**63 - 1))),
     "amount": ("Float64", _maybe(st.floats(allow_nan=False, allow_infinity=False, width=64))),
     "flag": ("boolean", _maybe(st.booleans())),
@@ -236,12 +237,32 @@ def test_staging_nothing_is_refused_rather_than_keeping_an_earlier_staged_table(
         warehouse.stage("earlier", iter([]))
 
 
-def test_timestamps_are_written_as_sqlalchemy_spells_them_whatever_their_year():
-    """The fast path overwrites the eleventh character; a year of other than four digits (which
-    moves the 'T') takes the search-and-replace, and a missing time is NULL."""
+_ANY_TIME = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999_999))
+# A few days or decades from one time: the column spans few enough days for the characters' table.
+_NEAR_TIMES = st.builds(
+    lambda start, offsets: [None if o is None else min(start + o, datetime.max) for o in offsets],
+    _ANY_TIME,
+    st.lists(_maybe(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=20_000))), max_size=40),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.one_of(_NEAR_TIMES, st.lists(_maybe(_ANY_TIME), max_size=40)))
+def test_timestamps_are_spelled_as_sqlalchemy_spells_them(values):
+    """Whatever the years and however many days the column spans (the characters' table, or
+    NumPy's `datetime_as_string` for years outside 1000-9999 and spans of centuries); NULL where
+    a time is missing."""
+    from sqlalchemy.dialects import sqlite
+
+    from resources.table_writes import _stored_values
+
+    spelled = sqlite.DATETIME().bind_processor(sqlite.dialect())
+    stamps = pd.Series(values, dtype="datetime64[us]")
+    assert list(_stored_values(stamps)[0]) == [None if v is None else spelled(v) for v in values]
+
+
+def test_a_year_past_9999_is_spelled_too():
     from resources.table_writes import _stored_values
 
     stamps = pd.Series(np.array(["2026-01-01T10:00:00.000001", "NaT", "10000-01-01T00:00:00"], dtype="datetime64[us]"))
     assert list(_stored_values(stamps)[0]) == ["2026-01-01 10:00:00.000001", None, "10000-01-01 00:00:00.000000"]
-    assert list(_stored_values(stamps.iloc[:2])[0]) == ["2026-01-01 10:00:00.000001", None]
-    assert list(_stored_values(stamps.iloc[1:2])[0]) == [None]

@@ -240,7 +240,7 @@ def test_staging_nothing_is_refused_rather_than_keeping_an_earlier_staged_table(
 _ANY_TIME = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999_999))
 # A few days or decades from one time: the column spans few enough days for the characters' table.
 _NEAR_TIMES = st.builds(
-    lambda start, offsets: [None if o is None else min(start + o, datetime.max) for o in offsets],
+    lambda start, offsets: [None if o is None else start + min(o, datetime.max - start) for o in offsets],  # never past year 9999
     _ANY_TIME,
     st.lists(_maybe(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=20_000))), max_size=40),
 )
@@ -261,8 +261,10 @@ def test_timestamps_are_spelled_as_sqlalchemy_spells_them(values):
     assert list(_stored_values(stamps)[0]) == [None if v is None else spelled(v) for v in values]
 
 
-def test_a_year_past_9999_is_spelled_too():
+def test_a_year_past_9999_and_a_column_of_missing_times_are_spelled_too():
     from resources.table_writes import _stored_values
 
     stamps = pd.Series(np.array(["2026-01-01T10:00:00.000001", "NaT", "10000-01-01T00:00:00"], dtype="datetime64[us]"))
     assert list(_stored_values(stamps)[0]) == ["2026-01-01 10:00:00.000001", None, "10000-01-01 00:00:00.000000"]
+    assert list(_stored_values(stamps.iloc[:2])[0]) == ["2026-01-01 10:00:00.000001", None]
+    assert list(_stored_values(stamps.iloc[1:2])[0]) == [None]

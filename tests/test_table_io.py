@@ -237,6 +237,34 @@ def test_staging_nothing_is_refused_rather_than_keeping_an_earlier_staged_table(
         warehouse.stage("earlier", iter([]))
 
 
+def _indexed_columns(warehouse: WarehouseResource, name: str) -> list[tuple[str, ...]]:
+    return sorted(tuple(index["column_names"]) for index in sa.inspect(warehouse.get_engine()).get_indexes(name))
+
+
+def test_a_table_is_published_indexed_on_its_lookup_columns_publication_after_publication(warehouse):
+    """The indexes built while the checks run come with the swap; each build's names are its own,
+    so the next staging table is indexed while the published one still holds the last ones."""
+    for value in range(3):
+        warehouse.stage("looked_up", pd.DataFrame({"subject": [f"s{value}"], "at": [datetime(2026, 1, 1)], "other": [value]}))
+        with warehouse.indexing_staged("looked_up", ["subject", "at"]):
+            assert warehouse.read_table("staging__looked_up")["other"].tolist() == [value]
+        warehouse.publish("looked_up", ["subject", "at"])
+        assert _indexed_columns(warehouse, "looked_up") == [("at",), ("subject",)]
+    warehouse.stage("looked_up", pd.DataFrame({"subject": ["s3"], "at": [datetime(2026, 1, 2)], "other": [3]}))
+    warehouse.publish("looked_up", ["subject", "at"])  # not indexed while checked: the swap builds them
+    assert _indexed_columns(warehouse, "looked_up") == [("at",), ("subject",)]
+    assert warehouse.read_table("looked_up")["other"].tolist() == [3]
+
+
+def test_an_index_that_cannot_be_built_fails_the_publication_after_the_checks_ran(warehouse):
+    warehouse.stage("unindexable", pd.DataFrame({"subject": ["s"]}))
+    checked = []
+    with pytest.raises(sa.exc.DBAPIError, match="no_such_column"):
+        with warehouse.indexing_staged("unindexable", ["no_such_column"]):
+            checked.append(True)
+    assert checked == [True]
+
+
 _ANY_TIME = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999_999))
 # A few days or decades from one time: the column spans few enough days for the characters' table.
 _NEAR_TIMES = st.builds(

@@ -68,9 +68,11 @@ def stage_check_publish(
     with warehouse.exclusive(table):
         staging, rows = warehouse.stage(table, frames)
         metadata = {**metadata, **(after_staging(rows) if after_staging else {})}
-        started = time.perf_counter()
-        results = audit_staged(context, warehouse, staging, evaluations)
-        checks_seconds = time.perf_counter() - started
+        swapped_in = days is None or not warehouse.has_table(table)  # else its rows are copied, and indexes would be wasted
+        with warehouse.indexing_staged(table, indexed if swapped_in else ()):
+            started = time.perf_counter()
+            results = audit_staged(context, warehouse, staging, evaluations)
+            checks_seconds = time.perf_counter() - started
         failed = [r.check_name for r in results if not r.passed]
         if not failed and days:
             table_rows = warehouse.publish_days(table, *days, indexed=indexed)

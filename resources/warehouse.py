@@ -23,7 +23,6 @@ from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.sql_source import declared_table
 from compliance_assets.privacy.summaries import Measure, summary_columns, summary_query
-from resources.read_ahead import read_ahead
 from resources.table_reads import read_query
 from resources.table_writes import write_table
 
@@ -286,12 +285,12 @@ class WarehouseResource(ConfigurableResource):
             write_table(connection, name, frame)
 
     def stage(self, name: str, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> tuple[str, int]:
-        """Writes `frames` (one frame, or chunks of one table written as they come, the next read
-        while one is written, so no more than two are in memory) to the staging table of `name`;
-        readers of `name` see nothing yet. Returns the staging table and the rows written."""
+        """Writes `frames` (one frame, or chunks of one table written as they come, so no more than
+        a chunk is in memory) to the staging table of `name`; readers of `name` see nothing yet.
+        Returns the staging table and the rows written."""
         staging = STAGING_PREFIX + name
         rows, chunks = 0, 0
-        for frame in [frames] if isinstance(frames, pd.DataFrame) else read_ahead(frames):
+        for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
             with self.begin() as connection:
                 write_table(connection, staging, frame, append=chunks > 0)
             rows, chunks = rows + len(frame), chunks + 1

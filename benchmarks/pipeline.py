@@ -10,8 +10,9 @@ Two ways of running it are measured:
   `--repeats 3` or more the median pair is judged. The other figure is the seconds the
   materialisations say their checks took, against the rest of their run: it was the noise-proof
   measure while the checks ran alone, but a table's indexes are now built beside its checks, whose
-  seconds then include that contention, so it is an upper bound (on 2026-12-01, +32 % against
-  medians of +21 % and +23 %). With fewer than three repeats it is the one judged;
+  seconds then include that contention, and it overstates them (on 2026-12-01, +33 % on both
+  warehouses, where the median pairs gave +27 % and +30 %). With fewer than three repeats it is
+  the one judged;
 - **a process per step**, as the daemon runs a scheduled run (`dagster job execute`: the job's
   executor forks each step from a preloading server, two at a time on this machine, so the other
   raw steps run beside the events): checks on; the wall time is the run's own, from its start to
@@ -246,13 +247,13 @@ def run(quick: bool, events: int | None = None, repeats: int = 1) -> dict:
             ]
         judged = results["runs"][backend]
         # One pair of runs minutes apart is noise on a shared machine; the medians of three taken in
-        # turn are not. Without them, the checks' own seconds: an upper bound (see the docstring).
+        # turn are not. Without them, the checks' own seconds, which overstate them (see the docstring).
         overhead = judged["checks_overhead_against_run_off"] if repeats >= 3 else judged["checks_overhead"]
         verdicts.append(
             (
                 f"{backend}: the run with the checks against the run without: {judged['checks_overhead_against_run_off']:+.0%}; "
                 f"the checks' own seconds against the rest of their run: {judged['checks_overhead']:+.0%} "
-                f"(target ≤ 30 %; {'the first judged, the median of three pairs' if repeats >= 3 else 'the second judged, an upper bound: one pair is noise, take --repeats 3'})",
+                f"(target ≤ 30 %; {'the first judged, the median of three pairs' if repeats >= 3 else 'the second judged, which overstates them: one pair is noise, take --repeats 3'})",
                 overhead <= 0.30 if at_scale else None,
             )
         )

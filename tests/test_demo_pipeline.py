@@ -11,8 +11,10 @@ import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, FloatMetadataValue
 
 from compliance_assets.definitions import CENSUS_ASSETS, EMAIL_MARKETING_ASSETS, build_definitions
+from compliance_assets.environment import register_dir
 from compliance_assets.factories.naming import CHECKS_SECONDS, Tier, table_name
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
+from compliance_assets.register import load_register
 from tests.conftest import run_cli, small_run_config
 from tests.helpers import check_outcomes, materialized, published, run_job, warehouse_of
 
@@ -40,6 +42,19 @@ def _assert_published_demo(defs=None) -> None:
         cohorts = published(Tier.AGGREGATE, name, defs)
         assert len(cohorts) > 0
         assert (cohorts["subjects"] >= 50).all()
+    _assert_indexed_for_lookups(defs)
+
+
+def _assert_indexed_for_lookups(defs=None) -> None:
+    """Erasure and retention find rows by the register's lookup columns, so every published raw and
+    feature table has an index on each (built beside its checks, swapped in with it)."""
+    register = load_register(register_dir())
+    inspector = sa.inspect(warehouse_of(defs).get_engine())
+    for name in EMAIL_MARKETING_ASSETS:
+        tier = Tier.RAW if name in register.sources else Tier.PSEUDONYMISED if name in register.feature_sets else None
+        if tier is not None:
+            indexed = {tuple(index["column_names"]) for index in inspector.get_indexes(table_name(tier, name))}
+            assert {(column,) for column in register.lookup_columns(name)} <= indexed, name
 
 
 def test_demo_materialises_in_process_on_sqlite(local_env):

@@ -37,6 +37,11 @@ def published(tier: Tier, name: str, defs: Definitions | None = None) -> pd.Data
     return warehouse_of(defs).read_table(table_name(tier, name))
 
 
+def indexed_columns(warehouse: WarehouseResource, table: str) -> list[tuple[str, ...]]:
+    """The column tuples `table`'s indexes cover, sorted."""
+    return sorted(tuple(index["column_names"]) for index in sa.inspect(warehouse.get_engine()).get_indexes(table))
+
+
 def check_outcomes(result: ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
     return {
         (e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name): e.event_specific_data.passed

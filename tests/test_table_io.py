@@ -23,6 +23,7 @@ from resources.table_reads import _read_direct, _read_generic, read_query
 from resources.table_writes import NULL_MARKER, write_table
 from resources.warehouse import WarehouseResource
 from tests.conftest import fresh_postgres_databases, postgres_url
+from tests.helpers import indexed_columns
 
 
 @pytest.fixture(scope="module")
@@ -237,10 +238,6 @@ def test_staging_nothing_is_refused_rather_than_keeping_an_earlier_staged_table(
         warehouse.stage("earlier", iter([]))
 
 
-def _indexed_columns(warehouse: WarehouseResource, name: str) -> list[tuple[str, ...]]:
-    return sorted(tuple(index["column_names"]) for index in sa.inspect(warehouse.get_engine()).get_indexes(name))
-
-
 @pytest.mark.parametrize("name", ["looked_up", "a_table_whose_name_is_long_enough_to_cut_index_names"])
 def test_a_table_is_published_indexed_on_its_lookup_columns_publication_after_publication(warehouse, name):
     """The indexes built while the checks run come with the swap; each build's names are its own
@@ -252,10 +249,10 @@ def test_a_table_is_published_indexed_on_its_lookup_columns_publication_after_pu
         with warehouse.indexing_staged(name, columns):
             assert warehouse.read_table(f"staging__{name}")["other"].tolist() == [value]
         warehouse.publish(name, columns)
-        assert _indexed_columns(warehouse, name) == [("at",), (columns[0],)]
+        assert indexed_columns(warehouse, name) == [("at",), (columns[0],)]
     warehouse.stage(name, pd.DataFrame({columns[0]: ["s3"], "at": [datetime(2026, 1, 2)], "other": [3]}))
     warehouse.publish(name, columns)  # not indexed while checked: the swap builds them
-    assert _indexed_columns(warehouse, name) == [("at",), (columns[0],)]
+    assert indexed_columns(warehouse, name) == [("at",), (columns[0],)]
     assert warehouse.read_table(name)["other"].tolist() == [3]
 
 

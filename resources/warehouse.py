@@ -313,9 +313,15 @@ class WarehouseResource(ConfigurableResource):
             built.result()
 
     def _add_indexes(self, table: str, named_for: str, columns: Sequence[str]) -> None:
-        """Indexes `table` on those of `columns` it has no index on yet, in one transaction."""
+        """Indexes `table` on those of `columns` it has no index on yet, in one transaction. On
+        PostgreSQL it also gathers the table's statistics: a table fresh from COPY has none until
+        autovacuum comes by, and the planner then guesses a million matches for any `IN` list and
+        scans the table instead of using the index (the next steps' identifier checks asked 10 M
+        events for their released values in 0.45 s instead of 0.3 ms; ANALYZE takes 0.2 s)."""
         with self.begin() as connection:
             self._index_missing(connection, table, named_for, columns)
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text(f"ANALYZE {_quote(connection.engine, table)}"))
 
     def _index_missing(self, connection: sa.Connection, table: str, named_for: str, columns: Sequence[str]) -> None:
         covered = {tuple(index["column_names"]) for index in sa.inspect(connection).get_indexes(table)}

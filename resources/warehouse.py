@@ -64,6 +64,17 @@ class WarehouseResource(ConfigurableResource):
             yield connection
 
     @contextmanager
+    def _begin_schema_change(self) -> Iterator[sa.Connection]:
+        """One transaction that holds its DDL too. Python's sqlite3 opens a transaction only before
+        a row change, so on SQLite a swap's DROP, RENAME and CREATE INDEX each committed on their
+        own (an index that failed left the new table swapped in); there it is begun explicitly,
+        IMMEDIATE, so that it waits for another writer rather than fail on an outdated snapshot."""
+        with self.get_engine().begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+
+    @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
         """One writer at a time for `name`'s write-audit-publish, across runs and processes: two runs
         materialising the same asset would otherwise share its staging table. A PostgreSQL
@@ -298,51 +309,57 @@ class WarehouseResource(ConfigurableResource):
         return staging, rows
 
     @contextmanager
-    def indexing_staged(self, name: str, indexed: Sequence[str]) -> Iterator[None]:
-        """Builds the staging table's indexes on `indexed` on a connection of their own while the
-        body runs (the blocking checks, which only read the staged rows), so `publish` swaps in a
-        table already indexed: on 10 M SQLite events the checks (5 s) and the two index builds
-        (10 s) took 15 s one after the other, 12 s side by side. Waits for them on leaving, so
-        nothing writes once the caller lets go of the table."""
+    def indexing_staged(self, name: str, indexed: Sequence[str], unique: Sequence[str] = ()) -> Iterator[None]:
+        """Builds the staging table's indexes on `indexed` (unique on those of them in `unique`) on
+        a connection of their own while the body runs (the blocking checks, which only read the
+        staged rows), so `publish` swaps in a table already indexed: on 10 M SQLite events the
+        checks (5 s) and the two index builds (10 s) took 15 s one after the other, 12 s side by
+        side. Waits for them on leaving, so nothing writes once the caller lets go of the table.
+        An index that could not be built here is built again by `publish`, which then fails: rows
+        that cannot take a unique index fail their checks, and a table whose checks failed is
+        never published."""
         if not indexed:
             yield
             return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"index-{name}") as pool:
-            built = pool.submit(self._add_indexes, STAGING_PREFIX + name, name, indexed)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"index-{name}") as pool:  # its exit waits
+            pool.submit(self._add_indexes, STAGING_PREFIX + name, name, indexed, unique)
             yield
-            built.result()
 
-    def _add_indexes(self, table: str, named_for: str, columns: Sequence[str]) -> None:
+    def _add_indexes(self, table: str, named_for: str, columns: Sequence[str], unique: Sequence[str]) -> None:
         """Indexes `table` on those of `columns` it has no index on yet, in one transaction. On
         PostgreSQL it also gathers the table's statistics: a table fresh from COPY has none until
         autovacuum comes by, and the planner then guesses a million matches for any `IN` list and
         scans the table instead of using the index (the next steps' identifier checks asked 10 M
         events for their released values in 0.45 s instead of 0.3 ms; ANALYZE takes 0.2 s)."""
         with self.begin() as connection:
-            self._index_missing(connection, table, named_for, columns)
+            self._index_missing(connection, table, named_for, columns, unique)
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.text(f"ANALYZE {_quote(connection.engine, table)}"))
 
-    def _index_missing(self, connection: sa.Connection, table: str, named_for: str, columns: Sequence[str]) -> None:
-        covered = {tuple(index["column_names"]) for index in sa.inspect(connection).get_indexes(table)}
+    def _index_missing(self, connection: sa.Connection, table: str, named_for: str, columns: Sequence[str], unique: Sequence[str]) -> None:
+        existing = sa.inspect(connection).get_indexes(table)
         for column in columns:
-            if (column,) not in covered:
+            wanted_unique = column in unique
+            if not any(index["column_names"] == [column] and (index["unique"] or not wanted_unique) for index in existing):
                 index = _quote(connection.engine, _index_name(named_for, column))
-                connection.execute(sa.text(f"CREATE INDEX {index} ON {_quote(connection.engine, table)} ({_quote(connection.engine, column)})"))
+                kind = "UNIQUE INDEX" if wanted_unique else "INDEX"
+                connection.execute(sa.text(f"CREATE {kind} {index} ON {_quote(connection.engine, table)} ({_quote(connection.engine, column)})"))
 
-    def publish(self, name: str, indexed: Sequence[str] = ()) -> None:
+    def publish(self, name: str, indexed: Sequence[str] = (), unique: Sequence[str] = ()) -> None:
         """Atomically swaps the staging table of `name` into place, indexed on `indexed` (the
-        columns erasure and retention look rows up by, so they do not scan the table): the indexes
-        `indexing_staged` built come with it, and any missing are built in the same transaction."""
+        columns erasure and retention look rows up by, so they do not scan the table), uniquely on
+        those in `unique` (a feature table's pseudonym: the database then holds it to a row per
+        subject): the indexes `indexing_staged` built come with it, and any missing are built in
+        the same transaction."""
         engine = self.get_engine()
         staging = STAGING_PREFIX + name
         quoted_staging, quoted_name = _quote(engine, staging), _quote(engine, name)
-        with self.begin() as connection:
+        with self._begin_schema_change() as connection:
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name}"))
             connection.execute(sa.text(f"ALTER TABLE {quoted_staging} RENAME TO {quoted_name}"))
-            self._index_missing(connection, name, name, indexed)
+            self._index_missing(connection, name, name, indexed, unique)
 
-    def publish_days(self, name: str, clock: str, start: datetime, end: datetime, indexed: Sequence[str] = ()) -> int:
+    def publish_days(self, name: str, clock: str, start: datetime, end: datetime, indexed: Sequence[str] = (), unique: Sequence[str] = ()) -> int:
         """Replaces only the rows of `name` whose `clock` is in [start, end) with the staged rows,
         in one transaction (a partition's publication); the first publication is a whole swap.
         Returns the rows the table then holds."""
@@ -351,7 +368,7 @@ class WarehouseResource(ConfigurableResource):
         try:
             published = [c["name"] for c in sa.inspect(engine).get_columns(name)]
         except sa.exc.NoSuchTableError:
-            self.publish(name, indexed)
+            self.publish(name, indexed, unique)
             return self.row_count(name)
         staged = [c["name"] for c in sa.inspect(engine).get_columns(staging)]
         if sorted(staged) != sorted(published):

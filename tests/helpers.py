@@ -37,9 +37,10 @@ def published(tier: Tier, name: str, defs: Definitions | None = None) -> pd.Data
     return warehouse_of(defs).read_table(table_name(tier, name))
 
 
-def indexed_columns(warehouse: WarehouseResource, table: str) -> list[tuple[str, ...]]:
-    """The column tuples `table`'s indexes cover, sorted."""
-    return sorted(tuple(index["column_names"]) for index in sa.inspect(warehouse.get_engine()).get_indexes(table))
+def indexed_columns(warehouse: WarehouseResource, table: str, unique: bool = False) -> list[tuple[str, ...]]:
+    """The column tuples `table`'s indexes (with `unique`, its unique indexes) cover, sorted."""
+    indexes = sa.inspect(warehouse.get_engine()).get_indexes(table)
+    return sorted(tuple(index["column_names"]) for index in indexes if index["unique"] or not unique)
 
 
 def check_outcomes(result: ExecuteInProcessResult) -> dict[tuple[str, str], bool]:

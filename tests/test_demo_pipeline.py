@@ -47,13 +47,17 @@ def _assert_published_demo(defs=None) -> None:
 
 def _assert_indexed_for_lookups(defs=None) -> None:
     """Erasure and retention find rows by the register's lookup columns, so every published raw and
-    feature table has an index on each (built beside its checks, swapped in with it)."""
+    feature table has an index on each (built beside its checks, swapped in with it); a feature
+    table's pseudonym index is unique, so the database holds it to a row per subject."""
     register = load_register(register_dir())
     warehouse = warehouse_of(defs)
     for tier, names in ((Tier.RAW, register.sources), (Tier.PSEUDONYMISED, register.feature_sets)):
         for name in set(names) & set(EMAIL_MARKETING_ASSETS):
             indexed = set(indexed_columns(warehouse, table_name(tier, name)))
             assert {(column,) for column in register.lookup_columns(name)} <= indexed, name
+    for name in set(register.feature_sets) & set(EMAIL_MARKETING_ASSETS):
+        unique = indexed_columns(warehouse, table_name(Tier.PSEUDONYMISED, name), unique=True)
+        assert unique == [(register.feature_sets[name].subject_key,)], name
 
 
 def test_demo_materialises_in_process_on_sqlite(local_env):

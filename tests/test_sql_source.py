@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance_assets.privacy.cohorts import FrameSource, MeasureSpec, differencing_exposures, recount, release_cohorts
-from compliance_assets.privacy.sql_source import SqlSource
+from compliance_assets.privacy.sql_source import SqlSource, _one_row_per_subject
 from resources.warehouse import WarehouseResource
 
 DIMS = ["region", "band"]
@@ -44,19 +44,26 @@ rows = st.lists(
 )
 
 
-def _frame(data, one_row_per_subject: bool = False) -> pd.DataFrame:
-    """Event-shaped rows (subjects repeat), or a feature table's (every row its own subject)."""
+def _frame(data, one_row_per_subject: bool = False, missing_subject: bool = False) -> pd.DataFrame:
+    """Event-shaped rows (subjects repeat), or a feature table's (every row its own subject); with
+    `missing_subject`, the first row has none."""
     frame = pd.DataFrame(data, columns=["region", "band", "subject", "amount", "flagged", "score", "tenant"])
     if one_row_per_subject:
         frame["subject"] = range(len(frame))
+    if missing_subject and len(frame):
+        frame["subject"] = frame["subject"].astype(object).where(frame.index > 0, None)
     return frame.astype({"region": "string", "band": "Int64", "subject": "string", "amount": "Int64", "flagged": "boolean", "score": "Float64", "tenant": "string"})
 
 
 @contextmanager
-def _both(warehouse: WarehouseResource, frame: pd.DataFrame) -> Iterator[tuple[FrameSource, SqlSource]]:
-    """The same table as the warehouse holds it: read back into memory, and queried in place."""
+def _both(warehouse: WarehouseResource, frame: pd.DataFrame, held_unique: bool = False) -> Iterator[tuple[FrameSource, SqlSource]]:
+    """The same table as the warehouse holds it: read back into memory, and queried in place;
+    `held_unique` indexes its subject column unique, as the pseudonymised tier publishes it."""
     table = f"source_{uuid.uuid4().hex[:8]}"
     warehouse.replace_table(table, frame)
+    if held_unique:
+        with warehouse.begin() as connection:
+            connection.execute(sa.text(f'CREATE UNIQUE INDEX "ux_{table}" ON "{table}" (subject)'))
     try:
         yield FrameSource(warehouse.read_table(table)), SqlSource(warehouse.get_engine(), table)
     finally:
@@ -64,8 +71,8 @@ def _both(warehouse: WarehouseResource, frame: pd.DataFrame) -> Iterator[tuple[F
             connection.execute(sa.text(f'DROP TABLE "{table}"'))
 
 
-def _assert_same(warehouse: WarehouseResource, frame: pd.DataFrame, k: int) -> None:
-    with _both(warehouse, frame) as (in_memory, in_sql):
+def _assert_same(warehouse: WarehouseResource, frame: pd.DataFrame, k: int, held_unique: bool = False) -> None:
+    with _both(warehouse, frame, held_unique) as (in_memory, in_sql):
         _assert_same_counts(in_memory, in_sql, k, check_dtype=len(frame) > 0)  # pandas types an empty grouping as object
 
 
@@ -96,16 +103,19 @@ def sqlite_warehouse():
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=rows, k=st.integers(2, 6), one_row_per_subject=st.booleans())
-def test_grouping_in_sqlite_equals_grouping_in_pandas(sqlite_warehouse, data, k, one_row_per_subject):
-    _assert_same(sqlite_warehouse, _frame(data, one_row_per_subject), k)
+@given(data=rows, k=st.integers(2, 6), one_row_per_subject=st.booleans(), missing_subject=st.booleans(), held_unique=st.booleans())
+def test_grouping_in_sqlite_equals_grouping_in_pandas(sqlite_warehouse, data, k, one_row_per_subject, missing_subject, held_unique):
+    """`held_unique` only where every row is its own subject (else the index cannot be built)."""
+    frame = _frame(data, one_row_per_subject, missing_subject)
+    _assert_same(sqlite_warehouse, frame, k, held_unique and one_row_per_subject)
 
 
 @pytest.mark.postgres
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=rows, k=st.integers(2, 6), one_row_per_subject=st.booleans())
-def test_grouping_in_postgres_equals_grouping_in_pandas(pg_databases, data, k, one_row_per_subject):
-    _assert_same(WarehouseResource(url=pg_databases.warehouse_url), _frame(data, one_row_per_subject), k)
+@given(data=rows, k=st.integers(2, 6), one_row_per_subject=st.booleans(), missing_subject=st.booleans(), held_unique=st.booleans())
+def test_grouping_in_postgres_equals_grouping_in_pandas(pg_databases, data, k, one_row_per_subject, missing_subject, held_unique):
+    frame = _frame(data, one_row_per_subject, missing_subject)
+    _assert_same(WarehouseResource(url=pg_databases.warehouse_url), frame, k, held_unique and one_row_per_subject)
 
 
 def test_a_missing_table_or_column_is_named(sqlite_warehouse):
@@ -114,3 +124,33 @@ def test_a_missing_table_or_column_is_named(sqlite_warehouse):
     with _both(sqlite_warehouse, _frame([("north", 1, 1, 1, True, 0.5, "ws_a")])) as (_, in_sql):
         with pytest.raises(KeyError, match=r"no column\(s\) \['nope'\]"):
             in_sql.level_tables(DIMS, LEVELS, "subject", {"x": MeasureSpec("sum", "nope")})
+
+
+@pytest.mark.parametrize(
+    "subjects, index, one_per_subject, counted",
+    [
+        (["a", "b", "c"], "CREATE UNIQUE INDEX {name} ON {table} (subject)", True, False),  # the database's word: no count
+        (["a", "b", None], "CREATE UNIQUE INDEX {name} ON {table} (subject)", False, False),  # unique, but a row without a subject
+        (["a", "b", "c"], "CREATE INDEX {name} ON {table} (subject)", True, True),
+        (["a", "a", "b"], "CREATE UNIQUE INDEX {name} ON {table} (subject) WHERE subject <> 'a'", False, True),  # partial: holds only some rows
+    ],
+)
+def test_a_row_per_subject_is_taken_from_the_database_only_where_it_holds_every_row_unique(each_warehouse, subjects, index, one_per_subject, counted):
+    """A release sums its margins from cells only for a table with a row per subject. A unique
+    index on the subject column proves it without counting; a partial one proves nothing."""
+    table = f"source_{uuid.uuid4().hex[:8]}"
+    each_warehouse.replace_table(table, pd.DataFrame({"subject": pd.Series(subjects, dtype="string"), "region": ["north"] * 3}))
+    engine = each_warehouse.get_engine()
+    statements: list[str] = []
+    record = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    try:
+        with each_warehouse.begin() as connection:
+            connection.execute(sa.text(index.format(name=f'"ix_{table}"', table=f'"{table}"')))
+        sa.event.listen(engine, "before_cursor_execute", record)
+        with engine.connect() as connection:
+            assert _one_row_per_subject(connection, sa.table(table, sa.column("subject")), "subject") is one_per_subject
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        with each_warehouse.begin() as connection:
+            connection.execute(sa.text(f'DROP TABLE "{table}"'))
+    assert any("count(DISTINCT" in statement for statement in statements) is counted

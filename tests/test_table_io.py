@@ -243,16 +243,18 @@ def test_staging_nothing_is_refused_rather_than_keeping_an_earlier_staged_table(
 def test_a_table_is_published_indexed_on_its_lookup_columns_publication_after_publication(warehouse, name):
     """The indexes built while the checks run come with the swap; each build's names are its own
     (cut to PostgreSQL's 63 characters), so the next staging table is indexed while the published
-    one still holds the last ones."""
+    one still holds the last ones. The subject's index is unique where asked."""
     columns = ["subject_pseudonym_of_the_row", "at"]
     for value in range(3):
         warehouse.stage(name, pd.DataFrame({columns[0]: [f"s{value}"], "at": [datetime(2026, 1, 1)], "other": [value]}))
-        with warehouse.indexing_staged(name, columns):
+        with warehouse.indexing_staged(name, columns, unique=columns[:1]):
             assert warehouse.read_table(f"staging__{name}")["other"].tolist() == [value]
-        warehouse.publish(name, columns)
+        warehouse.publish(name, columns, unique=columns[:1])
         assert indexed_columns(warehouse, name) == [("at",), (columns[0],)]
+        assert indexed_columns(warehouse, name, unique=True) == [(columns[0],)]
     warehouse.stage(name, pd.DataFrame({columns[0]: ["s3"], "at": [datetime(2026, 1, 2)], "other": [3]}))
-    warehouse.publish(name, columns)  # not indexed while checked: the swap builds them
+    warehouse.publish(name, columns, unique=columns[:1])  # not indexed while checked: the swap builds them
+    assert indexed_columns(warehouse, name, unique=True) == [(columns[0],)]
     assert indexed_columns(warehouse, name) == [("at",), (columns[0],)]
     assert warehouse.read_table(name)["other"].tolist() == [3]
 
@@ -275,13 +277,26 @@ def test_a_table_indexed_beside_its_checks_is_published_with_statistics_on_postg
     assert int(re.search(r"rows=(\d+)", plan).group(1)) == 50, plan  # without statistics: 1,250 of the 5,000
 
 
-def test_an_index_that_cannot_be_built_fails_the_publication_after_the_checks_ran(warehouse):
-    warehouse.stage("unindexable", pd.DataFrame({"subject": ["s"]}))
+@pytest.mark.parametrize(
+    "subjects, indexed, unique, error",
+    [
+        (["s"], ["no_such_column"], [], "no_such_column"),
+        (["s", "s"], ["subject"], ["subject"], "(?i)unique"),  # a subject twice: the checks say so, the index cannot
+    ],
+)
+def test_an_index_that_cannot_be_built_fails_the_publication_not_the_checks(warehouse, subjects, indexed, unique, error):
+    """Built beside the checks, a failed index lets them finish (rows a unique index refuses fail
+    the contract's uniqueness expectation, which says which); the publication builds it again and
+    fails, and the table is not swapped in."""
+    warehouse.stage("unindexable", pd.DataFrame({"subject": subjects}))
     checked = []
-    with pytest.raises(sa.exc.DBAPIError, match="no_such_column"):
-        with warehouse.indexing_staged("unindexable", ["no_such_column"]):
-            checked.append(True)
+    with warehouse.indexing_staged("unindexable", indexed, unique):
+        checked.append(True)
     assert checked == [True]
+    with pytest.raises(sa.exc.DBAPIError, match=error):
+        warehouse.publish("unindexable", indexed, unique)
+    assert not warehouse.has_table("unindexable")
+    assert warehouse.read_table("staging__unindexable")["subject"].tolist() == subjects
 
 
 _ANY_TIME = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999_999))

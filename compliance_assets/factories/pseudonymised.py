@@ -190,6 +190,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
                 "dagster/column_lineage": lineage,
             },
             register.lookup_columns(name),
+            unique=[feature_set.subject_key],
         )
 
     return _pseudonymised

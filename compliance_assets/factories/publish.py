@@ -57,27 +57,29 @@ def stage_check_publish(
     metadata: Mapping[str, object],
     indexed: Sequence[str] = (),
     days: tuple[str, datetime, datetime] | None = None,
+    unique: Sequence[str] = (),
     after_staging: Callable[[int], Mapping[str, object]] | None = None,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
     """`frames` is one frame or an iterable of chunks, staged as they come. `after_staging(rows)`, when
     given, runs once everything is staged and adds to `metadata` (counts a chunked source only
     knows at its end). `days` = (clock column, start, end) publishes a partition: only those days'
     rows are replaced. The materialisation says how long its blocking checks took, so their cost
-    is plotted beside the row count."""
+    is plotted beside the row count. `indexed` are the columns rows are looked up by; those also in
+    `unique` get a unique index (a feature table's pseudonym)."""
     table_rows = None
     with warehouse.exclusive(table):
         staging, rows = warehouse.stage(table, frames)
         metadata = {**metadata, **(after_staging(rows) if after_staging else {})}
         swapped_in = days is None or not warehouse.has_table(table)  # else its rows are copied, and indexes would be wasted
-        with warehouse.indexing_staged(table, indexed if swapped_in else ()):
+        with warehouse.indexing_staged(table, indexed if swapped_in else (), unique):
             started = time.perf_counter()
             results = audit_staged(context, warehouse, staging, evaluations)
             checks_seconds = time.perf_counter() - started
         failed = [r.check_name for r in results if not r.passed]
         if not failed and days:
-            table_rows = warehouse.publish_days(table, *days, indexed=indexed)
+            table_rows = warehouse.publish_days(table, *days, indexed=indexed, unique=unique)
         elif not failed:
-            warehouse.publish(table, indexed)
+            warehouse.publish(table, indexed, unique)
     outcome = {"table": table, "rows": rows, "checks": {r.check_name: r.passed for r in results}}
     if failed:
         record_processing(context, "publication_blocked", outcome)

@@ -90,9 +90,26 @@ def _level_table(connection: sa.Connection, table: sa.TableClause, level: Sequen
 
 def _one_row_per_subject(connection: sa.Connection, table: sa.TableClause, subject: str) -> bool:
     """A feature table (every row its own subject, none missing) is grouped once into cells and
-    its margins summed from them: one GROUP BY instead of a COUNT(DISTINCT) per level."""
+    its margins summed from them: one GROUP BY instead of a COUNT(DISTINCT) per level. Where the
+    database itself holds the subject column unique (the pseudonymised tier publishes it so), only
+    a missing subject is looked for, by the index: counting 640,000 distinct pseudonyms took 0.4 s
+    on PostgreSQL, each time the release or one of its audits asked."""
+    if _held_unique(connection, table.name, subject):
+        missing = sa.select(sa.literal(1)).select_from(table).where(table.c[subject].is_(None)).limit(1)
+        return connection.execute(missing).first() is None
     rows, distinct = connection.execute(sa.select(sa.func.count(), sa.func.count(sa.distinct(table.c[subject])))).one()
     return rows == distinct
+
+
+def _held_unique(connection: sa.Connection, name: str, column: str) -> bool:
+    """A unique index on `column` alone, on every row (not partial) and in force (PostgreSQL marks
+    an index whose build failed invalid): only then may the database's word replace the count."""
+    return any(
+        index["unique"]
+        and index["column_names"] == [column]
+        and not any(option.endswith(("_where", "_invalid")) for option in index.get("dialect_options", {}))
+        for index in sa.inspect(connection).get_indexes(name)
+    )
 
 
 def _cells(connection: sa.Connection, table: sa.TableClause, dims: list[str], measures: Mapping[str, MeasureSpec], dtypes) -> pd.DataFrame:

@@ -67,7 +67,8 @@ class WarehouseResource(ConfigurableResource):
     def _begin_schema_change(self) -> Iterator[sa.Connection]:
         """One transaction that holds its DDL too. Python's sqlite3 opens a transaction only before
         a row change, so on SQLite a swap's DROP, RENAME and CREATE INDEX each committed on their
-        own (an index that failed left the new table swapped in); there it is begun explicitly,
+        own (an index that failed left the new table swapped in), as did a replacement's DROP and
+        CREATE (rows the driver refused left the table empty); there it is begun explicitly,
         IMMEDIATE, so that it waits for another writer rather than fail on an outdated snapshot."""
         with self.get_engine().begin() as connection:
             if connection.dialect.name == "sqlite":
@@ -290,8 +291,8 @@ class WarehouseResource(ConfigurableResource):
         return updated
 
     def replace_table(self, name: str, frame: pd.DataFrame) -> None:
-        """Replaces `name` with `frame` in one transaction."""
-        with self.begin() as connection:
+        """Replaces `name` with `frame` in one transaction, its DROP and CREATE included."""
+        with self._begin_schema_change() as connection:
             write_table(connection, name, frame)
 
     def stage(self, name: str, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> tuple[str, int]:

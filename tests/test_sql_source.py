@@ -142,7 +142,10 @@ def test_a_row_per_subject_is_taken_from_the_database_only_where_it_holds_every_
     each_warehouse.replace_table(table, pd.DataFrame({"subject": pd.Series(subjects, dtype="string"), "region": ["north"] * 3}))
     engine = each_warehouse.get_engine()
     statements: list[str] = []
-    record = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+
+    def record(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
     try:
         with each_warehouse.begin() as connection:
             connection.execute(sa.text(index.format(name=f'"ix_{table}"', table=f'"{table}"')))

@@ -299,6 +299,15 @@ def test_an_index_that_cannot_be_built_fails_the_publication_not_the_checks(ware
     assert warehouse.read_table("staging__unindexable")["subject"].tolist() == subjects
 
 
+def test_a_table_replaced_by_rows_the_database_refuses_keeps_its_rows(warehouse):
+    """Replacing is one transaction, its DROP and CREATE included: quarantined rows from earlier
+    days, kept by replacing the table with them plus the new ones, are not lost to a failed write."""
+    warehouse.replace_table("kept", pd.DataFrame({"reason": ["first day"]}))
+    with pytest.raises(pd.errors.DatabaseError, match="dict"):
+        warehouse.replace_table("kept", pd.DataFrame({"reason": pd.Series([{"not": "text"}], dtype=object)}))
+    assert warehouse.read_table("kept")["reason"].tolist() == ["first day"]
+
+
 _ANY_TIME = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999_999))
 # A few days or decades from one time: the column spans few enough days for the characters' table.
 _NEAR_TIMES = st.builds(

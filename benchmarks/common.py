@@ -34,8 +34,16 @@ class Timer:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this whole process so far, in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process's own program so far, in MB: Linux's `VmHWM`.
+
+    Not `getrusage`: Linux carries `ru_maxrss` across `exec`, and Python starts a subprocess with
+    `vfork`, so a worker started by `python -m benchmarks` after the cohort benchmark's 10 M-row
+    frames reported that parent's 3.6 GB as its own."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):  # not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _descendants(pid: int) -> list[int]:

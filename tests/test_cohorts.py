@@ -121,11 +121,15 @@ def test_summing_cells_equals_counting_rows_when_every_row_is_a_subject(rows, ma
 
 @settings(max_examples=300, deadline=None)
 @given(
-    keys=st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40), st.integers(-5, 30)), max_size=60),
+    keys=st.one_of(
+        st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40), st.integers(-5, 30)), max_size=60),
+        st.lists(st.one_of(st.integers(2**63 - 40, 2**63 - 1), st.integers(-(2**63), -(2**63) + 40)), max_size=60),
+    ),
     dtype=st.sampled_from(["Int64", "int64", "string", "object"]),
 )
 def test_one_row_per_subject_is_uniqueness_without_missing_keys(keys, dtype):
-    """Sorting hashes answers as a hash table would, collisions included (hash(-1) == hash(-2))."""
+    """Sorting hashes, or a bitmap of a dense range of integers (up to the ends of int64), answers
+    as a hash table would, collisions included (hash(-1) == hash(-2))."""
     if dtype == "int64":
         keys = [k for k in keys if k is not None]
     series = pd.Series(keys, dtype="object").astype(dtype) if dtype != "string" else pd.Series([None if k is None else str(k) for k in keys], dtype="string")

@@ -39,11 +39,20 @@ def peak_rss_mb() -> float:
     Not `getrusage`: Linux carries `ru_maxrss` across `exec`, and Python starts a subprocess with
     `vfork`, so a worker started by `python -m benchmarks` after the cohort benchmark's 10 M-row
     frames reported that parent's 3.6 GB as its own."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):  # not Linux
+    own_peak = _proc_kb("/proc/self/status", "VmHWM:")
+    if own_peak is None:  # not Linux
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return own_peak / 1024
+
+
+def _proc_kb(path: str, field: str) -> int | None:
+    """The kB figure of `field` in a /proc file (e.g. `Pss:` in smaps_rollup), or None if the
+    file or the field is not there (not Linux, or the process has ended)."""
+    try:
+        with open(path) as lines:
+            return next(int(line.split()[1]) for line in lines if line.startswith(field))
+    except (OSError, StopIteration):
+        return None
 
 
 def _descendants(pid: int) -> list[int]:
@@ -60,10 +69,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _proportional_kb(pid: int) -> int:
-    try:
-        return next(int(line.split()[1]) for line in open(f"/proc/{pid}/smaps_rollup") if line.startswith("Pss:"))
-    except (OSError, StopIteration):
-        return 0
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:") or 0
 
 
 def wait_measuring_tree(process: subprocess.Popen, interval: float = 0.25) -> float:

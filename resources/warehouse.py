@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from compliance_assets.privacy.ledger import LEDGER_COLUMNS, LEDGER_TABLE
 from compliance_assets.privacy.sql_source import declared_table
 from compliance_assets.privacy.summaries import Measure, summary_columns, summary_query
 from resources.table_reads import read_query
@@ -346,12 +347,13 @@ class WarehouseResource(ConfigurableResource):
                 kind = "UNIQUE INDEX" if wanted_unique else "INDEX"
                 connection.execute(sa.text(f"CREATE {kind} {index} ON {_quote(connection.engine, table)} ({_quote(connection.engine, column)})"))
 
-    def publish(self, name: str, indexed: Sequence[str] = (), unique: Sequence[str] = ()) -> None:
+    def publish(self, name: str, indexed: Sequence[str] = (), unique: Sequence[str] = (), ledger: pd.DataFrame | None = None) -> None:
         """Atomically swaps the staging table of `name` into place, indexed on `indexed` (the
         columns erasure and retention look rows up by, so they do not scan the table), uniquely on
         those in `unique` (a feature table's pseudonym: the database then holds it to a row per
         subject): the indexes `indexing_staged` built come with it, and any missing are built in
-        the same transaction."""
+        the same transaction. `ledger` rows (a cohort release's entries) are recorded in that
+        transaction too, so the ledger never misses a publication nor holds one that failed."""
         engine = self.get_engine()
         staging = STAGING_PREFIX + name
         quoted_staging, quoted_name = _quote(engine, staging), _quote(engine, name)
@@ -359,6 +361,18 @@ class WarehouseResource(ConfigurableResource):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name}"))
             connection.execute(sa.text(f"ALTER TABLE {quoted_staging} RENAME TO {quoted_name}"))
             self._index_missing(connection, name, name, indexed, unique)
+            if ledger is not None:
+                _record_in_ledger(connection, ledger)
+
+    def ledger(self, release: str, partition_key: str = "") -> pd.DataFrame:
+        """The ledger's rows of one release (and partition), oldest publication first."""
+        if not self.has_table(LEDGER_TABLE):
+            return pd.DataFrame(columns=LEDGER_COLUMNS)
+        table = _ledger_table(sa.MetaData())
+        query = sa.select(table).where(table.c.release == release, table.c.partition_key == partition_key).order_by(table.c.published_at, table.c.id)
+        with self.get_engine().connect() as connection:
+            frame = pd.read_sql(query, connection)
+        return frame[LEDGER_COLUMNS]
 
     def publish_days(self, name: str, clock: str, start: datetime, end: datetime, indexed: Sequence[str] = (), unique: Sequence[str] = ()) -> int:
         """Replaces only the rows of `name` whose `clock` is in [start, end) with the staged rows,
@@ -430,6 +444,46 @@ def ensure_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
             if attempt == 4:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+LEDGER_KEPT = 30  # publications per release and partition; older ones are deleted as a new one is recorded
+
+
+def _ledger_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        LEDGER_TABLE,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("release", sa.String(200), nullable=False, index=True),
+        sa.Column("partition_key", sa.String(200), nullable=False),
+        sa.Column("publication", sa.String(64), nullable=False),
+        sa.Column("published_at", sa.DateTime, nullable=False),
+        sa.Column("grouped_by", sa.Text, nullable=False),
+        sa.Column("entry", sa.Text, nullable=False),
+        sa.Column("subjects", sa.BigInteger, nullable=False),
+        sa.Column("shown", sa.Boolean, nullable=False),
+        sa.Column("carried", sa.Boolean, nullable=False),
+        sa.Column("measures", sa.Text),
+        sa.Column("register_version", sa.String(64), nullable=False),
+        sa.Column("code_version", sa.String(64), nullable=False),
+    )
+
+
+def _record_in_ledger(connection: sa.Connection, rows: pd.DataFrame) -> None:
+    """Appends a publication's entries, and keeps each release's last `LEDGER_KEPT` publications."""
+    table = _ledger_table(sa.MetaData())
+    table.create(connection, checkfirst=True)
+    if not len(rows):
+        return
+    records = rows[LEDGER_COLUMNS].astype(object).where(rows[LEDGER_COLUMNS].notna(), None).to_dict("records")
+    for record in records:
+        record["published_at"] = pd.Timestamp(record["published_at"]).to_pydatetime()
+    connection.execute(table.insert(), records)
+    release, partition_key = records[0]["release"], records[0]["partition_key"]
+    mine = (table.c.release == release) & (table.c.partition_key == partition_key)
+    recent = sa.select(table.c.publication).where(mine).group_by(table.c.publication).order_by(sa.func.max(table.c.published_at).desc()).limit(LEDGER_KEPT)
+    kept = [row[0] for row in connection.execute(recent)]
+    connection.execute(table.delete().where(mine, table.c.publication.not_in(kept)))
 
 
 def _index_name(table: str, column: str) -> str:

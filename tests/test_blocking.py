@@ -95,7 +95,7 @@ def test_cohort_release_under_k_is_blocked(local_env):
     assert run_job().success
     good = published(Tier.AGGREGATE, "engagement_cohorts")
 
-    def careless_release(frame, dimensions, subject, measures, k, margins, revealed):
+    def careless_release(frame, dimensions, subject, measures, k, margins, revealed, **_history):
         return release_cohorts(frame, dimensions, subject, measures, 2, margins, revealed)
 
     result = _run_with_engagement_release(careless_release)
@@ -130,7 +130,7 @@ def test_margins_that_give_away_suppressed_cohorts_are_blocked(local_env):
     assert run_job().success
     good = published(Tier.AGGREGATE, "engagement_cohorts")
 
-    def primary_only(frame, dimensions, subject, measures, k, margins, revealed):
+    def primary_only(frame, dimensions, subject, measures, k, margins, revealed, **_history):
         cells = release_cohorts(frame, dimensions, subject, measures, k)
         totals = [release_cohorts(frame, list(m), subject, measures, k).released for m in margins]
         return CohortRelease(pd.concat([cells.released, *totals], ignore_index=True), cells.suppressed, k, cells.detail_level)

@@ -105,6 +105,7 @@ def test_primary_suppression_alone_is_caught_by_the_audit_and_by_the_linear_syst
     assert set(exposed["exposure"]) == {
         "determined by the published totals",
         "a published total minus the released entries under it leaves fewer than k subjects",
+        "bounded by the published totals to an interval narrower than the protection level",
     }
     assert differencing_exposures(full.released, frame, DIMS, "subject", 50, [("d1",)]).empty
 

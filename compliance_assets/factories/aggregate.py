@@ -4,6 +4,8 @@
 from collections.abc import Callable
 from functools import partial
 
+import pandas as pd
+
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
@@ -24,13 +26,14 @@ from compliance_assets.factories.checks import (
 )
 from compliance_assets.contracts.suites import suite_for
 from compliance_assets.contracts.validation import validate
-from compliance_assets.factories.metadata import asset_facts, column, column_lineage
+from compliance_assets.factories.metadata import asset_facts, code_version, column, column_lineage, model_version
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, known_identifier_lookups, source_assets
-from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, CohortSource, FrameSource, MeasureSpec, release_cohorts
+from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, CohortSource, FrameSource, MeasureSpec, entries_of, release_cohorts
+from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.detection import KnownLookup, known_values
 from compliance_assets.privacy.sql_source import SqlSource
 from compliance_assets.register import Register
@@ -88,6 +91,9 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         **{m: [f"{cohort.source}.{spec.column or feature_set.subject_key}"] for m, spec in cohort.measures.items()},
     }
     lineage = column_lineage(sources_by_column)
+    rules = register.disclosure_rules(name)
+    register_version = code_version(register, name, None)
+    release_version = model_version(release, cohort.model_dump(mode="json"))
 
     @asset(
         **asset_facts(
@@ -108,9 +114,21 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     def _cohorts(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
         source, source_subjects = cohort_source(warehouse, source_table, feature_set.subject_key)
+        ledger = warehouse.ledger(name)
+        previous = previous_entries(ledger, cohort.dimensions, list(cohort.measures))
         with withheld_messages(f"the cohort release of '{name}'"):
-            result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed)
+            result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed, rules=rules, previous=previous)
         stats = result.stats
+        entries = ledger_rows(
+            entries_of(result),
+            cohort.dimensions,
+            [m for m in cohort.measures if m != SUBJECTS],
+            release=name,
+            publication=context.run.run_id,
+            published_at=pd.Timestamp.now(tz="UTC").tz_localize(None),
+            register_version=register_version,
+            code_version=release_version,
+        )
         yield from stage_check_publish(
             context,
             warehouse,
@@ -121,9 +139,12 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_identifiers(
                     key, staged.frame, {f"{cohort.source}.{feature_set.subject_key}": source_subjects, **known_identifier_lookups(warehouse, identifier_columns)}, None
                 ),
-                lambda staged: evaluate_k_anonymity(key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, stats),
+                lambda staged: evaluate_k_anonymity(key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, stats, previous),
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
-                lambda staged: evaluate_differencing(key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed),
+                lambda staged: evaluate_differencing(
+                    key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed, measures, rules, previous,
+                    ledger["publication"].nunique(),
+                ),
                 *([lambda staged: evaluate_client_isolation(key, staged.frame, source, cohort.dimensions, tenant)] if tenant else []),
                 *([dpia_evaluation(context, register, cohort.activity)] if guarded else []),
             ],
@@ -132,6 +153,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 "grouped_in": MetadataValue.text(warehouse.dialect if isinstance(source, SqlSource) else "pandas"),
                 "dagster/column_lineage": lineage,
             },
+            ledger=entries,
         )
 
     return _cohorts

@@ -11,7 +11,15 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue, PartitionsDefinition
 
 from compliance_assets.contracts.validation import ContractOutcome
-from compliance_assets.privacy.cohorts import CohortSource, differencing_exposures, recount, undersized_cohorts
+from compliance_assets.privacy.cohorts import (
+    DISCLOSURE_MECHANISM,
+    CohortSource,
+    DisclosureRules,
+    MeasureSpec,
+    disclosure_audit,
+    recount,
+    undersized_cohorts,
+)
 from compliance_assets.privacy.detection import KnownLookup, find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
@@ -129,8 +137,9 @@ def evaluate_k_anonymity(
     subject: str,
     k: int,
     release_stats: Mapping[str, int],
+    previous: pd.DataFrame | None = None,
 ) -> AssetCheckResult:
-    short = undersized_cohorts(released, source, dimensions, subject, k)
+    short = undersized_cohorts(released, source, dimensions, subject, k, previous)
     metadata: dict[str, object] = {
         "rule": f"every released cohort has ≥ {k} distinct subjects",
         "k": k,
@@ -152,18 +161,34 @@ def evaluate_differencing(
     k: int,
     margins: Sequence[Sequence[str]],
     revealed_elsewhere: Sequence[Sequence[str]],
+    measures: Mapping[str, MeasureSpec] | None = None,
+    rules: DisclosureRules = DisclosureRules(),
+    previous: pd.DataFrame | None = None,
+    publications: int = 0,
 ) -> AssetCheckResult:
-    """Audits the staged release as an attacker would: the counts of exposed cohorts stay out of
-    the metadata, only which cohort and why."""
-    exposed = differencing_exposures(released, source, dimensions, subject, k, margins, revealed_elsewhere)
+    """Audits the staged release as an attacker holding it and the ledger's last publication
+    would: the counts of exposed cohorts stay out of the metadata, only which cohort and why. The
+    narrowest interval is a range, not a count: it says how well the release protects."""
+    audit = disclosure_audit(released, source, dimensions, subject, k, margins, revealed_elsewhere, measures, rules, previous)
+    exposed = audit.exposed
+    protection = rules.protection or k
     metadata: dict[str, object] = {
-        "rule": f"no suppressed cohort under {k} can be solved for from the published cells and totals",
+        "rule": f"no withheld cohort under {k} can be solved for or bounded narrower than {protection} from the published "
+        "cells, totals and earlier publications, and no change of fewer than k subjects shows",
+        "mechanism": DISCLOSURE_MECHANISM,
         "k": k,
+        "protection_interval": protection,
         "rows_checked": len(released),
         "published_margins": len(margins),
         "margins_known_from_other_tables": len(revealed_elsewhere),
         "exposed_cohorts": len(exposed),
+        "measure_rule_violations": audit.measure_violations,
+        "rows_carried_forward": audit.carried,
+        "earlier_publications": publications,
     }
+    if audit.narrowest and audit.narrowest["width"] != float("inf"):
+        metadata["narrowest_interval_width"] = float(audit.narrowest["width"])
+        metadata["narrowest_interval"] = f"[{audit.narrowest['low']:g}, {audit.narrowest['high']:g}] at level {audit.narrowest['grouped_by']}"
     if len(exposed):
         metadata["exposed"] = _markdown_table(exposed.drop(columns="subjects"))
     return _result(asset_key, NO_DIFFERENCING, exposed.empty, metadata)

@@ -59,13 +59,15 @@ def stage_check_publish(
     days: tuple[str, datetime, datetime] | None = None,
     unique: Sequence[str] = (),
     after_staging: Callable[[int], Mapping[str, object]] | None = None,
+    ledger: pd.DataFrame | None = None,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
     """`frames` is one frame or an iterable of chunks, staged as they come. `after_staging(rows)`, when
     given, runs once everything is staged and adds to `metadata` (counts a chunked source only
     knows at its end). `days` = (clock column, start, end) publishes a partition: only those days'
     rows are replaced. The materialisation says how long its blocking checks took, so their cost
     is plotted beside the row count. `indexed` are the columns rows are looked up by; those also in
-    `unique` get a unique index (a feature table's pseudonym)."""
+    `unique` get a unique index (a feature table's pseudonym). `ledger` rows (a cohort release's
+    entries) are recorded in the publication's own transaction."""
     table_rows = None
     with warehouse.exclusive(table):
         staging, rows = warehouse.stage(table, frames)
@@ -79,7 +81,7 @@ def stage_check_publish(
         if not failed and days:
             table_rows = warehouse.publish_days(table, *days, indexed=indexed, unique=unique)
         elif not failed:
-            warehouse.publish(table, indexed, unique)
+            warehouse.publish(table, indexed, unique, ledger=ledger)
     outcome = {"table": table, "rows": rows, "checks": {r.check_name: r.passed for r in results}}
     if failed:
         record_processing(context, "publication_blocked", outcome)

@@ -9,7 +9,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.suppression import build_lattice, exposures, suppress
+from compliance_assets.privacy.ledger import entry_keys
+from compliance_assets.privacy.intervals import attacker_intervals, narrow_intervals, protect
+from compliance_assets.privacy.republication import History, carried_ranges, changes_to_carry, held_back, match_history
+from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, mark_sensitive, small
 
 SUBJECTS = "subjects"
 
@@ -65,6 +68,7 @@ class CohortRelease:
     suppressed: pd.DataFrame  # dimensions, grouped_by, subjects, suppression (primary | secondary)
     k: int
     detail_level: str
+    entries: pd.DataFrame | None = None  # every entry decided on: shown values, shown, carried (the ledger's rows)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -81,6 +85,7 @@ class CohortRelease:
             "subjects_covered": int(detail[SUBJECTS].sum()),
             "subjects_suppressed": int(hidden_detail[SUBJECTS].sum()),
             "min_released_cohort_size": int(sizes.min()) if len(sizes) else 0,
+            "rows_carried_forward": int(self.entries["carried"].sum()) if self.entries is not None else 0,
         }
 
 
@@ -108,6 +113,21 @@ def release_levels(
     return levels, published
 
 
+@dataclass(frozen=True)
+class DisclosureRules:
+    """What a release may reveal beyond k distinct subjects per shown row.
+
+    `protection`: the narrowest interval an attacker's linear programme may leave around a hidden
+    entry under k (default k: the attacker cannot tell the entry is small). `outcomes`: measures
+    that count or average a sensitive yes/no outcome (a sum or mean of a 0/1 column); a row whose
+    members all share the outcome or all lack it, or whose outcome count or its complement is 1 to
+    `min_numerator` - 1, is withheld like a small cohort, and so is such a remainder under a total."""
+
+    protection: int | None = None
+    outcomes: tuple[str, ...] = ()
+    min_numerator: int = 10
+
+
 def release_cohorts(
     source: pd.DataFrame | CohortSource,
     dimensions: Sequence[str],
@@ -116,36 +136,104 @@ def release_cohorts(
     k: int,
     margins: Sequence[Sequence[str]] = (),
     protected: Sequence[Sequence[str]] = (),
+    rules: DisclosureRules = DisclosureRules(),
+    previous: pd.DataFrame | None = None,
 ) -> CohortRelease:
     """Aggregates `source` per cohort and per published margin, and keeps only entries that are
-    at least `k` distinct subjects and that no combination of published totals gives away.
+    at least `k` distinct subjects, that no combination of published totals gives away exactly or
+    within the protection interval, and whose outcome measures keep their rule.
 
     `protected` margins are published elsewhere (another table on the same source sums to them):
-    they are not in this release but the attacker is assumed to know them.
+    they are not in this release but the attacker is assumed to know them. `previous` is the
+    ledger's last publication of this release (`ledger.previous_entries`): the release then
+    follows the change rule of `republication`, carrying rows forward rather than letting two
+    publications differ by fewer than k subjects.
     """
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
-    suppress(lattice, k)
+    with_outcomes(lattice, tables, measures, rules)
+    history = match_history(previous, tables[:published], dims) if previous is not None else None
+    carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
+    ranges: dict[tuple[int, int], tuple[float, float]] = {}
+    if history is not None:
+        carried, kept_hidden = held_back(history, lattice.values[:published], k)
+        for level in range(published):
+            lattice.suppressed[level] |= carried[level] | kept_hidden[level]
+    while True:
+        ranges = carried_ranges(history, carried, k) if history is not None else {}
+        protect(lattice, k, rules.protection or k, ranges)
+        if history is None:
+            break
+        fresh = [~lattice.suppressed[level] for level in range(len(levels))]
+        more = changes_to_carry(lattice, history, fresh, k)
+        if not any(m.any() for m in more):
+            break
+        for level in range(published):
+            carried[level] |= more[level]
+            lattice.suppressed[level] |= more[level]
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
-    released, suppressed = [], []
+    released, suppressed, entries = [], [], []
     for index in range(published):
         table = tables[index]
         hidden = lattice.suppressed[index]
-        released.append(table.loc[~hidden, ordered])
-        small = lattice.values[index] < k
+        carry = carried[index]
+        shown_table = _with_carried(table, carry, history, index, ordered) if carry.any() else table
+        released.append(shown_table.loc[~hidden | carry, ordered])
+        withheld = hidden & ~carry
         suppressed.append(
-            table.loc[hidden, [*dims, GROUPED_BY, SUBJECTS]].assign(
-                suppression=np.where(small[hidden], "primary", "secondary")
+            table.loc[withheld, [*dims, GROUPED_BY, SUBJECTS]].assign(
+                suppression=np.where(lattice.sensitive[index][withheld], "primary", "secondary")
             )
         )
+        entry = shown_table[ordered].copy()
+        if history is not None:
+            still_hidden = withheld & ~history.shown[index] & (history.rows[index] >= 0) & (np.abs(lattice.values[index] - history.reference[index]) < k)
+            entry[SUBJECTS] = np.where(still_hidden, history.reference[index], entry[SUBJECTS].to_numpy(dtype=np.int64))
+        entries.append(entry.assign(shown=~withheld, carried=carry))
     return CohortRelease(
         released=pd.concat(released, ignore_index=True),
         suppressed=pd.concat(suppressed, ignore_index=True),
         k=k,
         detail_level=level_label(dims),
+        entries=pd.concat(entries, ignore_index=True),
     )
+
+
+def with_outcomes(lattice: Lattice, tables: Sequence[pd.DataFrame], measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> Lattice:
+    """The outcome counts behind each entry's outcome measures (a mean's numerator is its rate
+    times the entry's subjects), for the measure rules."""
+    for name in rules.outcomes:
+        if name not in measures or measures[name].aggregation not in ("sum", "mean"):
+            raise ValueError(f"outcome measure '{name}' must be a sum or mean of a 0/1 column among {list(measures)}")
+    lattice.min_numerator = rules.min_numerator
+    lattice.outcomes = [
+        np.column_stack([_numerator(table, name, measures[name]) for name in rules.outcomes]) if rules.outcomes else np.zeros((len(table), 0), dtype=np.int64)
+        for table in tables
+    ]
+    lattice.sensitive = []
+    return lattice
+
+
+def _numerator(table: pd.DataFrame, name: str, spec: MeasureSpec) -> np.ndarray:
+    values = table[name].astype("Float64").fillna(0).to_numpy(dtype=float)
+    if spec.aggregation == "mean":
+        values = values * table[SUBJECTS].to_numpy(dtype=float)
+    return np.rint(values).astype(np.int64)
+
+
+def _with_carried(table: pd.DataFrame, carry: np.ndarray, history: History, level: int, ordered: list[str]) -> pd.DataFrame:
+    """`table` with the carried rows' shown values taken from the previous publication."""
+    shown = table.copy()
+    rows = history.rows[level][carry]
+    earlier = history.previous.iloc[rows]
+    for column in ordered[ordered.index(GROUPED_BY) + 1 :]:
+        values = pd.array(earlier[column].tolist(), dtype=shown[column].dtype)
+        column_values = shown[column].array.copy()
+        column_values[np.flatnonzero(carry)] = values
+        shown[column] = column_values
+    return shown
 
 
 def _tabulate(source, dims, subject, measures, margins, protected):
@@ -290,11 +378,36 @@ def undersized_cohorts(
     dimensions: Sequence[str],
     subject: str,
     k: int,
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Released rows (cohorts and margins) whose subjects, recounted from the source rather than
-    trusted from the release, number fewer than k."""
+    trusted from the release, number fewer than k. A row carried forward unchanged from the
+    ledger's last publication, where it was shown with at least k, shows that earlier count and is
+    not undersized."""
     counted = recount(released, source, dimensions, subject)
-    return counted.loc[counted["recounted"] < k].reset_index(drop=True)
+    short = counted.loc[counted["recounted"] < k].reset_index(drop=True)
+    if previous is None or not len(short):
+        return short
+    dims = list(dimensions)
+    earlier = previous.loc[previous["shown"] & (previous[SUBJECTS] >= k)]
+    carried = set(zip(earlier[GROUPED_BY].astype("string"), entry_keys(earlier, dims), earlier[SUBJECTS].astype("int64"), strict=True))
+    shown = released.assign(**{GROUPED_BY: released[GROUPED_BY].astype("string")}) if GROUPED_BY in released else released.assign(**{GROUPED_BY: level_label(dims)})
+    shown_keys = dict(zip(zip(shown[GROUPED_BY], entry_keys(shown, dims), strict=True), shown[SUBJECTS].astype("int64"), strict=True))
+    keep = [
+        (label, key, shown_keys.get((label, key))) not in carried
+        for label, key in zip(short[GROUPED_BY].astype("string"), entry_keys(short, dims), strict=True)
+    ]
+    return short.loc[keep].reset_index(drop=True)
+
+
+def entries_of(release: CohortRelease) -> pd.DataFrame:
+    """The ledger's entries of a release: its own, or (a replaced release that keeps none) its
+    shown rows and its suppressed ones."""
+    if release.entries is not None:
+        return release.entries
+    shown = release.released.assign(shown=True, carried=False)
+    hidden = release.suppressed.drop(columns="suppression", errors="ignore").assign(shown=False, carried=False)
+    return pd.concat([shown, hidden], ignore_index=True)
 
 
 def recount(released: pd.DataFrame, source: pd.DataFrame | CohortSource, dimensions: Sequence[str], column: str) -> pd.DataFrame:
@@ -342,6 +455,125 @@ def _with_nullable(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return table.astype({c: _nullable(table[c].dtype) for c in columns})
 
 
+DISCLOSURE_MECHANISM = "change rule: a shown row changes only with k or more subjects; smaller changes carry it forward"
+UNDER_K = "shown with fewer than k subjects"
+OUTCOME_RULE = "an outcome measure all or none of its subjects share, or counted under the minimum numerator"
+NARROW = "bounded by the published totals to an interval narrower than the protection level"
+STALE = "shows a count that is neither the current one nor the one the ledger last published"
+REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewer than k subjects since"
+SMALL_CHANGE = "a change of fewer than k subjects can be read from this and the last publication"
+
+
+@dataclass(frozen=True)
+class DisclosureAudit:
+    """What an attacker holding this release and the ledger's last publication can learn."""
+
+    exposed: pd.DataFrame  # dimensions, grouped_by, subjects, exposure
+    narrowest: dict[str, object] | None  # the narrowest interval left around a withheld entry under k
+    measure_violations: int
+    carried: int
+
+
+def disclosure_audit(
+    released: pd.DataFrame,
+    source: pd.DataFrame | CohortSource,
+    dimensions: Sequence[str],
+    subject: str,
+    k: int,
+    margins: Sequence[Sequence[str]] = (),
+    protected: Sequence[Sequence[str]] = (),
+    measures: Mapping[str, MeasureSpec] | None = None,
+    rules: DisclosureRules = DisclosureRules(),
+    previous: pd.DataFrame | None = None,
+) -> DisclosureAudit:
+    """Audits a release as the attacker sees it, recounting every entry from the source rather
+    than trusting the release: what the release does not show is unknown, a row that differs from
+    the truth must be the ledger's last published row (carried forward: the attacker bounds it
+    within k - 1), and then (1) nothing shown is under k or breaks a measure rule, (2) no
+    withheld entry under k is solved for exactly or bounded narrower than the protection level by
+    the shown rows and the margins other tables reveal, and (3) against the last publication, no
+    change of fewer than k subjects can be read and no withheld entry is revealed to within k."""
+    dims = list(dimensions)
+    measures = {name: spec for name, spec in (measures or {}).items() if name in rules.outcomes}
+    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
+    with_outcomes(lattice, tables, measures, rules)
+    mark_sensitive(lattice, k)
+    history = match_history(previous, tables[:published], dims) if previous is not None else None
+    labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
+    found: list[tuple[int, int, str]] = []
+    ranges: dict[tuple[int, int], tuple[float, float]] = {}
+    fresh_levels = []
+    carried = violations = 0
+    for index, level in enumerate(levels):
+        if index >= published:
+            fresh_levels.append(np.zeros(len(lattice.values[index]), dtype=bool))
+            continue
+        shown_subjects = _shown_counts(released.loc[labels == level_label(level)], tables[index], level)
+        present = ~np.isnan(shown_subjects)
+        fresh = present & (shown_subjects == lattice.values[index])
+        stale = present & ~fresh
+        if history is not None:
+            from_ledger = stale & history.shown[index] & (shown_subjects == history.reference[index])
+        else:
+            from_ledger = np.zeros_like(stale)
+        for entry in np.flatnonzero(stale):
+            if from_ledger[entry]:
+                ranges[(index, int(entry))] = (max(shown_subjects[entry] - (k - 1), 0.0), shown_subjects[entry] + (k - 1))
+            else:
+                found.append((index, int(entry), STALE))
+        carried += int(from_ledger.sum())
+        for entry in np.flatnonzero(fresh & lattice.sensitive[index]):
+            found.append((index, int(entry), UNDER_K if lattice.values[index][entry] < k else OUTCOME_RULE))
+            violations += int(lattice.values[index][entry] >= k)
+        lattice.suppressed[index] = ~fresh
+        fresh_levels.append(fresh)
+        if history is not None:
+            moved = np.abs(lattice.values[index] - history.reference[index])
+            found += [(index, int(e), REVEALED_LATER) for e in np.flatnonzero(fresh & ~history.shown[index] & (history.rows[index] >= 0) & (moved < k))]
+    found += exposures(lattice, k)
+    intervals = attacker_intervals(lattice, k, ranges)
+    protection = rules.protection or k
+    found += [(i.level, i.entry, NARROW) for i in narrow_intervals(intervals, protection)]
+    if history is not None:
+        known = [fresh_levels[level] & history.shown[level] if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]
+        changes = [lattice.values[level] - history.reference[level] if level < published else np.zeros_like(v) for level, v in enumerate(lattice.values)]
+        delta = Lattice(
+            lattice.levels,
+            changes,
+            lattice.cell_entry,
+            fixed=lattice.fixed,
+            suppressed=[~known_level for known_level in known],
+            sensitive=[small(np.abs(c), k) for c in changes],
+            signed=True,
+        )
+        found += [(level, entry, SMALL_CHANGE) for level, entry, _ in exposures(delta, k)]
+    keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
+    rows = [
+        {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}
+        for level, entry, reason in found
+    ]
+    narrowest = min(intervals, key=lambda i: i.width, default=None)
+    return DisclosureAudit(
+        exposed=pd.DataFrame(rows, columns=[*dims, GROUPED_BY, SUBJECTS, "exposure"]),
+        narrowest=None
+        if narrowest is None
+        else {"low": narrowest.low, "high": narrowest.high, "width": narrowest.width, GROUPED_BY: level_label(levels[narrowest.level])},
+        measure_violations=violations,
+        carried=carried,
+    )
+
+
+def _shown_counts(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str]) -> np.ndarray:
+    """For each of the level's entries, the subjects the release shows for it (NaN: not shown)."""
+    if not len(shown):
+        return np.full(len(table), np.nan)
+    if not level:
+        return np.full(len(table), float(shown[SUBJECTS].iloc[0]))
+    rows = _with_nullable(shown[[*level, SUBJECTS]].drop_duplicates(list(level)), level)
+    merged = table[list(level)].merge(rows, how="left", on=list(level))
+    return merged[SUBJECTS].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
 def differencing_exposures(
     released: pd.DataFrame,
     source: pd.DataFrame | CohortSource,
@@ -351,27 +583,5 @@ def differencing_exposures(
     margins: Sequence[Sequence[str]] = (),
     protected: Sequence[Sequence[str]] = (),
 ) -> pd.DataFrame:
-    """Audits a release as the attacker sees it: every entry the source has but the release does
-    not show is unknown, and the exposures are the ones the published totals give away anyway.
-    Entries are recounted from the source, so a release that misstates its counts is judged on
-    the truth."""
-    dims = list(dimensions)
-    levels, published, tables, lattice = _tabulate(source, dims, subject, {}, margins, protected)
-    labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
-    keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
-    for index, level in enumerate(levels):
-        keys = keys_per_level[index]
-        lattice.suppressed[index] |= lattice.values[index] < k
-        if index < published:
-            shown = released.loc[labels == level_label(level), list(level)].drop_duplicates()
-            if level:
-                merged = keys[list(level)].merge(_with_nullable(shown, level), how="left", indicator=True)
-                present = (merged["_merge"] == "both").to_numpy()
-            else:
-                present = np.full(len(keys), len(shown) > 0)
-            lattice.suppressed[index] |= ~present
-    rows = [
-        {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}
-        for level, entry, reason in exposures(lattice, k)
-    ]
-    return pd.DataFrame(rows, columns=[*dims, GROUPED_BY, SUBJECTS, "exposure"])
+    """The exposures of `disclosure_audit` for a release without history or measure rules."""
+    return disclosure_audit(released, source, dimensions, subject, k, margins, protected).exposed

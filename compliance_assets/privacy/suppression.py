@@ -30,10 +30,16 @@ class Lattice:
     cell_entry: list[np.ndarray]  # per level: the entry each detailed cell falls in
     fixed: frozenset[int] = frozenset()  # levels the attacker knows anyway (other tables reveal them)
     suppressed: list[np.ndarray] = field(default_factory=list)
+    sensitive: list[np.ndarray] = field(default_factory=list)  # entries that may not be revealed (under k, a measure rule)
+    outcomes: list[np.ndarray] = field(default_factory=list)  # per level: (entries × outcome measures) counts of an outcome
+    min_numerator: int = 0  # an outcome count (or its complement) of 1 to min_numerator - 1 may not be revealed
+    signed: bool = False  # values are changes since a publication: a total reveals their net sum
 
     def __post_init__(self) -> None:
         if not self.suppressed:
             self.suppressed = [np.zeros(len(v), dtype=bool) for v in self.values]
+        if not self.outcomes:
+            self.outcomes = [np.zeros((len(v), 0), dtype=np.int64) for v in self.values]
         self.pairs = [
             (coarse, fine, self._parents(coarse, fine))
             for coarse, fine in permutations(range(len(self.levels)), 2)
@@ -53,18 +59,51 @@ class Lattice:
         return parents
 
 
-def build_lattice(tables: Sequence[pd.DataFrame], levels: Sequence[Sequence[str]], fixed: Sequence[int] = ()) -> Lattice:
+def build_lattice(
+    tables: Sequence[pd.DataFrame],
+    levels: Sequence[Sequence[str]],
+    fixed: Sequence[int] = (),
+    values: Sequence[np.ndarray] | None = None,
+) -> Lattice:
     """`tables[j]` is level j's table (its dimensions and a `subjects` count) in
-    `groupby(sort=True)` order; `tables[0]` holds the detailed cells."""
+    `groupby(sort=True)` order; `tables[0]` holds the detailed cells. `values`, when given,
+    replaces the subject counts (a republication audits the changes since the last one)."""
     cells = tables[0]
-    values, cell_entry = [], []
+    counted, cell_entry = [], []
     for table, level in zip(tables, levels, strict=True):
-        values.append(table["subjects"].to_numpy(dtype=np.int64))
+        counted.append(table["subjects"].to_numpy(dtype=np.int64))
         if level:
             cell_entry.append(cells.groupby(list(level), dropna=False, observed=True, sort=True).ngroup().to_numpy(dtype=np.int64))
         else:
             cell_entry.append(np.zeros(len(cells), dtype=np.int64))
-    return Lattice([tuple(level) for level in levels], values, cell_entry, frozenset(fixed))
+    return Lattice([tuple(level) for level in levels], list(values) if values is not None else counted, cell_entry, frozenset(fixed))
+
+
+def small(values: np.ndarray, k: int) -> np.ndarray:
+    """Entries of 1 to k - 1 subjects (or changed by as many): an empty entry reveals no one."""
+    return (values > 0) & (values < k)
+
+
+def outcome_violations(outcomes: np.ndarray, sizes: np.ndarray, min_numerator: int) -> np.ndarray:
+    """Entries (rows of `outcomes`, one column per outcome measure) whose outcome is shared by all
+    of its subjects or none (l-diversity), or counted 1 to `min_numerator` - 1 either way (the
+    small-numbers rule of health statistics)."""
+    if outcomes.shape[1] == 0 or min_numerator <= 0:
+        return np.zeros(len(sizes), dtype=bool)
+    rest = sizes[:, None] - outcomes
+    homogeneous = (outcomes == 0) | (rest == 0)
+    few = ((outcomes > 0) & (outcomes < min_numerator)) | ((rest > 0) & (rest < min_numerator))
+    return ((homogeneous | few) & (sizes[:, None] > 0)).any(axis=1)
+
+
+def mark_sensitive(lattice: Lattice, k: int) -> Lattice:
+    """What may not be revealed: entries under k (an entry of rows without a subject too) and
+    entries whose outcome measures break their rule."""
+    lattice.sensitive = [
+        (values < k) | outcome_violations(outcomes, values, lattice.min_numerator)
+        for values, outcomes in zip(lattice.values, lattice.outcomes, strict=True)
+    ]
+    return lattice
 
 
 def suppress(lattice: Lattice, k: int) -> Lattice:
@@ -74,14 +113,16 @@ def suppress(lattice: Lattice, k: int) -> Lattice:
     single entry or smaller than k; the exact audit then catches what only a combination of
     totals reveals, and its fix adds the smallest released entry beside the exposed one.
     """
-    for level, values in enumerate(lattice.values):
-        lattice.suppressed[level] |= values < k
+    if not lattice.sensitive:
+        mark_sensitive(lattice, k)
+    for level, sensitive in enumerate(lattice.sensitive):
+        lattice.suppressed[level] |= sensitive
     while True:
         _apply_local_rule(lattice, k)
         exposed = determined_entries(lattice, k)
         if not exposed:
             return lattice
-        _suppress_beside(lattice, *exposed[0])
+        suppress_beside(lattice, *exposed[0])
 
 
 def exposures(lattice: Lattice, k: int) -> list[tuple[int, int, str]]:
@@ -91,10 +132,25 @@ def exposures(lattice: Lattice, k: int) -> list[tuple[int, int, str]]:
 
 
 def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndarray, k: int) -> np.ndarray:
+    """Released totals under which the hidden part is one entry, 1 to k - 1 subjects, or a group
+    whose outcome measures break their rule."""
     hidden = lattice.suppressed[fine]
-    count = np.bincount(parents, weights=hidden, minlength=len(lattice.values[coarse]))
-    total = np.bincount(parents, weights=np.where(hidden, lattice.values[fine], 0), minlength=len(lattice.values[coarse]))
-    return np.flatnonzero(~lattice.suppressed[coarse] & ((count == 1) | ((total > 0) & (total < k))))
+    size = len(lattice.values[coarse])
+    count = np.bincount(parents, weights=hidden, minlength=size)
+    total = np.bincount(parents, weights=np.where(hidden, lattice.values[fine], 0), minlength=size).astype(np.int64)
+    if lattice.signed:
+        # The net change of the hidden part is known: it must be none or at least k, and a lone
+        # hidden change is known exactly, which matters only when it is a small one.
+        lone_small = np.bincount(parents, weights=hidden & lattice.sensitive[fine], minlength=size)
+        return np.flatnonzero(~lattice.suppressed[coarse] & (small(np.abs(total), k) | ((count == 1) & (lone_small == 1))))
+    exposed = (count == 1) | small(total, k)
+    outcomes = lattice.outcomes[fine]
+    if outcomes.shape[1]:
+        parts = np.stack(
+            [np.bincount(parents, weights=np.where(hidden, outcomes[:, m], 0), minlength=size) for m in range(outcomes.shape[1])], axis=1
+        ).astype(np.int64)
+        exposed |= outcome_violations(parts, total, lattice.min_numerator)
+    return np.flatnonzero(~lattice.suppressed[coarse] & exposed)
 
 
 def _apply_local_rule(lattice: Lattice, k: int) -> None:
@@ -113,7 +169,7 @@ def _apply_local_rule(lattice: Lattice, k: int) -> None:
                 changed = True
 
 
-def _suppress_beside(lattice: Lattice, level: int, entry: int) -> None:
+def suppress_beside(lattice: Lattice, level: int, entry: int) -> None:
     """Hides the smallest released neighbour of an exposed entry: a sibling under a shared total,
     one of its own parts, or the total above it. A margin with no such neighbour is exposed
     through its cells, so their neighbours are the candidates."""
@@ -143,9 +199,11 @@ def _neighbours(lattice: Lattice, level: int, entry: int) -> list[tuple[int, int
 
 
 def determined_entries(lattice: Lattice, k: int) -> list[tuple[int, int]]:
-    """Suppressed entries under k whose value the linear system (margin = sum of its cells) pins
+    """Suppressed sensitive entries whose value the linear system (margin = sum of its cells) pins
     down: an unknown is determined exactly when every vector of the system's null space is zero
     there. Solved per connected component so the matrices stay small."""
+    if not lattice.sensitive:
+        mark_sensitive(lattice, k)
     unknowns = [(level, int(e)) for level, hidden in enumerate(lattice.suppressed) for e in np.flatnonzero(hidden)]
     if not unknowns:
         return []
@@ -161,7 +219,7 @@ def determined_entries(lattice: Lattice, k: int) -> list[tuple[int, int]]:
             if row:
                 rows.append(row)
     determined = _determined_columns(len(unknowns), rows)
-    return [unknowns[i] for i in determined if lattice.values[unknowns[i][0]][unknowns[i][1]] < k]
+    return [unknowns[i] for i in determined if lattice.sensitive[unknowns[i][0]][unknowns[i][1]]]
 
 
 def _determined_columns(size: int, rows: list[list[tuple[int, float]]]) -> list[int]:

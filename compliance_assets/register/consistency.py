@@ -19,6 +19,8 @@ def consistency_problems(register: Register) -> list[RegisterProblem]:
     problems += _source_problems(register)
     problems += _feature_problems(register)
     problems += _cohort_problems(register)
+    problems += _banding_problems(register)
+    problems += _measure_rule_problems(register)
     problems += _duplicate_names(register)
     problems += dpia_problems(register)
     return problems
@@ -201,4 +203,72 @@ def _duplicate_names(register: Register) -> list[RegisterProblem]:
             if name in seen:
                 out.append(register.files[file_key].problem((section, name), f"asset name already used in {seen[name]}"))
             seen[name] = file_key
+    return out
+
+
+def _banding_problems(register: Register) -> list[RegisterProblem]:
+    """Two bandings of one attribute in releases of one population give away the slices between
+    their bounds (0-17 beside 0-16 is the 17-year-olds), so dimensions derived from the same source
+    attribute must declare their bands, and two different bandings are refused. (Nested ones
+    could be audited together at the finer banding; until that audit exists they are refused too.)"""
+    file = register.files["cohorts.yaml"]
+    seen: dict[tuple[str, str], tuple[str, str, tuple[float, ...] | None]] = {}
+    out = []
+    for name, cohort in register.cohorts.items():
+        feature_set = register.feature_sets.get(cohort.source)
+        if feature_set is None:
+            continue
+        for position, dimension in enumerate(cohort.dimensions):
+            feature = feature_set.features.get(dimension)
+            if feature is None or len(feature.sources) != 1:
+                continue
+            attribute = (feature_set.subject_source, feature.sources[0])
+            bands = tuple(feature.bands) if feature.bands else None
+            earlier = seen.setdefault(attribute, (name, dimension, bands))
+            other_name, other_dimension, other_bands = earlier
+            if (other_name, other_dimension) == (name, dimension) or (other_dimension == dimension and register.cohorts[other_name].source == cohort.source):
+                continue
+            here = ("cohorts", name, "dimensions", position)
+            if bands is None or other_bands is None:
+                out.append(
+                    file.problem(
+                        here,
+                        f"'{name}.{dimension}' and '{other_name}.{other_dimension}' both derive from {feature.sources[0]}: "
+                        "declare each feature's bands so the two releases can be audited together",
+                    )
+                )
+            elif bands != other_bands:
+                kind = "nested" if set(bands) <= set(other_bands) or set(other_bands) <= set(bands) else "crossing"
+                out.append(
+                    file.problem(
+                        here,
+                        f"{kind} bandings of {feature.sources[0]}: '{name}.{dimension}' bands {list(bands)} and "
+                        f"'{other_name}.{other_dimension}' bands {list(other_bands)}; subtracting one release from the other "
+                        "reveals the slices between their bounds: publish both with one banding",
+                    )
+                )
+    return out
+
+
+def _measure_rule_problems(register: Register) -> list[RegisterProblem]:
+    """A sum or mean over a sensitive column is published only as an outcome count or rate (a 0/1
+    column), which the measure rules protect; magnitudes would need a dominance rule."""
+    file = register.files["cohorts.yaml"]
+    out = []
+    for name, cohort in register.cohorts.items():
+        feature_set = register.feature_sets.get(cohort.source)
+        if feature_set is None:
+            continue
+        for measure_name, measure in cohort.measures.items():
+            feature = feature_set.features.get(measure.column or "")
+            if feature is None or not register.is_sensitive(feature):
+                continue
+            if not register.is_binary(feature):
+                out.append(
+                    file.problem(
+                        ("cohorts", name, "measures", measure_name),
+                        f"'{measure.column}' is sensitive and not a 0/1 outcome: its {measure.aggregation} would reveal "
+                        "magnitudes of few subjects; publish a count or rate of a 0/1 outcome instead",
+                    )
+                )
     return out

@@ -120,6 +120,17 @@ class ProcessingActivity(Strict):
     training_use: bool
     cross_client_training: bool = False
     k_anonymity: int = Field(default=50, ge=2)
+    protection_interval: int | None = Field(
+        default=None,
+        ge=1,
+        description="The narrowest range an attacker may be able to bound a withheld cohort under k to, from "
+        "everything published (default: k, so nobody can tell the cohort is small)",
+    )
+    min_numerator: int = Field(
+        default=10,
+        ge=1,
+        description="Outcome counts (and their complements) of 1 to min_numerator - 1 are not published exactly",
+    )
     pseudonymisation_domain: Identifier | None = None
     reidentification_purposes: list[DataUse] = Field(
         default_factory=list, description="Data uses for which the mapping vault may return an identifier"
@@ -236,6 +247,16 @@ class Feature(Strict):
     minimisation: str = Field(min_length=1)
     necessity: str = Field(min_length=1)
     values: list[str] | None = Field(default=None, description="The only values the feature may take (its data contract).")
+    sensitive: bool = Field(
+        default=False,
+        description="Measures over this feature follow the measure rules even when its category is not special (Art. 9)",
+    )
+    bands: list[float] | None = Field(
+        default=None,
+        min_length=1,
+        description="The feature cuts its one numeric source attribute into bands starting at these bounds: "
+        "two releases of one population may use two bandings of an attribute only when one refines the other",
+    )
 
 
 class FeatureSet(Strict):

@@ -20,7 +20,8 @@ from compliance_assets.register.models import (
     RawSource,
     Retention,
 )
-from compliance_assets.register.taxonomy import is_within
+from compliance_assets.privacy.cohorts import DisclosureRules
+from compliance_assets.register.taxonomy import is_special_category, is_within
 from compliance_assets.dpia.document import DpiaDocument
 
 DPIA_FOLDER = "dpia"
@@ -106,6 +107,26 @@ class Register:
                 if set(shared) != dims and shared not in revealed:
                     revealed.append(shared)
         return revealed
+
+    @staticmethod
+    def is_sensitive(feature) -> bool:
+        """A special category (Art. 9), or a feature the register marks sensitive."""
+        return feature.sensitive or is_special_category(feature.category)
+
+    @staticmethod
+    def is_binary(feature) -> bool:
+        """A yes/no outcome: a boolean, or a feature whose values are 0 and 1."""
+        return feature.type == "boolean" or (feature.values is not None and set(feature.values) <= {"0", "1", "true", "false"})
+
+    def disclosure_rules(self, cohort_name: str) -> DisclosureRules:
+        """The release's measure rules and protection interval, from its activity and features."""
+        cohort = self.cohorts[cohort_name]
+        activity = self.activities[cohort.activity]
+        features = self.feature_sets[cohort.source].features
+        outcomes = tuple(
+            name for name, measure in cohort.measures.items() if measure.column in features and self.is_sensitive(features[measure.column])
+        )
+        return DisclosureRules(protection=activity.protection_interval, outcomes=outcomes, min_numerator=activity.min_numerator)
 
     def guarded_by_dpia(self, asset_name: str) -> bool:
         """A published (pseudonymised or aggregate) asset of an activity with a DPIA: its

@@ -1,0 +1,255 @@
+"""An independent attacker on published cohort tables.
+
+The tests use it to check what the project publishes against what an adversary can infer from it, so
+it deliberately imports nothing from `compliance_assets`, `resources` or `sensors`: a bug shared by the
+publisher and its own checks would go unnoticed. It only needs numpy, pandas and scipy's HiGHS solvers.
+
+Model: the attacker knows the universe of *atoms* (finest combinations of underlying attributes, not
+their counts) and, for each release, how every dimension is derived from an atom. Each published row is
+a linear equation over the unknown atom counts x >= 0; bounds on sums of x over any set of atoms are
+linear (or integer) programs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse import csr_array
+
+TOTAL = "(total)"
+
+
+@dataclass
+class Release:
+    """One publication: the table as published, its dimensions in order, and how each dimension's
+    value is derived from an atom (`derive[d](atoms) -> Series`, one value per atom). `measures` maps
+    a measure column to the atom-level unknown it sums (e.g. {"outcome": "outcome"}); measures the
+    attacker is not told about are ignored."""
+
+    table: pd.DataFrame
+    dimensions: list[str]
+    derive: dict[str, Callable[[pd.DataFrame], pd.Series]]
+    measures: dict[str, str] = field(default_factory=dict)
+
+
+def grouped_dims(row: pd.Series, release: Release) -> list[str]:
+    """The dimensions a row is grouped by: from `grouped_by`, else its non-missing dimension values."""
+    if "grouped_by" in row.index:
+        return [] if row["grouped_by"] == TOTAL else str(row["grouped_by"]).split(",")
+    return [d for d in release.dimensions if not pd.isna(row[d])]
+
+
+def coverage(release: Release, atoms: pd.DataFrame) -> list[tuple[pd.Series, np.ndarray]]:
+    """Each published row with the boolean mask of the atoms it counts. Derived values are compared
+    as plain objects, so categorical or interval labels match the labels written in the table."""
+    derived = {d: release.derive[d](atoms).astype(object).to_numpy() for d in release.dimensions}
+    out = []
+    for _, row in release.table.iterrows():
+        mask = np.ones(len(atoms), dtype=bool)
+        for d in grouped_dims(row, release):
+            mask &= derived[d] == row[d]
+        out.append((row, mask))
+    return out
+
+
+def _system(releases: list[Release], atoms: pd.DataFrame, bounded_by_subjects: bool):
+    """Equations A v = b over v = [x, y_1, ..., y_m] (one block of atom unknowns per measure), plus the
+    inequalities y <= x that hold when a measure counts subjects (e.g. those with an outcome)."""
+    n = len(atoms)
+    names = sorted({u for r in releases for u in r.measures.values()})
+    block = {None: 0, **{u: (i + 1) * n for i, u in enumerate(names)}}
+    rows, rhs = [], []
+    for release in releases:
+        for row, mask in coverage(release, atoms):
+            for col, unknown in [("subjects", None), *release.measures.items()]:
+                if col in row.index and not pd.isna(row[col]):
+                    a = np.zeros(n * (len(names) + 1))
+                    a[block[unknown] : block[unknown] + n] = mask
+                    rows.append(a)
+                    rhs.append(float(row[col]))
+    width = n * (len(names) + 1)
+    a_eq = np.array(rows).reshape(len(rows), width)
+    a_ub = np.zeros((0, width))
+    if bounded_by_subjects and names:
+        eye = np.eye(n)
+        a_ub = np.vstack([np.hstack([-eye] + [eye if u == v else 0 * eye for v in names]) for u in names])
+    return a_eq, np.array(rhs), a_ub, block, width
+
+
+def intervals(
+    releases: list[Release],
+    atoms: pd.DataFrame,
+    targets: list[np.ndarray | tuple[str, np.ndarray]],
+    integer: bool = False,
+    bounded_by_subjects: bool = True,
+) -> list[tuple[float, float]]:
+    """[min, max] of each target's sum subject to every published equation and unknowns >= 0.
+
+    A target is a boolean atom mask (sums subjects) or `(unknown, mask)` (sums a measure's unknown).
+    LP bounds are what the attacker can prove about the real numbers; `integer=True` tightens them with
+    integrality (MILP), which only ever narrows the interval. An unbounded maximum is `math.inf`."""
+    a_eq, b_eq, a_ub, block, width = _system(releases, atoms, bounded_by_subjects)
+    eq = {"A_eq": csr_array(a_eq), "b_eq": b_eq} if len(b_eq) else {}
+    constraints = [LinearConstraint(csr_array(a_eq), b_eq, b_eq)] if len(b_eq) else []
+    ub = {}
+    if a_ub.shape[0]:
+        constraints.append(LinearConstraint(csr_array(a_ub), -np.inf, 0))
+        ub = {"A_ub": csr_array(a_ub), "b_ub": np.zeros(a_ub.shape[0])}
+    out = []
+    for target in targets:
+        unknown, mask = target if isinstance(target, tuple) else (None, target)
+        c = np.zeros(width)
+        c[block[unknown] : block[unknown] + len(atoms)] = np.asarray(mask, dtype=float)
+        bound = []
+        for sign in (1, -1):
+            res = linprog(sign * c, **ub, **eq, bounds=(0, None), method="highs")
+            if res.status == 3:  # unbounded: only possible when maximising
+                bound.append(math.inf)
+                continue
+            if res.status != 0:
+                raise ValueError(f"published tables are inconsistent with the model: {res.message}")
+            if integer:
+                res = milp(sign * c, constraints=constraints, integrality=np.ones(width), bounds=Bounds(0, np.inf))
+                if res.status != 0:
+                    raise ValueError(f"no integer solution: {res.message}")
+            bound.append(round(sign * res.fun, 6))
+        out.append((bound[0], bound[1]))
+    return out
+
+
+def _key(row: pd.Series, dimensions: list[str]) -> tuple:
+    """A row's identity: its grouping and its dimension values, with every kind of missing as None."""
+    return (row.get("grouped_by"), *(None if pd.isna(row[d]) else row[d] for d in dimensions))
+
+
+def _by_key(table: pd.DataFrame, dimensions: list[str]) -> dict[tuple, pd.Series]:
+    return {_key(row, dimensions): row for _, row in table.iterrows()}
+
+
+def hidden_entries(
+    truth_tables: pd.DataFrame | list[pd.DataFrame], release: Release, atoms: pd.DataFrame
+) -> list[dict]:
+    """The entries of the true full table that the publication left out: what suppression must
+    protect. Each is {"key", "row", "mask", "true"}; `mask` is the atoms the entry counts."""
+    truth = pd.concat(truth_tables, ignore_index=True) if isinstance(truth_tables, list) else truth_tables
+    published = _by_key(release.table, release.dimensions)
+    hidden = Release(truth, release.dimensions, release.derive)
+    return [
+        {"key": _key(row, release.dimensions), "row": row, "mask": mask, "true": row["subjects"]}
+        for row, mask in coverage(hidden, atoms)
+        if _key(row, release.dimensions) not in published
+    ]
+
+
+def narrowest_hidden_interval(
+    releases: list[Release], truths: list, atoms: pd.DataFrame, k: int, integer: bool = False
+) -> list[dict]:
+    """Every hidden entry whose true value is below k (a small cohort the publisher had to protect)
+    with the attacker's [lo, hi] from all releases together, narrowest first. `truths[i]` is the true
+    full table of `releases[i]`."""
+    entries = [
+        {"release": i, **e}
+        for i, (release, truth) in enumerate(zip(releases, truths))
+        for e in hidden_entries(truth, release, atoms)
+        if e["true"] < k
+    ]
+    bounds = intervals(releases, atoms, [e["mask"] for e in entries], integer=integer)
+    found = [
+        {"release": e["release"], "key": e["key"], "true": e["true"], "lo": lo, "hi": hi}
+        for e, (lo, hi) in zip(entries, bounds)
+    ]
+    return sorted(found, key=lambda f: f["hi"] - f["lo"])
+
+
+def pinned(found: list[dict], protection: float) -> list[dict]:
+    """The hidden entries the attacker narrows to an interval narrower than `protection`."""
+    return [f for f in found if f["hi"] - f["lo"] < protection]
+
+
+def who_moved(
+    before: list[Release],
+    after: list[Release],
+    atoms: pd.DataFrame,
+    change: int = +1,
+    k: int = 50,
+    carried_forward_possible: bool = True,
+) -> set[int]:
+    """Atom positions where the |change| subject(s) added (change > 0) or removed (change < 0)
+    between two publications of the same releases can be, d_atom in {0, 1} with sum |change|.
+
+    A row published in both with a different count gives the exact equation sum(d) = sign*(new - old).
+    An unchanged row means sum(d) = 0 unless the publisher may carry a row forward while its true
+    change is below k (`carried_forward_possible`), in which case it only says |sum(d)| <= k - 1."""
+    if change == 0:
+        raise ValueError("nobody moved: change must be non-zero")
+    sign, n = (1 if change > 0 else -1), len(atoms)
+    rows, lo, hi = [], [], []
+    for old, new in zip(before, after):
+        published = _by_key(new.table, new.dimensions)
+        for row, mask in coverage(old, atoms):
+            now = published.get(_key(row, old.dimensions))
+            if now is None:
+                continue
+            delta = sign * (float(now["subjects"]) - float(row["subjects"]))
+            rows.append(mask)
+            lo.append(delta)
+            hi.append(k - 1 if delta == 0 and carried_forward_possible else delta)
+    a = np.vstack([*rows, np.ones(n)]).astype(float)
+    lo, hi = np.array([*lo, abs(change)], dtype=float), np.array([*hi, abs(change)], dtype=float)
+    keep = (lo > 0) | (hi < abs(change))  # 0 <= sum(d) <= |change| holds anyway: drop what says no more
+    keep[-1] = True
+    a, lo, hi = a[keep], lo[keep], hi[keep]
+    if abs(change) == 1:  # d is a unit vector e_j: check every j at once, exactly
+        return set(np.flatnonzero(((a >= lo[:, None]) & (a <= hi[:, None])).all(axis=0)).tolist())
+    # Atoms covered by the same rows are interchangeable: solve for z_class = how many of the moved
+    # subjects are in each class, repeatedly maximising those in classes not yet seen to be feasible.
+    classes, which = np.unique(a.T, axis=0, return_inverse=True)
+    which = which.ravel()
+    constraint = LinearConstraint(csr_array(classes.T), lo, hi)
+    sizes, seen = np.bincount(which).astype(float), np.zeros(len(classes), dtype=bool)
+    while True:
+        res = milp(-(~seen).astype(float), constraints=constraint, integrality=np.ones(len(classes)),
+                   bounds=Bounds(0, np.minimum(sizes, abs(change))))
+        if res.status != 0 or res.fun > -0.5:
+            return set(np.flatnonzero(seen[which]).tolist())
+        seen |= res.x > 0.5
+
+
+def revealed_attributes(atoms: pd.DataFrame, feasible: set[int]) -> dict[str, object]:
+    """The attributes shared by every atom the moved subject can be in: read off by the attacker."""
+    if not feasible:
+        return {}
+    where = atoms.iloc[sorted(feasible)]
+    return {col: where[col].iloc[0] for col in atoms.columns if where[col].nunique(dropna=False) == 1}
+
+
+def outcome_from_rate(rate, subjects):
+    """A published rate (mean of a binary outcome) times its cohort size gives back the outcome count."""
+    out = np.rint(np.asarray(rate, dtype=float) * np.asarray(subjects, dtype=float))
+    return int(out) if np.ndim(out) == 0 else pd.Series(out.astype(int), index=getattr(subjects, "index", None))
+
+
+def homogeneous_or_small(
+    table: pd.DataFrame, count_col: str = "subjects", *, outcome_col: str = "outcome", min_numerator: int = 10
+) -> pd.DataFrame:
+    """Published rows whose outcome count discloses something about individuals: nobody or everybody
+    in the cohort has the outcome (attribute disclosure), or the outcome count or its complement is a
+    small numerator (1..min_numerator-1)."""
+    rows = table[table[outcome_col].notna()]
+    o, n = rows[outcome_col].astype(float), rows[count_col].astype(float)
+
+    def small(v: pd.Series) -> pd.Series:
+        return (v >= 1) & (v <= min_numerator - 1)
+
+    return rows[(o == 0) | (o == n) | small(o) | small(n - o)]
+
+
+__all__ = [
+    "Release", "coverage", "intervals", "hidden_entries", "narrowest_hidden_interval", "pinned",
+    "who_moved", "revealed_attributes", "homogeneous_or_small", "outcome_from_rate",
+]

@@ -1,0 +1,171 @@
+"""The release engine against the independent attacker (`tests.attacker`), on generated tables and
+histories: no withheld cohort under k is bounded narrower than k by a linear programme over what
+was published, no shown outcome is shared by all or none of a cohort or counted under the
+minimum numerator, and one subject joining or leaving moves nothing the attacker can read.
+The register refuses what the engine cannot protect: crossing bandings, magnitudes of
+sensitive columns."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, release_cohorts
+from compliance_assets.privacy.ledger import ledger_rows, previous_entries
+from compliance_assets.register import RegisterError, load_register
+from tests.attacker import Release, homogeneous_or_small, narrowest_hidden_interval, pinned, revealed_attributes, who_moved
+from tests.conftest import REPO
+
+DIMS = ["d1", "d2"]
+MARGINS = [("d1",), ("d2",), ()]
+COUNT = {"subjects": MeasureSpec("count_subjects")}
+DOMAINS = {"d1": ["a", "b", "c"], "d2": ["x", "y", "z", "w"]}
+ATOMS = pd.DataFrame(list(itertools.product(*DOMAINS.values())), columns=DIMS)
+
+
+def _frame(sizes: list[int], outcomes: list[int] | None = None) -> pd.DataFrame:
+    rows = []
+    for (d1, d2), size, outcome in zip(ATOMS.itertuples(index=False), sizes, outcomes or [0] * len(sizes), strict=True):
+        rows += [{"d1": d1, "d2": d2, "outcome": int(i < outcome)} for i in range(size)]
+    frame = pd.DataFrame(rows, columns=[*DIMS, "outcome"])
+    return frame.assign(subject=range(len(frame)))
+
+
+def _attacker_release(table: pd.DataFrame) -> Release:
+    return Release(table=table, dimensions=DIMS, derive={d: (lambda atoms, d=d: atoms[d]) for d in DIMS})
+
+
+def _truth(frame: pd.DataFrame) -> pd.DataFrame:
+    tables = []
+    for level in [tuple(DIMS), *MARGINS]:
+        label = ",".join(level) if level else "(total)"
+        counted = frame.groupby(list(level)).size().rename("subjects").reset_index() if level else pd.DataFrame({"subjects": [len(frame)]})
+        tables.append(counted.assign(grouped_by=label))
+    return pd.concat(tables, ignore_index=True)
+
+
+sizes = st.lists(st.integers(0, 40), min_size=len(ATOMS), max_size=len(ATOMS))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=sizes, k=st.sampled_from([5, 10]))
+def test_no_withheld_cohort_under_k_is_bounded_narrower_than_k(sizes, k):
+    frame = _frame(sizes)
+    if frame.empty:
+        return
+    release = release_cohorts(frame, DIMS, "subject", COUNT, k, MARGINS)
+    found = narrowest_hidden_interval([_attacker_release(release.released)], [_truth(frame)], ATOMS, k)
+    assert not pinned(found, k), found[:3]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=sizes, data=st.data())
+def test_shown_outcomes_keep_the_measure_rules(sizes, data):
+    outcomes = [data.draw(st.integers(0, size)) for size in sizes]
+    frame = _frame(sizes, outcomes)
+    if frame.empty:
+        return
+    measures = {**COUNT, "outcome": MeasureSpec("sum", "outcome")}
+    release = release_cohorts(frame, DIMS, "subject", measures, 5, MARGINS, rules=DisclosureRules(outcomes=("outcome",), min_numerator=3))
+    assert homogeneous_or_small(release.released, outcome_col="outcome", min_numerator=3).empty
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(0, 40), min_size=len(ATOMS), max_size=len(ATOMS)), steps=st.lists(st.tuples(st.booleans(), st.integers(0, len(ATOMS) - 1)), min_size=1, max_size=4))
+def test_one_subject_joining_or_leaving_moves_nothing_readable(sizes, steps):
+    k = 5
+    frame = _frame(sizes)
+    if frame.empty:
+        return
+    release = release_cohorts(frame, DIMS, "subject", COUNT, k, MARGINS)
+    for number, (joins, atom) in enumerate(steps):
+        members = frame.index[(frame["d1"] == ATOMS.iloc[atom]["d1"]) & (frame["d2"] == ATOMS.iloc[atom]["d2"])]
+        if joins:
+            newcomer = pd.DataFrame([ATOMS.iloc[atom].to_dict() | {"outcome": 0, "subject": 10_000 + number}])
+            frame = pd.concat([frame, newcomer], ignore_index=True)
+        elif len(members):
+            frame = frame.drop(index=members[0]).reset_index(drop=True)
+        else:
+            continue
+        ledger = ledger_rows(
+            release.entries, DIMS, [], release="r", publication=str(number), published_at=pd.Timestamp("2026-01-01") + pd.Timedelta(days=number),
+            register_version="r", code_version="c",
+        )
+        later = release_cohorts(frame, DIMS, "subject", COUNT, k, MARGINS, previous=previous_entries(ledger, DIMS, []))
+        moved = who_moved([_attacker_release(release.released)], [_attacker_release(later.released)], ATOMS, change=1 if joins else -1, k=k)
+        assert revealed_attributes(ATOMS, moved) == {}
+        release = later
+
+
+def _register_with(tmp_path, features_extra: str, cohorts_extra: str):
+    copy = tmp_path / "register"
+    shutil.copytree(REPO / "register", copy)
+    features = copy / "features.yaml"
+    features.write_text(features.read_text().replace("  census_features:\n", "  census_features:\n", 1).replace("      sex:\n", features_extra + "      sex:\n", 1))
+    cohorts = copy / "cohorts.yaml"
+    cohorts.write_text(cohorts.read_text() + cohorts_extra)
+    return copy
+
+
+PARTNER_BANDS = """      age_band_partner:
+        type: string
+        category: user.demographic.age_range
+        identifier: quasi
+        sources: [census_respondents.age]
+        extraction: Age cut into a partner registry's bands
+        minimisation: Bands replace the exact age
+        necessity: Figures comparable with the partner registry
+{bands}"""
+PARTNER_RELEASE = """
+  census_partner_cohorts:
+    activity: census_statistics
+    description: Respondents per the partner registry's age bands.
+    source: census_features
+    dimensions: [age_band_partner, sex]
+    measures:
+      subjects: {aggregation: count_subjects, description: Distinct respondents in the cohort}
+"""
+OWN_RELEASE = """
+  census_age_cohorts:
+    activity: census_statistics
+    description: Respondents per age band.
+    source: census_features
+    dimensions: [age_band, sex]
+    measures:
+      subjects: {aggregation: count_subjects, description: Distinct respondents in the cohort}
+"""
+
+
+@pytest.mark.parametrize(
+    ("bands", "message"),
+    [
+        ("        bands: [17, 24, 34, 44, 54, 64]\n", "crossing bandings of census_respondents.age"),
+        ("", "declare each feature's bands"),
+    ],
+)
+def test_two_bandings_of_one_attribute_are_refused_naming_both_releases(tmp_path, bands, message):
+    copy = _register_with(tmp_path, PARTNER_BANDS.format(bands=bands), OWN_RELEASE + PARTNER_RELEASE)
+    with pytest.raises(RegisterError) as raised:
+        load_register(copy)
+    text = str(raised.value)
+    assert message in text
+    assert "census_age_cohorts.age_band" in text and "census_partner_cohorts.age_band_partner" in text
+
+
+def test_one_banding_in_two_releases_loads(tmp_path):
+    copy = _register_with(tmp_path, "", OWN_RELEASE)
+    assert "census_age_cohorts" in load_register(copy).cohorts
+
+
+def test_a_magnitude_of_a_sensitive_column_is_refused(tmp_path):
+    copy = tmp_path / "register"
+    shutil.copytree(REPO / "register", copy)
+    features = copy / "features.yaml"
+    features.write_text(features.read_text().replace("        category: user.behavior\n", "        category: user.behavior\n        sensitive: true\n", 1))
+    with pytest.raises(RegisterError, match="is sensitive and not a 0/1 outcome"):
+        load_register(copy)

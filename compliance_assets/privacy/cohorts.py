@@ -531,7 +531,7 @@ def disclosure_audit(
             moved = np.abs(lattice.values[index] - history.reference[index])
             found += [(index, int(e), REVEALED_LATER) for e in np.flatnonzero(fresh & ~history.shown[index] & (history.rows[index] >= 0) & (moved < k))]
     found += exposures(lattice, k)
-    intervals = attacker_intervals(lattice, k, ranges)
+    intervals = attacker_intervals(lattice, k, ranges, rules.protection or k)
     protection = rules.protection or k
     found += [(i.level, i.entry, NARROW) for i in narrow_intervals(intervals, protection)]
     if history is not None:

@@ -5,7 +5,7 @@ give away as a single value. An attacker also knows that counts are never negati
 programme over the same equations then bounds some hidden entries to a narrow range ("between 0
 and 8") without pinning them. For every hidden entry that may not be revealed, this computes the
 attacker's feasible interval [low, high] over every published equation, with counts ≥ 0 and with
-the ranges carried-forward entries are known to lie in (HiGHS through scipy's `linprog`). A
+the ranges carried-forward entries are known to lie in (HiGHS, through its own Python binding `highspy`). A
 release is safe when each such interval is at least `protection` wide: with the default k, the
 attacker cannot even tell that the cohort is under k (tau-Argus's protection levels, as one width).
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
+import highspy
 import numpy as np
-from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
-from scipy.sparse import vstack as scipy_vstack
 
 from compliance_assets.privacy.suppression import Lattice, mark_sensitive, suppress, suppress_beside
 
@@ -38,12 +38,14 @@ class Interval:
 Ranges = Mapping[tuple[int, int], tuple[float, float]]
 
 
-def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None) -> list[Interval]:
+def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, protection: float | None = None) -> list[Interval]:
     """The feasible interval of every suppressed sensitive entry. `ranges` bounds hidden entries
     the attacker knows approximately (a row carried forward from an earlier publication lies
     within k - 1 of the value it shows). An entry whose cells no published equation constrains is
     [0, ∞) without a programme; otherwise its maximum is solved first, and its minimum only when
-    the maximum is finite."""
+    the maximum is finite. With `protection`, an entry already seen to span that much across
+    feasible points gets that inner range (at least as wide as the truth) instead of its own
+    programmes: only the narrow-looking ones are solved exactly."""
     if not lattice.sensitive:
         mark_sensitive(lattice, k)
     ranges = dict(ranges or {})
@@ -72,16 +74,123 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None) -
     constraints = [cells for cells, _ in equalities] + [cells for cells, _, _ in bounded]
     components = _components(len(hidden_cells), constraints)
     constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
-    found, systems = [], {}
-    for level, entry, cells, offset in targets:
+    truth = lattice.values[0][hidden_cells].astype(float)
+    found: dict[int, Interval] = {}
+    groups: dict[frozenset, list[int]] = {}
+    for number, (level, entry, cells, offset) in enumerate(targets):
         if not len(cells):
-            found.append(Interval(level, entry, float(offset), float(offset)))
+            found[number] = Interval(level, entry, float(offset), float(offset))
         elif not constrained.intersection(components[cells].tolist()):
-            found.append(Interval(level, entry, float(offset), np.inf))
+            found[number] = Interval(level, entry, float(offset), np.inf)
         else:
-            low, high = _bounds(cells, components, equalities, bounded, systems)
-            found.append(Interval(level, entry, low + offset, high + offset))
-    return found
+            groups.setdefault(frozenset(components[cells].tolist()), []).append(number)
+    for wanted, numbers in groups.items():
+        system = _System(components, wanted, equalities, bounded)
+        members = [system.index[targets[n][2]] for n in numbers]
+        for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection), strict=True):
+            level, entry, _, offset = targets[number]
+            found[number] = Interval(level, entry, low + offset, high + offset)
+    return [found[n] for n in range(len(targets))]
+
+
+class _System:
+    """One component's equations in a HiGHS model built once: each target only changes the
+    objective, and the solver starts from the last optimal basis. A pool of feasible points (the
+    truth, and every optimum found) spares the programmes of targets whose values across the pool
+    already differ by the protection level."""
+
+    def __init__(self, components: np.ndarray, wanted: frozenset, equalities, bounded):
+        self.variables = np.flatnonzero(np.isin(components, list(wanted)))
+        self.index = np.full(len(components), -1, dtype=np.int64)
+        self.index[self.variables] = np.arange(len(self.variables))
+        rows = [(c, v, v) for c, v in equalities if components[c[0]] in wanted]
+        self.equalities = len(rows)
+        rows += [(c, low, high) for c, low, high in bounded if components[c[0]] in wanted]
+        self.matrix = _matrix([self.index[c] for c, _, _ in rows], len(self.variables))
+        self.lower = np.array([low for _, low, _ in rows], dtype=float)
+        self.upper = np.array([high for _, _, high in rows], dtype=float)
+        self.solver = self._model(self.upper)
+        self.pool: list[np.ndarray] = []
+        self.cost = np.zeros(len(self.variables))
+
+    def _model(self, upper: np.ndarray) -> highspy.Highs:
+        solver = _solver()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(self.variables), len(self.lower)
+        lp.col_cost_ = np.zeros(len(self.variables))
+        lp.col_lower_ = np.zeros(len(self.variables))
+        lp.col_upper_ = np.full(len(self.variables), highspy.kHighsInf)
+        lp.row_lower_ = self.lower
+        lp.row_upper_ = np.where(np.isinf(upper), highspy.kHighsInf, upper)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = self.matrix.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = self.matrix.indices.astype(np.int32)
+        lp.a_matrix_.value_ = self.matrix.data
+        solver.passModel(lp)
+        return solver
+
+    def feasible(self, point: np.ndarray) -> bool:
+        sums = self.matrix @ point
+        return bool(np.all(sums >= self.lower - 1e-6) and np.all(sums <= self.upper + 1e-6) and np.all(point >= -1e-9))
+
+    def ranges(self, members: list[np.ndarray], truth: np.ndarray, protection: float | None) -> list[tuple[float, float]]:
+        if self.feasible(truth):
+            self.pool.append(truth)
+        out = []
+        for cells in members:
+            if protection is not None and self.pool:
+                sums = np.vstack(self.pool)[:, cells].sum(axis=1) if len(self.pool) > 1 else np.array([self.pool[0][cells].sum()])
+                if sums.max() - sums.min() >= protection:
+                    out.append((float(sums.min()), float(sums.max())))
+                    continue
+            objective = np.zeros(len(self.variables))
+            objective[cells] = 1.0
+            high = self.solve(objective, maximise=True)
+            low = 0.0 if high == np.inf else self.solve(objective, maximise=False)
+            out.append((low, high))
+        return out
+
+    def solve(self, objective: np.ndarray, maximise: bool) -> float:
+        """The objective's maximum or minimum; its optimum joins the pool."""
+        changed = np.flatnonzero(objective != self.cost)
+        if len(changed):
+            self.solver.changeColsCost(len(changed), changed.astype(np.int32), objective[changed])
+            self.cost = objective.copy()
+        self.solver.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
+        self.solver.run()
+        status = self.solver.getModelStatus()
+        if status == highspy.HighsModelStatus.kInfeasible and self.equalities:
+            # Subjects with rows in several cells: a total counts them once, so it is at most
+            # the sum of its cells, not equal to it.
+            upper = self.upper.copy()
+            upper[: self.equalities] = np.inf
+            self.upper, self.equalities = upper, 0
+            self.solver = self._model(upper)
+            self.cost = np.zeros(len(self.variables))
+            return self.solve(objective, maximise)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return np.inf
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"the attacker's linear programme failed: {self.solver.modelStatusToString(status)}")
+        self.pool.append(np.array(self.solver.getSolution().col_value))
+        return float(self.solver.getInfo().objective_function_value)
+
+
+@cache
+def _solver() -> highspy.Highs:
+    """One solver per process, its model replaced for each component: HiGHS prints its banner
+    when a solver is made, before any option can silence it."""
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    return solver
+
+
+def _matrix(rows: list[np.ndarray], width: int) -> csr_matrix:
+    if not rows:
+        return csr_matrix((0, width))
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    columns = np.concatenate(rows)
+    return csr_matrix((np.ones(len(columns)), columns, starts), shape=(len(rows), width))
 
 
 def narrow_intervals(intervals: list[Interval], protection: int) -> list[Interval]:
@@ -111,62 +220,12 @@ def _components(size: int, groups: list[np.ndarray]) -> np.ndarray:
     return np.array([find(i) for i in range(size)])
 
 
-def _bounds(cells: np.ndarray, components: np.ndarray, equalities, bounded, systems: dict) -> tuple[float, float]:
-    """min and max of the target's sum over the component its cells belong to (each component's
-    system built once, in `systems`)."""
-    wanted = frozenset(components[cells].tolist())
-    if wanted not in systems:
-        variables = np.flatnonzero(np.isin(components, list(wanted)))
-        index = np.full(len(components), -1, dtype=np.int64)
-        index[variables] = np.arange(len(variables))
-        a_eq, b_eq = _rows([(c, v) for c, v in equalities if components[c[0]] in wanted], index, len(variables))
-        limits = [(c, low, high) for c, low, high in bounded if components[c[0]] in wanted]
-        a_ub, b_ub = _rows([(c, high) for c, _, high in limits] + [(c, -low) for c, low, _ in limits], index, len(variables), negate_from=len(limits))
-        systems[wanted] = (variables, index, a_eq, b_eq, a_ub, b_ub)
-    variables, index, a_eq, b_eq, a_ub, b_ub = systems[wanted]
-    objective = np.zeros(len(variables))
-    objective[index[cells]] = 1.0
-    out = []
-    for sign in (-1.0, 1.0):
-        if out and out[0] == np.inf:
-            out.append(0.0)  # unbounded above: the range is wide whatever its minimum
-            break
-        solved = linprog(sign * objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-        if solved.status == 2 and a_eq is not None:
-            # Subjects with rows in several cells: a total counts them once, so it is at most
-            # the sum of its cells, not equal to it.
-            relaxed_ub = -a_eq if a_ub is None else scipy_vstack([a_ub, -a_eq])
-            relaxed_b = -b_eq if b_ub is None else np.concatenate([b_ub, -b_eq])
-            solved = linprog(sign * objective, A_ub=relaxed_ub, b_ub=relaxed_b, bounds=(0, None), method="highs")
-        if solved.status == 3:  # unbounded: only the maximum can be
-            out.append(np.inf)
-        elif solved.status != 0:
-            raise RuntimeError(f"the attacker's linear programme failed: {solved.message}")
-        else:
-            out.append(sign * solved.fun)
-    high, low = out
-    return low, high
-
-
-def _rows(rows, index: np.ndarray, width: int, negate_from: int | None = None):
-    if not rows:
-        return None, None
-    data, cols, starts, rhs = [], [], [0], []
-    for number, (cells, value) in enumerate(rows):
-        coefficient = -1.0 if negate_from is not None and number >= negate_from else 1.0
-        cols.extend(index[cells].tolist())
-        data.extend([coefficient] * len(cells))
-        starts.append(len(cols))
-        rhs.append(float(value))
-    return csr_matrix((data, cols, starts), shape=(len(rows), width)), np.array(rhs)
-
-
 def protect(lattice: Lattice, k: int, protection: int, ranges: Ranges | None = None) -> Lattice:
     """Suppression until neither the exact audit nor the attacker's linear programme finds an
     entry it may not reveal: each narrow interval hides the smallest released entry beside it."""
     while True:
         suppress(lattice, k)
-        narrow = narrow_intervals(attacker_intervals(lattice, k, ranges), protection)
+        narrow = narrow_intervals(attacker_intervals(lattice, k, ranges, protection), protection)
         if not narrow:
             return lattice
         suppress_beside(lattice, narrow[0].level, narrow[0].entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInPro
 from compliance_assets.definitions import build_definitions
 from compliance_assets.factories.naming import Tier, table_name
 from resources.warehouse import WarehouseResource
+from tests.attacker import Release, revealed_attributes, who_moved
 from tests.conftest import small_run_config
 
 
@@ -112,3 +114,16 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str):
             return value
         time.sleep(1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def attributes_read_off(before: pd.DataFrame, after: pd.DataFrame, dims: list[str], change: int, k: int = 50) -> dict[str, object]:
+    """What the independent attacker (`tests.attacker`) reads off one subject joining (change +1)
+    or leaving (-1) between two publications of a cohort table: the attributes every place the
+    subject can have been shares. Empty when the publications give nothing away."""
+    values = [sorted(set(before[d].dropna()) | set(after[d].dropna())) for d in dims]
+    atoms = pd.DataFrame(list(itertools.product(*values)), columns=dims)
+
+    def release(table: pd.DataFrame) -> Release:
+        return Release(table=table, dimensions=dims, derive={d: (lambda frame, d=d: frame[d]) for d in dims})
+
+    return revealed_attributes(atoms, who_moved([release(before)], [release(after)], atoms, change=change, k=k))

@@ -11,7 +11,8 @@ from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.register import load_register
 from compliance_assets.rights.locate import locate_subject
 from tests.conftest import REPO, small_run_config
-from tests.helpers import published, resource, run_job
+from tests.helpers import attributes_read_off, published, resource, run_job
+from tests.test_erasure import COHORT_DIMS
 
 
 def _tick(sensor, defs, warehouse, cursor=None):
@@ -47,6 +48,7 @@ def test_a_new_withdrawal_recomputes_the_consent_based_assets(local_env):
     with warehouse.begin() as connection:
         withdrawal.to_sql(table_name(Tier.RAW, "consent_records"), connection, if_exists="append", index=False)
 
+    before = {name: published(Tier.AGGREGATE, name) for name in COHORT_DIMS}
     (second,), _ = _tick(sensor, defs, warehouse, cursor)
     assert second.run_key != first.run_key
     refresh = defs.resolve_job_def("consent_refresh").execute_in_process(
@@ -55,3 +57,6 @@ def test_a_new_withdrawal_recomputes_the_consent_based_assets(local_env):
     )
     assert refresh.success
     assert pseudonym not in set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])
+    # The attacker subtracts the cohort tables from before the withdrawal: nothing of the subject shows.
+    for name, dims in COHORT_DIMS.items():
+        assert attributes_read_off(before[name], published(Tier.AGGREGATE, name), dims, change=-1) == {}

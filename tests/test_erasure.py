@@ -15,8 +15,10 @@ from compliance_assets.definitions import build_definitions
 from compliance_assets.factories.naming import Tier, table_name
 from compliance_assets.privacy.normalise import normalise_email
 from resources.requests import PrivacyRequests
-from tests.conftest import run_cli
-from tests.helpers import kill_while_locked, resource, run_job
+from tests.conftest import run_cli, small_run_config
+from tests.helpers import attributes_read_off, kill_while_locked, published, resource, run_job
+
+COHORT_DIMS = {"engagement_cohorts": ["workspace_id", "age_band", "engagement_segment"], "region_cohorts": ["workspace_id", "region"]}
 
 DERIVED_TABLES_EXEMPT = {"audit__trail", table_name(Tier.RAW, "consent_records")}  # by pseudonym / Art. 17(3)
 
@@ -162,6 +164,7 @@ def test_the_sensor_launches_requests_then_refreshes_the_cohorts(local_env):
     assert launch.run_key == request_id and launch.job_name == "privacy_request"
     assert email not in str(launch.run_config) and email not in str(launch.tags)
 
+    before = {name: published(Tier.AGGREGATE, name, defs) for name in COHORT_DIMS}
     assert _serve(defs, request_id).success
     with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
         (refresh,) = list(sensor(context))
@@ -170,6 +173,15 @@ def test_the_sensor_launches_requests_then_refreshes_the_cohorts(local_env):
     assert PrivacyRequests(vault).get(request_id).status == "done"
     with build_sensor_context(instance=instance, resources={"pseudonym_vault": vault}, definitions=defs) as context:
         assert list(sensor(context)) == []
+
+    # The refresh the sensor asks for, then the attacker's subtraction: nothing of the erased subject shows.
+    refreshed = defs.resolve_job_def("cohort_refresh").execute_in_process(
+        run_config={k: v for k, v in small_run_config().items() if k != "resources"},
+        instance=instance, asset_selection=refresh.asset_selection, raise_on_error=False,
+    )
+    assert refreshed.success
+    for name, dims in COHORT_DIMS.items():
+        assert attributes_read_off(before[name], published(Tier.AGGREGATE, name, defs), dims, change=-1) == {}
 
 
 def test_a_backlog_is_served_in_one_run_and_one_bad_request_does_not_stop_the_others(local_env):

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, release_cohorts
+from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.register import RegisterError, load_register
 from tests.attacker import Release, homogeneous_or_small, narrowest_hidden_interval, pinned, revealed_attributes, who_moved
@@ -162,10 +162,54 @@ def test_one_banding_in_two_releases_loads(tmp_path):
     assert "census_age_cohorts" in load_register(copy).cohorts
 
 
-def test_a_magnitude_of_a_sensitive_column_is_refused(tmp_path):
+def test_a_magnitude_of_a_sensitive_column_is_under_the_p_percent_rule(tmp_path):
     copy = tmp_path / "register"
     shutil.copytree(REPO / "register", copy)
     features = copy / "features.yaml"
     features.write_text(features.read_text().replace("        category: user.behavior\n", "        category: user.behavior\n        sensitive: true\n", 1))
-    with pytest.raises(RegisterError, match="is sensitive and not a 0/1 outcome"):
-        load_register(copy)
+    rules = load_register(copy).disclosure_rules("engagement_cohorts")
+    assert rules.magnitudes == ("opens",) and rules.p_percent == 10.0
+
+
+def _p_percent_breaches(frame: pd.DataFrame, shown: pd.DataFrame, column: str, p: float) -> list:
+    """Shown rows whose members' contributions fail the p % rule, recomputed from the rows."""
+    breaches = []
+    for row in shown.itertuples(index=False):
+        grouped = [d for d in DIMS if d in str(row.grouped_by).split(",")]
+        members = frame
+        for d in grouped:
+            members = members.loc[members[d] == getattr(row, d)]
+        values = members[column].abs().sort_values(ascending=False).to_numpy()
+        if len(values) and values[0] > 0:
+            second = values[1] if len(values) > 1 else 0.0
+            if values.sum() - values[0] - second < p / 100 * values[0]:
+                breaches.append(row)
+    return breaches
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=sizes, data=st.data())
+def test_shown_magnitudes_keep_the_p_percent_rule(sizes, data):
+    frame = _frame(sizes)
+    if frame.empty:
+        return
+    amounts = data.draw(st.lists(st.sampled_from([0, 1, 5, 20, 1_000, 50_000]), min_size=len(frame), max_size=len(frame)))
+    frame = frame.assign(amount=amounts)
+    measures = {**COUNT, "amount": MeasureSpec("sum", "amount")}
+    release = release_cohorts(frame, DIMS, "subject", measures, 5, MARGINS, rules=DisclosureRules(magnitudes=("amount",), p_percent=10))
+    assert _p_percent_breaches(frame, release.released, "amount", 10) == []
+    exposed = disclosure_audit(release.released, frame, DIMS, "subject", 5, MARGINS, (), measures, DisclosureRules(magnitudes=("amount",)))
+    assert exposed.exposed.empty
+
+
+def test_one_dominant_contributor_is_withheld_and_the_audit_sees_it():
+    frame = _frame([30] * len(ATOMS)).assign(amount=1)
+    frame.loc[0, "amount"] = 1_000_000  # one subject dominates its cell, and every total above it
+    measures = {**COUNT, "amount": MeasureSpec("sum", "amount")}
+    rules = DisclosureRules(magnitudes=("amount",))
+    release = release_cohorts(frame, DIMS, "subject", measures, 5, MARGINS, rules=rules)
+    assert _p_percent_breaches(frame, release.released, "amount", 10) == []
+    plain = release_cohorts(frame, DIMS, "subject", measures, 5, MARGINS)
+    assert _p_percent_breaches(frame, plain.released, "amount", 10)
+    audit = disclosure_audit(plain.released, frame, DIMS, "subject", 5, MARGINS, (), measures, rules)
+    assert audit.measure_violations > 0

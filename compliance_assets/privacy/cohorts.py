@@ -12,7 +12,7 @@ import pandas as pd
 from compliance_assets.privacy.ledger import entry_keys
 from compliance_assets.privacy.intervals import attacker_intervals, narrow_intervals, protect
 from compliance_assets.privacy.republication import History, carried_ranges, changes_to_carry, held_back, match_history
-from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, mark_sensitive, small
+from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
 
 SUBJECTS = "subjects"
 
@@ -32,11 +32,14 @@ class CohortSource(Protocol):
     """Where a release and its audits count subjects: a frame in memory (`FrameSource`) or a
     warehouse table that groups in SQL (`privacy.sql_source.SqlSource`). Both give each level's
     table (its dimensions, measures and distinct `subjects`, the dimensions it rolls up present
-    but empty, a `grouped_by` label) in `groupby(sort=True)` order."""
+    but empty, a `grouped_by` label) in `groupby(sort=True)` order, and each detailed cell's
+    total, largest and second-largest contribution of a subject to a column (the p % rule)."""
 
     def level_tables(
         self, dims: list[str], levels: Sequence[Sequence[str]], subject: str, measures: Mapping[str, MeasureSpec]
     ) -> list[pd.DataFrame]: ...
+
+    def top_contributions(self, dims: list[str], subject: str, column: str) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,20 @@ class FrameSource:
 
     def level_tables(self, dims, levels, subject, measures) -> list[pd.DataFrame]:
         return level_tables(self.frame, dims, levels, subject, measures)
+
+    def top_contributions(self, dims: list[str], subject: str, column: str) -> pd.DataFrame:
+        """Per detailed cell: the sum of each subject's |contribution| to `column`, and the two largest."""
+        per_subject = self.frame.groupby([*dims, subject], dropna=False, observed=True, sort=False)[column].sum().abs().rename(VALUE).reset_index()
+        ranked = per_subject.sort_values(VALUE, ascending=False, kind="stable")
+        rank = ranked.groupby(dims, dropna=False, observed=True, sort=False).cumcount()
+        grouped = ranked.groupby(dims, dropna=False, observed=True, sort=True)
+        out = grouped[VALUE].sum().rename(TOTAL).to_frame()
+        out[FIRST] = ranked.loc[rank == 0].groupby(dims, dropna=False, observed=True, sort=True)[VALUE].sum()
+        out[SECOND] = ranked.loc[rank == 1].groupby(dims, dropna=False, observed=True, sort=True)[VALUE].sum()
+        return out.fillna(0.0).reset_index()
+
+
+VALUE, TOTAL, FIRST, SECOND = "_value", "_total", "_first", "_second"
 
 
 def as_source(source: pd.DataFrame | CohortSource) -> CohortSource:
@@ -121,11 +138,16 @@ class DisclosureRules:
     entry under k (default k: the attacker cannot tell the entry is small). `outcomes`: measures
     that count or average a sensitive yes/no outcome (a sum or mean of a 0/1 column); a row whose
     members all share the outcome or all lack it, or whose outcome count or its complement is 1 to
-    `min_numerator` - 1, is withheld like a small cohort, and so is such a remainder under a total."""
+    `min_numerator` - 1, is withheld like a small cohort, and so is such a remainder under a total.
+    `magnitudes`: sums or means of a sensitive magnitude; a row (or a remainder) where the total
+    less its two largest contributions is under `p_percent` of the largest is withheld (the p %
+    rule: the second contributor would estimate the largest within p %)."""
 
     protection: int | None = None
     outcomes: tuple[str, ...] = ()
     min_numerator: int = 10
+    magnitudes: tuple[str, ...] = ()
+    p_percent: float = 10.0
 
 
 def release_cohorts(
@@ -153,7 +175,7 @@ def release_cohorts(
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
-    with_outcomes(lattice, tables, measures, rules)
+    with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     history = match_history(previous, tables[:published], dims) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
@@ -201,19 +223,41 @@ def release_cohorts(
     )
 
 
-def with_outcomes(lattice: Lattice, tables: Sequence[pd.DataFrame], measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> Lattice:
-    """The outcome counts behind each entry's outcome measures (a mean's numerator is its rate
-    times the entry's subjects), for the measure rules."""
-    for name in rules.outcomes:
+def with_measure_rules(
+    lattice: Lattice,
+    tables: Sequence[pd.DataFrame],
+    measures: Mapping[str, MeasureSpec],
+    rules: DisclosureRules,
+    source: pd.DataFrame | CohortSource,
+    dims: list[str],
+    subject: str,
+) -> Lattice:
+    """What the measure rules judge: the outcome counts behind each entry's outcome measures (a
+    mean's numerator is its rate times the entry's subjects), and each entry's total, largest and
+    second-largest contribution to its magnitude measures (from the source, not the release)."""
+    for name in (*rules.outcomes, *rules.magnitudes):
         if name not in measures or measures[name].aggregation not in ("sum", "mean"):
-            raise ValueError(f"outcome measure '{name}' must be a sum or mean of a 0/1 column among {list(measures)}")
-    lattice.min_numerator = rules.min_numerator
+            raise ValueError(f"measure '{name}' under a measure rule must be a sum or mean among {list(measures)}")
+    lattice.min_numerator, lattice.p_percent = rules.min_numerator, rules.p_percent
     lattice.outcomes = [
         np.column_stack([_numerator(table, name, measures[name]) for name in rules.outcomes]) if rules.outcomes else np.zeros((len(table), 0), dtype=np.int64)
         for table in tables
     ]
+    if rules.magnitudes:
+        cells = np.stack([_cell_contributions(source, tables[0], dims, subject, measures[name].column) for name in rules.magnitudes], axis=1)
+        lattice.dominance = [
+            cells if level == 0 else grouped_dominance(cells, lattice.cell_entry[level], len(lattice.values[level])) for level in range(len(tables))
+        ]
     lattice.sensitive = []
     return lattice
+
+
+def _cell_contributions(source, cells: pd.DataFrame, dims: list[str], subject: str, column: str) -> np.ndarray:
+    """(cells × [total, largest, second]) in the order of the detailed cells' table."""
+    found = as_source(source).top_contributions(dims, subject, column)
+    found = found.astype({d: cells[d].dtype for d in dims})
+    merged = cells[dims].merge(found, how="left", on=dims)
+    return merged[[TOTAL, FIRST, SECOND]].astype("Float64").fillna(0.0).to_numpy(dtype=float)
 
 
 def _numerator(table: pd.DataFrame, name: str, spec: MeasureSpec) -> np.ndarray:
@@ -457,7 +501,7 @@ def _with_nullable(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 DISCLOSURE_MECHANISM = "change rule: a shown row changes only with k or more subjects; smaller changes carry it forward"
 UNDER_K = "shown with fewer than k subjects"
-OUTCOME_RULE = "an outcome measure all or none of its subjects share, or counted under the minimum numerator"
+OUTCOME_RULE = "a measure rule: an outcome all or none of its subjects share or counted under the minimum numerator, or one contributor dominating a magnitude (p % rule)"
 NARROW = "bounded by the published totals to an interval narrower than the protection level"
 STALE = "shows a count that is neither the current one nor the one the ledger last published"
 REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewer than k subjects since"
@@ -494,9 +538,9 @@ def disclosure_audit(
     the shown rows and the margins other tables reveal, and (3) against the last publication, no
     change of fewer than k subjects can be read and no withheld entry is revealed to within k."""
     dims = list(dimensions)
-    measures = {name: spec for name, spec in (measures or {}).items() if name in rules.outcomes}
+    measures = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes)}
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
-    with_outcomes(lattice, tables, measures, rules)
+    with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     mark_sensitive(lattice, k)
     history = match_history(previous, tables[:published], dims) if previous is not None else None
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)

@@ -12,7 +12,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from compliance_assets.privacy.cohorts import (
+    FIRST,
     ROWS,
+    SECOND,
+    TOTAL,
+    VALUE,
     SUBJECTS,
     MeasureSpec,
     check_measures,
@@ -69,6 +73,33 @@ class SqlSource:
             if _one_row_per_subject(connection, table, subject):
                 return tables_from_cells(_cells(connection, table, dims, measures, dtypes), dtypes, dims, levels, measures)
             return [with_empty_dims(_level_table(connection, table, level, subject, measures, dtypes), dtypes, dims, level) for level in levels]
+
+
+    def top_contributions(self, dims: list[str], subject: str, column: str) -> pd.DataFrame:
+        """Per detailed cell, from one query: the sum of each subject's |contribution| to `column`,
+        and the two largest (a window over the per-subject sums)."""
+        table = declared_table(self.engine, self.table, [*dims, subject, column])
+        dtypes = {d: pandas_dtype(table.c[d].type) for d in dims}
+        value = table.c[column] if not isinstance(table.c[column].type, sa.Boolean) else sa.cast(table.c[column], sa.Integer)
+        per_subject = (
+            sa.select(*(table.c[d] for d in dims), sa.func.abs(sa.func.coalesce(sa.func.sum(sa.cast(value, sa.Float)), 0.0)).label(VALUE))
+            .group_by(*(table.c[d] for d in dims), table.c[subject])
+            .subquery()
+        )
+        keys = [per_subject.c[d] for d in dims]
+        ranked = sa.select(
+            *keys, per_subject.c[VALUE], sa.func.row_number().over(partition_by=keys, order_by=per_subject.c[VALUE].desc()).label("_rank")
+        ).subquery()
+        rank, amount = ranked.c["_rank"], ranked.c[VALUE]
+        query = sa.select(
+            *(ranked.c[d] for d in dims),
+            sa.func.coalesce(sa.func.sum(amount), 0).label(TOTAL),
+            sa.func.coalesce(sa.func.max(sa.case((rank == 1, amount))), 0).label(FIRST),
+            sa.func.coalesce(sa.func.max(sa.case((rank == 2, amount))), 0).label(SECOND),
+        ).group_by(*(ranked.c[d] for d in dims))
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(query, connection, dtype_backend="numpy_nullable")
+        return frame.astype({d: dtypes[d] for d in dims if dtypes[d] != "object"} | {TOTAL: "float64", FIRST: "float64", SECOND: "float64"})
 
 
 def _level_table(connection: sa.Connection, table: sa.TableClause, level: Sequence[str], subject: str, measures, dtypes) -> pd.DataFrame:

@@ -34,12 +34,16 @@ class Lattice:
     outcomes: list[np.ndarray] = field(default_factory=list)  # per level: (entries × outcome measures) counts of an outcome
     min_numerator: int = 0  # an outcome count (or its complement) of 1 to min_numerator - 1 may not be revealed
     signed: bool = False  # values are changes since a publication: a total reveals their net sum
+    dominance: list[np.ndarray] = field(default_factory=list)  # per level: (entries × magnitude measures × [total, largest, second])
+    p_percent: float = 10.0  # no contributor may be estimated within p % by the second largest
 
     def __post_init__(self) -> None:
         if not self.suppressed:
             self.suppressed = [np.zeros(len(v), dtype=bool) for v in self.values]
         if not self.outcomes:
             self.outcomes = [np.zeros((len(v), 0), dtype=np.int64) for v in self.values]
+        if not self.dominance:
+            self.dominance = [np.zeros((len(v), 0, 3)) for v in self.values]
         self.pairs = [
             (coarse, fine, self._parents(coarse, fine))
             for coarse, fine in permutations(range(len(self.levels)), 2)
@@ -96,12 +100,49 @@ def outcome_violations(outcomes: np.ndarray, sizes: np.ndarray, min_numerator: i
     return ((homogeneous | few) & (sizes[:, None] > 0)).any(axis=1)
 
 
+def dominance_violations(dominance: np.ndarray, p_percent: float) -> np.ndarray:
+    """Entries (rows of `dominance`: per magnitude measure its total, largest and second largest
+    contribution) where the p % rule fails: the total less the two largest contributions is under
+    p % of the largest, so the second contributor can estimate the largest within p %."""
+    if dominance.shape[1] == 0:
+        return np.zeros(len(dominance), dtype=bool)
+    total, first, second = dominance[..., 0], dominance[..., 1], dominance[..., 2]
+    return ((first > 0) & (total - first - second < p_percent / 100 * first)).any(axis=1)
+
+
+def top_two(parents: np.ndarray, first: np.ndarray, second: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every parent, the two largest of its children's largest and second-largest values."""
+    values = np.concatenate([first, second])
+    owners = np.concatenate([parents, parents])
+    order = np.lexsort((-values, owners))
+    values, owners = values[order], owners[order]
+    starts = np.searchsorted(owners, np.arange(size))
+    ends = np.searchsorted(owners, np.arange(size), side="right")
+    last = max(len(values) - 1, 0)
+    padded = values if len(values) else np.zeros(1)
+    return (
+        np.where(ends > starts, padded[np.minimum(starts, last)], 0.0),
+        np.where(ends > starts + 1, padded[np.minimum(starts + 1, last)], 0.0),
+    )
+
+
+def grouped_dominance(dominance: np.ndarray, parents: np.ndarray, size: int, members: np.ndarray | None = None) -> np.ndarray:
+    """The (total, largest, second) of each parent, from those of its `members` children (all by default)."""
+    if members is not None:
+        dominance, parents = dominance[members], parents[members]
+    out = np.zeros((size, dominance.shape[1], 3))
+    for measure in range(dominance.shape[1]):
+        out[:, measure, 0] = np.bincount(parents, weights=dominance[:, measure, 0], minlength=size)
+        out[:, measure, 1], out[:, measure, 2] = top_two(parents, dominance[:, measure, 1], dominance[:, measure, 2], size)
+    return out
+
+
 def mark_sensitive(lattice: Lattice, k: int) -> Lattice:
     """What may not be revealed: entries under k (an entry of rows without a subject too) and
-    entries whose outcome measures break their rule."""
+    entries whose outcome or magnitude measures break their rule."""
     lattice.sensitive = [
-        (values < k) | outcome_violations(outcomes, values, lattice.min_numerator)
-        for values, outcomes in zip(lattice.values, lattice.outcomes, strict=True)
+        (values < k) | outcome_violations(outcomes, values, lattice.min_numerator) | dominance_violations(dominance, lattice.p_percent)
+        for values, outcomes, dominance in zip(lattice.values, lattice.outcomes, lattice.dominance, strict=True)
     ]
     return lattice
 
@@ -150,6 +191,8 @@ def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndar
             [np.bincount(parents, weights=np.where(hidden, outcomes[:, m], 0), minlength=size) for m in range(outcomes.shape[1])], axis=1
         ).astype(np.int64)
         exposed |= outcome_violations(parts, total, lattice.min_numerator)
+    if lattice.dominance[fine].shape[1]:
+        exposed |= dominance_violations(grouped_dominance(lattice.dominance[fine], parents, size, hidden), lattice.p_percent) & (count > 0)
     return np.flatnonzero(~lattice.suppressed[coarse] & exposed)
 
 

@@ -20,7 +20,6 @@ def consistency_problems(register: Register) -> list[RegisterProblem]:
     problems += _feature_problems(register)
     problems += _cohort_problems(register)
     problems += _banding_problems(register)
-    problems += _measure_rule_problems(register)
     problems += _duplicate_names(register)
     problems += dpia_problems(register)
     return problems
@@ -245,30 +244,6 @@ def _banding_problems(register: Register) -> list[RegisterProblem]:
                         f"{kind} bandings of {feature.sources[0]}: '{name}.{dimension}' bands {list(bands)} and "
                         f"'{other_name}.{other_dimension}' bands {list(other_bands)}; subtracting one release from the other "
                         "reveals the slices between their bounds: publish both with one banding",
-                    )
-                )
-    return out
-
-
-def _measure_rule_problems(register: Register) -> list[RegisterProblem]:
-    """A sum or mean over a sensitive column is published only as an outcome count or rate (a 0/1
-    column), which the measure rules protect; magnitudes would need a dominance rule."""
-    file = register.files["cohorts.yaml"]
-    out = []
-    for name, cohort in register.cohorts.items():
-        feature_set = register.feature_sets.get(cohort.source)
-        if feature_set is None:
-            continue
-        for measure_name, measure in cohort.measures.items():
-            feature = feature_set.features.get(measure.column or "")
-            if feature is None or not register.is_sensitive(feature):
-                continue
-            if not register.is_binary(feature):
-                out.append(
-                    file.problem(
-                        ("cohorts", name, "measures", measure_name),
-                        f"'{measure.column}' is sensitive and not a 0/1 outcome: its {measure.aggregation} would reveal "
-                        "magnitudes of few subjects; publish a count or rate of a 0/1 outcome instead",
                     )
                 )
     return out

@@ -131,6 +131,13 @@ class ProcessingActivity(Strict):
         ge=1,
         description="Outcome counts (and their complements) of 1 to min_numerator - 1 are not published exactly",
     )
+    dominance_p_percent: float = Field(
+        default=10.0,
+        gt=0,
+        le=100,
+        description="The p % rule for sums and means of sensitive magnitudes: a cohort is withheld when its total less its "
+        "two largest contributions is under p % of the largest",
+    )
     pseudonymisation_domain: Identifier | None = None
     reidentification_purposes: list[DataUse] = Field(
         default_factory=list, description="Data uses for which the mapping vault may return an identifier"

@@ -123,10 +123,14 @@ class Register:
         cohort = self.cohorts[cohort_name]
         activity = self.activities[cohort.activity]
         features = self.feature_sets[cohort.source].features
-        outcomes = tuple(
-            name for name, measure in cohort.measures.items() if measure.column in features and self.is_sensitive(features[measure.column])
+        sensitive = {name: features[m.column] for name, m in cohort.measures.items() if m.column in features and self.is_sensitive(features[m.column])}
+        return DisclosureRules(
+            protection=activity.protection_interval,
+            outcomes=tuple(name for name, feature in sensitive.items() if self.is_binary(feature)),
+            min_numerator=activity.min_numerator,
+            magnitudes=tuple(name for name, feature in sensitive.items() if not self.is_binary(feature)),
+            p_percent=activity.dominance_p_percent,
         )
-        return DisclosureRules(protection=activity.protection_interval, outcomes=outcomes, min_numerator=activity.min_numerator)
 
     def guarded_by_dpia(self, asset_name: str) -> bool:
         """A published (pseudonymised or aggregate) asset of an activity with a DPIA: its

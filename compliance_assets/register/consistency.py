@@ -233,7 +233,7 @@ def _banding_problems(register: Register) -> list[RegisterProblem]:
                     file.problem(
                         here,
                         f"'{name}.{dimension}' and '{other_name}.{other_dimension}' both derive from {feature.sources[0]}: "
-                        "declare each feature's bands so the two releases can be audited together",
+                        "declare each feature's bands so the two releases can be audited together, or publish both with one feature",
                     )
                 )
             elif bands != other_bands:

@@ -470,8 +470,12 @@ def _ledger_table(metadata: sa.MetaData) -> sa.Table:
 
 
 def _record_in_ledger(connection: sa.Connection, rows: pd.DataFrame) -> None:
-    """Appends a publication's entries, and keeps each release's last `LEDGER_KEPT` publications."""
+    """Appends a publication's entries, and keeps each release's last `LEDGER_KEPT` publications.
+    Two releases published at once by parallel steps would both create the missing ledger table
+    (PostgreSQL refuses the second): the lock `ensure_tables` takes serialises them until commit."""
     table = _ledger_table(sa.MetaData())
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('compliance_assets.ensure_tables'))"))
     table.create(connection, checkfirst=True)
     if not len(rows):
         return

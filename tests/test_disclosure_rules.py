@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import threading
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.register import RegisterError, load_register
+from resources.warehouse import WarehouseResource
 from tests.attacker import Release, homogeneous_or_small, narrowest_hidden_interval, pinned, revealed_attributes, who_moved
 from tests.conftest import REPO
 
@@ -213,3 +216,37 @@ def test_one_dominant_contributor_is_withheld_and_the_audit_sees_it():
     assert _p_percent_breaches(frame, plain.released, "amount", 10)
     audit = disclosure_audit(plain.released, frame, DIMS, "subject", 5, MARGINS, (), measures, rules)
     assert audit.measure_violations > 0
+
+
+@pytest.mark.postgres
+def test_two_releases_published_at_once_both_reach_a_new_ledger(pg_databases):
+    """Parallel steps publish two releases as the ledger table is first made: both must land."""
+    warehouse = WarehouseResource(url=pg_databases.warehouse_url)
+    frame = _frame([60] * len(ATOMS))
+    release = release_cohorts(frame, DIMS, "subject", COUNT, 5, MARGINS)
+    try:
+        for attempt in range(8):
+            with warehouse.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS privacy__ledger"))
+            names = [f"cohorts_{attempt}_{i}" for i in range(2)]
+            for name in names:
+                warehouse.stage(name, release.released)
+            start, failures = threading.Barrier(2), []
+
+            def publish(name: str) -> None:
+                rows = ledger_rows(release.entries, DIMS, [], release=name, publication=name, published_at=pd.Timestamp("2026-01-01"), register_version="r", code_version="c")
+                start.wait()
+                try:
+                    warehouse.publish(name, ledger=rows)
+                except Exception as error:  # noqa: BLE001 - the test reports what a step would
+                    failures.append(error)
+
+            threads = [threading.Thread(target=publish, args=(name,)) for name in names]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert failures == []
+            assert all(len(warehouse.ledger(name)) == len(release.entries) for name in names)
+    finally:
+        warehouse.get_engine().dispose()

@@ -11,6 +11,7 @@ import itertools
 import shutil
 import threading
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -18,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, release_cohorts
+from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.register import RegisterError, load_register
 from resources.warehouse import WarehouseResource
-from tests.attacker import Release, homogeneous_or_small, narrowest_hidden_interval, pinned, revealed_attributes, who_moved
+from tests.attacker import Release, homogeneous_or_small, intervals, narrowest_hidden_interval, pinned, revealed_attributes, who_moved
 from tests.conftest import REPO
 
 DIMS = ["d1", "d2"]
@@ -144,6 +146,23 @@ OWN_RELEASE = """
 """
 
 
+PARTNER_SET = """
+  census_partner_features:
+    activity: census_statistics
+    description: The same respondents for the partner registry.
+    subject_source: census_respondents
+    features:
+""" + PARTNER_BANDS + """      sex:
+        type: string
+        category: user.demographic.gender
+        identifier: quasi
+        sources: [census_respondents.sex]
+        extraction: Copied
+        minimisation: Two values
+        necessity: The partner's figures are by sex
+"""
+
+
 @pytest.mark.parametrize(
     ("bands", "message"),
     [
@@ -151,13 +170,52 @@ OWN_RELEASE = """
         ("", "declare each feature's bands"),
     ],
 )
-def test_two_bandings_of_one_attribute_are_refused_naming_both_releases(tmp_path, bands, message):
-    copy = _register_with(tmp_path, PARTNER_BANDS.format(bands=bands), OWN_RELEASE + PARTNER_RELEASE)
+def test_two_bandings_of_one_attribute_in_two_feature_tables_are_refused_naming_both_releases(tmp_path, bands, message):
+    copy = _register_with(tmp_path, "", OWN_RELEASE + PARTNER_RELEASE.replace("source: census_features", "source: census_partner_features"))
+    features = copy / "features.yaml"
+    features.write_text(features.read_text() + PARTNER_SET.format(bands=bands))
     with pytest.raises(RegisterError) as raised:
         load_register(copy)
     text = str(raised.value)
     assert message in text
     assert "census_age_cohorts.age_band" in text and "census_partner_cohorts.age_band_partner" in text
+
+
+def test_two_bandings_of_one_feature_table_load_to_be_audited_together(tmp_path):
+    copy = _register_with(tmp_path, PARTNER_BANDS.format(bands="        bands: [17, 24, 34, 44, 54, 64]\n"), OWN_RELEASE + PARTNER_RELEASE)
+    assert {"census_age_cohorts", "census_partner_cohorts"} <= set(load_register(copy).cohorts)
+
+
+def _banded(ages: np.ndarray, bounds: list[int]) -> pd.Series:
+    labels = [f"{bounds[i]}-{bounds[i + 1] - 1}" for i in range(len(bounds) - 1)]
+    return pd.cut(pd.Series(ages), bounds, right=False, labels=labels).astype(str)
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), people=st.integers(1_500, 4_000))
+def test_two_bandings_published_together_isolate_no_slice_under_k(seed, people):
+    """The issue's partner-registry attack: our bands and a partner's, one year apart, both
+    published from one feature table. The attacker's programme over both tables may not bound
+    any year-of-age slice (by sex or not) under k narrower than k."""
+    rng = np.random.default_rng(seed)
+    ages, sexes = rng.integers(0, 83, people), rng.choice(["F", "M"], people)
+    ours, partners = [0, 18, 40, 65, 200], [0, 17, 39, 64, 200]
+    frame = pd.DataFrame({"subject": range(people), "sex": sexes, "ours": _banded(ages, ours), "partners": _banded(ages, partners)})
+    first = release_cohorts(frame, ["ours", "sex"], "subject", COUNT, 50, [("ours",), ()])
+    recorded = ledger_rows(first.entries, ["ours", "sex"], [], release="ours", publication="1", published_at=pd.Timestamp("2026-01-01"), register_version="r", code_version="c")
+    neighbour = Neighbour("ours", ["ours", "sex"], previous_entries(recorded, ["ours", "sex"], ["subjects"]))
+    second = release_cohorts(frame, ["partners", "sex"], "subject", COUNT, 50, [("partners",), ()], neighbours=[neighbour])
+    assert disclosure_audit(second.released, frame, ["partners", "sex"], "subject", 50, [("partners",), ()], neighbours=[neighbour]).exposed.empty
+
+    atoms = pd.DataFrame([(age, sex) for age in range(83) for sex in ("F", "M")], columns=["age", "sex"])
+    releases = [
+        Release(first.released, ["ours", "sex"], {"ours": lambda a: _banded(a["age"].to_numpy(), ours), "sex": lambda a: a["sex"]}),
+        Release(second.released, ["partners", "sex"], {"partners": lambda a: _banded(a["age"].to_numpy(), partners), "sex": lambda a: a["sex"]}),
+    ]
+    slices = [(atoms["age"] == age).to_numpy() & (atoms["sex"].isin(group)).to_numpy() for age in (17, 39, 64) for group in (["F"], ["M"], ["F", "M"])]
+    truths = [int(((ages == age) & np.isin(sexes, group)).sum()) for age in (17, 39, 64) for group in (["F"], ["M"], ["F", "M"])]
+    for (low, high), truth in zip(intervals(releases, atoms, slices), truths, strict=True):
+        assert truth >= 50 or high - low >= 50, (truth, low, high)
 
 
 def test_one_banding_in_two_releases_loads(tmp_path):

@@ -33,6 +33,7 @@ from compliance_assets.factories.publish import dpia_evaluation, stage_check_pub
 from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, known_identifier_lookups, source_assets
 from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, CohortSource, FrameSource, MeasureSpec, entries_of, release_cohorts
+from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.detection import KnownLookup, known_values
 from compliance_assets.privacy.sql_source import SqlSource
@@ -92,6 +93,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     }
     lineage = column_lineage(sources_by_column)
     rules = register.disclosure_rules(name)
+    siblings = [other for other, entry in register.cohorts.items() if other != name and entry.source == cohort.source]
     register_version = code_version(register, name, None)
     release_version = model_version(release, cohort.model_dump(mode="json"))
 
@@ -116,8 +118,15 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         source, source_subjects = cohort_source(warehouse, source_table, feature_set.subject_key)
         ledger = warehouse.ledger(name)
         previous = previous_entries(ledger, cohort.dimensions, list(cohort.measures))
+        neighbours = [
+            Neighbour(other, list(register.cohorts[other].dimensions), entries)
+            for other in siblings
+            if (entries := previous_entries(warehouse.ledger(other), register.cohorts[other].dimensions, list(register.cohorts[other].measures))) is not None
+        ]
         with withheld_messages(f"the cohort release of '{name}'"):
-            result = release(source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed, rules=rules, previous=previous)
+            result = release(
+                source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed, rules=rules, previous=previous, neighbours=neighbours
+            )
         stats = result.stats
         entries = ledger_rows(
             entries_of(result),
@@ -143,7 +152,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
                 lambda staged: evaluate_differencing(
                     key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed, measures, rules, previous,
-                    ledger["publication"].nunique(),
+                    ledger["publication"].nunique(), neighbours,
                 ),
                 *([lambda staged: evaluate_client_isolation(key, staged.frame, source, cohort.dimensions, tenant)] if tenant else []),
                 *([dpia_evaluation(context, register, cohort.activity)] if guarded else []),

@@ -20,6 +20,7 @@ from compliance_assets.privacy.cohorts import (
     recount,
     undersized_cohorts,
 )
+from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.detection import KnownLookup, find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
@@ -165,11 +166,12 @@ def evaluate_differencing(
     rules: DisclosureRules = DisclosureRules(),
     previous: pd.DataFrame | None = None,
     publications: int = 0,
+    neighbours: Sequence[Neighbour] = (),
 ) -> AssetCheckResult:
     """Audits the staged release as an attacker holding it and the ledger's last publication
     would: the counts of exposed cohorts stay out of the metadata, only which cohort and why. The
     narrowest interval is a range, not a count: it says how well the release protects."""
-    audit = disclosure_audit(released, source, dimensions, subject, k, margins, revealed_elsewhere, measures, rules, previous)
+    audit = disclosure_audit(released, source, dimensions, subject, k, margins, revealed_elsewhere, measures, rules, previous, neighbours)
     exposed = audit.exposed
     protection = rules.protection or k
     metadata: dict[str, object] = {
@@ -185,6 +187,7 @@ def evaluate_differencing(
         "measure_rule_violations": audit.measure_violations,
         "rows_carried_forward": audit.carried,
         "earlier_publications": publications,
+        "releases_audited_together": len(neighbours),
     }
     if audit.narrowest and audit.narrowest["width"] != float("inf"):
         metadata["narrowest_interval_width"] = float(audit.narrowest["width"])

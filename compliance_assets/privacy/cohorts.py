@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from compliance_assets.privacy.ledger import entry_keys
+from compliance_assets.privacy.joint import Neighbour, joint_targets, members, refinement_dims
 from compliance_assets.privacy.intervals import attacker_intervals, narrow_intervals, protect
 from compliance_assets.privacy.republication import History, carried_ranges, changes_to_carry, held_back, match_history
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
@@ -160,6 +161,7 @@ def release_cohorts(
     protected: Sequence[Sequence[str]] = (),
     rules: DisclosureRules = DisclosureRules(),
     previous: pd.DataFrame | None = None,
+    neighbours: Sequence[Neighbour] = (),
 ) -> CohortRelease:
     """Aggregates `source` per cohort and per published margin, and keeps only entries that are
     at least `k` distinct subjects, that no combination of published totals gives away exactly or
@@ -169,7 +171,10 @@ def release_cohorts(
     they are not in this release but the attacker is assumed to know them. `previous` is the
     ledger's last publication of this release (`ledger.previous_entries`): the release then
     follows the change rule of `republication`, carrying rows forward rather than letting two
-    publications differ by fewer than k subjects.
+    publications differ by fewer than k subjects. `neighbours` are the other releases of the same
+    feature table as the ledger last recorded them: the release is protected together with them at
+    their common refinement (`joint`), hiding more of its own rows where the two together would
+    bound a cohort under k.
     """
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
@@ -183,18 +188,22 @@ def release_cohorts(
         carried, kept_hidden = held_back(history, lattice.values[:published], k)
         for level in range(published):
             lattice.suppressed[level] |= carried[level] | kept_hidden[level]
+    refinement = _refinement(source, dims, subject, neighbours)
     while True:
-        ranges = carried_ranges(history, carried, k) if history is not None else {}
-        protect(lattice, k, rules.protection or k, ranges)
-        if history is None:
+        while True:
+            ranges = carried_ranges(history, carried, k) if history is not None else {}
+            protect(lattice, k, rules.protection or k, ranges)
+            if history is None:
+                break
+            fresh = [~lattice.suppressed[level] for level in range(len(levels))]
+            more = changes_to_carry(lattice, history, fresh, k)
+            if not any(m.any() for m in more):
+                break
+            for level in range(published):
+                carried[level] |= more[level]
+                lattice.suppressed[level] |= more[level]
+        if refinement is None or not _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
             break
-        fresh = [~lattice.suppressed[level] for level in range(len(levels))]
-        more = changes_to_carry(lattice, history, fresh, k)
-        if not any(m.any() for m in more):
-            break
-        for level in range(published):
-            carried[level] |= more[level]
-            lattice.suppressed[level] |= more[level]
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
     released, suppressed, entries = [], [], []
     for index in range(published):
@@ -221,6 +230,50 @@ def release_cohorts(
         detail_level=level_label(dims),
         entries=pd.concat(entries, ignore_index=True),
     )
+
+
+def _refinement(source, dims: list[str], subject: str, neighbours: Sequence[Neighbour]) -> pd.DataFrame | None:
+    """The common refinement's cells with their subjects, when other releases share the population."""
+    if not neighbours:
+        return None
+    every = refinement_dims(dims, neighbours)
+    return as_source(source).level_tables(every, [every], subject, {})[0].drop(columns=GROUPED_BY)
+
+
+def own_entries(tables: Sequence[pd.DataFrame], shown: Sequence[np.ndarray], dims: list[str]) -> pd.DataFrame:
+    """The release's entries over its published levels, in level order, with whether each is shown."""
+    return pd.concat([table[[*dims, GROUPED_BY]].assign(shown=mask) for table, mask in zip(tables, shown, strict=True)], ignore_index=True)
+
+
+def _hide_for_neighbours(lattice, tables, carried, ranges, refinement, dims, neighbours, k, protection) -> bool:
+    """Hides the smallest of our shown entries that overlaps the first cohort this release and its
+    neighbours together bound too narrowly, or a shown row of theirs over it (the difference of
+    two overlapping rows is what bounds it); False when there is none (or none of ours to hide)."""
+    shown = [~lattice.suppressed[level] | carried[level] for level in range(len(tables))]
+    entries = own_entries(tables, shown, dims)
+    offsets = np.cumsum([0, *[len(t) for t in tables]])
+    carried_at = {int(offsets[level] + entry): bounds for (level, entry), bounds in ranges.items() if level < len(tables)}
+    targets = joint_targets(refinement, ("this release", dims, entries), neighbours, k, protection, carried_at)
+    if not targets:
+        return False
+    cells_under = members(refinement, entries, dims)
+    hit = set(targets[0].cells.tolist())
+    for neighbour in neighbours:  # a shown row of theirs over the cohort ties ours that overlap it
+        for shown_row, cells in zip(neighbour.entries["shown"].to_numpy(dtype=bool), members(refinement, neighbour.entries, neighbour.dims), strict=True):
+            if shown_row and hit.intersection(cells.tolist()):
+                hit |= set(cells.tolist())
+    candidates = [
+        (int(lattice.values[level][entry]), level, entry)
+        for level in range(len(tables))
+        for entry in np.flatnonzero(shown[level])
+        if hit.intersection(cells_under[int(offsets[level] + entry)].tolist())
+    ]
+    if not candidates:
+        return False
+    _, level, entry = min(candidates)
+    lattice.suppressed[level][entry] = True
+    carried[level][entry] = False
+    return True
 
 
 def with_measure_rules(
@@ -506,6 +559,7 @@ NARROW = "bounded by the published totals to an interval narrower than the prote
 STALE = "shows a count that is neither the current one nor the one the ledger last published"
 REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewer than k subjects since"
 SMALL_CHANGE = "a change of fewer than k subjects can be read from this and the last publication"
+TOGETHER = "bounded narrower than the protection level by this and the other releases of the population together"
 
 
 @dataclass(frozen=True)
@@ -529,6 +583,7 @@ def disclosure_audit(
     measures: Mapping[str, MeasureSpec] | None = None,
     rules: DisclosureRules = DisclosureRules(),
     previous: pd.DataFrame | None = None,
+    neighbours: Sequence[Neighbour] = (),
 ) -> DisclosureAudit:
     """Audits a release as the attacker sees it, recounting every entry from the source rather
     than trusting the release: what the release does not show is unknown, a row that differs from
@@ -536,7 +591,9 @@ def disclosure_audit(
     within k - 1), and then (1) nothing shown is under k or breaks a measure rule, (2) no
     withheld entry under k is solved for exactly or bounded narrower than the protection level by
     the shown rows and the margins other tables reveal, and (3) against the last publication, no
-    change of fewer than k subjects can be read and no withheld entry is revealed to within k."""
+    change of fewer than k subjects can be read and no withheld entry is revealed to within k;
+    (4) together with the other releases of the population as the ledger last recorded them, no
+    cell of their common refinement and no withheld entry under k is bounded narrower either."""
     dims = list(dimensions)
     measures = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes)}
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
@@ -596,6 +653,14 @@ def disclosure_audit(
         {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}
         for level, entry, reason in found
     ]
+    refinement = _refinement(source, dims, subject, neighbours)
+    if refinement is not None:
+        shown = [fresh_levels[level] | np.isin(np.arange(len(lattice.values[level])), [e for (lv, e) in ranges if lv == level]) for level in range(published)]
+        entries = own_entries(tables[:published], shown, dims)
+        offsets = np.cumsum([0, *[len(t) for t in tables[:published]]])
+        carried_at = {int(offsets[level] + entry): bounds for (level, entry), bounds in ranges.items()}
+        for target in joint_targets(refinement, ("this release", dims, entries), neighbours, k, protection, carried_at):
+            rows.append({**{d: target.key.get(d) for d in dims}, GROUPED_BY: target.grouped_by, SUBJECTS: target.subjects, "exposure": f"{TOGETHER} ({target.release})"})
     narrowest = min(intervals, key=lambda i: i.width, default=None)
     return DisclosureAudit(
         exposed=pd.DataFrame(rows, columns=[*dims, GROUPED_BY, SUBJECTS, "exposure"]),

@@ -72,7 +72,7 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, p
             elif len(cells):
                 equalities.append((cells, lattice.values[level][entry] - released_part[entry]))
     constraints = [cells for cells, _ in equalities] + [cells for cells, _, _ in bounded]
-    components = _components(len(hidden_cells), constraints)
+    components = components_of(len(hidden_cells), constraints)
     constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
     truth = lattice.values[0][hidden_cells].astype(float)
     found: dict[int, Interval] = {}
@@ -85,7 +85,7 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, p
         else:
             groups.setdefault(frozenset(components[cells].tolist()), []).append(number)
     for wanted, numbers in groups.items():
-        system = _System(components, wanted, equalities, bounded)
+        system = EquationSystem(components, wanted, equalities, bounded)
         members = [system.index[targets[n][2]] for n in numbers]
         for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection), strict=True):
             level, entry, _, offset = targets[number]
@@ -93,7 +93,7 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, p
     return [found[n] for n in range(len(targets))]
 
 
-class _System:
+class EquationSystem:
     """One component's equations in a HiGHS model built once: each target only changes the
     objective, and the solver starts from the last optimal basis. A pool of feasible points (the
     truth, and every optimum found) spares the programmes of targets whose values across the pool
@@ -204,7 +204,7 @@ def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
     return [order[splits[i] : splits[i + 1]] for i in range(size)]
 
 
-def _components(size: int, groups: list[np.ndarray]) -> np.ndarray:
+def components_of(size: int, groups: list[np.ndarray]) -> np.ndarray:
     parent = np.arange(size)
 
     def find(i: int) -> int:

@@ -207,9 +207,10 @@ def _duplicate_names(register: Register) -> list[RegisterProblem]:
 
 def _banding_problems(register: Register) -> list[RegisterProblem]:
     """Two bandings of one attribute in releases of one population give away the slices between
-    their bounds (0-17 beside 0-16 is the 17-year-olds), so dimensions derived from the same source
-    attribute must declare their bands, and two different bandings are refused. (Nested ones
-    could be audited together at the finer banding; until that audit exists they are refused too.)"""
+    their bounds (0-17 beside 0-16 is the 17-year-olds). Releases of one feature table are audited
+    together at their common refinement (`privacy.joint`); releases of two feature tables of the
+    same subjects cannot be, so there dimensions derived from the same source attribute must
+    declare their bands, and two different bandings are refused."""
     file = register.files["cohorts.yaml"]
     seen: dict[tuple[str, str], tuple[str, str, tuple[float, ...] | None]] = {}
     out = []
@@ -225,8 +226,8 @@ def _banding_problems(register: Register) -> list[RegisterProblem]:
             bands = tuple(feature.bands) if feature.bands else None
             earlier = seen.setdefault(attribute, (name, dimension, bands))
             other_name, other_dimension, other_bands = earlier
-            if (other_name, other_dimension) == (name, dimension) or (other_dimension == dimension and register.cohorts[other_name].source == cohort.source):
-                continue
+            if register.cohorts[other_name].source == cohort.source:
+                continue  # one feature table: the releases are audited together at their common refinement
             here = ("cohorts", name, "dimensions", position)
             if bands is None or other_bands is None:
                 out.append(

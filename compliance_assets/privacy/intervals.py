@@ -20,7 +20,7 @@ import highspy
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from compliance_assets.privacy.suppression import Lattice, mark_sensitive, suppress, suppress_beside
+from compliance_assets.privacy.suppression import Lattice, components_of, mark_sensitive, suppress, suppress_beside
 
 
 @dataclass(frozen=True)
@@ -202,22 +202,6 @@ def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
     order = np.argsort(entries, kind="stable")
     splits = np.searchsorted(entries[order], np.arange(size + 1))
     return [order[splits[i] : splits[i + 1]] for i in range(size)]
-
-
-def components_of(size: int, groups: list[np.ndarray]) -> np.ndarray:
-    parent = np.arange(size)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for cells in groups:
-        root = find(int(cells[0]))
-        for other in cells[1:]:
-            parent[find(int(other))] = root
-    return np.array([find(i) for i in range(size)])
 
 
 def protect(lattice: Lattice, k: int, protection: int, ranges: Ranges | None = None) -> Lattice:

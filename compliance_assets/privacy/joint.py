@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.intervals import components_of, EquationSystem
+from compliance_assets.privacy.intervals import EquationSystem
+from compliance_assets.privacy.suppression import components_of
 
 GROUPED_BY, SUBJECTS, TOTAL_LABEL = "grouped_by", "subjects", "(total)"
 

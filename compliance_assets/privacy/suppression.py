@@ -266,26 +266,16 @@ def determined_entries(lattice: Lattice, k: int) -> list[tuple[int, int]]:
 
 
 def _determined_columns(size: int, rows: list[list[tuple[int, float]]]) -> list[int]:
-    parent = list(range(size))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for row in rows:
-        for other, _ in row[1:]:
-            parent[find(other)] = find(row[0][0])
+    root = components_of(size, [np.array([column for column, _ in row]) for row in rows])
     components: dict[int, list[int]] = {}
     for i in range(size):
-        components.setdefault(find(i), []).append(i)
+        components.setdefault(int(root[i]), []).append(i)
     rows_of: dict[int, list[list[tuple[int, float]]]] = {}
     for row in rows:
-        rows_of.setdefault(find(row[0][0]), []).append(row)
+        rows_of.setdefault(int(root[row[0][0]]), []).append(row)
     out: list[int] = []
-    for root, members in components.items():
-        component_rows = rows_of.get(root, [])
+    for key, members in components.items():
+        component_rows = rows_of.get(key, [])
         if not component_rows:
             continue
         index = {m: i for i, m in enumerate(members)}
@@ -295,6 +285,26 @@ def _determined_columns(size: int, rows: list[list[tuple[int, float]]]) -> list[
                 matrix[r, index[c]] = coefficient
         out += [members[i] for i in np.flatnonzero(_pinned(matrix))]
     return sorted(out)
+
+
+def components_of(size: int, groups: list[np.ndarray]) -> np.ndarray:
+    """Each of `size` unknowns' component (a representative), joining the unknowns of every group:
+    equations that share no unknown are solved apart, so their matrices stay small."""
+    parent = np.arange(size)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for cells in groups:
+        if not len(cells):
+            continue
+        root = find(int(cells[0]))
+        for other in cells[1:]:
+            parent[find(int(other))] = root
+    return np.array([find(i) for i in range(size)], dtype=np.int64)
 
 
 def _pinned(matrix: np.ndarray) -> np.ndarray:

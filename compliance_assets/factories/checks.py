@@ -42,9 +42,11 @@ DESCRIPTIONS = {
     "IBAN or a raw-tier identifier, whatever its column is called.",
     K_ANONYMITY: "Blocks publication when a released cohort has fewer than k distinct subjects, recounted "
     "from the source rather than trusted from the release.",
-    NO_DIFFERENCING: "Blocks publication when a suppressed cohort can be recovered from the published cells and "
-    "totals (a total minus the cells beside it, or any combination of totals), or when what a total leaves "
-    "unexplained is fewer than k subjects.",
+    NO_DIFFERENCING: "Blocks publication when someone holding everything published could learn what is withheld: "
+    "a cohort under k solved for, or bounded narrower than the protection interval, from the published cells, totals "
+    "and the other releases of the population; a change of fewer than k subjects since the last publication (the "
+    "ledger's); or a sensitive measure of a cohort's members (an outcome all or none share, a small numerator, one "
+    "contributor dominating a magnitude).",
     RETENTION: "Blocks publication when a row holds a value older than its data category's retention period "
     "(periods from the activity in the register, counted from the source's retention clock), or has no clock.",
     CONTRACT: "Blocks publication when the table breaks its data contract: the Great Expectations suite the "

@@ -134,10 +134,17 @@ class EquationSystem:
         return bool(np.all(sums >= self.lower - 1e-6) and np.all(sums <= self.upper + 1e-6) and np.all(point >= -1e-9))
 
     def ranges(self, members: list[np.ndarray], truth: np.ndarray, protection: float | None) -> list[tuple[float, float]]:
-        if self.feasible(truth):
+        feasible = self.feasible(truth)
+        if feasible:
             self.pool.append(truth)
+        classes, class_total = self._twins(truth) if feasible and protection is not None else (None, None)
         out = []
         for cells in members:
+            if classes is not None:
+                own = np.unique(classes[cells])
+                if len(own) == 1 and np.count_nonzero(classes == own[0]) > len(cells) and class_total[own[0]] >= protection:
+                    out.append((0.0, float(class_total[own[0]])))
+                    continue
             if protection is not None and self.pool:
                 sums = np.vstack(self.pool)[:, cells].sum(axis=1) if len(self.pool) > 1 else np.array([self.pool[0][cells].sum()])
                 if sums.max() - sums.min() >= protection:
@@ -149,6 +156,16 @@ class EquationSystem:
             low = 0.0 if high == np.inf else self.solve(objective, maximise=False)
             out.append((low, high))
         return out
+
+    def _twins(self, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cells that every equation holds together or not at all are interchangeable: moving
+        subjects between them keeps every published figure, so a target made of some (not all) of
+        one such class ranges at least from 0 to the class's total. Returns each cell's class and
+        each class's total, with no programme."""
+        columns = self.matrix.tocsc()
+        signatures = [columns.indices[columns.indptr[v] : columns.indptr[v + 1]].tobytes() for v in range(len(self.variables))]
+        _, classes = np.unique(np.array(signatures, dtype=object), return_inverse=True)
+        return classes, np.bincount(classes, weights=truth)
 
     def solve(self, objective: np.ndarray, maximise: bool) -> float:
         """The objective's maximum or minimum; its optimum joins the pool."""

@@ -364,15 +364,30 @@ class WarehouseResource(ConfigurableResource):
             if ledger is not None:
                 _record_in_ledger(connection, ledger)
 
-    def ledger(self, release: str, partition_key: str = "") -> pd.DataFrame:
-        """The ledger's rows of one release (and partition), oldest publication first."""
+    def ledger(self, release: str, partition_key: str = "", last_only: bool = False) -> pd.DataFrame:
+        """The ledger's rows of one release (and partition), oldest publication first; with
+        `last_only`, only its latest publication's, which is all a release and its audit compare
+        with (a release of 3,600 entries keeps 108,000 rows over 30 publications)."""
         if not self.has_table(LEDGER_TABLE):
             return pd.DataFrame(columns=LEDGER_COLUMNS)
         table = _ledger_table(sa.MetaData())
-        query = sa.select(table).where(table.c.release == release, table.c.partition_key == partition_key).order_by(table.c.published_at, table.c.id)
+        mine = (table.c.release == release) & (table.c.partition_key == partition_key)
+        query = sa.select(table).where(mine)
+        if last_only:
+            latest = sa.select(table.c.publication).where(mine).order_by(table.c.published_at.desc(), table.c.id.desc()).limit(1).scalar_subquery()
+            query = query.where(table.c.publication == latest)
         with self.get_engine().connect() as connection:
-            frame = pd.read_sql(query, connection)
+            frame = pd.read_sql(query.order_by(table.c.published_at, table.c.id), connection)
         return frame[LEDGER_COLUMNS]
+
+    def publications(self, release: str, partition_key: str = "") -> int:
+        """How many publications of the release the ledger keeps."""
+        if not self.has_table(LEDGER_TABLE):
+            return 0
+        table = _ledger_table(sa.MetaData())
+        query = sa.select(sa.func.count(sa.distinct(table.c.publication))).where(table.c.release == release, table.c.partition_key == partition_key)
+        with self.get_engine().connect() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def publish_days(self, name: str, clock: str, start: datetime, end: datetime, indexed: Sequence[str] = (), unique: Sequence[str] = ()) -> int:
         """Replaces only the rows of `name` whose `clock` is in [start, end) with the staged rows,

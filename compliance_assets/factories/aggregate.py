@@ -116,12 +116,12 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     def _cohorts(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
         source, source_subjects = cohort_source(warehouse, source_table, feature_set.subject_key)
-        ledger = warehouse.ledger(name)
-        previous = previous_entries(ledger, cohort.dimensions, list(cohort.measures))
+        previous = previous_entries(warehouse.ledger(name, last_only=True), cohort.dimensions, list(cohort.measures))
+        publications = warehouse.publications(name)
         neighbours = [
             Neighbour(other, list(register.cohorts[other].dimensions), entries)
             for other in siblings
-            if (entries := previous_entries(warehouse.ledger(other), register.cohorts[other].dimensions, list(register.cohorts[other].measures))) is not None
+            if (entries := previous_entries(warehouse.ledger(other, last_only=True), register.cohorts[other].dimensions, list(register.cohorts[other].measures))) is not None
         ]
         with withheld_messages(f"the cohort release of '{name}'"):
             result = release(
@@ -152,7 +152,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
                 lambda staged: evaluate_differencing(
                     key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed, measures, rules, previous,
-                    ledger["publication"].nunique(), neighbours,
+                    publications, neighbours,
                 ),
                 *([lambda staged: evaluate_client_isolation(key, staged.frame, source, cohort.dimensions, tenant)] if tenant else []),
                 *([dpia_evaluation(context, register, cohort.activity)] if guarded else []),

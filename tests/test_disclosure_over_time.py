@@ -2,7 +2,8 @@
 SQLite and PostgreSQL: a respondent added and the release re-run, the same respondent removed
 again (an erasure followed by the refresh), and the same input re-run. The attacker
 (`tests.attacker`, independent of the engine) subtracts the publications with an integer
-programme and reads off whatever attributes the moved respondent must have; it also bounds every
+programme and reads off whatever attributes the moved respondent must have, and does the same with the
+outcome counts when one respondent's income changes; it also bounds every
 withheld cohort with a linear programme over everything published, and scans the shown rates."""
 
 from __future__ import annotations
@@ -113,12 +114,35 @@ def test_a_census_history_gives_nothing_away(warehouse_env, census_csv, tmp_path
     rates = again.assign(outcome=outcome_from_rate(again["share_income_over_50k"], again["subjects"]))
     assert homogeneous_or_small(rates, outcome_col="outcome", min_numerator=10).empty
 
+    # Nobody joins or leaves: one respondent's income crosses 50K, and the release runs again.
+    # Differencing the outcome counts (rate × subjects) must not tell whose.
+    flipped = frame.copy()
+    flipped.loc[0, "salary-class"] = " >50K"
+    assert frame.loc[0, "salary-class"].strip() == "<=50K"
+    path = tmp_path / "adult_flipped.csv"
+    flipped.to_csv(path, index=False)
+    _run(monkeypatch, path)
+    after_flip = published(Tier.AGGREGATE, "census_cohorts")
+    naive = release_cohorts(
+        published(Tier.PSEUDONYMISED, "census_features"), DIMS, "subject_pseudonym",
+        {"subjects": MeasureSpec("count_subjects"), "share_income_over_50k": MeasureSpec("mean", "income_over_50k")}, K, MARGINS,
+    ).released
+    naive_moved = who_moved([_outcomes(again)], [_outcomes(naive)], atoms, change=+1, k=K)
+    assert revealed_attributes(atoms, naive_moved), "the attacker should read the changed income off a plain republication"
+    moved = who_moved([_outcomes(again)], [_outcomes(after_flip)], atoms, change=+1, k=K)
+    assert revealed_attributes(atoms, moved) == {}
+
     evaluation = check_evaluation(second, "census_cohorts", "no_differencing")
     metadata = {name: value.value for name, value in evaluation.metadata.items()}
     assert metadata["exposed_cohorts"] == 0
     assert metadata["earlier_publications"] == 1
     assert metadata["narrowest_interval_width"] >= K
     assert "change rule" in metadata["mechanism"]
+
+
+def _outcomes(table: pd.DataFrame) -> Release:
+    """The attacker's view of the outcome: each shown row's count of higher incomes as its figure."""
+    return _release(table.assign(subjects=outcome_from_rate(table["share_income_over_50k"], table["subjects"])))
 
 
 def _truth(features: pd.DataFrame) -> pd.DataFrame:

@@ -107,6 +107,63 @@ def test_one_subject_joining_or_leaving_moves_nothing_readable(sizes, steps):
         release = later
 
 
+OUTCOME = {**COUNT, "outcome": MeasureSpec("sum", "outcome")}
+OUTCOME_RULES = DisclosureRules(outcomes=("outcome",), min_numerator=3)
+
+
+def _as_outcome_counts(released: pd.DataFrame) -> pd.DataFrame:
+    """The attacker's view of the outcome: each shown row's outcome count in place of its subjects."""
+    return released.assign(subjects=released["outcome"].astype("int64"))
+
+
+def _republished(release, frame: pd.DataFrame, k: int, number: int):
+    ledger = ledger_rows(
+        release.entries, DIMS, ["outcome"], release="r", publication=str(number), published_at=pd.Timestamp("2026-01-01") + pd.Timedelta(days=number),
+        register_version="r", code_version="c",
+    )
+    previous = previous_entries(ledger, DIMS, ["outcome"])
+    return release_cohorts(frame, DIMS, "subject", OUTCOME, k, MARGINS, rules=OUTCOME_RULES, previous=previous), previous
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(0, 40), min_size=len(ATOMS), max_size=len(ATOMS)), data=st.data())
+def test_one_members_outcome_changing_moves_nothing_readable(sizes, data):
+    """Nobody joins or leaves; one member's outcome changes (a diagnosis, an income crossing a
+    line) and the release runs again. The attacker differences the outcome counts."""
+    k = 5
+    frame = _frame(sizes, [data.draw(st.integers(0, size)) for size in sizes])
+    if frame.empty:
+        return
+    release = release_cohorts(frame, DIMS, "subject", OUTCOME, k, MARGINS, rules=OUTCOME_RULES)
+    for number, person in enumerate(data.draw(st.lists(st.integers(0, len(frame) - 1), min_size=1, max_size=3))):
+        became = 1 - int(frame.loc[person, "outcome"])
+        frame = frame.assign(outcome=frame["outcome"].where(frame.index != person, became))
+        later, previous = _republished(release, frame, k, number)
+        moved = who_moved([_attacker_release(_as_outcome_counts(release.released))], [_attacker_release(_as_outcome_counts(later.released))], ATOMS, change=1 if became else -1, k=k)
+        assert revealed_attributes(ATOMS, moved) == {}
+        assert disclosure_audit(later.released, frame, DIMS, "subject", k, MARGINS, measures=OUTCOME, rules=OUTCOME_RULES, previous=previous).exposed.empty
+        release = later
+
+
+def test_a_republished_outcome_change_of_one_member_is_carried_and_the_audit_sees_the_naive_one():
+    k = 5
+    frame = _frame([20] * len(ATOMS), [10] * len(ATOMS))
+    first = release_cohorts(frame, DIMS, "subject", OUTCOME, k, MARGINS, rules=OUTCOME_RULES)
+    frame = frame.assign(outcome=frame["outcome"].where(frame.index != 15, 1))  # one of (a, x)'s members
+    later, previous = _republished(first, frame, k, 1)
+    naive = release_cohorts(frame, DIMS, "subject", OUTCOME, k, MARGINS, rules=OUTCOME_RULES).released
+
+    moved = who_moved([_attacker_release(_as_outcome_counts(first.released))], [_attacker_release(_as_outcome_counts(naive))], ATOMS, change=1, k=k)
+    assert revealed_attributes(ATOMS, moved) == {"d1": "a", "d2": "x"}
+    audit = disclosure_audit(naive, frame, DIMS, "subject", k, MARGINS, measures=OUTCOME, rules=OUTCOME_RULES, previous=previous)
+    assert audit.exposed["exposure"].str.contains("outcome").any()
+
+    moved = who_moved([_attacker_release(_as_outcome_counts(first.released))], [_attacker_release(_as_outcome_counts(later.released))], ATOMS, change=1, k=k)
+    assert revealed_attributes(ATOMS, moved) == {}
+    audit = disclosure_audit(later.released, frame, DIMS, "subject", k, MARGINS, measures=OUTCOME, rules=OUTCOME_RULES, previous=previous)
+    assert audit.exposed.empty and audit.carried > 0
+
+
 def _register_with(tmp_path, features_extra: str, cohorts_extra: str):
     copy = tmp_path / "register"
     shutil.copytree(REPO / "register", copy)

@@ -9,10 +9,20 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.ledger import entry_keys
+from compliance_assets.privacy.ledger import COUNTED, entry_keys
 from compliance_assets.privacy.joint import Neighbour, joint_targets, members, refinement_dims
 from compliance_assets.privacy.intervals import attacker_intervals, narrow_intervals, protect
-from compliance_assets.privacy.republication import History, carried_ranges, changes_to_carry, held_back, match_history
+from compliance_assets.privacy.republication import (
+    History,
+    carried_ranges,
+    change_lattice,
+    change_tables,
+    changes_to_carry,
+    held_back,
+    match_history,
+    outcome_moves_held,
+    shown_numerators,
+)
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
 
 SUBJECTS = "subjects"
@@ -181,11 +191,11 @@ def release_cohorts(
     dims = list(dimensions)
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
-    history = match_history(previous, tables[:published], dims) if previous is not None else None
+    history = match_history(previous, tables[:published], dims, _outcome_kinds(measures, rules)) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
     if history is not None:
-        carried, kept_hidden = held_back(history, lattice.values[:published], k)
+        carried, kept_hidden = held_back(history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator)
         for level in range(published):
             lattice.suppressed[level] |= carried[level] | kept_hidden[level]
     refinement = _refinement(source, dims, subject, neighbours)
@@ -222,7 +232,9 @@ def release_cohorts(
         if history is not None:
             still_hidden = withheld & ~history.shown[index] & (history.rows[index] >= 0) & (np.abs(lattice.values[index] - history.reference[index]) < k)
             entry[SUBJECTS] = np.where(still_hidden, history.reference[index], entry[SUBJECTS].to_numpy(dtype=np.int64))
-        entries.append(entry.assign(shown=~withheld, carried=carry))
+        truth = {SUBJECTS: table[SUBJECTS].to_numpy(dtype=np.int64), **{name: lattice.outcomes[index][:, i] for i, name in enumerate(rules.outcomes)}}
+        counted = [{name: int(values[row]) for name, values in truth.items()} for row in range(len(table))]
+        entries.append(entry.assign(shown=~withheld, carried=carry, **{COUNTED: counted}))
     return CohortRelease(
         released=pd.concat(released, ignore_index=True),
         suppressed=pd.concat(suppressed, ignore_index=True),
@@ -230,6 +242,11 @@ def release_cohorts(
         detail_level=level_label(dims),
         entries=pd.concat(entries, ignore_index=True),
     )
+
+
+def _outcome_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
+    """Each outcome measure under the rules, and whether it is a mean (a rate) rather than a count."""
+    return {name: measures[name].aggregation == "mean" for name in rules.outcomes}
 
 
 def _refinement(source, dims: list[str], subject: str, neighbours: Sequence[Neighbour]) -> pd.DataFrame | None:
@@ -559,6 +576,8 @@ NARROW = "bounded by the published totals to an interval narrower than the prote
 STALE = "shows a count that is neither the current one nor the one the ledger last published"
 REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewer than k subjects since"
 SMALL_CHANGE = "a change of fewer than k subjects can be read from this and the last publication"
+SMALL_OUTCOME_CHANGE = "an outcome change of fewer than k subjects can be read from this and the last publication"
+OUTCOME_CHANGE = "its outcome moved by fewer than k while its subjects barely moved, or the newcomers' outcomes break the outcome rule"
 TOGETHER = "bounded narrower than the protection level by this and the other releases of the population together"
 
 
@@ -599,7 +618,8 @@ def disclosure_audit(
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     mark_sensitive(lattice, k)
-    history = match_history(previous, tables[:published], dims) if previous is not None else None
+    kinds = _outcome_kinds(measures, rules)
+    history = match_history(previous, tables[:published], dims, kinds) if previous is not None else None
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
     found: list[tuple[int, int, str]] = []
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
@@ -609,12 +629,14 @@ def disclosure_audit(
         if index >= published:
             fresh_levels.append(np.zeros(len(lattice.values[index]), dtype=bool))
             continue
-        shown_subjects = _shown_counts(released.loc[labels == level_label(level)], tables[index], level)
+        shown_rows = released.loc[labels == level_label(level)]
+        shown_subjects = _shown_counts(shown_rows, tables[index], level)
+        shown_outcomes = _shown_outcomes(shown_rows, tables[index], level, kinds)
         present = ~np.isnan(shown_subjects)
-        fresh = present & (shown_subjects == lattice.values[index])
+        fresh = present & (shown_subjects == lattice.values[index]) & (shown_outcomes == lattice.outcomes[index]).all(axis=1)
         stale = present & ~fresh
         if history is not None:
-            from_ledger = stale & history.shown[index] & (shown_subjects == history.reference[index])
+            from_ledger = stale & history.shown[index] & (shown_subjects == history.reference[index]) & (shown_outcomes == history.outcomes[index]).all(axis=1)
         else:
             from_ledger = np.zeros_like(stale)
         for entry in np.flatnonzero(stale):
@@ -631,23 +653,17 @@ def disclosure_audit(
         if history is not None:
             moved = np.abs(lattice.values[index] - history.reference[index])
             found += [(index, int(e), REVEALED_LATER) for e in np.flatnonzero(fresh & ~history.shown[index] & (history.rows[index] >= 0) & (moved < k))]
+            told = outcome_moves_held(history.outcomes[index], lattice.outcomes[index], lattice.values[index] - history.reference[index], k, rules.min_numerator)
+            found += [(index, int(e), OUTCOME_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & told & ~small(moved, k))]
     found += exposures(lattice, k)
     intervals = attacker_intervals(lattice, k, ranges, rules.protection or k)
     protection = rules.protection or k
     found += [(i.level, i.entry, NARROW) for i in narrow_intervals(intervals, protection)]
     if history is not None:
-        known = [fresh_levels[level] & history.shown[level] if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]
-        changes = [lattice.values[level] - history.reference[level] if level < published else np.zeros_like(v) for level, v in enumerate(lattice.values)]
-        delta = Lattice(
-            lattice.levels,
-            changes,
-            lattice.cell_entry,
-            fixed=lattice.fixed,
-            suppressed=[~known_level for known_level in known],
-            sensitive=[small(np.abs(c), k) for c in changes],
-            signed=True,
-        )
-        found += [(level, entry, SMALL_CHANGE) for level, entry, _ in exposures(delta, k)]
+        known = [history.known(level, fresh_levels[level]) if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]
+        for kind, changes in enumerate(change_tables(lattice, history)):
+            reason = SMALL_CHANGE if kind == 0 else SMALL_OUTCOME_CHANGE
+            found += [(level, entry, reason) for level, entry, _ in exposures(change_lattice(lattice, changes, known, k), k)]
     keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
     rows = [
         {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}
@@ -681,6 +697,18 @@ def _shown_counts(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str]
     rows = _with_nullable(shown[[*level, SUBJECTS]].drop_duplicates(list(level)), level)
     merged = table[list(level)].merge(rows, how="left", on=list(level))
     return merged[SUBJECTS].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _shown_outcomes(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str], kinds: Mapping[str, bool]) -> np.ndarray:
+    """For each of the level's entries, the outcome counts the release shows (0 where not shown)."""
+    if not kinds or not len(shown):
+        return np.zeros((len(table), len(kinds)), dtype=np.int64)
+    counted = shown_numerators(shown, dict(kinds))
+    if not level:
+        return np.repeat(counted[:1], len(table), axis=0)
+    rows = shown[list(level)].assign(**{f"__o{i}": counted[:, i] for i in range(counted.shape[1])}).drop_duplicates(list(level))
+    merged = table[list(level)].merge(_with_nullable(rows, level), how="left", on=list(level))
+    return merged[[f"__o{i}" for i in range(counted.shape[1])]].astype("Float64").fillna(0).to_numpy(dtype=float).astype(np.int64)
 
 
 def differencing_exposures(

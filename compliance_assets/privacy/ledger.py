@@ -5,8 +5,10 @@ An attacker keeps every row ever published, so a release is audited against what
 not alone. Each publication records, per entry (cell or margin): the level it is grouped by, its
 dimension values, whether the table shows it, whether the row shown is carried forward from an
 earlier publication, the measures shown, and `subjects`: the count the entry's state refers to
-(the shown count; for a hidden entry, its count when it was last hidden afresh). That reference
-count of a hidden entry is not published: the ledger is the publisher's memory, not a release.
+(the shown count; for a hidden entry, its count when it was last hidden afresh). Beside the
+measures, under `COUNTED`, it keeps what the entry truly counted at that publication (subjects and
+outcome counts), which the next publication's change tables start from. None of that is published:
+the ledger is the publisher's memory, not a release.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 LEDGER_TABLE = "privacy__ledger"
+COUNTED = "_counted"  # in an entry's measures: its true subjects and outcome counts at the publication
 LEDGER_COLUMNS = [
     "release",
     "partition_key",
@@ -48,12 +51,22 @@ def _plain(value: object) -> object:
     return value
 
 
-def measures_json(table: pd.DataFrame, measures: Sequence[str]) -> pd.Series:
-    if not measures or not len(table):
+def measures_json(table: pd.DataFrame, measures: Sequence[str], shown: pd.Series | None = None) -> pd.Series:
+    """Each entry's shown measures (none for a hidden entry) and, when the table has them, what it
+    truly counted (`COUNTED`)."""
+    if not len(table) or (not measures and COUNTED not in table):
         return pd.Series([None] * len(table), index=table.index, dtype="object")
     values = table[list(measures)].astype(object)
     values = values.where(values.notna(), None)
-    return pd.Series([json.dumps({m: _plain(v) for m, v in zip(measures, row, strict=True)}) for row in values.itertuples(index=False)], index=table.index)
+    visible = shown.to_numpy(dtype=bool) if shown is not None else np.ones(len(table), dtype=bool)
+    counted = table[COUNTED].tolist() if COUNTED in table else [None] * len(table)
+    texts = []
+    for row, is_shown, truth in zip(values.itertuples(index=False), visible, counted, strict=True):
+        record = {m: _plain(v) for m, v in zip(measures, row, strict=True)} if is_shown else {}
+        if truth is not None:
+            record[COUNTED] = {name: _plain(v) for name, v in truth.items()}
+        texts.append(json.dumps(record) if record else None)
+    return pd.Series(texts, index=table.index, dtype="object")
 
 
 def ledger_rows(
@@ -81,7 +94,7 @@ def ledger_rows(
             "subjects": entries["subjects"].astype("int64").to_numpy(),
             "shown": shown.to_numpy(),
             "carried": entries["carried"].astype(bool).to_numpy(),
-            "measures": measures_json(entries, measures).where(shown.to_numpy(), None).to_numpy(),
+            "measures": measures_json(entries, measures, shown).to_numpy(),
             "register_version": register_version,
             "code_version": code_version,
         }
@@ -101,6 +114,7 @@ def previous_entries(ledger: pd.DataFrame, dims: Sequence[str], measures: Sequen
     shown_measures = [json.loads(text) if isinstance(text, str) else {} for text in latest["measures"]]
     for measure in measures:
         frame[measure] = [values.get(measure) for values in shown_measures]
+    frame[COUNTED] = [values.get(COUNTED) for values in shown_measures]
     frame["subjects"] = latest["subjects"].astype("int64")
     frame["shown"] = latest["shown"].astype(bool)
     frame["carried"] = latest["carried"].astype(bool)

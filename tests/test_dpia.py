@@ -5,6 +5,7 @@ that a DPO's approval lifts."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from dagster import AssetMaterialization, DagsterInstance, build_sensor_context
 
 from compliance_assets.definitions import build_assets, build_definitions
 from compliance_assets.demo import features
+from compliance_assets.dpia.ages import ROWS_UNDER_16, ROWS_UNDER_18
+from compliance_assets.dpia.approvals import read_pin, write_pin
 from compliance_assets.dpia.fingerprint import ChangeKind
 from compliance_assets.dpia.lineage import review_states
 from compliance_assets.factories.pseudonymised import pseudonymised_asset
@@ -89,10 +92,20 @@ def changed_definitions(kind: ChangeKind, tmp_path: Path, instance: DagsterInsta
             features=("        sources: [engagement_events.occurred_at, engagement_events.customer_id]", "        sources: [engagement_events.occurred_at, engagement_events.customer_id, web_visits.visited_at]"),
         ))
         return build_definitions(register, [*build_assets(register), raw_asset(register, "web_visits", _web_visits)])
+    elif kind is ChangeKind.NEW_VULNERABLE_SUBJECTS:
+        register = load_register(register_copy(tmp_path))
+        pin_minors_measured(register.directory, ACTIVITY)
+        instance.report_runless_asset_event(AssetMaterialization("customers", metadata={ROWS_UNDER_18: 12, ROWS_UNDER_16: 3}))
     else:
         register = load_register(register_copy(tmp_path))
         instance.report_runless_asset_event(AssetMaterialization("engagement_events", metadata={"dagster/row_count": 5_000_000}))
     return build_definitions(register)
+
+
+def pin_minors_measured(register_dir: Path, activity: str) -> None:
+    """The pinned approval as if the run it covered had counted no minor."""
+    pin = read_pin(register_dir, activity)
+    write_pin(register_dir, dataclasses.replace(pin, fingerprint=dataclasses.replace(pin.fingerprint, under_18=0, under_16=0)))
 
 
 def tick(defs, instance: DagsterInstance, cursor: str | None = None):
@@ -110,8 +123,8 @@ def test_the_demo_register_loads_its_dpias_and_computes_what_it_can():
 @pytest.mark.parametrize(
     ("file", "old", "new", "expected"),
     [
-        ("dpia/census_statistics", "sensitive_data: {reason:", "sensitive_data: {triggered: false, reason:", "census_statistics.yaml:22: criteria.sensitive_data.triggered: contradicts the register, which makes it triggered: special categories (Art. 9): user.demographic.race_ethnicity"),
-        ("dpia/census_statistics", "  vulnerable_subjects: {triggered: false, reason: Adult respondents}\n", "", "every WP248 criterion must be assessed; missing: vulnerable_subjects"),
+        ("dpia/census_statistics", "sensitive_data: {reason:", "sensitive_data: {triggered: false, reason:", "census_statistics.yaml:22: criteria.sensitive_data.triggered: contradicts the register, which makes it triggered for activity 'census_statistics': special categories (Art. 9): user.demographic.race_ethnicity"),
+        ("dpia/census_statistics", "  innovative_technology: {triggered: false, reason: Established statistical disclosure control}\n", "", "every WP248 criterion must be assessed; missing: innovative_technology"),
         ("dpia/census_statistics", "mitigations: [k_anonymity, no_differencing]", "mitigations: [k_anonymity, suppression]", "risk 'disclosure_of_race' names mitigations that are not defined: suppression"),
         ("dpia/census_statistics", "activity: census_statistics\ndescription:\n", "activity: census_statistics\ndescription:\n  purpose: Statistics\n", "description.purpose: says 'Statistics' but the register says"),
     ],
@@ -136,7 +149,7 @@ def test_two_criteria_without_a_dpia_is_a_register_error(tmp_path):
     activities.write_text(head + tail.replace("      present: false\n", "      present: true\n      art22_basis: Authorised by law\n      description: Benefit eligibility flags\n", 1))
     with pytest.raises(RegisterError) as raised:
         load_register(copy)
-    assert "activities.census_statistics: meets 2 WP248 criteria (sensitive_data, automated_decisions_with_legal_effect): a DPIA is required" in str(raised.value)
+    assert "activities.census_statistics: meets 3 WP248 criteria (sensitive_data, automated_decisions_with_legal_effect, vulnerable_subjects): a DPIA is required" in str(raised.value)
 
 
 def test_the_deployed_demo_matches_its_pinned_approvals(local_env):

@@ -1,12 +1,13 @@
 """Rules between DPIA documents and the register: a restated fact must match the register, a
 criterion the register decides must not be contradicted, and an activity that meets two WP248
-criteria must have a DPIA."""
+criteria, or processes special categories on a large scale (Art. 35(3)(b)), must have a DPIA."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from compliance_assets.dpia.criteria import REQUIRED_FROM, derived_criteria
+from compliance_assets.dpia.document import Criterion
 from compliance_assets.register.loader import RegisterProblem
 
 if TYPE_CHECKING:
@@ -37,16 +38,25 @@ def dpia_problems(register: Register) -> list[RegisterProblem]:
             if typed is not None and _normal(typed) != _normal(registered):
                 out.append(parsed.problem(location, f"says {typed!r} but the register says {registered!r} (leave it out: it is computed)"))
         for criterion, derived in derived_criteria(register, document.activity).items():
-            typed = document.criteria[criterion].triggered
-            if typed is not None and typed != derived.triggered:
+            assessed = document.criteria.get(criterion)
+            if assessed is not None and assessed.triggered is not None and assessed.triggered != derived.triggered:
                 state = "triggered" if derived.triggered else "not triggered"
-                out.append(parsed.problem(("criteria", criterion.value, "triggered"), f"contradicts the register, which makes it {state}: {derived.reason}"))
+                out.append(
+                    parsed.problem(
+                        ("criteria", criterion.value, "triggered"),
+                        f"contradicts the register, which makes it {state} for activity '{document.activity}': {derived.reason}",
+                    )
+                )
     activities_file = register.files["activities.yaml"]
     for key in register.activities:
         if key in seen:
             continue
-        triggered = [c.value for c, d in derived_criteria(register, key).items() if d.triggered]
-        if len(triggered) >= REQUIRED_FROM:
+        derived = derived_criteria(register, key)
+        triggered = [c.value for c, d in derived.items() if d.triggered and c is not Criterion.SPECIAL_CATEGORIES_AT_SCALE]
+        at_scale = derived.get(Criterion.SPECIAL_CATEGORIES_AT_SCALE)
+        if at_scale is not None and at_scale.triggered:
+            out.append(activities_file.problem(("activities", key), f"{at_scale.reason}: add it in register/dpia/"))
+        elif len(triggered) >= REQUIRED_FROM:
             out.append(
                 activities_file.problem(
                     ("activities", key),

@@ -1,8 +1,8 @@
 """A DPIA (Art. 35) as a YAML document beside the code, in the five sections of the seed.
 
-What can be derived from the register (data categories, subjects, purpose, legal basis and four of
-the nine WP248 criteria) is computed, not typed: a document may restate it, and a restatement
-that contradicts the register is an error (see `dpia/consistency.py`)."""
+What can be derived from the register and the runs (data categories, subjects, purpose, legal
+basis, five of the nine WP248 criteria and Art. 35(3)(b)) is computed, not typed: a document may
+restate it, and a restatement that contradicts the register is an error (see `dpia/consistency.py`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from compliance_assets.register.models import DataCategory, DataSubject, Identif
 
 
 class Criterion(StrEnum):
-    """The nine criteria of the EDPB/WP248 guidelines; two or more usually mean a DPIA is required."""
+    """The nine criteria of the EDPB/WP248 guidelines (two or more usually mean a DPIA is required),
+    and Art. 35(3)(b), which requires one on its own."""
 
     EVALUATION_OR_SCORING = "evaluation_or_scoring"
     AUTOMATED_DECISIONS = "automated_decisions_with_legal_effect"
@@ -26,6 +27,10 @@ class Criterion(StrEnum):
     VULNERABLE_SUBJECTS = "vulnerable_subjects"
     INNOVATIVE_TECHNOLOGY = "innovative_technology"
     PREVENTS_EXERCISING_RIGHTS = "prevents_exercising_a_right"
+    SPECIAL_CATEGORIES_AT_SCALE = "special_categories_on_a_large_scale"
+
+
+WP248_CRITERIA = tuple(c for c in Criterion if c is not Criterion.SPECIAL_CATEGORIES_AT_SCALE)
 
 
 CRITERION_TITLES = {
@@ -38,6 +43,7 @@ CRITERION_TITLES = {
     Criterion.VULNERABLE_SUBJECTS: "Data concerning vulnerable data subjects",
     Criterion.INNOVATIVE_TECHNOLOGY: "Innovative use or new technology",
     Criterion.PREVENTS_EXERCISING_RIGHTS: "Prevents data subjects from exercising a right or using a service",
+    Criterion.SPECIAL_CATEGORIES_AT_SCALE: "Special categories or criminal data on a large scale (Art. 35(3)(b))",
 }
 
 
@@ -127,11 +133,20 @@ class DpiaDocument(Strict):
     risks: dict[Identifier, Risk] = Field(min_length=1)
     mitigations: dict[Identifier, Mitigation] = Field(min_length=1)
     consultation: Consultation
-    large_scale_from: int = Field(default=1_000_000, ge=1, description="Rows in one source from which the processing is large-scale")
+    large_scale_from: int = Field(default=1_000_000, ge=1, description="Rows in one source from which the processing is large-scale (WP248: volume)")
+    large_scale_subjects: int = Field(
+        default=100_000, ge=1, description="Data subjects, declared or counted at the last run, from which the processing is large-scale (WP248: number of subjects)"
+    )
+    large_scale_share: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Share of the declared relevant population from which the processing is large-scale (WP248: subjects as a proportion of the population)",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> DpiaDocument:
-        missing = [c.value for c in Criterion if c not in self.criteria]
+        missing = [c.value for c in WP248_CRITERIA if c not in self.criteria]
         if missing:
             raise ValueError(f"every WP248 criterion must be assessed; missing: {', '.join(missing)}")
         for name, risk in self.risks.items():

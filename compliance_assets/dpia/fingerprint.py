@@ -1,6 +1,7 @@
 """What a DPIA approval covers, as a fingerprint: the activity's assets and their upstream lineage
 (keys, dependencies, column lineage, data category per column, model/code versions), its
-sub-processors and countries, its automated decisions, and the scale band of its sources.
+sub-processors and countries, its automated decisions, and what the latest runs measured: the scale
+band of its sources, the subjects its feature sets hold and how many rows show minors.
 
 Diffing two fingerprints says *what* changed in words a DPO understands. Plain data in, plain
 data out: `dpia/lineage.py` reads the fingerprint's inputs from Dagster."""
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
 SCALE_BANDS = (10_000, 100_000, 1_000_000, 10_000_000)
@@ -32,6 +33,7 @@ class ChangeKind(StrEnum):
     NEW_AUTOMATED_DECISION = "new_automated_decision"
     CODE_CHANGE = "model_or_code_change"
     NEW_UPSTREAM_SOURCE = "new_upstream_source"
+    NEW_VULNERABLE_SUBJECTS = "new_vulnerable_subjects"
     OTHER = "other_change"
 
 
@@ -48,6 +50,10 @@ class Fingerprint:
     sub_processors: list[dict] = field(default_factory=list)
     automated_decisions: dict = field(default_factory=dict)
     rows: int | None = None
+    subjects: int | None = None
+    under_18: int | None = None
+    under_16: int | None = None
+    measured_at: str | None = None  # ISO date of the latest run that measured; None: never measured
 
     def covered(self) -> dict:
         return {"activity": self.activity, "assets": self.assets, "sub_processors": self.sub_processors, "automated_decisions": self.automated_decisions}
@@ -63,18 +69,23 @@ class Fingerprint:
 
     @property
     def identity(self) -> str:
-        """One review per distinct state: the digest and the scale band together."""
-        return hashlib.sha256(f"{self.digest}:{self.band}".encode()).hexdigest()[:24]
+        """One review per distinct state: the digest, the scale band and whether minors show."""
+        minors = ":minors" if self.under_18 else ""
+        return hashlib.sha256(f"{self.digest}:{self.band}{minors}".encode()).hexdigest()[:24]
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping) -> Fingerprint:
-        return cls(**{k: data[k] for k in ("activity", "assets", "sub_processors", "automated_decisions", "rows") if k in data})
+        return cls(**{k: data[k] for k in MEASURES + ("activity", "assets", "sub_processors", "automated_decisions", "measured_at") if k in data})
 
-    def with_rows(self, rows: int | None) -> Fingerprint:
-        return Fingerprint(self.activity, self.assets, self.sub_processors, self.automated_decisions, rows)
+    def with_measures_of(self, other: Fingerprint) -> Fingerprint:
+        """This state with `other`'s figures, marked as not measured by a run of this one."""
+        return replace(self, **{k: getattr(other, k) for k in MEASURES}, measured_at=None)
+
+
+MEASURES = ("rows", "subjects", "under_18", "under_16")
 
 
 def covered_assets(records: Mapping[str, Mapping], activity: str) -> list[str]:
@@ -90,18 +101,28 @@ def covered_assets(records: Mapping[str, Mapping], activity: str) -> list[str]:
     return sorted(seen)
 
 
-def fingerprint_of(activity: str, records: Mapping[str, Mapping], rows: Mapping[str, int] | None = None) -> Fingerprint:
+def fingerprint_of(activity: str, records: Mapping[str, Mapping], measured: Mapping[str, Mapping] | None = None) -> Fingerprint:
     """`records` maps asset names to their facts (tier, activity, deps, columns, column_sources,
-    model_version, sub_processors, automated_decisions); `rows` the latest row counts."""
+    model_version, sub_processors, automated_decisions); `measured` what each asset's latest
+    materialisation counted (rows, subjects, under_18, under_16, at: its ISO timestamp)."""
     names = covered_assets(records, activity)
     own = next((records[n] for n in names if records[n]["activity"] == activity), None)
-    counted = [rows[n] for n in names if rows and n in rows and records[n]["tier"] == "raw"]
+    latest = {n: measured[n] for n in names if measured and n in measured}
+
+    def figures(key: str, tier: str) -> list[int]:
+        return [m[key] for n, m in latest.items() if records[n]["tier"] == tier and m.get(key) is not None]
+
+    counted, subjects, under_18, under_16 = figures("rows", "raw"), figures("subjects", "pseudonymised"), figures("under_18", "raw"), figures("under_16", "raw")
     return Fingerprint(
         activity=activity,
         assets={n: {k: records[n][k] for k in ("tier", "activity", "deps", "columns", "column_sources", "model_version")} for n in names},
         sub_processors=sorted(own["sub_processors"], key=lambda s: (s["name"], s["country"])) if own else [],
         automated_decisions=dict(own["automated_decisions"]) if own else {},
         rows=max(counted) if counted else None,
+        subjects=max(subjects) if subjects else None,
+        under_18=sum(under_18) if under_18 else None,
+        under_16=sum(under_16) if under_16 else None,
+        measured_at=max(m["at"] for m in latest.values())[:10] if latest else None,
     )
 
 
@@ -120,6 +141,8 @@ def changes(approved: Fingerprint, current: Fingerprint) -> list[Change]:
                 f"The largest source grew to {current.rows:,} rows: from '{band_label(approved.band)}' to '{band_label(current.band)}'.",
             )
         )
+    if approved.under_18 == 0 and current.under_18:
+        out.append(Change(ChangeKind.NEW_VULNERABLE_SUBJECTS, f"The data now shows minors: {current.under_18:,} row(s) of its sources are of subjects under 18."))
     return out
 
 

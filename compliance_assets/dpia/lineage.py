@@ -1,18 +1,22 @@
 """Reads a fingerprint's inputs from Dagster: the deployed asset graph (keys, dependencies and the
-privacy metadata the factories attach) and the latest materialisations (row counts)."""
+privacy metadata the factories attach) and the latest materialisations (row and subject counts,
+rows of minors)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 
 from dagster import AssetKey, DagsterInstance
 
+from compliance_assets.dpia.ages import ROWS_UNDER_16, ROWS_UNDER_18
 from compliance_assets.dpia.fingerprint import Fingerprint, covered_assets, fingerprint_of
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.dpia.review import Controls, ReviewState, review_state
 from compliance_assets.factories.naming import ACTIVITY_TAG, CATEGORY_COLUMN_TAG, DOMAIN_TAG, PUBLISHED_ROWS, TIER_TAG
 
 ROW_COUNT = "dagster/row_count"
+SUBJECTS = "subjects"  # a feature set's distinct pseudonyms at its materialisation
 
 
 def _value(metadata, key: str, default):
@@ -44,28 +48,36 @@ def asset_records(asset_graph) -> dict[str, dict]:
     return records
 
 
-def latest_rows(instance: DagsterInstance, names: Iterable[str]) -> dict[str, int]:
-    """Row counts from each asset's latest materialisation, in one query (assets never
-    materialised are left out)."""
+def latest_measures(instance: DagsterInstance, names: Iterable[str]) -> dict[str, dict]:
+    """What each asset's latest materialisation counted, in one query: rows, subjects (a feature
+    set's), rows of subjects under 18 and 16 (a raw source with an age), and when (assets never
+    materialised, or whose materialisation counted nothing, are left out)."""
     events = instance.get_latest_materialization_events([AssetKey.from_user_string(n) for n in names])
-    rows = {}
+    out = {}
     for key, event in events.items():
         materialization = event.asset_materialization if event is not None else None
         if materialization is None:
             continue
+        metadata = materialization.metadata
+        measured = {}
         for count in (PUBLISHED_ROWS, ROW_COUNT):  # a partition's rows are not the table's scale
-            if count in materialization.metadata:
-                rows[key.to_user_string()] = int(materialization.metadata[count].value)
+            if count in metadata:
+                measured["rows"] = int(metadata[count].value)
                 break
-    return rows
+        for field, entry in (("subjects", SUBJECTS), ("under_18", ROWS_UNDER_18), ("under_16", ROWS_UNDER_16)):
+            if entry in metadata:
+                measured[field] = int(metadata[entry].value)
+        if measured:
+            out[key.to_user_string()] = {**measured, "at": datetime.fromtimestamp(event.timestamp, tz=timezone.utc).isoformat(timespec="seconds")}
+    return out
 
 
 def current_fingerprints(asset_graph, instance: DagsterInstance | None, activities: Iterable[str]) -> dict[str, Fingerprint]:
     records = asset_records(asset_graph)
     out = {}
     for activity in activities:
-        rows = latest_rows(instance, covered_assets(records, activity)) if instance is not None else None
-        out[activity] = fingerprint_of(activity, records, rows)
+        measured = latest_measures(instance, covered_assets(records, activity)) if instance is not None else None
+        out[activity] = fingerprint_of(activity, records, measured)
     return out
 
 

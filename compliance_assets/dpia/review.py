@@ -37,17 +37,27 @@ class ReviewState:
     def needs_review(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def figures_from(self) -> str | None:
+        """Where the scale and age figures come from, as a DPO reads it; None when nothing has them."""
+        if self.current.measured_at is not None:
+            return f"at its last run on {self.current.measured_at}"
+        if self.approved is not None and self.current.rows is not None:
+            return f"never run; figure from the approval of {self.approved.decided_at:%Y-%m-%d}"
+        return None
+
 
 def review_state(current: Fingerprint, approved: Decision | None) -> ReviewState:
     """A review is needed when nothing was approved, or when the approved state differs from now.
-    Scale counts only when both sides were measured; an unmeasured side keeps the approved band."""
+    Scale and minors count only when both sides were measured; a state no run has measured keeps
+    the approved figures (and says so: `measured_at` stays None)."""
     if approved is None:
         return ReviewState(current.activity, current, None, [NEVER_APPROVED])
     baseline = approved.fingerprint
-    if current.rows is None:
-        current = current.with_rows(baseline.rows)
-    found = changes(baseline, current) if current.digest != baseline.digest or (current.band or 0) > (baseline.band or 0) else []
-    return ReviewState(current.activity, current, approved, found)
+    if current.measured_at is None:
+        current = current.with_measures_of(baseline)
+    moved = current.digest != baseline.digest or (current.band or 0) > (baseline.band or 0) or (baseline.under_18 == 0 and bool(current.under_18))
+    return ReviewState(current.activity, current, approved, changes(baseline, current) if moved else [])
 
 
 def missing_controls(document: DpiaDocument, controls: Controls) -> dict[str, Control]:

@@ -1,6 +1,7 @@
 """Raw tier: personal data as it arrives, conformed to the register's declared columns."""
 
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
 
 from compliance_assets.contracts.suites import suite_for
+from compliance_assets.dpia.ages import minors
 from compliance_assets.factories.checks import CONTRACT, RETENTION, blocking_specs, evaluate_contract, evaluate_retention
 from compliance_assets.factories.metadata import asset_facts, column
 from compliance_assets.factories.errors import withheld_messages
@@ -78,6 +80,7 @@ def raw_asset(
         loaded_days = f"{window[0]:%Y-%m-%d} to {window[1] - timedelta(days=1):%Y-%m-%d}" if window else None
         rejected: list[pd.DataFrame] = []
         expired = 0
+        young: Counter[str] = Counter()  # rows of minors, for the DPIA's vulnerable-subjects criterion
 
         def admitted(arriving: pd.DataFrame) -> pd.DataFrame:
             """One frame or chunk: conformed, with its unreadable, unclocked and stray rows set aside."""
@@ -103,6 +106,7 @@ def raw_asset(
                 elsewhere = ~within(clean[source.event_time], window)
                 rejected.append(clean.loc[elsewhere].astype("string").assign(**{REASON_COLUMN: f"{source.event_time}: not in the days this run loads ({loaded_days})"}))
                 clean = clean.loc[~elsewhere].reset_index(drop=True)
+            young.update(minors(clean, source.columns, now))
             return clean
 
         def on_staged(rows: int) -> dict[str, object]:
@@ -115,7 +119,11 @@ def raw_asset(
             if expired:
                 context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
             record_processing(context, "ingestion", {"table": table, "rows": rows, "quarantined_rows": quarantined, "rows_dropped_past_retention": expired})
-            return {"quarantined_rows": MetadataValue.int(quarantined), "rows_dropped_past_retention": MetadataValue.int(expired)}
+            return {
+                "quarantined_rows": MetadataValue.int(quarantined),
+                "rows_dropped_past_retention": MetadataValue.int(expired),
+                **{count: MetadataValue.int(rows) for count, rows in young.items()},
+            }
 
         warehouse = context.resources.warehouse
         yield from stage_check_publish(

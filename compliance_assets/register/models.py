@@ -100,6 +100,43 @@ class Role(StrEnum):
     PROCESSOR = "processor"
 
 
+class Geography(StrEnum):
+    LOCAL = "local"
+    REGIONAL = "regional"
+    NATIONAL = "national"
+    INTERNATIONAL = "international"
+
+
+class Population(Strict):
+    """Who the activity concerns, in the terms WP248 weighs for "large scale": how many subjects,
+    out of which population, over which territory. Rows alone do not say it: ten million events
+    can be a few thousand people, and a few thousand patients can be a whole town's."""
+
+    subjects: int = Field(ge=1, description="Data subjects the activity concerns at its expected peak (every client's contacts, every respondent of a survey)")
+    relevant_population: int | None = Field(
+        default=None,
+        ge=1,
+        description="The population those subjects are drawn from (a country's residents, a hospital's catchment), so the subjects are also weighed as a proportion of it",
+    )
+    geography: Geography = Field(description="Geographical extent of the processing: local, regional, national or international")
+    source: str = Field(min_length=1, description="Where the figures come from, for the DPO who checks them")
+
+    @model_validator(mode="after")
+    def _within_population(self) -> Population:
+        if self.relevant_population is not None and self.subjects > self.relevant_population:
+            raise ValueError("subjects cannot exceed the relevant population they are drawn from")
+        return self
+
+
+class VulnerableGroup(StrEnum):
+    """Vulnerable subjects (WP248 criterion 7) the fideslang data-subject taxonomy has no key for."""
+
+    CHILDREN = "children"
+    ELDERLY = "elderly"
+    ASYLUM_SEEKERS = "asylum_seekers"
+    MENTALLY_ILL = "mentally_ill"
+
+
 class ProcessingActivity(Strict):
     """One entry of the record of processing activities (Art. 30(1) and (2))."""
 
@@ -111,6 +148,14 @@ class ProcessingActivity(Strict):
     legal_basis: LegalBasisForProcessingEnum
     special_category_basis: SpecialCategoryLegalBasisEnum | None = None
     data_subjects: list[DataSubject] = Field(min_length=1)
+    vulnerable_groups: list[VulnerableGroup] = Field(
+        default_factory=list,
+        description="Vulnerable subjects the fideslang taxonomy cannot name (children, elderly, asylum seekers, mentally ill); "
+        "patients, employees, job applicants and trainees follow from data_subjects",
+    )
+    population: Population | None = Field(
+        default=None, description="Declared subjects, relevant population and geographical extent, from which the DPIA judges large scale"
+    )
     data_categories: list[DataCategory] = Field(min_length=1)
     recipients: list[str] = Field(default_factory=list)
     sub_processors: list[SubProcessor] = Field(default_factory=list)

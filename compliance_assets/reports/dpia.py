@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compliance_assets.dpia.criteria import derived_criteria
+from compliance_assets.dpia.criteria import Observed, derived_criteria
 from compliance_assets.dpia.document import CRITERION_TITLES, Criterion, DpiaDocument
 from compliance_assets.dpia.fingerprint import band_label
 from compliance_assets.dpia.review import Controls, ReviewState, missing_controls
@@ -19,19 +19,30 @@ def status_line(state: ReviewState) -> str:
     return f"**Status: approved** by {approved.approver} on {approved.decided_at:%Y-%m-%d} (state `{state.current.digest[:12]}`)."
 
 
-def criteria_rows(document: DpiaDocument, register: Register, rows: int | None) -> list[tuple[str, str, str, str]]:
-    derived = derived_criteria(register, document.activity, rows, document.large_scale_from)
+def observed(state: ReviewState) -> Observed | None:
+    """The figures the criteria weigh, with where they come from; None when nothing measured them."""
+    source = state.figures_from
+    if source is None:
+        return None
+    current = state.current
+    return Observed(current.rows, current.subjects, current.under_18, current.under_16, source)
+
+
+def criteria_rows(document: DpiaDocument, register: Register, state: ReviewState) -> list[tuple[str, str, str, str]]:
+    derived = derived_criteria(register, document.activity, observed(state))
     out = []
     for criterion in Criterion:
-        assessed = document.criteria[criterion]
+        assessed = document.criteria.get(criterion)
+        typed = assessed.triggered if assessed is not None else None
+        written = f" {assessed.reason}" if assessed is not None else ""
         if criterion in derived:
             computed = derived[criterion]
-            note = "" if assessed.triggered in (None, computed.triggered) else f" **Contradicts the document, which says {'yes' if assessed.triggered else 'no'}.**"
-            out.append((CRITERION_TITLES[criterion], "yes" if computed.triggered else "no", "computed", f"{computed.reason}.{note} {assessed.reason}"))
-        elif criterion is Criterion.LARGE_SCALE:
-            out.append((CRITERION_TITLES[criterion], "not yet measured", "computed", assessed.reason))
+            note = "" if typed in (None, computed.triggered) else f" **Contradicts the document, which says {'yes' if typed else 'no'}.**"
+            out.append((CRITERION_TITLES[criterion], "yes" if computed.triggered else "no", "computed", f"{computed.reason}.{note}{written}"))
+        elif criterion in (Criterion.LARGE_SCALE, Criterion.SPECIAL_CATEGORIES_AT_SCALE):
+            out.append((CRITERION_TITLES[criterion], "not yet measured", "computed", assessed.reason if assessed else "no population declared and no run measured"))
         else:
-            out.append((CRITERION_TITLES[criterion], "yes" if assessed.triggered else "no", "assessed", assessed.reason))
+            out.append((CRITERION_TITLES[criterion], "yes" if typed else "no", "assessed", assessed.reason))
     return out
 
 
@@ -61,7 +72,7 @@ def dpia_markdown(document: DpiaDocument, register: Register, state: ReviewState
         f"- **Storage limitation:** {document.necessity.storage_limitation}",
         f"- **Data-subject rights:** {document.necessity.data_subject_rights}",
         "", "## 3. Risk assessment", "",
-        table(["WP248 criterion", "triggered", "decided by", "reason"], criteria_rows(document, register, current.rows)),
+        table(["criterion (WP248, Art. 35(3)(b))", "triggered", "decided by", "reason"], criteria_rows(document, register, state)),
         "",
         table(["risk", "likelihood", "severity", "mitigations"], [(r.description, r.likelihood.value, r.severity.value, ", ".join(r.mitigations)) for r in document.risks.values()]),
         "", "## 4. Mitigations", "",

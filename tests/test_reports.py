@@ -1,24 +1,29 @@
 """Reports a DPO reads: golden files for the demo register (regenerate with UPDATE_GOLDEN=1 after an
-intended change, and review the diff), the Fides export validated by fideslang, and the ten
-checklist answers, each of which turns to "no" when its evidence is removed."""
+intended change, and review the diff), the Fides export validated by fideslang, the ten
+checklist answers, each of which turns to "no" when its evidence is removed and to "not yet
+evaluated" (never "no") when nothing ran to evaluate it, and the source of each DPIA figure."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+from datetime import datetime, timezone
 
 import pytest
 import yaml
+from dagster import DagsterInstance, materialize
 from fideslang.models import Dataset, System
 
 from compliance_assets.definitions import build_definitions
+from compliance_assets.demo import sources
+from compliance_assets.factories.raw import raw_asset
 from compliance_assets.dpia.lineage import deployed_controls, review_states
 from compliance_assets.dpia.review import ReviewState
 from compliance_assets.factories.naming import DATA_USE_TAG
 from compliance_assets.register import load_register
 from compliance_assets.reports.ai_schedule import fides_export, schedule_entries, schedule_markdown
-from compliance_assets.reports.checklist import NO, NOT_APPLICABLE, YES, Evidence, checklist
+from compliance_assets.reports.checklist import NO, NOT_APPLICABLE, NOT_EVALUATED, YES, Evidence, checklist, checklist_markdown, score
 from compliance_assets.reports.dpia import dpia_markdown
 from compliance_assets.reports.render import lineage_svg, to_html
 from compliance_assets.reports.ropa import ropa_markdown
@@ -26,6 +31,7 @@ from tests.conftest import REPO
 
 GOLDEN = REPO / "tests" / "golden"
 ACTIVITY = "engagement_analytics"
+CENSUS = "census_statistics"
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +152,75 @@ def test_an_answer_turns_to_no_when_its_evidence_is_removed(local_env, demo, que
     assert others in ([], ["DPIA completed?"]), f"removing the evidence of '{question}' also flipped {others}"
     if others:
         assert "missing controls" in answers["DPIA completed?"].why
+
+
+def test_a_check_that_never_ran_is_not_yet_evaluated_never_no(local_env, demo):
+    register, defs, states = demo
+    evidence = _evidence(register, defs, states)
+    unevaluated = dataclasses.replace(evidence, check_results={**evidence.check_results, "customer_features.minimisation": None})
+    answers = {a.question: a for a in checklist(register, ACTIVITY, unevaluated)}
+    assert answers["Data minimised?"].answer == NOT_EVALUATED and "never evaluated: customer_features.minimisation" in answers["Data minimised?"].why
+    assert [q for q, a in answers.items() if a.answer == NO] == []
+    failing = dataclasses.replace(unevaluated, check_results={**unevaluated.check_results, "engagement_cohorts.minimisation": False})
+    assert {a.question: a.answer for a in checklist(register, ACTIVITY, failing)}["Data minimised?"] == NO, "a failing check outweighs one not yet run"
+
+
+def test_an_activity_that_never_ran_is_not_yet_evaluated_where_only_a_run_can_tell(local_env, demo):
+    register, defs, states = demo
+    evidence = _evidence(register, defs, states)
+    census = [ref for ref in evidence.controls.checks if ref.startswith("census_")]
+    never_ran = dataclasses.replace(
+        evidence,
+        check_results={**evidence.check_results, **dict.fromkeys(census)},
+        audited_assets=frozenset(a for a in evidence.audited_assets if not a.startswith("census_")),
+    )
+    answers = checklist(register, "census_statistics", never_ran)
+    by_question = {a.question: a.answer for a in answers}
+    assert by_question == {
+        "AVV updated?": NOT_APPLICABLE,
+        "Sub-processors listed?": YES,
+        "Purpose documented?": YES,
+        "Data minimised?": NOT_EVALUATED,
+        "Pseudonymisation applied?": NOT_EVALUATED,
+        "Consent checked?": NOT_APPLICABLE,
+        "Retention enforced?": YES,
+        "Audit trail active?": NOT_EVALUATED,
+        "DPIA completed?": YES,
+        "Human oversight implemented?": NOT_APPLICABLE,
+    }
+    assert score(answers) == "4 of 4 evaluated items; 3 not yet evaluated; 3 not applicable"
+    text = checklist_markdown(register, {"census_statistics": answers})
+    assert "## Census cohort statistics (`census_statistics`): 4 of 4 evaluated items; 3 not yet evaluated; 3 not applicable" in text
+    assert "| 8 | Audit trail active? | not yet evaluated | none of its assets has run yet" in text
+
+
+def test_the_score_counts_yes_out_of_yes_and_no_only(local_env, demo):
+    register, defs, states = demo
+    register, evidence = REMOVALS["Audit trail active?"](register, _evidence(register, defs, states))
+    answers = checklist(register, ACTIVITY, evidence)
+    assert [a.answer for a in answers].count(NOT_APPLICABLE) == 1
+    assert score(answers) == "8 of 9 evaluated items; 1 not applicable", "n/a is neither a point nor a question asked"
+
+
+def test_a_dpia_names_the_source_of_every_figure(local_env):
+    register = load_register(REPO / "register")
+    defs = build_definitions(register)
+    instance = DagsterInstance.get()
+    controls = deployed_controls(defs.get_repository_def())
+
+    def report() -> str:
+        state = review_states(defs.resolve_asset_graph(), instance, register, None, [CENSUS])[CENSUS]
+        return dpia_markdown(register.dpias[CENSUS], register, state, controls)
+
+    never_ran = report()
+    assert "- **Scale:** 32,561 rows in the largest source, 10 thousand to 100 thousand (never run; figure from the approval of 2026-11-23)" in never_ran
+    assert "the largest source held 32,561 rows (never run; figure from the approval of 2026-11-23)" in never_ran
+    assert "at its last run" not in never_ran
+
+    census = raw_asset(register, "census_respondents", sources.load_census, required_resource_keys={"census_file"})
+    assert materialize([census], resources={k: defs.resources[k] for k in ("warehouse", "audit_trail", "census_file")}, instance=instance).success
+    ran = report()
+    today = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    assert f"- **Scale:** 32,561 rows in the largest source, 10 thousand to 100 thousand (at its last run on {today}); 395 rows of subjects under 18 (at its last run on {today})" in ran
+    assert f"395 row(s) of subjects under 18, 0 under 16 (at its last run on {today})" in ran
+    assert "never run" not in ran

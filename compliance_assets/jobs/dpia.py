@@ -33,7 +33,7 @@ from compliance_assets.dpia.review import ReviewState, review_state
 from compliance_assets.factories.naming import ACTIVITY_TAG, DATA_USE_TAG
 from compliance_assets.register import Register
 from compliance_assets.reports.ai_schedule import ai_activities, fides_export, schedule_entries, schedule_markdown
-from compliance_assets.reports.checklist import NO, Evidence, checklist, checklist_markdown
+from compliance_assets.reports.checklist import NO, NOT_EVALUATED, Evidence, checklist, checklist_markdown
 from compliance_assets.reports.dpia import LINEAGE_PLACEHOLDER, dpia_markdown
 from compliance_assets.reports.render import lineage_svg, to_html
 from compliance_assets.reports.ropa import ropa_entries, ropa_markdown
@@ -191,6 +191,7 @@ def build_reports_asset(register: Register, reports_dir: Path, location: CodeLoc
         }
         for key, given in answers.items():
             metadata[f"checklist_no/{key}"] = MetadataValue.int(sum(a.answer == NO for a in given))
+            metadata[f"checklist_not_evaluated/{key}"] = MetadataValue.int(sum(a.answer == NOT_EVALUATED for a in given))
         return MaterializeResult(metadata=metadata)
 
     return compliance_reports

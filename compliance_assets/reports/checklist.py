@@ -1,9 +1,11 @@
 """The seed's 10-point checklist per AI feature. Every answer is computed from the deployed code,
 the register and the latest check results, and links its evidence: remove the evidence and the
-answer turns to "no"."""
+answer turns to "no". An answer is yes, no, not applicable, or not yet evaluated (a check that
+never ran proves nothing either way), and the score counts only what was evaluated."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,7 +13,7 @@ from compliance_assets.dpia.review import Controls, ReviewState, missing_control
 from compliance_assets.register import Register
 from compliance_assets.reports.render import table
 
-YES, NO, NOT_APPLICABLE = "yes", "no", "n/a"
+YES, NO, NOT_APPLICABLE, NOT_EVALUATED = "yes", "no", "n/a", "not yet evaluated"
 RETENTION_SCHEDULE = "daily_retention"
 
 
@@ -39,15 +41,22 @@ def _check_link(evidence: Evidence, ref: str) -> str:
     return f"[{ref}]({evidence.ui_url}/assets/{asset}?view=checks)"
 
 
-def _checks(evidence: Evidence, refs: list[str]) -> tuple[bool, str]:
-    """All named checks are deployed and passed at their latest evaluation."""
+def _checks(evidence: Evidence, refs: list[str]) -> tuple[str, str]:
+    """Yes when every named check is deployed and passed at its latest evaluation; no when one is
+    missing or failing; not yet evaluated when the others have never run."""
     if not refs:
-        return False, "no asset to check"
+        return NO, "no asset to check"
     absent = [r for r in refs if r not in evidence.controls.checks]
     failing = [r for r in refs if r not in absent and evidence.check_results.get(r) is False]
     unevaluated = [r for r in refs if r not in absent and evidence.check_results.get(r) is None]
     problems = [f"{label}: {', '.join(items)}" for label, items in (("not deployed", absent), ("failing", failing), ("never evaluated", unevaluated)) if items]
-    return not problems, "; ".join(problems) or f"{len(refs)} blocking check(s) deployed and passing"
+    answer = NO if absent or failing else NOT_EVALUATED if unevaluated else YES
+    return answer, "; ".join(problems) or f"{len(refs)} blocking check(s) deployed and passing"
+
+
+def _and(answer: str, holds: bool) -> str:
+    """An answer that also needs a deployed fact: no without it, else the checks' answer."""
+    return answer if holds else NO
 
 
 def checklist(register: Register, activity_key: str, evidence: Evidence) -> list[Answer]:
@@ -59,8 +68,9 @@ def checklist(register: Register, activity_key: str, evidence: Evidence) -> list
     state = evidence.dpia_states.get(activity_key)
     answers: list[Answer] = []
 
-    def add(question: str, ok: bool | None, why: str, links: list[str]) -> None:
-        answers.append(Answer(question, NOT_APPLICABLE if ok is None else (YES if ok else NO), why, links))
+    def add(question: str, ok: bool | str | None, why: str, links: list[str]) -> None:
+        answer = ok if isinstance(ok, str) else NOT_APPLICABLE if ok is None else YES if ok else NO
+        answers.append(Answer(question, answer, why, links))
 
     if activity.role.value != "processor":
         add("AVV updated?", None, f"we are the controller ({activity.controller}); no processing agreement", [])
@@ -79,17 +89,22 @@ def checklist(register: Register, activity_key: str, evidence: Evidence) -> list
     domain = activity.pseudonymisation_domain or activity_key
     ok, why = _checks(evidence, [f"{n}.no_direct_identifiers" for n in published])
     has_domain = domain in evidence.controls.pseudonymisation_domains
-    add("Pseudonymisation applied?", ok and has_domain, (f"domain '{domain}' deployed; " if has_domain else f"domain '{domain}' not deployed; ") + why, [_check_link(evidence, f"{n}.no_direct_identifiers") for n in published])
+    add("Pseudonymisation applied?", _and(ok, has_domain), (f"domain '{domain}' deployed; " if has_domain else f"domain '{domain}' not deployed; ") + why, [_check_link(evidence, f"{n}.no_direct_identifiers") for n in published])
     if activity.legal_basis.value != "Consent":
         add("Consent checked?", None, f"legal basis is {activity.legal_basis.value}, not consent", [])
     else:
         ok, why = _checks(evidence, [f"{n}.consent" for n in features])
         add("Consent checked?", ok, why, [_check_link(evidence, f"{n}.consent") for n in features])
-    ok, why = _checks(evidence, [f"{n}.retention" for n in raw_clocked]) if raw_clocked else (True, "no clocked raw source")
+    ok, why = _checks(evidence, [f"{n}.retention" for n in raw_clocked]) if raw_clocked else (YES, "no clocked raw source")
     scheduled = RETENTION_SCHEDULE in evidence.controls.schedules
-    add("Retention enforced?", ok and scheduled, ("daily retention schedule deployed; " if scheduled else "no daily retention schedule; ") + why, [_check_link(evidence, f"{n}.retention") for n in raw_clocked])
+    add("Retention enforced?", _and(ok, scheduled), ("daily retention schedule deployed; " if scheduled else "no daily retention schedule; ") + why, [_check_link(evidence, f"{n}.retention") for n in raw_clocked])
     audited = [n for n in own if n in evidence.audited_assets]
-    add("Audit trail active?", evidence.audit_intact and bool(audited), f"hash chain {'intact' if evidence.audit_intact else 'broken or empty'}; {len(audited)} of {len(own)} assets have audit records", ["python -m compliance_assets verify-audit"])
+    ran = any(evidence.check_results.get(ref) is not None for ref in evidence.controls.checks if ref.split(".")[0] in own)
+    trail = f"hash chain {'intact' if evidence.audit_intact else 'broken or empty'}; {len(audited)} of {len(own)} assets have audit records"
+    if not audited and not ran:
+        add("Audit trail active?", NOT_EVALUATED, f"none of its assets has run yet, so none has an audit record to check ({trail})", ["python -m compliance_assets verify-audit"])
+    else:
+        add("Audit trail active?", evidence.audit_intact and bool(audited), trail, ["python -m compliance_assets verify-audit"])
     if activity_key not in register.dpias:
         add("DPIA completed?", False, "no DPIA document in register/dpia/", [])
     else:
@@ -104,11 +119,21 @@ def checklist(register: Register, activity_key: str, evidence: Evidence) -> list
     return answers
 
 
+def score(answers: list[Answer]) -> str:
+    """Yes out of the items evaluated: not applicable and not yet evaluated are counted apart, never as no."""
+    count = Counter(a.answer for a in answers)
+    out = f"{count[YES]} of {count[YES] + count[NO]} evaluated items"
+    if count[NOT_EVALUATED]:
+        out += f"; {count[NOT_EVALUATED]} not yet evaluated"
+    if count[NOT_APPLICABLE]:
+        out += f"; {count[NOT_APPLICABLE]} not applicable"
+    return out
+
+
 def checklist_markdown(register: Register, answers_by_activity: Mapping[str, list[Answer]]) -> str:
     lines = ["# AI feature checklist", ""]
     for key, answers in answers_by_activity.items():
-        done = sum(a.answer != NO for a in answers)
-        lines += [f"## {register.activities[key].name} (`{key}`): {done}/10", ""]
+        lines += [f"## {register.activities[key].name} (`{key}`): {score(answers)}", ""]
         lines.append(table(["#", "question", "answer", "why", "evidence"], [(i, a.question, a.answer, a.why, ", ".join(a.evidence)) for i, a in enumerate(answers, 1)]))
         lines.append("")
     return "\n".join(lines)

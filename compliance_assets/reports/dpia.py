@@ -46,6 +46,23 @@ def criteria_rows(document: DpiaDocument, register: Register, state: ReviewState
     return out
 
 
+def scale_line(activity, state: ReviewState) -> str:
+    """Every figure with its source: a run's and its date, or the approval's when nothing ran."""
+    current, source = state.current, state.figures_from
+    parts = []
+    if current.rows is not None:
+        parts.append(f"{current.rows:,} rows in the largest source, {band_label(current.band)} ({source})")
+    if current.subjects is not None:
+        parts.append(f"{current.subjects:,} subjects in its feature sets ({source})")
+    if current.under_18 is not None:
+        parts.append(f"{current.under_18:,} rows of subjects under 18 ({source})")
+    if activity.population is not None:
+        population = activity.population
+        of = f" of a relevant population of {population.relevant_population:,}" if population.relevant_population else ""
+        parts.append(f"{population.subjects:,} subjects declared{of}, {population.geography.value} extent (register: {population.source})")
+    return "; ".join(parts) or "no run measured yet and no population declared"
+
+
 def dpia_markdown(document: DpiaDocument, register: Register, state: ReviewState, controls: Controls) -> str:
     activity = register.activities[document.activity]
     current = state.current
@@ -57,7 +74,7 @@ def dpia_markdown(document: DpiaDocument, register: Register, state: ReviewState
         f"- **Purpose:** {activity.purpose} (data use `{activity.data_use}`)",
         f"- **Role:** {activity.role.value}; controller: {activity.controller}",
         f"- **Data subjects:** {', '.join(activity.data_subjects)}",
-        "- **Scale:** " + (f"{current.rows:,} rows in the largest source ({band_label(current.band)})" if current.rows is not None else "no run measured yet"),
+        f"- **Scale:** {scale_line(activity, state)}",
         f"- **Technology:** {document.description.technology}",
         "- **Sub-processors:** " + (", ".join(f"{s['name']} ({s['country']})" for s in current.sub_processors) or "none"),
         "", "The lineage the DPIA covers (the activity's own assets highlighted):", "",

@@ -10,12 +10,21 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.privacy.pseudonymise import derive_domain_key, master_fingerprint
 from resources.secrets import read_secret
 from resources.vault import KeyRingError, KeyVersion, PseudonymVaultResource
 
 DEFAULT_SECRET_ENV = "COMPLIANCE_MASTER_KEY"
 DEFAULT_DEV_KEY_FILE = "~/.config/compliance-assets/master.key"
+
+
+class NormalisationChanged(KeyRingError):
+    """The active key version was keyed under another normalisation than this code's."""
+
+    def __init__(self, message: str, key_version: int, recorded: int):
+        super().__init__(message)
+        self.key_version, self.recorded = key_version, recorded
 
 
 class PseudonymisationKeyResource(ConfigurableResource):
@@ -40,6 +49,15 @@ class PseudonymisationKeyResource(ConfigurableResource):
                 f"${self.secret_env_var} is not the master secret of active key version {active.version}: "
                 "restore it, or run the key rotation job to move every pseudonym to the new secret"
             )
+        if active.normalisation != NORMALISATION_VERSION:
+            raise NormalisationChanged(
+                f"key version {active.version} keyed identifiers under normalisation version {active.normalisation}, and this code "
+                f"normalises them under version {NORMALISATION_VERSION}: keying them now would give one subject two pseudonyms. "
+                "Run the key rotation job (`python -m compliance_assets rotate-keys --actor <you>`), which re-normalises and "
+                "re-keys every pseudonym and the vault under the new version",
+                active.version,
+                active.normalisation,
+            )
         return active
 
     def key_for(self, domain: str, version: KeyVersion) -> bytes:
@@ -47,7 +65,7 @@ class PseudonymisationKeyResource(ConfigurableResource):
             raise KeyRingError(f"key version {version.version} has been destroyed")
         if version.master_fingerprint != self.fingerprint:
             raise KeyRingError(f"key version {version.version} belongs to another master secret")
-        return derive_domain_key(self._master_secret(), domain, version.version, version.salt)
+        return derive_domain_key(self._master_secret(), domain, version.version, version.salt, version.normalisation)
 
     def domain_key(self, domain: str) -> tuple[int, bytes]:
         """(active key version, that version's key for `domain`)."""

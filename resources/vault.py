@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.privacy.sealing import associated_data, open_one, seal_all
 from resources.copy_stream import ROWS_PER_PIECE, CopyStream
 from resources.secrets import read_secret
@@ -32,6 +33,7 @@ key_ring = sa.Table(
     sa.Column("salt", sa.LargeBinary, nullable=True),
     sa.Column("master_fingerprint", sa.String(32), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),  # pending | active | destroyed
+    sa.Column("normalisation", sa.Integer, nullable=True),  # NORMALISATION_VERSION keyed under; NULL is 1, before it was recorded
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("changed_at", sa.DateTime, nullable=False),
 )
@@ -61,6 +63,19 @@ class KeyVersion:
     salt: bytes | None
     master_fingerprint: str
     state: str
+    normalisation: int = 1
+
+    @classmethod
+    def of(cls, row: sa.RowMapping) -> KeyVersion:
+        return cls(row["version"], row["salt"], row["master_fingerprint"], row["state"], row["normalisation"] or 1)
+
+
+def _record_normalisation(engine: sa.Engine) -> None:
+    """Adds the key ring's normalisation column to a vault created before it existed."""
+    if "normalisation" in {c["name"] for c in sa.inspect(engine).get_columns(key_ring.name)}:
+        return
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"ALTER TABLE {key_ring.name} ADD COLUMN normalisation INTEGER"))
 
 
 def _now() -> datetime:
@@ -137,6 +152,7 @@ class PseudonymVaultResource(ConfigurableResource):
         if self._engine is None:
             self._engine = create_engine_for(self.url)
             ensure_tables(self._engine, _metadata)
+            _record_normalisation(self._engine)
         return self._engine
 
     def _sealing_key(self) -> bytes:
@@ -156,7 +172,7 @@ class PseudonymVaultResource(ConfigurableResource):
     def key_versions(self) -> list[KeyVersion]:
         with self.get_engine().connect() as connection:
             rows = connection.execute(sa.select(key_ring).order_by(key_ring.c.version)).mappings()
-            return [KeyVersion(r["version"], r["salt"], r["master_fingerprint"], r["state"]) for r in rows]
+            return [KeyVersion.of(r) for r in rows]
 
     def key_version(self, version: int) -> KeyVersion:
         for entry in self.key_versions():
@@ -171,25 +187,31 @@ class PseudonymVaultResource(ConfigurableResource):
             if active is None and connection.execute(sa.select(sa.func.count()).select_from(key_ring)).scalar_one() == 0:
                 now = _now()
                 connection.execute(
-                    key_ring.insert().values(version=1, salt=os.urandom(32), master_fingerprint=fingerprint, state="active", created_at=now, changed_at=now)
+                    key_ring.insert().values(
+                        version=1, salt=os.urandom(32), master_fingerprint=fingerprint, state="active", normalisation=NORMALISATION_VERSION, created_at=now, changed_at=now
+                    )
                 )
                 active = connection.execute(sa.select(key_ring).where(key_ring.c.version == 1)).mappings().first()
         if active is None:
             raise KeyRingError("the key ring has no active version")
-        return KeyVersion(active["version"], active["salt"], active["master_fingerprint"], active["state"])
+        return KeyVersion.of(active)
 
     def pending_version(self, fingerprint: str) -> KeyVersion:
-        """The version a rotation moves to: reused if a rotation was interrupted, else created."""
+        """The version a rotation moves to: reused if a rotation was interrupted, else created
+        under this code's normalisation, which a rotation moves every pseudonym to."""
         with self.get_engine().begin() as connection:
             pending = connection.execute(sa.select(key_ring).where(key_ring.c.state == "pending")).mappings().first()
             if pending is None:
                 top = connection.execute(sa.select(sa.func.max(key_ring.c.version))).scalar_one() or 0
                 now = _now()
                 connection.execute(
-                    key_ring.insert().values(version=top + 1, salt=os.urandom(32), master_fingerprint=fingerprint, state="pending", created_at=now, changed_at=now)
+                    key_ring.insert().values(
+                        version=top + 1, salt=os.urandom(32), master_fingerprint=fingerprint, state="pending",
+                        normalisation=NORMALISATION_VERSION, created_at=now, changed_at=now,
+                    )
                 )
                 pending = connection.execute(sa.select(key_ring).where(key_ring.c.version == top + 1)).mappings().first()
-        return KeyVersion(pending["version"], pending["salt"], pending["master_fingerprint"], pending["state"])
+        return KeyVersion.of(pending)
 
     def complete_rotation(self, old: int, new: int) -> None:
         """Activates `new` and destroys `old` (its salt is erased) in one transaction."""

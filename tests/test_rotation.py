@@ -129,3 +129,39 @@ def test_rotation_on_postgres(pg_env):
     assert _ring(defs) == [(1, "destroyed", True), (2, "active", False)]
     assert run_job().success
     assert set(published(Tier.PSEUDONYMISED, "customer_features", defs)["subject_pseudonym"]) == set(after["subject_pseudonym"])
+
+
+def test_a_new_normalisation_is_reached_through_rotation_not_silently(local_env):
+    """A vault keyed before identifiers were NFKC-normalised: the pseudonymised step refuses and
+    points to the rotation, which re-keys under the new normalisation and merges the two
+    spellings of one contact that the old normalisation had kept apart."""
+    assert run_job().success
+    defs = build_definitions()
+    vault, warehouse = resource(defs, "pseudonym_vault"), resource(defs, "warehouse")
+    table = "pseudonymised__customer_features"
+    before = published(Tier.PSEUDONYMISED, "customer_features", defs)
+    mapping = vault.decrypted("engagement", 1).iloc[0]
+    twin = "f" * 32  # the same contact, keyed from a fullwidth spelling under the old normalisation
+    fullwidth = str(mapping["identifier"]).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    vault.store("engagement", 1, pd.Series([twin]), pd.Series([fullwidth]), pd.Series([mapping["scope"]]))
+    before.loc[before["subject_pseudonym"] == mapping["pseudonym"]].assign(subject_pseudonym=twin).to_sql(table, warehouse.get_engine(), if_exists="append", index=False)
+    with vault.get_engine().begin() as connection:
+        connection.execute(key_ring.update().values(normalisation=None))
+
+    refused = run_job(defs=defs)
+    assert not refused.success
+    (failure,) = [e for e in refused.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == "customer_features"]
+    assert "normalisation version 1" in failure.event_specific_data.error.message and "rotate-keys" in failure.event_specific_data.error.message
+    assert failure.event_specific_data.user_failure_data.metadata["keyed_under_normalisation"].value == 1
+
+    result = _rotate_in_process(defs)
+    assert result.success
+    metadata = {e.step_key: e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"}["rotate_pseudonym_keys"].event_specific_data.metadata
+    assert metadata["subjects_merged"].value == 1 and metadata["new_normalisation"].value == 2
+    rotated = published(Tier.PSEUDONYMISED, "customer_features", defs)
+    assert len(rotated) == len(before) and rotated["subject_pseudonym"].is_unique
+    with vault.get_engine().connect() as connection:
+        assert [(r.version, r.state, r.normalisation) for r in connection.execute(sa.select(key_ring).order_by(key_ring.c.version))] == [(1, "destroyed", None), (2, "active", 2)]
+    assert vault.count("engagement", 2) == len(rotated)
+    assert run_job(defs=defs).success
+    assert set(published(Tier.PSEUDONYMISED, "customer_features", defs)["subject_pseudonym"]) == set(rotated["subject_pseudonym"])

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
     CONSENT,
@@ -31,10 +31,11 @@ from compliance_assets.factories.purpose import enforce_purpose, permitted_input
 from compliance_assets.privacy.conform import REASON_COLUMN
 from compliance_assets.privacy.consent import CONSENT_COLUMNS, consenting_subjects
 from compliance_assets.privacy.detection import KnownLookup
-from compliance_assets.privacy.normalise import missing_mask, normalise
+from compliance_assets.privacy.normalise import NORMALISATION_VERSION, missing_mask, normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
 from compliance_assets.privacy.summaries import Measure
 from compliance_assets.register import FeatureSet, IdentifierRole, Register
+from resources.keys import NormalisationChanged
 from resources.warehouse import WarehouseResource
 
 
@@ -153,7 +154,18 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         people = people.loc[~missing].copy()
         identifiers = identifiers[~missing]
         scope = people[subject.scope].astype("string") if subject.scope else None
-        key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
+        try:
+            key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
+        except NormalisationChanged as changed:
+            raise Failure(
+                description=str(changed),
+                metadata={
+                    "key_version": MetadataValue.int(changed.key_version),
+                    "keyed_under_normalisation": MetadataValue.int(changed.recorded),
+                    "code_normalisation": MetadataValue.int(NORMALISATION_VERSION),
+                    "remedy": MetadataValue.text("run the key_rotation job"),
+                },
+            ) from None
         people[feature_set.subject_key] = pseudonymise(scoped(identifiers, scope), domain_key)
         without_consent = pd.Index([])
         if consenting is not None:
@@ -185,6 +197,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
                 "subjects": MetadataValue.int(int(features[feature_set.subject_key].nunique())) if feature_set.subject_key in features else MetadataValue.int(0),
                 "quarantined_rows": MetadataValue.int(int(missing.sum())),
                 "key_version": MetadataValue.int(key_version),
+                "normalisation_version": MetadataValue.int(NORMALISATION_VERSION),
                 "subjects_without_consent": MetadataValue.int(len(without_consent)),
                 "vault_mappings_written": MetadataValue.int(stored),
                 "dagster/column_lineage": lineage,

@@ -1,4 +1,5 @@
-"""The key rotation job: moves every pseudonym to a new key version and destroys the old one."""
+"""The key rotation job: moves every pseudonym to a new key version (under this code's
+normalisation) and destroys the old one."""
 
 
 from dagster import Config, Failure, JobDefinition, MetadataValue, OpExecutionContext, Output, job, op
@@ -38,6 +39,9 @@ def build_key_rotation_job(register: Register) -> JobDefinition:
                 "new_version": report.new_version,
                 "rows_rekeyed": sum(report.rows_rekeyed.values()),
                 "mappings_moved": sum(report.mappings_moved.values()),
+                "old_normalisation": report.old_normalisation,
+                "new_normalisation": report.new_normalisation,
+                "subjects_merged": sum(report.subjects_merged.values()),
             },
         )
 

@@ -22,6 +22,8 @@ from pandas._libs.hashtable import Int64Factorizer
 from pandas._libs.lib import is_string_array
 from pandas.util import hash_array
 
+from compliance_assets.privacy.normalise import NORMALISATION_VERSION
+
 PSEUDONYM_BYTES = 16
 PSEUDONYM_PATTERN = r"^[0-9a-f]{32}$"
 MIN_MASTER_SECRET_BYTES = 32
@@ -30,13 +32,18 @@ SCOPE_SEPARATOR = "\x1f"
 STREAM_CHUNK_ROWS = 1_000_000
 
 
-def derive_domain_key(master_secret: bytes, domain: str, key_version: int = 1, salt: bytes = DEFAULT_SALT) -> bytes:
+def derive_domain_key(
+    master_secret: bytes, domain: str, key_version: int = 1, salt: bytes = DEFAULT_SALT, normalisation: int = NORMALISATION_VERSION
+) -> bytes:
     """A 256-bit key for one domain and key version. The salt is the key version's random value
     from the key ring: deleting it destroys every key of that version, even for someone who
-    holds the master secret."""
+    holds the master secret. The normalisation version is part of what the key is derived
+    under, so identifiers normalised two ways are never keyed into one version's pseudonyms
+    (version 1's keys were derived before it was, and still are, so they stay reproducible)."""
     if len(master_secret) < MIN_MASTER_SECRET_BYTES:
         raise ValueError(f"the master secret must be at least {MIN_MASTER_SECRET_BYTES} bytes")
-    info = f"domain={domain};version={key_version}".encode()
+    info = f"domain={domain};version={key_version}" + (f";normalisation={normalisation}" if normalisation != 1 else "")
+    info = info.encode()
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(master_secret)
 
 

@@ -2,10 +2,10 @@
 
 import argparse
 
-from benchmarks import cohorts, definitions, disclosure, erasure, pipeline, pseudonymise
+from benchmarks import cohorts, definitions, detection, disclosure, erasure, pipeline, pseudonymise
 from benchmarks.common import RESULTS, write_results
 
-BENCHMARKS = {"pseudonymise": pseudonymise.run, "cohorts": cohorts.run, "disclosure": disclosure.run, "definitions": definitions.run, "erasure": erasure.run, "pipeline": pipeline.run}
+BENCHMARKS = {"pseudonymise": pseudonymise.run, "cohorts": cohorts.run, "detection": detection.run, "disclosure": disclosure.run, "definitions": definitions.run, "erasure": erasure.run, "pipeline": pipeline.run}
 
 
 def main() -> None:

@@ -76,6 +76,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     check_names += [DPIA_APPROVED] if guarded else []
     contract = suite_for(register, name)
     identifier_columns = direct_identifier_columns(register, raw_sources)
+    subject = register.sources[feature_set.subject_source].subject if feature_set.subject_source in register.sources else None
+    phone_region = subject.default_region if subject else None
     columns = [
         column(d, feature_set.features[d].type, feature_set.features[d].category, "none", f"Cohort dimension from {cohort.source}.{d}")
         for d in cohort.dimensions
@@ -146,7 +148,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
             [
                 lambda staged: evaluate_minimisation(key, staged.frame, output_columns),
                 lambda staged: evaluate_identifiers(
-                    key, staged.frame, {f"{cohort.source}.{feature_set.subject_key}": source_subjects, **known_identifier_lookups(warehouse, identifier_columns)}, None
+                    key, staged.frame, {f"{cohort.source}.{feature_set.subject_key}": source_subjects, **known_identifier_lookups(warehouse, identifier_columns)}, None,
+                    cohort.dimensions, phone_region,
                 ),
                 lambda staged: evaluate_k_anonymity(key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, stats, previous),
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),

@@ -4,7 +4,7 @@ gives offenders by pseudonym or row number: never a raw value."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import timedelta
 
 import pandas as pd
@@ -38,8 +38,9 @@ DPIA_APPROVED = "dpia_approved"
 
 DESCRIPTIONS = {
     MINIMISATION: "Blocks publication when a column is not documented in the register (Art. 5(1)(c)).",
-    NO_DIRECT_IDENTIFIERS: "Blocks publication when any value looks like an email, phone number, IP address, "
-    "IBAN or a raw-tier identifier, whatever its column is called.",
+    NO_DIRECT_IDENTIFIERS: "Blocks publication when any value holds an email, phone number, IP address or IBAN "
+    "anywhere in its text, or a raw-tier identifier in a column that could carry one (text, identifier-like or "
+    "dimension columns, never a measure), whatever its column is called.",
     K_ANONYMITY: "Blocks publication when a released cohort has fewer than k distinct subjects, recounted "
     "from the source rather than trusted from the release.",
     NO_DIFFERENCING: "Blocks publication when someone holding everything published could learn what is withheld: "
@@ -97,10 +98,14 @@ def evaluate_identifiers(
     frame: pd.DataFrame,
     known_identifiers: Mapping[str, KnownLookup],
     subject_key: str | None,
+    carriers: Collection[str] = (),
+    region: str | None = None,
 ) -> AssetCheckResult:
-    """Pattern and known-value detection over every column, plus: the subject key column holds
-    only pseudonyms (a raw id written there is a leak too)."""
-    findings = find_identifiers(frame.drop(columns=[subject_key]) if subject_key else frame, known_identifiers)
+    """Pattern detection over every text column and known-value detection over the columns that
+    could carry an identifier (text ones and `carriers`), plus: the subject key column holds only
+    pseudonyms (a raw id written there is a leak too). `region` is the register's region for
+    phone numbers written without a country code."""
+    findings = find_identifiers(frame.drop(columns=[subject_key]) if subject_key else frame, known_identifiers, carriers, region)
     rows: list[tuple[str, str, int, str]] = []
     for finding in findings:
         rows.append((finding.column, finding.detector, finding.rows, _offender(frame, subject_key, finding.first_row)))
@@ -112,6 +117,7 @@ def evaluate_identifiers(
             rows.append((subject_key, "not_a_pseudonym", int(not_pseudonyms.sum()), f"row {first}"))
     metadata: dict[str, object] = {
         "rule": "no direct identifiers past the raw tier",
+        "phone_region": region or "none (numbers with a country code only)",
         "rows_scanned": len(frame),
         "columns_scanned": len(frame.columns),
         "offending_rows": sum(r[2] for r in rows),

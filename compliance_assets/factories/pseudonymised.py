@@ -57,6 +57,12 @@ def direct_identifier_columns(register: Register, sources: list[str]) -> dict[st
     }
 
 
+def identifier_carriers(feature_set: FeatureSet) -> list[str]:
+    """Features that could carry a raw identifier whatever their type: the quasi-identifying ones
+    (text features are compared anyway). A count or a score is a measure, not a carrier."""
+    return [name for name, spec in feature_set.features.items() if spec.identifier == "quasi"]
+
+
 def known_identifier_lookups(warehouse: WarehouseResource, identifier_columns: dict[str, list[str]]) -> dict[str, KnownLookup]:
     """The raw tier's direct identifiers, labelled 'source.column', as questions to the warehouse
     (which of these values does the column hold?) rather than columns read into memory."""
@@ -90,6 +96,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     key = AssetKey(name)
     registered = [feature_set.subject_key, KEY_VERSION, *feature_set.features]
     identifier_columns = direct_identifier_columns(register, reads)
+    carriers = identifier_carriers(feature_set)
     columns = [
         column(feature_set.subject_key, "string", "user.unique_id.pseudonymous", "pseudonym", f"Keyed HMAC-SHA256 pseudonym, domain '{domain}'"),
         column(KEY_VERSION, "integer", "system.operations", "none", "Key version the pseudonym was made with (rotation moves it)"),
@@ -188,7 +195,9 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             features,
             [
                 lambda staged: evaluate_minimisation(key, staged.frame, registered),
-                lambda staged: evaluate_identifiers(key, staged.frame, known_identifier_lookups(warehouse, identifier_columns), feature_set.subject_key),
+                lambda staged: evaluate_identifiers(
+                    key, staged.frame, known_identifier_lookups(warehouse, identifier_columns), feature_set.subject_key, carriers, subject.default_region
+                ),
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
                 *([lambda staged: evaluate_consent(key, staged.frame, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
                 *([dpia_evaluation(context, register, feature_set.activity)] if guarded else []),

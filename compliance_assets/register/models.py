@@ -220,7 +220,12 @@ class SubjectIdentifier(Strict):
     column: Identifier
     kind: IdentifierKind
     scope: Identifier | None = None
-    default_region: CountryCode | None = Field(default=None, description="Phone numbers without a country code")
+    default_region: CountryCode | None = Field(
+        default=None,
+        description="Where phone numbers without a country code are from: how a phone identifier is normalised, and the "
+        "region in which the identifier check reads such numbers in the tiers built from this source. Without one "
+        "(the default), the check finds only numbers written with their country code (+33…, 0033…).",
+    )
 
     @model_validator(mode="after")
     def _phone_needs_region(self) -> SubjectIdentifier:

@@ -9,17 +9,19 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 .PHONY: demo ui test census dev-postgres validate bench clean
 
 demo: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m compliance_assets run demo_pipeline
-	$(BIN)/python -m compliance_assets run governance_reports
+	$(BIN)/compliance-assets run demo_pipeline --partitions all
+	$(BIN)/compliance-assets run governance_reports
 
 census: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m compliance_assets run census_release
+	$(BIN)/compliance-assets run census_release
 
+# `exec`: dg dev is make's own child, so SIGTERM or Ctrl-C to `make ui` reaches it and it stops
+# its webserver, daemon and code server.
 ui: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	exec $(BIN)/dg dev -h 127.0.0.1 -p 3000
 
 validate: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/dg check defs
 
 # Two workers, a test file each (the files running Dagster's servers share one: tests/conftest.py):
 # most tests wait on PostgreSQL, Dagster's processes or a browser, so the suite takes ~60 % of its
@@ -34,7 +36,7 @@ bench: $(VENV)/.runtime
 # Against PostgreSQL: the repo's dagster.yaml, credentials from DAGSTER_PG_* variables.
 dev-postgres: $(VENV)/.runtime
 	mkdir -p .dagster/postgres && cp dagster.yaml .dagster/postgres/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster/postgres $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(CURDIR)/.dagster/postgres exec $(BIN)/dg dev -h 127.0.0.1 -p 3000
 
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME) && touch $@

@@ -23,7 +23,7 @@ from benchmarks import pycanon_peer
 from benchmarks.common import postgres_databases, run_alone
 from compliance_assets.privacy.cohorts import MeasureSpec, release_cohorts
 from compliance_assets.privacy.sql_source import SqlSource
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 ADULT = Path(os.environ.get("COMPLIANCE_CENSUS_CSV", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "adult.csv"))
 MEASURES = {"subjects": MeasureSpec("count_subjects"), "mean_age": MeasureSpec("mean", "age")}
@@ -78,7 +78,7 @@ def _seconds(function, before: Callable[[], None] | None = None) -> float:
     return best
 
 
-def pushed_down(warehouse: WarehouseResource, frame: pd.DataFrame, dims: list[str], margins: list[list[str]], expected: pd.DataFrame) -> dict:
+def pushed_down(warehouse: Warehouse, frame: pd.DataFrame, dims: list[str], margins: list[list[str]], expected: pd.DataFrame) -> dict:
     """The same release grouped by PostgreSQL (the frame loaded as a table first, not timed)
     against PostgreSQL's own plain GROUP BY count(*) of the table."""
     table = "bench_cohort_source"
@@ -137,7 +137,7 @@ def run(quick: bool) -> dict:
         results["scenarios"][name] = {"rows": len(frame), "groupby_size_s": floor, "release_s": ours, "ratio": ratio, "pycanon": peer, **stats}
         if not fresh_keys:
             with console.status(f"loading {name} into PostgreSQL and releasing it there"), postgres_databases(f"bench_cohorts_{uuid.uuid4().hex[:8]}") as (url,):
-                warehouse = WarehouseResource(url=url)
+                warehouse = Warehouse(url)
                 results["scenarios"][name]["postgresql"] = sql = pushed_down(warehouse, frame, dims, margins, release.released)
                 warehouse.get_engine().dispose()
         table.add_row(

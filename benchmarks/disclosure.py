@@ -27,7 +27,7 @@ from benchmarks.cohorts import ADULT, synthetic
 from benchmarks.common import run_alone
 from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, entries_of, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 DAYS = 30
 K = 50
@@ -57,7 +57,7 @@ def _day(frame: pd.DataFrame, rng: np.random.Generator, day: int) -> pd.DataFram
     return pd.concat([frame.drop(frame.index[leaving]), joining], ignore_index=True)
 
 
-def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, warehouse: WarehouseResource, days: int) -> dict:
+def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, warehouse: Warehouse, days: int) -> dict:
     rng = np.random.default_rng(11)
     table = "".join(c if c.isalnum() else "_" for c in name)
     shown_measures = [m for m in measures if m != "subjects"]
@@ -101,7 +101,7 @@ def run(quick: bool) -> dict:
         table.add_column(column, justify="left" if column == "release" else "right")
     results: dict = {"k": K, "days": days, "scenarios": {}}
     with tempfile.TemporaryDirectory() as folder:
-        warehouse = WarehouseResource(url=f"sqlite:///{Path(folder) / 'warehouse.db'}")
+        warehouse = Warehouse(f"sqlite:///{Path(folder) / 'warehouse.db'}")
         for name, (frame, dims, margins, measures, rules) in scenarios.items():
             figures = history(name, frame, dims, margins, measures, rules, warehouse, days)
             results["scenarios"][name] = figures

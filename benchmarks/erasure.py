@@ -28,7 +28,7 @@ from benchmarks.common import postgres_databases, run_alone
 
 console = Console()
 def run(quick: bool) -> dict:
-    from resources.secrets import generate_secret
+    from compliance_assets.resources.secrets import generate_secret
 
     customers, samples, queued, event_rows = (2_000, 10, 20, 50_000) if quick else (100_000, 50, 1_000, 10_000_000)
     suffix = uuid.uuid4().hex[:8]
@@ -86,14 +86,14 @@ def _drain(defs, instance, vault, quiet: dict) -> tuple[int, int]:
 
 
 def _measure(customers: int, samples: int, queued: int, event_rows: int) -> dict:
-    from compliance_assets.definitions import build_definitions
-    from compliance_assets.factories.naming import Tier, table_name
+    from compliance_demo.definitions import build_definitions
+    from compliance_assets.tiers import Tier, table_name
     from compliance_assets.register import load_register
-    from compliance_assets.environment import register_dir
+    from resources.environment import register_dir
     from compliance_assets.rights.erasure import erase
     from compliance_assets.rights.heap import long_lived_objects_frozen
     from compliance_assets.rights.locate import locate_subject
-    from resources.requests import PrivacyRequests
+    from compliance_assets.resources.requests import PrivacyRequests
 
     register = load_register(register_dir())
     defs = build_definitions(register)

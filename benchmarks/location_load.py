@@ -43,10 +43,13 @@ def no_rows(context):
 
 def register_driven_location(register_dir: Path):
     """A location built by the plugin from a register: its assets, checks, jobs, sensors, schedules."""
-    from compliance_assets import build_location, load_register, raw_asset
+    from compliance_assets import Folders, build_location, load_register, local_resources, raw_asset
 
     register = load_register(register_dir)
-    return build_location(register, [raw_asset(register, name, no_rows) for name in register.sources])
+    data = register_dir.parent / ".data"
+    return build_location(
+        register, [raw_asset(register, name, no_rows) for name in register.sources], resources=local_resources(data), folders=Folders.under(data)
+    )
 
 
 def load(kind: str, count: int, register_dir: Path) -> dict[str, float]:

@@ -65,8 +65,8 @@ def _run_config(customers: int) -> dict:
 
 
 def _events_published(success: bool) -> int:
-    from compliance_assets.definitions import defs
-    from compliance_assets.factories.naming import Tier, table_name
+    from compliance_demo.definitions import defs
+    from compliance_assets.tiers import Tier, table_name
 
     if not success:
         return 0
@@ -89,7 +89,7 @@ def _checks_seconds(events) -> float:
     """What the blocking checks took in a run, from its materialisations' own metadata."""
     from dagster import DagsterEventType
 
-    from compliance_assets.factories.naming import CHECKS_SECONDS
+    from compliance_assets.tiers import CHECKS_SECONDS
 
     return round(
         sum(
@@ -104,8 +104,8 @@ def _checks_seconds(events) -> float:
 def worker(checks: bool, customers: int) -> dict:
     from dagster import DagsterInstance
 
-    from compliance_assets.definitions import build_definitions
-    from compliance_assets.environment import register_dir
+    from compliance_demo.definitions import build_definitions
+    from resources.environment import register_dir
     from compliance_assets.register import load_register
 
     if not checks:
@@ -133,7 +133,7 @@ def multiprocess_worker(customers: int) -> dict:
     home = Path(os.environ["DAGSTER_HOME"])
     config = home / "run_config.yaml"
     config.write_text(json.dumps(_run_config(customers)))  # JSON is YAML
-    command = [sys.executable, "-W", "ignore", "-m", "dagster", "job", "execute", "-m", "compliance_assets.definitions", "-j", "demo_pipeline", "-c", str(config)]
+    command = [sys.executable, "-W", "ignore", "-m", "dagster", "job", "execute", "-m", "compliance_demo.definitions", "-j", "demo_pipeline", "-c", str(config)]
     with open(home / "cli.log", "w") as log:
         peak_mb = wait_measuring_tree(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
     with DagsterInstance.get() as instance:
@@ -148,7 +148,7 @@ def multiprocess_worker(customers: int) -> dict:
 
 def _measure(backend: str, checks: bool, customers: int, multiprocess: bool = False) -> dict:
     """One run in a fresh warehouse of `backend` and a fresh Dagster instance, in its own process."""
-    from resources.secrets import generate_secret
+    from compliance_assets.resources.secrets import generate_secret
 
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         home = Path(tmp) / "dagster_home"

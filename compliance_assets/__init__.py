@@ -1,38 +1,50 @@
 """GDPR compliance as code for Dagster.
 
-Public API for teams building their own code location: load the register, declare assets per
-tier with the factories, and wire the resources. Names resolve lazily so that `resources` (which
-uses the privacy engines) and this package can import each other's modules without a cycle."""
+The public API for teams building their own code location: load the register, declare assets
+per tier with the factories, and build the location around them with its resources and folders
+(`build_location`, or the `ComplianceLocation` component from a `defs.yaml`). Every exported
+name is documented in docs/api.md."""
 
-from importlib import import_module
-from typing import Any
+from compliance_assets.component import ComplianceLocation
+from compliance_assets.factories.aggregate import cohort_asset
+from compliance_assets.factories.checks import K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS
+from compliance_assets.factories.feature_inputs import FeatureInputs, SourceTables
+from compliance_assets.tiers import Tier, table_name
+from compliance_assets.factories.pseudonymised import pseudonymised_asset
+from compliance_assets.factories.raw import raw_asset
+from compliance_assets.location import Folders, build_location, local_resources
+from compliance_assets.privacy.summaries import Count, Latest
+from compliance_assets.register import Register, RegisterError, load_register
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
+from compliance_assets.resources.keys import PseudonymisationKeyResource
+from compliance_assets.resources.vault import PseudonymVaultResource
+from compliance_assets.resources.warehouse import WarehouseResource
 
-_EXPORTS = {
-    "K_ANONYMITY": "compliance_assets.factories.checks",
-    "MINIMISATION": "compliance_assets.factories.checks",
-    "NO_DIRECT_IDENTIFIERS": "compliance_assets.factories.checks",
-    "NO_DIFFERENCING": "compliance_assets.factories.checks",
-    "FeatureInputs": "compliance_assets.factories.feature_inputs",
-    "SourceTables": "compliance_assets.factories.feature_inputs",
-    "Count": "compliance_assets.privacy.summaries",
-    "Latest": "compliance_assets.privacy.summaries",
-    "pseudonymised_asset": "compliance_assets.factories.pseudonymised",
-    "cohort_asset": "compliance_assets.factories.aggregate",
-    "raw_asset": "compliance_assets.factories.raw",
-    "Tier": "compliance_assets.factories.naming",
-    "build_location": "compliance_assets.location",
-    "table_name": "compliance_assets.factories.naming",
-    "Register": "compliance_assets.register",
-    "RegisterError": "compliance_assets.register",
-    "load_register": "compliance_assets.register",
-    "PseudonymisationKeyResource": "resources.keys",
-    "WarehouseResource": "resources.warehouse",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'compliance_assets' has no attribute '{name}'")
-    return getattr(import_module(_EXPORTS[name]), name)
+__all__ = [
+    "AuditTrailResource",
+    "ComplianceLocation",
+    "Count",
+    "DpiaReviewsResource",
+    "FeatureInputs",
+    "Folders",
+    "K_ANONYMITY",
+    "Latest",
+    "MINIMISATION",
+    "NO_DIFFERENCING",
+    "NO_DIRECT_IDENTIFIERS",
+    "PseudonymVaultResource",
+    "PseudonymisationKeyResource",
+    "Register",
+    "RegisterError",
+    "SourceTables",
+    "Tier",
+    "WarehouseResource",
+    "build_location",
+    "cohort_asset",
+    "load_register",
+    "local_resources",
+    "pseudonymised_asset",
+    "raw_asset",
+    "table_name",
+]

@@ -1,4 +1,9 @@
-"""`python -m compliance_assets`: run a job with progress, or validate the register."""
+"""`compliance-assets` (or `python -m compliance_assets`): a team's code location from a terminal.
+
+Every command works on one code location: `--location MODULE` (the module whose `defs` is it), or
+by default the one the project in the current folder names in `pyproject.toml`
+(`[tool.dg.project]` or `[tool.dagster] module_name`). The register is the one the location was
+built from, or `--register DIR`. Errors are one readable line and exit code 2."""
 
 from __future__ import annotations
 
@@ -16,9 +21,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from compliance_assets import environment
 from compliance_assets.cli_dpia import add_dpia_commands, run_dpia_command
+from compliance_assets.cli_target import CliError, Target
+from compliance_assets.jobs.dpia import REPORTS_ASSET
 from compliance_assets.register import RegisterError, load_register
+from compliance_assets.rights.requests import request_problem, served_lines
 
 console = Console()
 
@@ -31,10 +38,26 @@ _STEP_EVENTS = (
 )
 
 
-def _run(job_name: str, config_path: str | None, run_config: dict | None = None) -> int:
-    from compliance_assets.definitions import defs
+def _partition_tags(job, chosen: str | None) -> dict[str, str]:
+    """The run tags of a backfill of `chosen` days in one run: `START...END`, or `all` for every
+    partition the job's assets have so far (so none of them looks unloaded afterwards)."""
+    if not chosen:
+        return {}
+    partitions = job.partitions_def
+    if partitions is None:
+        raise CliError(f"job '{job.name}' has no partitioned asset: drop --partitions")
+    keys = partitions.get_partition_keys()
+    start, _, end = chosen.partition("...")
+    if chosen == "all":
+        start, end = keys[0], keys[-1]
+    if start not in keys or end not in keys:
+        raise CliError(f"--partitions takes START...END between {keys[0]} and {keys[-1]}, or 'all'; got '{chosen}'")
+    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
 
-    job = defs.resolve_job_def(job_name)
+
+def _run(target: Target, job_name: str, config_path: str | None, run_config: dict | None = None, partitions: str | None = None) -> int:
+    job = target.job(job_name)
+    tags = _partition_tags(job, partitions)
     run_config = run_config or (yaml.safe_load(open(config_path, encoding="utf-8")) if config_path else {})
     # The progress bar replaces Dagster's step-by-step console log; warnings still show.
     run_config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
@@ -44,7 +67,7 @@ def _run(job_name: str, config_path: str | None, run_config: dict | None = None)
     outcome: dict[str, object] = {}
 
     def execute() -> None:
-        outcome["result"] = job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id, raise_on_error=False)
+        outcome["result"] = job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id, raise_on_error=False, tags=tags)
 
     worker = threading.Thread(target=execute, daemon=True)
     checks: list[tuple[str, str, bool]] = []
@@ -84,9 +107,12 @@ def _run(job_name: str, config_path: str | None, run_config: dict | None = None)
     _summary(rows, checks)
     result = outcome["result"]
     if result.success:
-        console.print(f"[green]Run {run_id} succeeded.[/green] Open the Dagster UI with [bold]make ui[/bold] → http://127.0.0.1:3000/runs/{run_id}")
+        console.print(f"[green]Run {run_id} succeeded.[/green] In the Dagster UI (`dg dev`): http://127.0.0.1:3000/runs/{run_id}")
+        if REPORTS_ASSET in rows:
+            reports = target.folders().reports
+            console.print(f"The reports are in {reports}: open {reports / 'checklist.html'} first, then the RoPA and each DPIA beside it.")
         return 0
-    console.print(f"[red]Run {run_id} failed[/red] at {', '.join(failed) or 'start-up'}; see http://127.0.0.1:3000/runs/{run_id} (make ui)")
+    console.print(f"[red]Run {run_id} failed[/red] at {', '.join(failed) or 'start-up'}; see http://127.0.0.1:3000/runs/{run_id} (`dg dev`)")
     return 1
 
 
@@ -103,22 +129,26 @@ def _summary(rows: dict[str, object], checks: list[tuple[str, str, bool]]) -> No
     console.print(table)
 
 
-@contextmanager
-def _resources(*keys: str) -> Iterator[list]:
-    """Resources as a run would get them (EnvVar-configured values resolved, nested ones wired)."""
-    from compliance_assets.definitions import defs
+def _resources_of(target: Target):
+    @contextmanager
+    def resources(*keys: str) -> Iterator[list]:
+        """Resources as a run would get them (EnvVar-configured values resolved, nested ones wired)."""
+        with ExitStack() as stack:
+            yield [stack.enter_context(target.defs.resources[key].process_config_and_initialize_cm()) for key in keys]
 
-    with ExitStack() as stack:
-        yield [stack.enter_context(defs.resources[key].process_config_and_initialize_cm()) for key in keys]
+    return resources
 
 
-def _reidentify(args: argparse.Namespace) -> int:
+def _reidentify(target: Target, args: argparse.Namespace) -> int:
     from compliance_assets.vault.reidentification import ReidentificationRefused, reidentify
 
+    register = target.register()
+    if args.domain not in register.domains():
+        raise CliError(f"unknown domain '{args.domain}': the register's domains are {', '.join(register.domains())}")
     try:
-        with _resources("pseudonym_vault", "audit_trail") as (vault, audit):
+        with _resources_of(target)("pseudonym_vault", "audit_trail") as (vault, audit):
             identifier = reidentify(
-                load_register(environment.register_dir()), vault, audit,
+                register, vault, audit,
                 domain=args.domain, pseudonym=args.pseudonym, purpose=args.purpose, actor=args.actor,
             )
     except (ReidentificationRefused, LookupError, ValueError) as exc:
@@ -128,10 +158,10 @@ def _reidentify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rotate_keys(args: argparse.Namespace) -> int:
+def _rotate_keys(target: Target, args: argparse.Namespace) -> int:
     from compliance_assets.vault.rotation import rotate_keys
 
-    with _resources("warehouse", "pseudonym_vault", "pseudonym_keys", "audit_trail") as (warehouse, vault, keys, audit), Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:
+    with _resources_of(target)("warehouse", "pseudonym_vault", "pseudonym_keys", "audit_trail") as (warehouse, vault, keys, audit), Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as progress:
         tasks: dict[str, object] = {}
 
         def advance(where: str, done: int, total: int) -> None:
@@ -140,7 +170,7 @@ def _rotate_keys(args: argparse.Namespace) -> int:
             progress.update(tasks[where], completed=done)
 
         report = rotate_keys(
-            load_register(environment.register_dir()), warehouse, vault, keys, audit,
+            target.register(), warehouse, vault, keys, audit,
             actor=args.actor, batch_rows=args.batch_rows, pause_seconds=args.pause_seconds, progress=advance,
         )
     if report.completed:
@@ -152,17 +182,13 @@ def _rotate_keys(args: argparse.Namespace) -> int:
     return 1
 
 
-DEMO_MODULE = "compliance_assets.definitions"
-DEMO_SAMPLE = {"resources": {"demo_source": {"config": {"customers": 2000}}}}
-
-
-def _check(args: argparse.Namespace) -> int:
+def _check(target: Target, args: argparse.Namespace) -> int:
     from compliance_assets.gate import run_gate
 
-    sample = yaml.safe_load(open(args.sample_config, encoding="utf-8")) if args.sample_config else (DEMO_SAMPLE if args.module == DEMO_MODULE else {})
+    sample = yaml.safe_load(open(args.sample_config, encoding="utf-8")) if args.sample_config else {}
     sample.setdefault("loggers", {"console": {"config": {"log_level": "CRITICAL"}}})
     with console.status("Checking the register, the definitions and a staging sample…"):
-        violations = run_gate(environment.register_dir(), args.module, args.job or ["demo_pipeline"], sample)
+        violations = run_gate(target.register_dir(), target.module, args.job, sample)
     if not violations:
         console.print("[green]Deploy gate passed:[/green] register complete, every personal-data asset carries its tier's blocking checks, and they pass on the staging sample.")
         return 0
@@ -175,8 +201,8 @@ def _check(args: argparse.Namespace) -> int:
     return 1
 
 
-def _verify_audit() -> int:
-    with _resources("audit_trail") as (audit,):
+def _verify_audit(target: Target) -> int:
+    with _resources_of(target)("audit_trail") as (audit,):
         problem = audit.verify()
         records = len(audit.records())
     if problem is None:
@@ -186,28 +212,41 @@ def _verify_audit() -> int:
     return 1
 
 
-def _request(args: argparse.Namespace) -> int:
+def _request(target: Target, args: argparse.Namespace) -> int:
     """Files a request (the identifier comes on standard input, never on the command line, where
-    shell history and the process list would keep it), or serves one now in this process."""
+    shell history and the process list would keep it), or serves one now in this process and
+    says what became of the subject's data."""
     from compliance_assets.jobs.privacy_requests import REQUEST_JOB
-    from resources.requests import PrivacyRequests
+    from compliance_assets.resources.requests import PrivacyRequests
 
     if args.request_command == "serve":
-        return _run(REQUEST_JOB, None, {"ops": {"handle_privacy_requests": {"config": {"request_ids": [args.request_id]}}}})
+        with _resources_of(target)("pseudonym_vault") as (vault,):
+            try:
+                PrivacyRequests(vault).get(args.request_id)
+            except LookupError as error:
+                raise CliError(str(error.args[0])) from error
+        code = _run(target, REQUEST_JOB, None, {"ops": {"handle_privacy_requests": {"config": {"request_ids": [args.request_id]}}}})
+        with _resources_of(target)("pseudonym_vault") as (vault,):
+            request = PrivacyRequests(vault).get(args.request_id)
+        for line in served_lines(request.kind, request.status, request.outcome or {}):
+            console.print(line)
+        return code
+    problem = request_problem(target.register(), args.source, args.scope)
+    if problem:
+        raise CliError(problem)
     identifier = sys.stdin.readline().strip()
-    with _resources("pseudonym_vault") as (vault,):
+    with _resources_of(target)("pseudonym_vault") as (vault,):
         try:
             request_id = PrivacyRequests(vault).submit(args.request_command, args.source, identifier, args.scope)
         except ValueError as exc:
-            console.print(f"[red]{exc}[/red]")
-            return 2
+            raise CliError(str(exc)) from exc
     print(request_id)
     return 0
 
 
-def _validate_register() -> int:
+def _validate_register(target: Target) -> int:
     try:
-        register = load_register(environment.register_dir())
+        register = load_register(target.register_dir())
     except RegisterError as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
@@ -216,11 +255,14 @@ def _validate_register() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m compliance_assets", description=__doc__)
+    parser = argparse.ArgumentParser(prog="compliance-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--location", help="module whose `defs` is the code location (default: the project's, from pyproject.toml)")
+    parser.add_argument("--register", help="register folder (default: the one the code location was built from)")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a job of the demo code location, with progress")
-    run.add_argument("job", nargs="?", default="demo_pipeline")
+    run = commands.add_parser("run", help="run a job of the code location, with progress")
+    run.add_argument("job")
     run.add_argument("-c", "--config", help="run config YAML")
+    run.add_argument("--partitions", help="a backfill in one run: START...END (days), or 'all' for every partition so far")
     commands.add_parser("validate-register", help="load the register and report every problem")
     reid = commands.add_parser("reidentify", help="read an identifier back from a pseudonym (audited)")
     reid.add_argument("--domain", required=True)
@@ -233,9 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate.add_argument("--pause-seconds", type=float, default=0.0)
     commands.add_parser("verify-audit", help="verify the audit trail's hash chain; names the first bad record")
     gate = commands.add_parser("check", help="the deploy gate for CI: exits non-zero on any privacy violation")
-    gate.add_argument("--module", default=DEMO_MODULE, help="module whose `defs` is the code location")
-    gate.add_argument("--job", action="append", help="job(s) to run on the staging sample (default: demo_pipeline)")
-    gate.add_argument("--sample-config", help="run config YAML for the staging sample")
+    gate.add_argument("--job", action="append", required=True, help="job(s) to run on the staging sample")
+    gate.add_argument("--sample-config", help="run config YAML for the staging sample (e.g. a small source)")
     request = commands.add_parser("request", help="data-subject requests: file one, or serve one now")
     request_commands = request.add_subparsers(dest="request_command", required=True)
     for kind, text in (
@@ -244,27 +285,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("portability", "file a portability request (Art. 20): the data the subject provided"),
     ):
         filed = request_commands.add_parser(kind, help=text)
-        filed.add_argument("--source", default="customers", help="raw source whose subject identifier is given")
-        filed.add_argument("--scope", help="the subject's scope, e.g. the client workspace")
+        filed.add_argument("--source", required=True, help="raw source whose subject identifier is given")
+        filed.add_argument("--scope", help="the subject's scope, e.g. the client workspace, where the source has one")
     serve = request_commands.add_parser("serve", help="serve a filed request now, in this process (the sensor does it on the daemon)")
     serve.add_argument("request_id")
     add_dpia_commands(commands)
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(Target.resolve(args.location, args.register), args)
+    except CliError as error:
+        console.print(f"[red]{error}[/red]", highlight=False)
+        return 2
+
+
+def _dispatch(target: Target, args: argparse.Namespace) -> int:
     if args.command == "dpia":
-        return run_dpia_command(args, _resources)
+        return run_dpia_command(target, args, _resources_of(target))
     if args.command == "request":
-        return _request(args)
+        return _request(target, args)
     if args.command == "check":
-        return _check(args)
+        return _check(target, args)
     if args.command == "verify-audit":
-        return _verify_audit()
+        return _verify_audit(target)
     if args.command == "run":
-        return _run(args.job, args.config)
+        return _run(target, args.job, args.config, partitions=args.partitions)
     if args.command == "reidentify":
-        return _reidentify(args)
+        return _reidentify(target, args)
     if args.command == "rotate-keys":
-        return _rotate_keys(args)
-    return _validate_register()
+        return _rotate_keys(target, args)
+    return _validate_register(target)
 
 
 if __name__ == "__main__":

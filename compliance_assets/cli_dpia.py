@@ -1,4 +1,4 @@
-"""`python -m compliance_assets dpia ...`: the DPO's side of the living DPIA from a terminal."""
+"""`compliance-assets dpia ...`: the DPO's side of the living DPIA from a terminal."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from dagster import DagsterInstance
 from rich.console import Console
 from rich.table import Table
 
-from compliance_assets import environment
 from compliance_assets.dpia.approvals import Decision, write_pin
-from compliance_assets.register import load_register
 
 console = Console()
 
@@ -27,11 +25,10 @@ def _context(defs, dpia_reviews, audit_trail) -> SimpleNamespace:
     )
 
 
-def dpia_status(resources) -> int:
-    from compliance_assets.definitions import defs
+def dpia_status(target, resources) -> int:
     from compliance_assets.dpia.lineage import review_states
 
-    register = load_register(environment.register_dir())
+    defs, register = target.defs, target.register()
     with resources("dpia_reviews", "audit_trail") as (store, audit):
         context = _context(defs, store, audit)
         states = review_states(context.repository_def.asset_graph, context.instance, register, store, sorted(register.dpias))
@@ -53,16 +50,15 @@ def dpia_status(resources) -> int:
     return 1 if blocked else 0
 
 
-def dpia_decide(args: argparse.Namespace, resources) -> int:
-    from compliance_assets.definitions import defs
+def dpia_decide(target, args: argparse.Namespace, resources) -> int:
     from compliance_assets.jobs.dpia import DpiaDecision, decide
 
-    register = load_register(environment.register_dir())
+    defs, register = target.defs, target.register()
     config = DpiaDecision(activity=args.activity, approver=args.approver, decision=args.decision, comment=args.comment)
     with resources("dpia_reviews", "audit_trail") as (store, audit):
         try:
             context = _context(defs, store, audit)
-            state, _, path, open_reviews = decide(context, context.repository_def, register, config, environment.reports_dir())
+            state, _, path, open_reviews = decide(context, context.repository_def, register, config, target.folders().reports)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             return 2
@@ -87,8 +83,8 @@ def add_dpia_commands(commands) -> None:
             decided.add_argument("--pin", action="store_true", help="also pin the approved state in register/dpia/approved/ for the deploy gate")
 
 
-def run_dpia_command(args: argparse.Namespace, resources) -> int:
+def run_dpia_command(target, args: argparse.Namespace, resources) -> int:
     if args.dpia_command == "status":
-        return dpia_status(resources)
+        return dpia_status(target, resources)
     args.pin = getattr(args, "pin", False)
-    return dpia_decide(args, resources)
+    return dpia_decide(target, args, resources)

@@ -6,11 +6,9 @@ any violation fails the gate."""
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,16 +16,10 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions
 
 from compliance_assets.dpia.lineage import deployed_controls, review_states
 from compliance_assets.dpia.review import missing_controls
-from compliance_assets.factories.checks import CONTRACT, DPIA_APPROVED, K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS, RETENTION
-from compliance_assets.factories.naming import TIER_TAG, Tier
+from compliance_assets.tiers import TIER_TAG, required_checks
+from compliance_assets.location import local_resources
 from compliance_assets.register import Register, RegisterError, load_register
-from resources.secrets import generate_secret
 
-REQUIRED_CHECKS = {
-    Tier.RAW.value: {CONTRACT},
-    Tier.PSEUDONYMISED.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS, CONTRACT},
-    Tier.AGGREGATE.value: {MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING, CONTRACT},
-}
 
 
 @dataclass(frozen=True)
@@ -66,20 +58,14 @@ def definition_violations(defs: Definitions, register: Register) -> list[Violati
             continue
         if key.to_user_string() not in register.asset_names:
             out.append(Violation("coverage", key.to_user_string(), "tagged as a privacy tier but not in the register"))
+            continue
         checks = [graph.get_check_spec(ck) for ck in graph.get_check_keys_for_assets({key})]
         present = {c.name for c in checks if c.blocking}
-        name = key.to_user_string()
-        required = REQUIRED_CHECKS.get(tier, set()) | _clock_checks(register, name) | ({DPIA_APPROVED} if register.guarded_by_dpia(name) else set())
+        required = set(required_checks(register, key.to_user_string()))
         missing = required - present
         if missing:
             out.append(Violation("checks", key.to_user_string(), f"tier '{tier}' requires blocking checks: {', '.join(sorted(missing))}"))
     return out
-
-
-def _clock_checks(register: Register, name: str) -> set[str]:
-    """A raw source with a retention clock must prove its rows are within retention."""
-    source = register.sources.get(name)
-    return {RETENTION} if source is not None and source.retention_clock else set()
 
 
 def dpia_violations(defs: Definitions, register: Register) -> list[Violation]:
@@ -96,29 +82,27 @@ def dpia_violations(defs: Definitions, register: Register) -> list[Violation]:
     return out
 
 
-@contextmanager
-def staging_environment() -> Iterator[Path]:
-    """A throw-away warehouse, vault, Dagster home and keys, so the sample touches nothing real."""
-    keep = {k: os.environ.get(k) for k in ("COMPLIANCE_DATA_DIR", "COMPLIANCE_MASTER_KEY", "COMPLIANCE_VAULT_KEY", "COMPLIANCE_WAREHOUSE_URL", "COMPLIANCE_VAULT_URL")}
-    with tempfile.TemporaryDirectory(prefix="compliance-gate-") as folder:
-        os.environ.update({"COMPLIANCE_DATA_DIR": folder, "COMPLIANCE_MASTER_KEY": generate_secret(), "COMPLIANCE_VAULT_KEY": generate_secret()})
-        os.environ.pop("COMPLIANCE_WAREHOUSE_URL", None)
-        os.environ.pop("COMPLIANCE_VAULT_URL", None)
-        try:
-            yield Path(folder)
-        finally:
-            for key, value in keep.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+def staging(defs: Definitions, folder: Path) -> Definitions:
+    """The location with the plugin's resources on a throw-away warehouse, vault and keys under
+    `folder`, so the sample touches nothing real; the team's own resources stay as they are."""
+    return Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        resources={**(defs.resources or {}), **local_resources(folder)},
+        executor=defs.executor,
+        loggers=defs.loggers,
+        metadata=defs.metadata,
+    )
 
 
 def sample_violations(module: str, jobs: Sequence[str], run_config: dict) -> list[Violation]:
     """Runs the jobs on a staging sample; each failed blocking check or failed step is a violation."""
     out: list[Violation] = []
-    with staging_environment():
-        defs = _load_definitions(module)
+    with tempfile.TemporaryDirectory(prefix="compliance-gate-") as folder:
+        defs = staging(_load_definitions(module), Path(folder))
         instance = DagsterInstance.ephemeral()
         for job_name in jobs:
             result = defs.resolve_job_def(job_name).execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
@@ -131,10 +115,20 @@ def sample_violations(module: str, jobs: Sequence[str], run_config: dict) -> lis
     return out
 
 
+def definitions_in(module: object) -> Definitions:
+    """A module's `defs`: a Definitions, or (a dg project's) a function decorated with
+    `dagster.components.definitions` that builds one."""
+    defs = getattr(module, "defs", None)
+    if callable(defs) and not isinstance(defs, Definitions):
+        defs = defs()
+    if not isinstance(defs, Definitions):
+        raise LookupError(f"module '{getattr(module, '__name__', module)}' has no `defs` (a dagster Definitions)")
+    return defs
+
+
 def _load_definitions(module: str) -> Definitions:
     """Imports (or re-imports, so the current environment applies) a module's `defs`."""
-    loaded = importlib.reload(sys.modules[module]) if module in sys.modules else importlib.import_module(module)
-    return loaded.defs
+    return definitions_in(importlib.reload(sys.modules[module]) if module in sys.modules else importlib.import_module(module))
 
 
 def run_gate(register_dir: Path, module: str, jobs: Sequence[str], run_config: dict) -> list[Violation]:

@@ -6,19 +6,28 @@ rotation, consent withdrawal, their sensors and schedules, and the resources the
     from compliance_assets import build_location, load_register, raw_asset
 
     register = load_register("register")
-    defs = build_location(register, [raw_asset(register, "customers", load_customers), ...])
+    defs = build_location(
+        register,
+        [raw_asset(register, "customers", load_customers), ...],
+        resources=local_resources(Path(".data")),
+        folders=Folders.under(Path(".data")),
+    )
 
-Nothing here knows the demo: `compliance_assets/definitions.py` adds its own jobs and resources."""
+The host decides everything that belongs to a deployment: where the data, reports and exports
+live, which resources (and so which databases and keys) back the location, which executor runs
+its steps and whether Dagster's old runs are pruned. Nothing here reads the environment or knows
+the demo: `compliance_demo/definitions.py` is one such host."""
+
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from dagster import AssetKey, AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+from dagster import AssetKey, AssetSelection, Definitions, ExecutorDefinition, ScheduleDefinition, define_asset_job
 
-from compliance_assets import environment
 from compliance_assets.jobs.dpia import CodeLocation, build_dpia_approval_job, build_dpia_assets, build_dpia_review_job, build_reports_asset
-from compliance_assets.jobs.executor import preloaded_multi_or_in_process_executor
 from compliance_assets.jobs.key_rotation import build_key_rotation_job
 from compliance_assets.jobs.mapping_retention import build_mapping_retention_job
 from compliance_assets.jobs.privacy_requests import (
@@ -28,10 +37,49 @@ from compliance_assets.jobs.privacy_requests import (
     build_submit_request_job,
 )
 from compliance_assets.jobs.retention import build_retention_job
+from compliance_assets.jobs.schedules import mapping_retention_schedule, reports_schedule, retention_schedule
 from compliance_assets.register import Register
-from sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
-from sensors.dpia_review import build_dpia_review_sensor
-from sensors.schedules import mapping_retention_schedule, reports_schedule, retention_schedule
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
+from compliance_assets.resources.keys import PseudonymisationKeyResource
+from compliance_assets.resources.vault import PseudonymVaultResource
+from compliance_assets.resources.warehouse import WarehouseResource
+from compliance_assets.sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
+from compliance_assets.sensors.dpia_review import build_dpia_review_sensor
+
+REQUIRED_RESOURCES = ("warehouse", "pseudonym_vault", "pseudonym_keys", "audit_trail", "dpia_reviews")
+FOLDERS_METADATA = "compliance_assets/folders"
+REGISTER_METADATA = "compliance_assets/register"
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Where a location writes files: the DPIA and governance reports (no personal data), and the
+    access and portability exports (personal data: keep them under the data's own protection)."""
+
+    reports: Path
+    exports: Path
+
+    @classmethod
+    def under(cls, root: Path) -> Folders:
+        return cls(reports=Path(root) / "reports", exports=Path(root) / "exports")
+
+
+def local_resources(data_dir: Path, *, dev_key_dir: Path | None = None, push_down_aggregations: bool = True) -> dict[str, object]:
+    """The location's resources on SQLite files under `data_dir`, with development keys kept in
+    files under `dev_key_dir` (default: `data_dir`/keys): a laptop's or a test's setup. A
+    deployment passes its own resources (PostgreSQL URLs and keys from a secret store) instead."""
+    data_dir = Path(data_dir)
+    keys = Path(dev_key_dir) if dev_key_dir is not None else data_dir / "keys"
+    warehouse_url = f"sqlite:///{data_dir / 'warehouse.db'}"
+    vault = PseudonymVaultResource(url=f"sqlite:///{data_dir / 'vault.db'}", dev_key_file=str(keys / "vault.key"))
+    return {
+        "warehouse": WarehouseResource(url=warehouse_url, push_down_aggregations=push_down_aggregations),
+        "pseudonym_vault": vault,
+        "pseudonym_keys": PseudonymisationKeyResource(vault=vault, dev_key_file=str(keys / "master.key")),
+        "audit_trail": AuditTrailResource(url=warehouse_url),
+        "dpia_reviews": DpiaReviewsResource(url=warehouse_url),
+    }
 
 
 def supplying(assets: Sequence, names: Sequence[str]) -> list:
@@ -41,9 +89,8 @@ def supplying(assets: Sequence, names: Sequence[str]) -> list:
     return [d for d in assets if any(k.to_user_string() in names for k in d.keys)]
 
 
-def build_governance_assets(register: Register, location: CodeLocation) -> list:
+def build_governance_assets(register: Register, location: CodeLocation, reports: Path) -> list:
     """The DPIA report per DPIA document and the governance reports: no personal data."""
-    reports = environment.reports_dir()
     return [*build_dpia_assets(register, reports, location), build_reports_asset(register, reports, location)]
 
 
@@ -51,12 +98,24 @@ def build_location(
     register: Register,
     assets: Sequence,
     *,
+    resources: Mapping[str, object],
+    folders: Folders,
     jobs: Sequence = (),  # JobDefinition, or what define_asset_job returns
     schedules: Sequence[ScheduleDefinition] = (),
-    resources: Mapping[str, object] | None = None,
+    sensors: Sequence = (),
+    executor: ExecutorDefinition | None = None,
+    sensor_interval_seconds: int = 60,
+    prune_dagster_runs: bool = False,
 ) -> Definitions:
-    """`assets` (from the factories) with the register's governance assets, privacy jobs, sensors,
-    schedules and resources; `jobs`, `schedules` and `resources` are the team's own, added beside ours."""
+    """`assets` (from the factories) with the register's governance assets, privacy jobs, sensors
+    and schedules. `resources` must hold the five the plugin uses (`REQUIRED_RESOURCES`; see
+    `local_resources`) and may hold the team's own; `jobs`, `schedules` and `sensors` are the
+    team's, added beside ours. `executor` is Dagster's default unless given.
+    `prune_dagster_runs` lets the retention job delete this location's own finished runs past
+    their period (other locations' runs on a shared instance are never touched)."""
+    missing = [key for key in REQUIRED_RESOURCES if key not in resources]
+    if missing:
+        raise ValueError(f"build_location needs the resources {missing}: pass them (e.g. from local_resources) in `resources`")
     location = CodeLocation()
     # The refresh jobs and the sensors that launch them ask only for what the location defines.
     defined = {key for definition in assets for key in definition.keys}
@@ -66,10 +125,9 @@ def build_location(
         selection=AssetSelection.groups("dpia"),
         description="Every DPIA report, the RoPA, the AI processing schedule and the checklist.",
     )
-    vault = environment.pseudonym_vault()
     mapping_retention = build_mapping_retention_job(register)
-    requests = build_privacy_request_job(register)
-    retention = build_retention_job(register)
+    requests = build_privacy_request_job(register, folders.exports)
+    retention = build_retention_job(register, prune_dagster_runs, location)
     consent_refresh = define_asset_job(
         "consent_refresh",
         selection=AssetSelection.assets(*[key for keys in consent_based_assets(register).values() for key in keys if key in defined]),
@@ -81,7 +139,7 @@ def build_location(
         description="Recompute cohort tables (e.g. after an erasure), with every blocking check.",
     )
     location.definitions = Definitions(
-        assets=[*assets, *build_governance_assets(register, location)],
+        assets=[*assets, *build_governance_assets(register, location, folders.reports)],
         jobs=[
             *jobs,
             build_key_rotation_job(register),
@@ -92,7 +150,7 @@ def build_location(
             consent_refresh,
             retention,
             dpia_review,
-            build_dpia_approval_job(register, environment.reports_dir(), location),
+            build_dpia_approval_job(register, folders.reports, location),
             governance_reports,
         ],
         schedules=[
@@ -104,16 +162,14 @@ def build_location(
         sensors=[
             build_privacy_request_sensor(requests, cohort_refresh, register, defined),
             build_consent_withdrawal_sensor(register, consent_refresh, defined),
-            build_dpia_review_sensor(register, dpia_review, environment.sensor_interval_seconds()),
+            build_dpia_review_sensor(register, dpia_review, sensor_interval_seconds),
+            *sensors,
         ],
-        executor=preloaded_multi_or_in_process_executor,
-        resources={
-            "warehouse": environment.warehouse(),
-            "pseudonym_vault": vault,
-            "pseudonym_keys": environment.pseudonym_keys(vault),
-            "audit_trail": environment.audit_trail(),
-            "dpia_reviews": environment.dpia_reviews(),
-            **(resources or {}),
+        executor=executor,
+        resources=dict(resources),
+        metadata={
+            FOLDERS_METADATA: {"reports": str(folders.reports), "exports": str(folders.exports)},
+            REGISTER_METADATA: str(register.directory),
         },
     )
     return location.definitions

@@ -1,6 +1,2 @@
-"""Dagster resources: the warehouse (SQLAlchemy) and the pseudonymisation key holder."""
-
-from resources.keys import PseudonymisationKeyResource
-from resources.warehouse import WarehouseResource
-
-__all__ = ["PseudonymisationKeyResource", "WarehouseResource"]
+"""The reference code location's resources: how it wires the plugin's resources from the
+environment (`environment`). Not installed with the plugin; a team writes its own."""

@@ -1,1 +1,2 @@
-"""Dagster sensors and schedules: what the daemon runs without a click."""
+"""The reference code location's schedules and sensors beside the plugin's own. Not installed
+with the plugin; a team writes its own."""

@@ -1,18 +1,8 @@
-"""Nightly schedules (the pipeline, storage limitation, the governance reports), on by default so
-the daemon runs them without a click."""
+"""The reference location's own schedule: its pipeline every night (the plugin's jobs bring theirs)."""
 
-from dagster import DefaultScheduleStatus, JobDefinition, ScheduleDefinition, build_schedule_from_partitioned_job
+from dagster import DefaultScheduleStatus, build_schedule_from_partitioned_job
 
-
-def nightly_schedule(name: str, job: JobDefinition, cron: str, description: str) -> ScheduleDefinition:
-    return ScheduleDefinition(
-        name=name,
-        job=job,
-        cron_schedule=cron,
-        execution_timezone="UTC",
-        default_status=DefaultScheduleStatus.RUNNING,
-        description=description,
-    )
+from compliance_assets.jobs.schedules import nightly_schedule
 
 
 def pipeline_schedule(job, partitioned: bool = True):
@@ -23,25 +13,4 @@ def pipeline_schedule(job, partitioned: bool = True):
         return nightly_schedule("daily_demo_pipeline", job, "0 1 * * *", description)
     return build_schedule_from_partitioned_job(
         job, name="daily_demo_pipeline", hour_of_day=1, minute_of_hour=0, default_status=DefaultScheduleStatus.RUNNING, description=description,
-    )
-
-
-def reports_schedule(job: JobDefinition) -> ScheduleDefinition:
-    return nightly_schedule(
-        "daily_governance_reports", job, "0 4 * * *",
-        "Every night, after retention: the DPIAs (a review opens if anything drifted), RoPA, AI processing schedule and checklist.",
-    )
-
-
-def mapping_retention_schedule(job: JobDefinition) -> ScheduleDefinition:
-    return nightly_schedule(
-        "daily_mapping_retention", job, "30 2 * * *",
-        "Every night: forget pseudonym mappings past their retention (register: pseudonym_mapping_retention).",
-    )
-
-
-def retention_schedule(job: JobDefinition) -> ScheduleDefinition:
-    return nightly_schedule(
-        "daily_retention", job, "0 3 * * *",
-        "Every night: delete rows past their category's retention in every raw source, and prune old Dagster runs.",
     )

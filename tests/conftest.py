@@ -21,8 +21,8 @@ from hypothesis import settings
 settings.register_profile("no_deadline", deadline=None)
 settings.load_profile("no_deadline")
 
-from resources.secrets import generate_secret
-from resources.warehouse import WarehouseResource
+from compliance_assets.resources.secrets import generate_secret
+from compliance_assets.storage.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
 CENSUS_CSV = REPO.parent / "shared" / "data" / "adult.csv"
@@ -123,14 +123,14 @@ def fresh_postgres_databases(*names: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def each_warehouse(request, tmp_path_factory) -> Iterator[WarehouseResource]:
+def each_warehouse(request, tmp_path_factory) -> Iterator[Warehouse]:
     """An empty warehouse on each dialect we support, shared by a module's tests."""
     if request.param == "sqlite":
-        yield WarehouseResource(url=f"sqlite:///{tmp_path_factory.mktemp('warehouse') / 'warehouse.db'}")
+        yield Warehouse(f"sqlite:///{tmp_path_factory.mktemp('warehouse') / 'warehouse.db'}")
         return
     database = f"ca_wh_{uuid.uuid4().hex[:10]}"
     with fresh_postgres_databases(database):
-        warehouse = WarehouseResource(url=postgres_url(database))
+        warehouse = Warehouse(postgres_url(database))
         yield warehouse
         warehouse.get_engine().dispose()
 

@@ -4,7 +4,7 @@ import os
 
 from dagster import AssetsDefinition, asset
 
-from compliance_assets.definitions import build_assets, build_definitions
+from compliance_demo.definitions import build_assets, build_definitions
 from compliance_assets.register import load_register
 from tests.conftest import REPO
 

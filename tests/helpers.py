@@ -13,9 +13,9 @@ import pandas as pd
 import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInProcessResult
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.factories.naming import Tier, table_name
-from resources.warehouse import WarehouseResource
+from compliance_demo.definitions import build_definitions
+from compliance_assets.tiers import Tier, table_name
+from compliance_assets.storage.warehouse import Warehouse
 from tests.attacker import Release, revealed_attributes, who_moved
 from tests.conftest import small_run_config
 
@@ -30,7 +30,7 @@ def run_job(
     )
 
 
-def warehouse_of(defs: Definitions | None = None) -> WarehouseResource:
+def warehouse_of(defs: Definitions | None = None) -> Warehouse:
     """The warehouse as a run would see it (EnvVar-configured URLs resolved)."""
     return resource(defs or build_definitions(), "warehouse")
 
@@ -39,7 +39,7 @@ def published(tier: Tier, name: str, defs: Definitions | None = None) -> pd.Data
     return warehouse_of(defs).read_table(table_name(tier, name))
 
 
-def indexed_columns(warehouse: WarehouseResource, table: str, unique: bool = False) -> list[tuple[str, ...]]:
+def indexed_columns(warehouse: Warehouse, table: str, unique: bool = False) -> list[tuple[str, ...]]:
     """The column tuples `table`'s indexes (with `unique`, its unique indexes) cover, sorted."""
     indexes = sa.inspect(warehouse.get_engine()).get_indexes(table)
     return sorted(tuple(index["column_names"]) for index in indexes if index["unique"] or not unique)

@@ -1,8 +1,8 @@
 """A code location whose feature transform leaks emails, for tests that need a failing check run
 through the `dagster` CLI."""
 
-from compliance_assets.definitions import build_assets, build_definitions
-from compliance_assets.demo.features import customer_features
+from compliance_demo.definitions import build_assets, build_definitions
+from compliance_demo.features import customer_features
 from compliance_assets.factories.pseudonymised import FeatureInputs, pseudonymised_asset
 from compliance_assets.register import load_register
 from tests.conftest import REPO

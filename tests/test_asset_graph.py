@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.factories.naming import CATEGORY_COLUMN_TAG, IDENTIFIER_COLUMN_TAG, TIER_TAG
+from compliance_demo.definitions import build_definitions
+from compliance_assets.tiers import CATEGORY_COLUMN_TAG, IDENTIFIER_COLUMN_TAG, TIER_TAG
 from tests.conftest import REPO
 from tests.helpers import run_job
 
@@ -125,7 +125,7 @@ def test_loading_the_code_location_prints_no_warnings(local_env):
     """The Dagster previews we rely on are acknowledged once (factories/previews.py), so a load or a
     run does not bury a real warning under two dozen repeats of theirs."""
     loaded = subprocess.run(
-        [sys.executable, "-W", "default", "-c", "from compliance_assets.definitions import defs; defs.resolve_asset_graph()"],
+        [sys.executable, "-W", "default", "-c", "from compliance_demo.definitions import defs; defs.resolve_asset_graph()"],
         capture_output=True, text=True, cwd=REPO, check=True,
     )
     assert "Warning" not in loaded.stderr, loaded.stderr
@@ -134,8 +134,8 @@ def test_loading_the_code_location_prints_no_warnings(local_env):
 def test_steps_fork_from_a_server_that_preloads_libraries_only(local_env):
     """Every run of the code location forks its steps from a server holding the heavy imports; that
     server must not build a code location (it would read secrets before any step asks for them)."""
-    from compliance_assets.definitions import defs
-    from compliance_assets.jobs.executor import PRELOADED_MODULES, preloaded_multi_or_in_process_executor, with_preloading
+    from compliance_demo.definitions import defs
+    from compliance_demo.executor import PRELOADED_MODULES, preloaded_multi_or_in_process_executor, with_preloading
 
     assert defs.resolve_job_def("demo_pipeline").executor_def is preloaded_multi_or_in_process_executor
     preloading = {"forkserver": {"preload_modules": list(PRELOADED_MODULES)}}
@@ -152,31 +152,35 @@ def test_steps_fork_from_a_server_that_preloads_libraries_only(local_env):
 def test_the_largest_export_starts_first_when_steps_run_two_at_a_time(local_env):
     """The events are the run's longest path (raw → features → cohorts): with a process per step,
     their step is taken first, and the other raw steps run beside it instead of before it."""
-    from compliance_assets.definitions import EMAIL_MARKETING_ASSETS, defs
+    from compliance_demo.definitions import EMAIL_MARKETING_ASSETS, defs
 
     priorities = {name: int(defs.resolve_assets_def(name).op.tags.get("dagster/priority", 0)) for name in EMAIL_MARKETING_ASSETS}
     assert max(priorities, key=priorities.get) == "engagement_events"
     assert sorted(priorities.values())[-2] < priorities["engagement_events"]
 
 
-def test_a_team_location_built_on_its_own_register_loads_without_the_demo(local_env):
+def test_a_team_location_built_on_its_own_register_loads_without_the_demo(local_env, tmp_path):
     """`build_location` wires the register's jobs, sensors and reports around the assets a team
     defines, and the location loads as Dagster loads it (every job resolved) even when it defines
     only some of its register's assets: jobs select what is there, and the deploy gate names the
     rest. Importing it builds no demo location."""
     from dagster import Definitions
 
-    from compliance_assets import build_location, load_register, raw_asset
+    from compliance_assets import Folders, build_location, load_register, local_resources, raw_asset
 
     register = load_register(REPO / "register")
-    defs = build_location(register, [raw_asset(register, "customers", lambda context: None), raw_asset(register, "consent_records", lambda context: None)])
+    data = tmp_path / "team"
+    defs = build_location(
+        register, [raw_asset(register, "customers", lambda context: None), raw_asset(register, "consent_records", lambda context: None)],
+        resources=local_resources(data), folders=Folders.under(data),
+    )
     Definitions.validate_loadable(defs)
     jobs = {job.name for job in defs.get_repository_def().get_all_jobs()}
     assert {"privacy_request", "retention", "dpia_review", "dpia_approval", "consent_refresh", "cohort_refresh", "governance_reports"} <= jobs
     assert not jobs & {"demo_pipeline", "census_release"}
     assert defs.resolve_job_def("cohort_refresh").asset_layer.executable_asset_keys == set()
     imported = subprocess.run(
-        [sys.executable, "-c", "import sys, compliance_assets.location; print(sorted(m for m in sys.modules if m.startswith(('compliance_assets.demo', 'compliance_assets.definitions'))))"],
+        [sys.executable, "-c", "import sys, compliance_assets.location; print(sorted(m for m in sys.modules if m.startswith(('compliance_demo', 'compliance_demo.definitions'))))"],
         capture_output=True, text=True, cwd=REPO, check=True,
     )
     assert imported.stdout.strip() == "[]"

@@ -8,14 +8,14 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-from compliance_assets.definitions import build_assets, build_definitions
-from compliance_assets.demo.features import customer_features
+from compliance_demo.definitions import build_assets, build_definitions
+from compliance_demo.features import customer_features
 from compliance_assets.factories.aggregate import cohort_asset
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.tiers import Tier, table_name
 from compliance_assets.factories.pseudonymised import FeatureInputs, pseudonymised_asset
 from compliance_assets.privacy.cohorts import CohortRelease, release_cohorts
 from compliance_assets.register import load_register
-from resources.warehouse import STAGING_PREFIX
+from compliance_assets.storage.warehouse import STAGING_PREFIX
 from tests.conftest import REPO
 from tests.helpers import check_evaluation, check_outcomes, executed_steps, materialized, published, run_job, warehouse_of
 

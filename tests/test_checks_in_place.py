@@ -16,18 +16,18 @@ from compliance_assets.contracts.suites import ExpectationSpec
 from compliance_assets.contracts.validation import validate
 from compliance_assets.factories.staged import StagedTable
 from compliance_assets.privacy.retention import past_retention
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 NOW = pd.Timestamp("2026-11-30 12:00:00")
 TABLE = "staging__in_place"
 
 
 @pytest.fixture(scope="module")
-def warehouse(each_warehouse) -> WarehouseResource:
+def warehouse(each_warehouse) -> Warehouse:
     return each_warehouse
 
 
-def _staged(warehouse: WarehouseResource, frame: pd.DataFrame) -> StagedTable:
+def _staged(warehouse: Warehouse, frame: pd.DataFrame) -> StagedTable:
     warehouse.replace_table(TABLE, frame)
     return StagedTable(warehouse, TABLE)
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 from dagster import DagsterInstance, materialize
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.demo import synthetic
-from compliance_assets.demo.sources import DemoSourceResource
-from compliance_assets.environment import register_dir
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_demo.definitions import build_definitions
+from compliance_demo import synthetic
+from compliance_demo.sources import DemoSourceResource
+from resources.environment import register_dir
+from compliance_assets.tiers import Tier, table_name
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.register import load_register
 from tests.conftest import small_run_config

@@ -8,9 +8,9 @@ from dagster import AssetKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.definitions import build_definitions
+from compliance_demo.definitions import build_definitions
 from compliance_assets.factories.checks import evaluate_consent
-from compliance_assets.factories.naming import Tier
+from compliance_assets.tiers import Tier
 from compliance_assets.privacy.consent import consenting_subjects
 from compliance_assets.privacy.normalise import normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, FloatMetadataValue
 
-from compliance_assets.definitions import CENSUS_ASSETS, EMAIL_MARKETING_ASSETS, build_definitions
-from compliance_assets.environment import register_dir
-from compliance_assets.factories.naming import CHECKS_SECONDS, Tier, table_name
+from compliance_demo.definitions import CENSUS_ASSETS, EMAIL_MARKETING_ASSETS, build_definitions
+from resources.environment import register_dir
+from compliance_assets.tiers import CHECKS_SECONDS, Tier, table_name
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 from compliance_assets.register import load_register
 from tests.conftest import run_cli, small_run_config
@@ -163,7 +163,7 @@ def test_demo_cli_shows_progress_and_summary(local_env):
 
 
 def test_same_key_same_pseudonyms_across_runs_and_another_key_none(local_env, monkeypatch, tmp_path):
-    from resources.secrets import generate_secret
+    from compliance_assets.resources.secrets import generate_secret
 
     assert run_job().success
     first = set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])

@@ -9,8 +9,11 @@ import pytest
 from tests.conftest import REPO, run_cli
 
 
-def _gate(*args: str, **env: str):
-    return run_cli("compliance_assets", "check", *args, env_overrides={"COLUMNS": "200", **env}, timeout=600)
+def _gate(*args: str, location: str | None = None, register=None, **env: str):
+    """The gate as CI runs it on the demo (or on `location`), on the demo's staging sample."""
+    chosen = [*(["--location", location] if location else []), *(["--register", str(register)] if register else [])]
+    command = ["compliance_assets", *chosen, "check", "--job", "demo_pipeline", "--sample-config", "compliance_demo/gate_sample.yaml", *args]
+    return run_cli(*command, env_overrides={"COLUMNS": "200", **env}, timeout=600)
 
 
 def test_gate_passes_on_the_demo(local_env):
@@ -35,7 +38,7 @@ def test_gate_fails_on_register_gaps(local_env, tmp_path, file, old, new, expect
     path = register / file
     assert old in path.read_text()
     path.write_text(path.read_text().replace(old, new, 1))
-    completed = _gate(COMPLIANCE_REGISTER_DIR=str(register))
+    completed = _gate(register=register, COMPLIANCE_REGISTER_DIR=str(register))
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "register" in completed.stdout and expected in completed.stdout.replace("\n", "")
 
@@ -49,13 +52,13 @@ def test_gate_fails_on_register_gaps(local_env, tmp_path, file, old, new, expect
     ],
 )
 def test_gate_fails_on_definition_gaps(local_env, variant, expected):
-    completed = _gate("--module", "tests.gate_variants", GATE_VARIANT=variant)
+    completed = _gate(location="tests.gate_variants", GATE_VARIANT=variant)
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert expected in " ".join(completed.stdout.split())
 
 
 def test_gate_fails_when_a_blocking_check_fails_on_the_sample(local_env):
-    completed = _gate("--module", "tests.leaky_definitions")
+    completed = _gate(location="tests.leaky_definitions")
     assert completed.returncode == 1
     assert "customer_features.no_direct_identifiers" in completed.stdout.replace("\n", "").replace(" ", "").replace("│", "")
     # The leaky transform is also a code change the DPO never approved: the gate says so.

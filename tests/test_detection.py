@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 
 from dagster import DagsterInstance
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.environment import register_dir
-from compliance_assets.factories.naming import Tier
+from compliance_demo.definitions import build_definitions
+from resources.environment import register_dir
+from compliance_assets.tiers import Tier
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.privacy.detection import find_identifiers, known_values
 from compliance_assets.privacy.pseudonymise import derive_domain_key, pseudonymise
 from compliance_assets.register import load_register
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 from tests.helpers import check_outcomes, materialized, published
 from tests.identifier_corpus import PHONE_REGIONS, negatives, positives
 
@@ -144,7 +144,7 @@ def test_the_warehouse_says_which_candidates_a_raw_column_holds(backend, tmp_pat
     """The identifier check asks the warehouse instead of reading raw columns: text and integer
     columns, a short list (IN batches) and a long one (matched against a temporary table) agree."""
     url = f"sqlite:///{tmp_path / 'wh.db'}" if backend == "sqlite" else request.getfixturevalue("pg_databases").warehouse_url
-    warehouse = WarehouseResource(url=url)
+    warehouse = Warehouse(url)
     raw = pd.DataFrame({"customer_id": [f"cus_{i:07d}" for i in range(3_000)], "account": list(range(3_000))})
     warehouse.replace_table("raw__customers", raw)
     short = pd.Index(["cus_0000042", "active", "cus_9999999", "7"], dtype="string")

@@ -13,7 +13,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from compliance_assets.factories.naming import Tier
+from compliance_assets.tiers import Tier
 from compliance_assets.privacy.cohorts import MeasureSpec, release_cohorts
 from tests.attacker import Release, homogeneous_or_small, narrowest_hidden_interval, outcome_from_rate, pinned, revealed_attributes, who_moved
 from tests.helpers import check_evaluation, published, run_job, warehouse_of

@@ -22,7 +22,7 @@ from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disc
 from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.register import RegisterError, load_register
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 from tests.attacker import Release, homogeneous_or_small, intervals, narrowest_hidden_interval, pinned, revealed_attributes, who_moved
 from tests.conftest import REPO
 
@@ -336,7 +336,7 @@ def test_one_dominant_contributor_is_withheld_and_the_audit_sees_it():
 @pytest.mark.postgres
 def test_two_releases_published_at_once_both_reach_a_new_ledger(pg_databases):
     """Parallel steps publish two releases as the ledger table is first made: both must land."""
-    warehouse = WarehouseResource(url=pg_databases.warehouse_url)
+    warehouse = Warehouse(pg_databases.warehouse_url)
     frame = _frame([60] * len(ATOMS))
     release = release_cohorts(frame, DIMS, "subject", COUNT, 5, MARGINS)
     try:

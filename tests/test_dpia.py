@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from dagster import AssetMaterialization, DagsterInstance, build_sensor_context
 
-from compliance_assets.definitions import build_assets, build_definitions
-from compliance_assets.demo import features
-from compliance_assets.dpia.ages import ROWS_UNDER_16, ROWS_UNDER_18
+from compliance_demo.definitions import build_assets, build_definitions
+from compliance_demo import features
+from compliance_assets.register.ages import ROWS_UNDER_16, ROWS_UNDER_18
 from compliance_assets.dpia.approvals import read_pin, write_pin
 from compliance_assets.dpia.fingerprint import ChangeKind
 from compliance_assets.dpia.lineage import review_states

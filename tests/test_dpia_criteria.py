@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.demo import sources
-from compliance_assets.dpia.ages import ROWS_UNDER_16, ROWS_UNDER_18
-from compliance_assets.dpia.criteria import derived_criteria
-from compliance_assets.dpia.document import Criterion
+from compliance_demo.definitions import build_definitions
+from compliance_demo import sources
+from compliance_assets.register.ages import ROWS_UNDER_16, ROWS_UNDER_18
+from compliance_assets.register.criteria import derived_criteria
+from compliance_assets.register.dpia_document import Criterion
 from compliance_assets.dpia.lineage import deployed_controls, review_states
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.register import RegisterError, load_register

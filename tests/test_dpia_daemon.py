@@ -11,7 +11,7 @@ import time
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from compliance_assets.definitions import build_definitions
+from compliance_demo.definitions import build_definitions
 from compliance_assets.register import load_register
 from tests.conftest import run_cli
 from tests.dagster_servers import daemon

@@ -11,10 +11,10 @@ from dagster import DagsterInstance, build_sensor_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_demo.definitions import build_definitions
+from compliance_assets.tiers import Tier, table_name
 from compliance_assets.privacy.normalise import normalise_email
-from resources.requests import PrivacyRequests
+from compliance_assets.resources.requests import PrivacyRequests
 from tests.conftest import run_cli, small_run_config
 from tests.helpers import attributes_read_off, kill_while_locked, published, resource, run_job
 
@@ -249,7 +249,7 @@ def test_cli_files_a_request_from_standard_input_and_serves_it(local_env):
     assert run_job(defs=defs).success
     email, scope, _ = _subject(resource(defs, "warehouse"), 11)
     filed = subprocess.run(
-        [sys.executable, "-m", "compliance_assets", "request", "erasure", "--scope", scope],
+        [sys.executable, "-m", "compliance_assets", "request", "erasure", "--source", "customers", "--scope", scope],
         cwd=REPO, input=email + "\n", capture_output=True, text=True, timeout=120,
     )
     assert filed.returncode == 0, filed.stderr[-2000:]
@@ -258,12 +258,25 @@ def test_cli_files_a_request_from_standard_input_and_serves_it(local_env):
     assert served.returncode == 0, served.stderr[-2000:]
     assert email not in served.stdout + served.stderr
     assert PrivacyRequests(resource(defs, "pseudonym_vault")).get(request_id).status == "erased"
+    assert "erased" in served.stdout and "row(s) from raw__customers" in served.stdout
+
+    # Someone the location never held: served, and said so.
+    filed = subprocess.run(
+        [sys.executable, "-m", "compliance_assets", "request", "erasure", "--source", "customers", "--scope", scope],
+        cwd=REPO, input="nobody-ever@example.org\n", capture_output=True, text=True, timeout=120,
+    )
+    served = run_cli("compliance_assets", "request", "serve", filed.stdout.strip().splitlines()[-1])
+    assert served.returncode == 0 and "no data held for this subject" in served.stdout
 
 
 def test_access_and_portability_exports(local_env):
     import json
 
-    from compliance_assets.jobs.privacy_requests import export_folder
+    from compliance_assets.jobs import privacy_requests
+    from resources import environment
+
+    def export_folder(request_id: str):
+        return privacy_requests.export_folder(environment.folders().exports, request_id)
 
     defs = build_definitions()
     assert run_job(defs=defs).success

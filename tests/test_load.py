@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from compliance_assets.definitions import EMAIL_MARKETING_ASSETS, build_definitions
+from compliance_demo.definitions import EMAIL_MARKETING_ASSETS, build_definitions
 from tests.conftest import REPO, small_run_config
 from tests.dagster_servers import FINISHED, launch, status, webserver_and_daemon
 from tests.helpers import resource, wait_for

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compliance_assets.factories.naming import Tier
+from compliance_assets.tiers import Tier
 from tests.conftest import PG_ADMIN_URL, run_cli, small_run_config
 from tests.helpers import published
 
@@ -52,7 +52,7 @@ def leaks(text: str, raw_customers, raw_events, secrets: dict[str, str]) -> dict
 def test_no_secret_or_identifier_in_instance_tables_or_compute_logs(pg_env, tmp_path):
     config = tmp_path / "run_config.yaml"
     config.write_text(yaml.safe_dump(small_run_config()))
-    good = run_cli("dagster", "job", "execute", "-m", "compliance_assets.definitions", "-j", "demo_pipeline", "-c", str(config))
+    good = run_cli("dagster", "job", "execute", "-m", "compliance_demo.definitions", "-j", "demo_pipeline", "-c", str(config))
     assert good.returncode == 0, good.stderr[-3000:]
     leaky = run_cli("dagster", "job", "execute", "-m", "tests.leaky_definitions", "-j", "demo_pipeline", "-c", str(config))
     assert leaky.returncode != 0

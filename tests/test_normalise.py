@@ -11,10 +11,10 @@ from dagster import DagsterInstance
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.demo import features
-from compliance_assets.environment import register_dir
-from compliance_assets.factories.naming import Tier
+from compliance_demo.definitions import build_definitions
+from compliance_demo import features
+from resources.environment import register_dir
+from compliance_assets.tiers import Tier
 from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.privacy.normalise import normalise

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from dagster import DagsterInstance, build_sensor_context
 
-from compliance_assets.definitions import EMAIL_MARKETING_ASSETS, build_assets, build_definitions
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_demo.definitions import EMAIL_MARKETING_ASSETS, build_assets, build_definitions
+from compliance_assets.tiers import Tier, table_name
 from compliance_assets.location import supplying
 from compliance_assets.privacy.normalise import normalise_email
 from compliance_assets.register import load_register
-from resources.requests import PrivacyRequests
+from compliance_assets.resources.requests import PrivacyRequests
 from tests.conftest import REPO, small_run_config
 from tests.helpers import resource, run_job
 
 WITHOUT_REGION_COHORTS = [name for name in EMAIL_MARKETING_ASSETS if name != "region_cohorts"]
 
 
-def _tick(defs, sensor_name: str, resources: dict):
-    with build_sensor_context(instance=DagsterInstance.get(), resources=resources, definitions=defs) as context:
+def _tick(defs, sensor_name: str, resources: dict, cursor: str | None = None):
+    with build_sensor_context(instance=DagsterInstance.get(), resources=resources, definitions=defs, cursor=cursor) as context:
         return list(defs.resolve_sensor_def(sensor_name)(context))
 
 
@@ -35,7 +35,7 @@ def test_sensors_of_a_location_without_one_cohort_refresh_only_what_it_defines(l
     assert run_job(defs=defs).success
     warehouse, vault = resource(defs, "warehouse"), resource(defs, "pseudonym_vault")
 
-    (withdrawals,) = _tick(defs, "consent_withdrawals", {"warehouse": warehouse})  # the demo's own withdrawals
+    (withdrawals,) = _tick(defs, "consent_withdrawals", {"warehouse": warehouse}, cursor="{}")  # a cursor that has seen none of the demo's withdrawals
     assert {k.to_user_string() for k in withdrawals.asset_selection} == {"customer_features", "engagement_cohorts"}
     assert _refresh(defs, "consent_refresh", withdrawals)
 

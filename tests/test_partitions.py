@@ -12,14 +12,14 @@ import sqlalchemy as sa
 import yaml
 from dagster import AssetKey, DagsterInstance, build_schedule_context, materialize
 
-from compliance_assets.definitions import EMAIL_MARKETING_ASSETS, build_definitions
-from compliance_assets.demo import synthetic
-from compliance_assets.demo.sources import DemoSourceResource
-from compliance_assets.factories.naming import PUBLISHED_ROWS, Tier, table_name
+from compliance_demo.definitions import EMAIL_MARKETING_ASSETS, build_definitions
+from compliance_demo import synthetic
+from compliance_demo.sources import DemoSourceResource
+from compliance_assets.tiers import PUBLISHED_ROWS, Tier, table_name
 from compliance_assets.factories.partitions import EVENT_DAYS
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.register import load_register
-from compliance_assets.environment import register_dir
+from resources.environment import register_dir
 from tests.conftest import run_cli, small_run_config
 from tests.test_demo_pipeline import EXPECTED_CHECKS
 from tests.helpers import check_outcomes, published, run_job, warehouse_of
@@ -98,7 +98,7 @@ def test_a_backfill_of_a_range_of_days_is_one_run_from_the_cli(local_env, tmp_pa
     config.write_text(yaml.safe_dump(small_run_config()))
     first, last = _day(4), _day(1)
     completed = run_cli(
-        "dagster", "asset", "materialize", "-m", "compliance_assets.definitions", "--select", ",".join(EMAIL_MARKETING_ASSETS),
+        "dagster", "asset", "materialize", "-m", "compliance_demo.definitions", "--select", ",".join(EMAIL_MARKETING_ASSETS),
         "--partition-range", f"{first}...{last}", "-c", str(config),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -121,7 +121,7 @@ def test_days_through_the_cli_on_postgres_keep_the_other_days(pg_env, tmp_path):
 
     def materialize_day(day: str) -> None:
         completed = run_cli(
-            "dagster", "asset", "materialize", "-m", "compliance_assets.definitions",
+            "dagster", "asset", "materialize", "-m", "compliance_demo.definitions",
             "--select", ",".join(EMAIL_MARKETING_ASSETS), "--partition", day, "-c", str(config),
         )
         assert completed.returncode == 0, completed.stderr[-3000:]

@@ -20,7 +20,7 @@ from compliance_assets.privacy.pseudonymise import (
     pseudonymise_stream,
     scoped,
 )
-from resources.secrets import KeyConfigurationError, decode_secret, generate_secret, read_secret
+from compliance_assets.resources.secrets import KeyConfigurationError, decode_secret, generate_secret, read_secret
 
 MASTER = b"m" * 32
 identifiers = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")

@@ -8,9 +8,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from compliance_assets.definitions import build_assets, build_definitions
-from compliance_assets.demo.features import customer_features
-from compliance_assets.factories.naming import Tier
+from compliance_demo.definitions import build_assets, build_definitions
+from compliance_demo.features import customer_features
+from compliance_assets.tiers import Tier
 from compliance_assets.factories.pseudonymised import FeatureInputs, pseudonymised_asset
 from compliance_assets.factories.purpose import PrivacyViolationError
 from compliance_assets.register import load_register
@@ -77,7 +77,7 @@ def _segments(register):
 def test_the_deploy_gate_and_dagster_refuse_the_code_location(local_env, tmp_path):
     module = tmp_path / "profiling_location.py"
     module.write_text(
-        "from compliance_assets.definitions import build_assets, build_definitions\n"
+        "from compliance_demo.definitions import build_assets, build_definitions\n"
         "from compliance_assets.factories.aggregate import cohort_asset\n"
         "from compliance_assets.register import load_register\n"
         f"register = load_register({str(tmp_path / 'register')!r})\n"

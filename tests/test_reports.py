@@ -15,12 +15,12 @@ import yaml
 from dagster import DagsterInstance, materialize
 from fideslang.models import Dataset, System
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.demo import sources
+from compliance_demo.definitions import build_definitions
+from compliance_demo import sources
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.dpia.lineage import deployed_controls, review_states
 from compliance_assets.dpia.review import ReviewState
-from compliance_assets.factories.naming import DATA_USE_TAG
+from compliance_assets.tiers import DATA_USE_TAG
 from compliance_assets.register import load_register
 from compliance_assets.reports.ai_schedule import fides_export, schedule_entries, schedule_markdown
 from compliance_assets.reports.checklist import NO, NOT_APPLICABLE, NOT_EVALUATED, YES, Evidence, checklist, checklist_markdown, score

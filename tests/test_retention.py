@@ -13,8 +13,8 @@ from dagster import AssetKey, DagsterRunStatus, RunsFilter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.factories.naming import Tier
+from compliance_demo.definitions import build_definitions
+from compliance_assets.tiers import Tier
 from compliance_assets.privacy.retention import past_retention
 from compliance_assets.register import load_register
 from tests.conftest import REPO
@@ -128,6 +128,18 @@ def test_most_specific_retention_entry_wins():
 
 
 def test_the_retention_job_deletes_only_rows_past_retention_and_prunes_old_runs(local_env):
+    from dagster import DagsterInstance, Definitions, job, op
+
+    @op
+    def count_something():
+        return 1
+
+    @job(name="other_teams_job")
+    def other_teams_job():
+        count_something()
+
+    # Another code location's run on the same (shared) instance: never the retention job's to delete.
+    theirs = Definitions(jobs=[other_teams_job]).resolve_job_def("other_teams_job").execute_in_process(instance=DagsterInstance.get())
     defs = build_definitions()
     demo = run_job(defs=defs)
     assert demo.success
@@ -142,8 +154,6 @@ def test_the_retention_job_deletes_only_rows_past_retention_and_prunes_old_runs(
     with warehouse.begin() as connection:
         pd.concat([expired_events, kept_events]).to_sql(events_table, connection, if_exists="append", index=False)
         expired_searches.to_sql(searches_table, connection, if_exists="append", index=False)
-
-    from dagster import DagsterInstance
 
     result = defs.resolve_job_def("retention").execute_in_process(
         run_config={"ops": {"enforce_retention": {"config": {"batch_rows": 7, "dagster_run_retention_days": 0}}}},
@@ -164,6 +174,24 @@ def test_the_retention_job_deletes_only_rows_past_retention_and_prunes_old_runs(
     pd.testing.assert_frame_equal(_sorted(warehouse.read_table(searches_table), "search_id"), _sorted(searches, "search_id"), check_dtype=False)
     assert DagsterInstance.get().get_run_by_id(demo.run_id) is None
     assert metadata["dagster_runs_deleted"] >= 1
+    assert DagsterInstance.get().get_run_by_id(theirs.run_id) is not None
+
+
+def test_a_location_prunes_no_runs_unless_its_host_opts_in(local_env, tmp_path):
+    from dagster import DagsterInstance
+
+    from compliance_assets import Folders, build_location, load_register, local_resources
+
+    register = load_register(REPO / "register")
+    defs = build_location(register, [], resources=local_resources(tmp_path), folders=Folders.under(tmp_path))
+    earlier = defs.resolve_job_def("retention").execute_in_process(instance=DagsterInstance.get())
+    result = defs.resolve_job_def("retention").execute_in_process(
+        run_config={"ops": {"enforce_retention": {"config": {"dagster_run_retention_days": 0}}}}, instance=DagsterInstance.get()
+    )
+    assert result.success
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert "dagster_runs_deleted" not in output.event_specific_data.metadata
+    assert DagsterInstance.get().get_run_by_id(earlier.run_id) is not None
 
 
 def test_retention_concurrent_with_a_materialisation_on_postgres(pg_env, tmp_path):

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.factories.naming import Tier
-from resources.secrets import generate_secret
-from resources.vault import key_ring
+from compliance_demo.definitions import build_definitions
+from compliance_assets.tiers import Tier
+from compliance_assets.resources.secrets import generate_secret
+from compliance_assets.resources.vault import key_ring
 from tests.conftest import REPO, run_cli
 from tests.helpers import published, resource, run_job
 

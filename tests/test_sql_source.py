@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from compliance_assets.privacy.cohorts import FrameSource, MeasureSpec, differencing_exposures, recount, release_cohorts
 from compliance_assets.privacy.sql_source import SqlSource, _one_row_per_subject
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 DIMS = ["region", "band"]
 MEASURES = {
@@ -56,7 +56,7 @@ def _frame(data, one_row_per_subject: bool = False, missing_subject: bool = Fals
 
 
 @contextmanager
-def _both(warehouse: WarehouseResource, frame: pd.DataFrame, held_unique: bool = False) -> Iterator[tuple[FrameSource, SqlSource]]:
+def _both(warehouse: Warehouse, frame: pd.DataFrame, held_unique: bool = False) -> Iterator[tuple[FrameSource, SqlSource]]:
     """The same table as the warehouse holds it: read back into memory, and queried in place;
     `held_unique` indexes its subject column unique, as the pseudonymised tier publishes it."""
     table = f"source_{uuid.uuid4().hex[:8]}"
@@ -71,7 +71,7 @@ def _both(warehouse: WarehouseResource, frame: pd.DataFrame, held_unique: bool =
             connection.execute(sa.text(f'DROP TABLE "{table}"'))
 
 
-def _assert_same(warehouse: WarehouseResource, frame: pd.DataFrame, k: int, held_unique: bool = False) -> None:
+def _assert_same(warehouse: Warehouse, frame: pd.DataFrame, k: int, held_unique: bool = False) -> None:
     with _both(warehouse, frame, held_unique) as (in_memory, in_sql):
         _assert_same_counts(in_memory, in_sql, k, check_dtype=len(frame) > 0)  # pandas types an empty grouping as object
 
@@ -105,7 +105,7 @@ def _assert_same_counts(in_memory: FrameSource, in_sql: SqlSource, k: int, check
 @pytest.fixture(scope="module")
 def sqlite_warehouse():
     with tempfile.TemporaryDirectory() as folder:
-        yield WarehouseResource(url=f"sqlite:///{Path(folder) / 'warehouse.db'}")
+        yield Warehouse(f"sqlite:///{Path(folder) / 'warehouse.db'}")
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -121,7 +121,7 @@ def test_grouping_in_sqlite_equals_grouping_in_pandas(sqlite_warehouse, data, k,
 @given(data=rows, k=st.integers(2, 6), one_row_per_subject=st.booleans(), missing_subject=st.booleans(), held_unique=st.booleans())
 def test_grouping_in_postgres_equals_grouping_in_pandas(pg_databases, data, k, one_row_per_subject, missing_subject, held_unique):
     frame = _frame(data, one_row_per_subject, missing_subject)
-    warehouse = WarehouseResource(url=pg_databases.warehouse_url)
+    warehouse = Warehouse(pg_databases.warehouse_url)
     try:
         _assert_same(warehouse, frame, k, held_unique and one_row_per_subject)
     finally:

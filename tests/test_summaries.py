@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from compliance_assets.factories.feature_inputs import SourceTables
 from compliance_assets.privacy.summaries import Count, Latest, summarise_frame
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 START = datetime(2026, 1, 1)
 MEASURES = {
@@ -48,7 +48,7 @@ def _in_key_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def warehouse(each_warehouse) -> WarehouseResource:
+def warehouse(each_warehouse) -> Warehouse:
     return each_warehouse
 
 

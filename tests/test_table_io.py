@@ -20,15 +20,15 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resources.table_reads import _read_direct, _read_generic, read_query
-from resources.table_writes import NULL_MARKER, write_table
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.table_reads import _read_direct, _read_generic, read_query
+from compliance_assets.storage.table_writes import NULL_MARKER, write_table
+from compliance_assets.storage.warehouse import Warehouse
 from tests.conftest import fresh_postgres_databases, postgres_url
 from tests.helpers import indexed_columns
 
 
 @pytest.fixture(scope="module")
-def warehouse(each_warehouse) -> WarehouseResource:
+def warehouse(each_warehouse) -> Warehouse:
     return each_warehouse
 
 
@@ -60,7 +60,7 @@ def frames(draw) -> pd.DataFrame:
     )
 
 
-def _both_reads(warehouse: WarehouseResource, frame: pd.DataFrame, columns: list[str] | None = None):
+def _both_reads(warehouse: Warehouse, frame: pd.DataFrame, columns: list[str] | None = None):
     with warehouse.begin() as connection:
         frame.to_sql("t", connection, if_exists="replace", index=False)
     table = sa.Table("t", sa.MetaData(), autoload_with=warehouse.get_engine())
@@ -75,7 +75,7 @@ def test_the_direct_read_equals_read_sql(warehouse, frame):
     fast, generic = _both_reads(warehouse, frame)
     pd.testing.assert_frame_equal(fast, generic)
     pd.testing.assert_series_equal(warehouse.read_table("t", limit=0).dtypes, fast.dtypes)  # what schema checks judge
-    with patch("resources.table_reads.READ_CHUNK_ROWS", 4):  # rows fetched a batch at a time give the same frame
+    with patch("compliance_assets.storage.table_reads.READ_CHUNK_ROWS", 4):  # rows fetched a batch at a time give the same frame
         pd.testing.assert_frame_equal(warehouse.read_table("t"), fast)
 
 
@@ -88,7 +88,7 @@ def test_a_server_error_in_a_later_batch_reaches_the_reader_and_stops_the_fetche
         engine = sa.create_engine(postgres_url(database))
         value = sa.literal_column("1 / (x - 5)", sa.Integer).label("v")
         query = sa.select(value).select_from(sa.text("generate_series(1, 10) AS x"))
-        with engine.connect() as connection, patch("resources.table_reads.READ_CHUNK_ROWS", 2):
+        with engine.connect() as connection, patch("compliance_assets.storage.table_reads.READ_CHUNK_ROWS", 2):
             with pytest.raises(psycopg2.errors.DivisionByZero):
                 _read_direct(connection, query, [sa.Column("v", sa.Integer)])
         assert not [t for t in threading.enumerate() if t.name == "warehouse-read-prefetch"]
@@ -104,9 +104,9 @@ def test_a_whole_read_from_postgresql_needs_no_fetcher_and_gives_the_streamed_fr
         engine = sa.create_engine(postgres_url(database))
         query = sa.select(sa.literal_column("x", sa.Integer).label("v")).select_from(sa.text("generate_series(1, 10) AS x"))
         columns = [sa.Column("v", sa.Integer)]
-        with engine.connect() as connection, patch("resources.table_reads.READ_CHUNK_ROWS", 3):
+        with engine.connect() as connection, patch("compliance_assets.storage.table_reads.READ_CHUNK_ROWS", 3):
             streamed = _read_direct(connection, query, columns)
-            with patch("resources.table_reads._prefetched_batches", side_effect=AssertionError("a whole result needs no fetcher")):
+            with patch("compliance_assets.storage.table_reads._prefetched_batches", side_effect=AssertionError("a whole result needs no fetcher")):
                 whole = _read_direct(connection, query, columns, streamed=False)
         pd.testing.assert_frame_equal(whole, streamed)
         assert whole["v"].tolist() == list(range(1, 11))
@@ -170,7 +170,7 @@ def test_a_type_the_fast_path_does_not_know_goes_through_sqlalchemy(warehouse):
     assert read["price"].iloc[0] == Decimal("1.25")  # SQLAlchemy's Numeric, not the driver's float
 
 
-def _stored(warehouse: WarehouseResource, name: str) -> tuple[list, list]:
+def _stored(warehouse: Warehouse, name: str) -> tuple[list, list]:
     with warehouse.get_engine().connect() as connection:
         cursor = connection.connection.cursor()
         declared = [tuple(row) for row in cursor.execute(f"PRAGMA table_info('{name}')").fetchall()]
@@ -193,7 +193,7 @@ def test_the_direct_sqlite_write_stores_what_to_sql_stores(sqlite_warehouse, fra
 def test_every_direct_write_stores_what_to_sql_stores(warehouse, frame, rows_per_piece):
     """On each dialect: the table written directly (SQLite's executemany, PostgreSQL's COPY, its
     data sent in pieces) reads back as the table pandas' own INSERTs wrote."""
-    with warehouse.begin() as connection, patch("resources.table_writes.ROWS_PER_PIECE", rows_per_piece):
+    with warehouse.begin() as connection, patch("compliance_assets.storage.table_writes.ROWS_PER_PIECE", rows_per_piece):
         write_table(connection, "direct", frame)
         frame.to_sql("reference", connection, if_exists="replace", index=False)
     direct, reference = warehouse.read_table("direct"), warehouse.read_table("reference")
@@ -201,8 +201,8 @@ def test_every_direct_write_stores_what_to_sql_stores(warehouse, frame, rows_per
 
 
 @pytest.fixture(scope="module")
-def sqlite_warehouse(tmp_path_factory) -> WarehouseResource:
-    return WarehouseResource(url=f"sqlite:///{tmp_path_factory.mktemp('writes') / 'warehouse.db'}")
+def sqlite_warehouse(tmp_path_factory) -> Warehouse:
+    return Warehouse(f"sqlite:///{tmp_path_factory.mktemp('writes') / 'warehouse.db'}")
 
 
 ESCAPED_BY_COPY = st.sampled_from(["\\", "\t", "\n", "\r", "\\.", "a\\Nb", "\\\\N", "x\ty"])
@@ -325,7 +325,7 @@ def test_timestamps_are_spelled_as_sqlalchemy_spells_them(values):
     a time is missing."""
     from sqlalchemy.dialects import sqlite
 
-    from resources.table_writes import _stored_values
+    from compliance_assets.storage.table_writes import _stored_values
 
     spelled = sqlite.DATETIME().bind_processor(sqlite.dialect())
     stamps = pd.Series(values, dtype="datetime64[us]")
@@ -333,7 +333,7 @@ def test_timestamps_are_spelled_as_sqlalchemy_spells_them(values):
 
 
 def test_a_year_past_9999_and_a_column_of_missing_times_are_spelled_too():
-    from resources.table_writes import _stored_values
+    from compliance_assets.storage.table_writes import _stored_values
 
     stamps = pd.Series(np.array(["2026-01-01T10:00:00.000001", "NaT", "10000-01-01T00:00:00"], dtype="datetime64[us]"))
     assert list(_stored_values(stamps)[0]) == ["2026-01-01 10:00:00.000001", None, "10000-01-01 00:00:00.000000"]

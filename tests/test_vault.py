@@ -13,12 +13,12 @@ from cryptography.exceptions import InvalidTag
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.definitions import build_definitions
-from compliance_assets.factories.naming import Tier
+from compliance_demo.definitions import build_definitions
+from compliance_assets.tiers import Tier
 from compliance_assets.privacy.sealing import associated_data, open_one
 from compliance_assets.register import load_register
 from compliance_assets.vault.reidentification import ReidentificationRefused, reidentify
-from resources.vault import mappings
+from compliance_assets.resources.vault import mappings
 from tests.conftest import REPO, run_cli
 from tests.helpers import published, resource, run_job
 
@@ -175,8 +175,8 @@ def test_verify_audit_cli_reports_intact_and_broken_chains(demo):
 @pytest.fixture(scope="module")
 def vault_on_each(each_warehouse):
     """A vault on each dialect the upsert is written for (its tables beside the warehouse's)."""
-    from resources.secrets import generate_secret
-    from resources.vault import PseudonymVaultResource
+    from compliance_assets.resources.secrets import generate_secret
+    from compliance_assets.resources.vault import PseudonymVaultResource
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEST_VAULT_KEY", generate_secret())
@@ -189,10 +189,10 @@ def test_a_repeated_mapping_keeps_when_it_was_first_seen_and_moves_when_it_was_l
     vault = vault_on_each
     pseudonyms, identifiers = pd.Series(["a" * 32, "b" * 32]), pd.Series(["one@example.com", "two@example.com"])
     first, later = datetime(2026, 11, 1, 8, 30, 15, 123456), datetime(2026, 11, 30, 9, 0, 0, 1)
-    monkeypatch.setattr("resources.vault.ROWS_PER_PIECE", 1)  # COPY's data sent in more than one piece
-    monkeypatch.setattr("resources.vault._now", lambda: first)
+    monkeypatch.setattr("compliance_assets.resources.vault.ROWS_PER_PIECE", 1)  # COPY's data sent in more than one piece
+    monkeypatch.setattr("compliance_assets.resources.vault._now", lambda: first)
     assert vault.store("d", 1, pseudonyms, identifiers, pd.Series(["ws", None])) == 2
-    monkeypatch.setattr("resources.vault._now", lambda: later)
+    monkeypatch.setattr("compliance_assets.resources.vault._now", lambda: later)
     vault.store("d", 1, pseudonyms.head(1), identifiers.head(1), None)
     with vault.get_engine().connect() as connection:
         rows = {r["pseudonym"]: r for r in connection.execute(sa.select(mappings).where(mappings.c.domain == "d")).mappings()}

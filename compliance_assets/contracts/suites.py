@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compliance_assets.factories.naming import KEY_VERSION, Tier
+from compliance_assets.tiers import KEY_VERSION, Tier
 from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, level_label, release_levels
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 from compliance_assets.register import Register

@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 
 from dagster import AssetKey, DagsterInstance
 
-from compliance_assets.dpia.ages import ROWS_UNDER_16, ROWS_UNDER_18
+from compliance_assets.register.ages import ROWS_UNDER_16, ROWS_UNDER_18
 from compliance_assets.dpia.fingerprint import Fingerprint, covered_assets, fingerprint_of
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.dpia.review import Controls, ReviewState, review_state
-from compliance_assets.factories.naming import ACTIVITY_TAG, CATEGORY_COLUMN_TAG, DOMAIN_TAG, PUBLISHED_ROWS, TIER_TAG
+from compliance_assets.tiers import ACTIVITY_TAG, CATEGORY_COLUMN_TAG, DOMAIN_TAG, PUBLISHED_ROWS, TIER_TAG
 
 ROW_COUNT = "dagster/row_count"
 SUBJECTS = "subjects"  # a feature set's distinct pseudonyms at its materialisation

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from compliance_assets.dpia.approvals import Decision
-from compliance_assets.dpia.document import Control, DpiaDocument
+from compliance_assets.register.dpia_document import Control, DpiaDocument
 from compliance_assets.dpia.fingerprint import Change, ChangeKind, Fingerprint, changes
 
 NEVER_APPROVED = Change(ChangeKind.OTHER, "No approved state: the DPO has not signed off this processing yet.")

@@ -9,13 +9,6 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
-    CLIENT_ISOLATION,
-    CONTRACT,
-    DPIA_APPROVED,
-    K_ANONYMITY,
-    MINIMISATION,
-    NO_DIFFERENCING,
-    NO_DIRECT_IDENTIFIERS,
     blocking_specs,
     evaluate_client_isolation,
     evaluate_contract,
@@ -28,7 +21,7 @@ from compliance_assets.contracts.suites import suite_for
 from compliance_assets.contracts.validation import validate
 from compliance_assets.factories.metadata import asset_facts, code_version, column, column_lineage, model_version
 from compliance_assets.factories.errors import withheld_messages
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.tiers import required_checks, Tier, table_name
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, known_identifier_lookups, source_assets
@@ -38,12 +31,12 @@ from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.detection import KnownLookup, known_values
 from compliance_assets.privacy.sql_source import SqlSource
 from compliance_assets.register import Register
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 Release = Callable[..., CohortRelease]
 
 
-def cohort_source(warehouse: WarehouseResource, table: str, subject: str) -> tuple[CohortSource, KnownLookup]:
+def cohort_source(warehouse: Warehouse, table: str, subject: str) -> tuple[CohortSource, KnownLookup]:
     """Where a release counts (the warehouse groups in SQL, or the table is read into memory) and
     how the identifier check asks which values are the source's subject pseudonyms."""
     if warehouse.push_down_aggregations:
@@ -71,9 +64,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     revealed = register.margins_revealed_elsewhere(name)
     raw_sources = source_assets(feature_set)
     tenant = register.tenant_of(cohort.activity, feature_set)
-    check_names = [MINIMISATION, NO_DIRECT_IDENTIFIERS, K_ANONYMITY, NO_DIFFERENCING, CONTRACT] + ([CLIENT_ISOLATION] if tenant else [])
+    check_names = required_checks(register, name)
     guarded = register.guarded_by_dpia(name)
-    check_names += [DPIA_APPROVED] if guarded else []
     contract = suite_for(register, name)
     identifier_columns = direct_identifier_columns(register, raw_sources)
     subject = register.sources[feature_set.subject_source].subject if feature_set.subject_source in register.sources else None

@@ -11,6 +11,17 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue, PartitionsDefinition
 
 from compliance_assets.contracts.validation import ContractOutcome
+from compliance_assets.tiers import (
+    CLIENT_ISOLATION,
+    CONSENT,
+    CONTRACT,
+    DPIA_APPROVED,
+    K_ANONYMITY,
+    MINIMISATION,
+    NO_DIFFERENCING,
+    NO_DIRECT_IDENTIFIERS,
+    RETENTION,
+)
 from compliance_assets.privacy.cohorts import (
     DISCLOSURE_MECHANISM,
     CohortSource,
@@ -26,15 +37,6 @@ from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 from compliance_assets.privacy.retention import RetentionSummary
 
-MINIMISATION = "minimisation"
-NO_DIRECT_IDENTIFIERS = "no_direct_identifiers"
-K_ANONYMITY = "k_anonymity"
-CLIENT_ISOLATION = "client_isolation"
-CONSENT = "consent"
-NO_DIFFERENCING = "no_differencing"
-RETENTION = "retention"
-CONTRACT = "contract"
-DPIA_APPROVED = "dpia_approved"
 
 DESCRIPTIONS = {
     MINIMISATION: "Blocks publication when a column is not documented in the register (Art. 5(1)(c)).",

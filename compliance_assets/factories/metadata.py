@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from dagster import AssetKey, BackfillPolicy, FreshnessPolicy, MetadataValue, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
 
-from compliance_assets.factories.naming import (
+from compliance_assets.tiers import (
     ACTIVITY_TAG,
     CATEGORY_COLUMN_TAG,
     DATA_USE_TAG,

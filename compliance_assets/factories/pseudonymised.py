@@ -9,11 +9,6 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
-    CONSENT,
-    MINIMISATION,
-    NO_DIRECT_IDENTIFIERS,
-    CONTRACT,
-    DPIA_APPROVED,
     blocking_specs,
     evaluate_contract,
     evaluate_consent,
@@ -23,7 +18,7 @@ from compliance_assets.factories.checks import (
 from compliance_assets.factories.feature_inputs import FeatureInputs, SourceTables
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
-from compliance_assets.factories.naming import DOMAIN_TAG, KEY_VERSION, Tier, table_name
+from compliance_assets.tiers import required_checks, DOMAIN_TAG, KEY_VERSION, Tier, table_name
 from compliance_assets.contracts.suites import suite_for
 from compliance_assets.contracts.validation import validate
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
@@ -35,8 +30,8 @@ from compliance_assets.privacy.normalise import NORMALISATION_VERSION, missing_m
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
 from compliance_assets.privacy.summaries import Measure
 from compliance_assets.register import FeatureSet, IdentifierRole, Register
-from resources.keys import NormalisationChanged
-from resources.warehouse import WarehouseResource
+from compliance_assets.resources.keys import NormalisationChanged
+from compliance_assets.storage.warehouse import Warehouse
 
 
 FeatureTransform = Callable[[FeatureInputs], pd.DataFrame]
@@ -63,7 +58,7 @@ def identifier_carriers(feature_set: FeatureSet) -> list[str]:
     return [name for name, spec in feature_set.features.items() if spec.identifier == "quasi"]
 
 
-def known_identifier_lookups(warehouse: WarehouseResource, identifier_columns: dict[str, list[str]]) -> dict[str, KnownLookup]:
+def known_identifier_lookups(warehouse: Warehouse, identifier_columns: dict[str, list[str]]) -> dict[str, KnownLookup]:
     """The raw tier's direct identifiers, labelled 'source.column', as questions to the warehouse
     (which of these values does the column hold?) rather than columns read into memory."""
     return {
@@ -75,7 +70,7 @@ def known_identifier_lookups(warehouse: WarehouseResource, identifier_columns: d
 
 
 
-def _summarised_in(warehouse: WarehouseResource, source: str, by: str, measures: Mapping[str, Measure]) -> pd.DataFrame:
+def _summarised_in(warehouse: Warehouse, source: str, by: str, measures: Mapping[str, Measure]) -> pd.DataFrame:
     return warehouse.summarise(table_name(Tier.RAW, source), by, measures)
 
 
@@ -119,9 +114,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             column_sources=sources_by_column,
         ),
         deps=reads + ([consent_source] if consent_source else []),
-        check_specs=blocking_specs(
-            key, [MINIMISATION, NO_DIRECT_IDENTIFIERS, CONTRACT] + ([CONSENT] if consent_source else []) + ([DPIA_APPROVED] if guarded else [])
-        ),
+        check_specs=blocking_specs(key, required_checks(register, name)),
         required_resource_keys={"warehouse", "pseudonym_keys", "pseudonym_vault", "audit_trail"} | ({"dpia_reviews"} if guarded else set()),
         output_required=False,
     )

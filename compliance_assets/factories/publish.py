@@ -13,10 +13,10 @@ from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, 
 
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.factories.checks import evaluate_dpia
-from compliance_assets.factories.naming import CHECKS_SECONDS, PUBLISHED_ROWS
+from compliance_assets.tiers import CHECKS_SECONDS, PUBLISHED_ROWS
 from compliance_assets.factories.staged import StagedTable
 from compliance_assets.register import Register
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 Evaluation = Callable[[StagedTable], AssetCheckResult]
 
@@ -41,7 +41,7 @@ def dpia_evaluation(context: AssetExecutionContext, register: Register, activity
     return evaluate
 
 
-def audit_staged(context: AssetExecutionContext, warehouse: WarehouseResource, staging: str, evaluations: Sequence[Evaluation]) -> list[AssetCheckResult]:
+def audit_staged(context: AssetExecutionContext, warehouse: Warehouse, staging: str, evaluations: Sequence[Evaluation]) -> list[AssetCheckResult]:
     """The blocking checks, judged on what the warehouse holds in staging (its types, its rows),
     not on the frame that was written: read back once if a check needs the rows in Python."""
     staged = StagedTable(warehouse, staging)
@@ -50,7 +50,7 @@ def audit_staged(context: AssetExecutionContext, warehouse: WarehouseResource, s
 
 def stage_check_publish(
     context: AssetExecutionContext,
-    warehouse: WarehouseResource,
+    warehouse: Warehouse,
     table: str,
     frames: pd.DataFrame | Iterable[pd.DataFrame],
     evaluations: Sequence[Evaluation],

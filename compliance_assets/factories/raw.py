@@ -9,11 +9,11 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
 
 from compliance_assets.contracts.suites import suite_for
-from compliance_assets.dpia.ages import minors
-from compliance_assets.factories.checks import CONTRACT, RETENTION, blocking_specs, evaluate_contract, evaluate_retention
+from compliance_assets.register.ages import minors
+from compliance_assets.factories.checks import blocking_specs, evaluate_contract, evaluate_retention
 from compliance_assets.factories.metadata import asset_facts, column
 from compliance_assets.factories.errors import withheld_messages
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.tiers import required_checks, Tier, table_name
 from compliance_assets.factories.partitions import partitions_of, window_of, within
 from compliance_assets.factories.publish import record_processing, stage_check_publish
 from compliance_assets.privacy.conform import REASON_COLUMN, conform
@@ -36,7 +36,7 @@ def raw_asset_arguments(
     """The `@asset` arguments of a raw asset: its facts, resources and blocking check specs, and
     `op_tags` for its step (e.g. `dagster/priority`, so a large export starts first)."""
     source = register.sources[name]
-    checks = [CONTRACT] + ([RETENTION] if source.retention_clock else [])
+    checks = required_checks(register, name)
     return {
         **asset_facts(
             register, name, Tier.RAW,

@@ -14,11 +14,11 @@ from compliance_assets.contracts.suites import ExpectationSpec
 from compliance_assets.contracts.validation import ContractOutcome, validate_table
 from compliance_assets.privacy.retention import RetentionSummary
 from compliance_assets.privacy.sql_retention import past_retention_in_table
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 
 class StagedTable:
-    def __init__(self, warehouse: WarehouseResource, name: str):
+    def __init__(self, warehouse: Warehouse, name: str):
         self.warehouse = warehouse
         self.name = name
 

@@ -30,7 +30,7 @@ from pydantic import Field
 from compliance_assets.dpia.lineage import deployed_controls, review_states
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.dpia.review import ReviewState, review_state
-from compliance_assets.factories.naming import ACTIVITY_TAG, DATA_USE_TAG
+from compliance_assets.tiers import ACTIVITY_TAG, DATA_USE_TAG
 from compliance_assets.register import Register
 from compliance_assets.reports.ai_schedule import ai_activities, fides_export, schedule_entries, schedule_markdown
 from compliance_assets.reports.checklist import NO, NOT_EVALUATED, Evidence, checklist, checklist_markdown

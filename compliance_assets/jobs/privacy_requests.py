@@ -25,14 +25,13 @@ from dagster import (
 
 from pydantic import Field
 
-from compliance_assets import environment
 from compliance_assets.register import Register
 from compliance_assets.rights.access import export_subject
 from compliance_assets.rights.erasure import erase
 from compliance_assets.rights.heap import long_lived_objects_frozen
 from compliance_assets.rights.locate import ScopeCache, locate_subject, plan_pseudonyms
-from resources.requests import PrivacyRequests, run_key_for
-from resources.vault import PseudonymVaultResource
+from compliance_assets.resources.requests import PrivacyRequests, run_key_for
+from compliance_assets.resources.vault import PseudonymVaultResource
 
 REQUEST_JOB = "privacy_request"
 COHORT_REFRESH_JOB = "cohort_refresh"
@@ -47,13 +46,10 @@ class RequestConfig(Config):
     request_ids: list[str] = Field(description="The requests this run serves, in the order they were filed")
 
 
-def exports_root() -> Path:
-    """Where access and portability exports are written: beside the demo's data, never in Dagster."""
-    return environment.data_dir() / "exports"
-
-
-def export_folder(request_id: str) -> Path:
-    return exports_root() / request_id
+def export_folder(exports: Path, request_id: str) -> Path:
+    """Where one request's access or portability export is written: under the host's exports
+    folder (`Folders.exports`), never in Dagster's records."""
+    return Path(exports) / request_id
 
 
 def cohorts_fed_by(register: Register, source_name: str) -> list[AssetKey]:
@@ -62,7 +58,7 @@ def cohorts_fed_by(register: Register, source_name: str) -> list[AssetKey]:
     return [AssetKey(name) for name in register.cohorts_built_on(feature_sets)]
 
 
-def build_privacy_request_job(register: Register) -> JobDefinition:
+def build_privacy_request_job(register: Register, exports: Path) -> JobDefinition:
     @op(required_resource_keys={"warehouse", "pseudonym_vault", "pseudonym_keys", "audit_trail"})
     def handle_privacy_requests(context: OpExecutionContext, config: RequestConfig):
         """Serves each request in turn; one that fails is marked failed with its reason and the
@@ -95,7 +91,7 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
             "deleted_per_table": MetadataValue.json(deleted_per_table),
         }
         if totals["rows_exported"]:
-            metadata["exports_folder"] = MetadataValue.path(str(exports_root()))
+            metadata["exports_folder"] = MetadataValue.path(str(exports))
         if failed:
             raise Failure(f"{len(failed)} of {len(config.request_ids)} privacy request(s) failed: {', '.join(failed)}; see their outcome", metadata=metadata)
         context.add_output_metadata(metadata)
@@ -110,7 +106,7 @@ def build_privacy_request_job(register: Register) -> JobDefinition:
             store.save_plan(request.request_id, plan)
         subject = next(iter(plan_pseudonyms(plan)), None)
         if request.kind != "erasure":
-            folder = export_folder(request.request_id)
+            folder = export_folder(exports, request.request_id)
             summary = export_subject(
                 register, context.resources.warehouse, context.resources.audit_trail.records(), plan, folder,
                 portability=request.kind == "portability",

@@ -1,7 +1,8 @@
 """Storage limitation on a schedule: every raw source with a retention clock loses the rows past
 their categories' periods, in short batches; a feature table not republished within its period is
-emptied; and Dagster's own runs and event logs older than their configured period are pruned
-(Dagster has no retention of its own for either)."""
+emptied; and, where the host opts in, the location's own Dagster runs and event logs older than
+their configured period are pruned (Dagster has no retention of its own for either). Runs of
+other code locations on a shared instance are theirs to keep: they are never touched."""
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from dagster import AssetKey, Config, JobDefinition, MetadataValue, OpExecutionContext, Output, RunsFilter, job, op
 from pydantic import Field
 
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.jobs.dpia import CodeLocation
+from compliance_assets.tiers import Tier, table_name
 from compliance_assets.register import Register
 
 RETENTION_JOB = "retention"
@@ -17,7 +19,9 @@ RETENTION_JOB = "retention"
 
 class RetentionConfig(Config):
     batch_rows: int = Field(default=10_000, description="Rows deleted per transaction")
-    dagster_run_retention_days: int = Field(default=90, description="Runs and their event logs older than this are deleted")
+    dagster_run_retention_days: int = Field(
+        default=90, description="This location's finished runs (and their event logs) older than this are deleted, where the location prunes runs"
+    )
     as_of: str | None = Field(default=None, description="Judge retention as of this UTC time (ISO 8601); now when empty")
 
 
@@ -36,7 +40,10 @@ def expiry_rules(register: Register, source_name: str, now: datetime) -> list[tu
     return [(now - period, sorted(columns)) for period, columns in sorted(by_period.items())]
 
 
-def build_retention_job(register: Register) -> JobDefinition:
+def build_retention_job(register: Register, prune_dagster_runs: bool = False, location: CodeLocation | None = None) -> JobDefinition:
+    """`location` (required to prune) says which jobs are the location's own."""
+    if prune_dagster_runs and location is None:
+        raise ValueError("pruning Dagster runs needs the location whose runs they are")
     clocked = {name: source.retention_clock for name, source in register.sources.items() if source.retention_clock}
 
     @op(required_resource_keys={"warehouse", "audit_trail"})
@@ -63,12 +70,13 @@ def build_retention_job(register: Register) -> JobDefinition:
                     "retention_purge", actor=f"dagster-run:{context.run.run_id}",
                     details={"asset": name, "table": table_name(Tier.PSEUDONYMISED, name), "rows_deleted": emptied, "clock": "last publication"},
                 )
-        pruned = _prune_dagster_runs(context, now - timedelta(days=config.dagster_run_retention_days))
-        metadata["dagster_runs_deleted"] = MetadataValue.int(pruned)
-        context.resources.audit_trail.append(
-            "dagster_run_pruning", actor=f"dagster-run:{context.run.run_id}",
-            details={"runs_deleted": pruned, "older_than_days": config.dagster_run_retention_days},
-        )
+        if prune_dagster_runs:
+            pruned = _prune_own_runs(context, set(location.repository_def.job_names), now - timedelta(days=config.dagster_run_retention_days))
+            metadata["dagster_runs_deleted"] = MetadataValue.int(pruned)
+            context.resources.audit_trail.append(
+                "dagster_run_pruning", actor=f"dagster-run:{context.run.run_id}",
+                details={"runs_deleted": pruned, "older_than_days": config.dagster_run_retention_days},
+            )
         yield Output(None, metadata=metadata)
 
     def _empty_if_stale(context: OpExecutionContext, name: str, now: datetime) -> int:
@@ -85,15 +93,25 @@ def build_retention_job(register: Register) -> JobDefinition:
     return retention_job
 
 
-def _prune_dagster_runs(context: OpExecutionContext, cutoff: datetime) -> int:
-    """Deletes finished runs created before `cutoff` (with their event logs), never this run."""
+def _location_of(run) -> str | None:
+    origin = run.remote_job_origin
+    return origin.location_name if origin is not None else None
+
+
+def _prune_own_runs(context: OpExecutionContext, own_jobs: set[str], cutoff: datetime) -> int:
+    """Deletes this location's finished runs created before `cutoff` (with their event logs),
+    never this run: a run is the location's when its job is one of the location's jobs and it
+    came from the same code location as this run."""
     instance = context.instance
-    deleted = 0
+    here = _location_of(context.run)
+    deleted, cursor = 0, None
     while True:
-        records = instance.get_run_records(filters=RunsFilter(created_before=cutoff.replace(tzinfo=UTC)), limit=100)
-        old = [r.dagster_run.run_id for r in records if r.dagster_run.run_id != context.run.run_id and r.dagster_run.is_finished]
-        if not old:
+        records = instance.get_run_records(filters=RunsFilter(created_before=cutoff.replace(tzinfo=UTC)), limit=100, cursor=cursor)
+        if not records:
             return deleted
-        for run_id in old:
-            instance.delete_run(run_id)
-        deleted += len(old)
+        cursor = records[-1].dagster_run.run_id
+        for record in records:
+            run = record.dagster_run
+            if run.run_id != context.run.run_id and run.is_finished and run.job_name in own_jobs and _location_of(run) == here:
+                instance.delete_run(run.run_id)
+                deleted += 1

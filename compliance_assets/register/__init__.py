@@ -10,7 +10,8 @@ from compliance_assets.register.models import (
     ProcessingActivity,
     RawSource,
 )
-from compliance_assets.register.register import Register, load_register
+from compliance_assets.register.load import load_register
+from compliance_assets.register.register import Register
 
 __all__ = [
     "CohortRelease",

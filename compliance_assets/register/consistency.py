@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from compliance_assets.dpia.consistency import dpia_problems
+from compliance_assets.register.dpia_consistency import dpia_problems
 from compliance_assets.register.loader import RegisterProblem
 from compliance_assets.register.taxonomy import is_special_category, is_within
 

@@ -7,11 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from compliance_assets.register.loader import (
-    FILES,
     ParsedFile,
-    RegisterError,
-    RegisterProblem,
-    parse_file,
 )
 from compliance_assets.register.models import (
     CohortRelease,
@@ -22,7 +18,7 @@ from compliance_assets.register.models import (
 )
 from compliance_assets.privacy.cohorts import DisclosureRules
 from compliance_assets.register.taxonomy import is_special_category, is_within
-from compliance_assets.dpia.document import DpiaDocument
+from compliance_assets.register.dpia_document import DpiaDocument
 
 DPIA_FOLDER = "dpia"
 
@@ -50,6 +46,10 @@ class Register:
         """The pseudonymisation domain: an explicit one from the register, else the activity's key."""
         activity_key = self.entry(asset_name).activity
         return self.activities[activity_key].pseudonymisation_domain or activity_key
+
+    def domains(self) -> list[str]:
+        """Every pseudonymisation domain the register's assets are keyed in."""
+        return sorted({self.domain_of(name) for name in self.asset_names})
 
     def tenant_of(self, activity_key: str, feature_set: FeatureSet) -> str | None:
         """The feature holding the client workspace, when the activity forbids mixing clients."""
@@ -154,39 +154,3 @@ class Register:
     @property
     def asset_names(self) -> list[str]:
         return [*self.sources, *self.feature_sets, *self.cohorts]
-
-
-def load_register(directory: str | Path) -> Register:
-    """Parses every register file, then checks the rules that span files; raises RegisterError."""
-    from compliance_assets.register.consistency import consistency_problems
-
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise RegisterError([RegisterProblem(directory, (), None, "register folder does not exist")])
-    parsed: dict[str, ParsedFile] = {}
-    problems = []
-    for filename, model in FILES.items():
-        try:
-            parsed[filename] = parse_file(directory / filename, model)
-        except RegisterError as exc:
-            problems.extend(exc.problems)
-    for path in sorted((directory / DPIA_FOLDER).glob("*.yaml")):
-        try:
-            parsed[f"{DPIA_FOLDER}/{path.name}"] = parse_file(path, DpiaDocument)
-        except RegisterError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise RegisterError(problems)
-    register = Register(
-        directory=directory,
-        activities=parsed["activities.yaml"].model.activities,
-        sources=parsed["sources.yaml"].model.sources,
-        feature_sets=parsed["features.yaml"].model.feature_sets,
-        cohorts=parsed["cohorts.yaml"].model.cohorts,
-        files=parsed,
-        dpias={file.model.activity: file.model for key, file in parsed.items() if key.startswith(f"{DPIA_FOLDER}/")},
-    )
-    problems = consistency_problems(register)
-    if problems:
-        raise RegisterError(problems)
-    return register

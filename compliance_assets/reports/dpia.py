@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compliance_assets.dpia.criteria import Observed, derived_criteria
-from compliance_assets.dpia.document import CRITERION_TITLES, Criterion, DpiaDocument
+from compliance_assets.register.criteria import Observed, derived_criteria
+from compliance_assets.register.dpia_document import CRITERION_TITLES, Criterion, DpiaDocument
 from compliance_assets.dpia.fingerprint import band_label
 from compliance_assets.dpia.review import Controls, ReviewState, missing_controls
 from compliance_assets.register import Register

@@ -14,12 +14,12 @@ import pandas as pd
 
 from compliance_assets.register import Register
 from compliance_assets.rights.locate import Location, locations, plan_pseudonyms
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 
 def export_subject(
     register: Register,
-    warehouse: WarehouseResource,
+    warehouse: Warehouse,
     audit_records: pd.DataFrame,
     plan: dict,
     destination: Path,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from compliance_assets.register import Register
 from compliance_assets.rights.locate import locations
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 
-def erase(register: Register, warehouse: WarehouseResource, vault, plan: dict) -> dict:
+def erase(register: Register, warehouse: Warehouse, vault, plan: dict) -> dict:
     """Carries out a plan; returns rows deleted per table and the exceptions honoured."""
     deleted: dict[str, int] = {}
     for domain, versions in plan["pseudonyms"].items():

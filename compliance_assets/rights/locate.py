@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.tiers import Tier, table_name
 from compliance_assets.privacy.normalise import normalise
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
 from compliance_assets.register import Register
-from resources.keys import PseudonymisationKeyResource
-from resources.warehouse import QUARANTINE_PREFIX, STAGING_PREFIX, WarehouseResource
+from compliance_assets.resources.keys import PseudonymisationKeyResource
+from compliance_assets.storage.warehouse import Warehouse, QUARANTINE_PREFIX, STAGING_PREFIX
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class ScopeCache:
 
 def locate_subject(
     register: Register,
-    warehouse: WarehouseResource,
+    warehouse: Warehouse,
     keys: PseudonymisationKeyResource,
     source_name: str,
     identifier: str,

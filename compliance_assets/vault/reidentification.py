@@ -4,8 +4,8 @@ and a purpose the register allows for the domain, and every attempt, refused or 
 from __future__ import annotations
 
 from compliance_assets.register import Register
-from resources.audit import AuditTrailResource
-from resources.vault import PseudonymVaultResource
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.vault import PseudonymVaultResource
 
 
 class ReidentificationRefused(PermissionError):

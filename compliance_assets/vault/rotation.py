@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
+from compliance_assets.tiers import KEY_VERSION, Tier, table_name
 from compliance_assets.privacy.normalise import normalise, normalise_as_is
 from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
 from compliance_assets.register import Register
-from resources.audit import AuditTrailResource
-from resources.keys import PseudonymisationKeyResource
-from resources.vault import PseudonymVaultResource
-from resources.warehouse import WarehouseResource
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.keys import PseudonymisationKeyResource
+from compliance_assets.resources.vault import PseudonymVaultResource
+from compliance_assets.storage.warehouse import Warehouse
 
 VERIFY_SAMPLE = 1_000
 Progress = Callable[[str, int, int], None]
@@ -86,7 +86,7 @@ def _tables_by_domain(register: Register) -> dict[str, list[tuple[str, str]]]:
 
 def rotate_keys(
     register: Register,
-    warehouse: WarehouseResource,
+    warehouse: Warehouse,
     vault: PseudonymVaultResource,
     keys: PseudonymisationKeyResource,
     audit: AuditTrailResource,
@@ -152,7 +152,7 @@ def rotate_keys(
 
 def verify_rotation(
     register: Register,
-    warehouse: WarehouseResource,
+    warehouse: Warehouse,
     vault: PseudonymVaultResource,
     keys: PseudonymisationKeyResource,
     old: int,

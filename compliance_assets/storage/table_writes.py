@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from resources.copy_stream import ROWS_PER_PIECE, CopyStream
+from compliance_assets.storage.copy_stream import ROWS_PER_PIECE, CopyStream
 
 WRITE_CHUNK_ROWS = 50_000
 TIMESTAMP_BLOCK_ROWS = 32_768  # 3.4 MB of characters: formatted while they stay in the cache

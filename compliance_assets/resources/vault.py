@@ -16,9 +16,9 @@ from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.privacy.sealing import associated_data, open_one, seal_all
-from resources.copy_stream import ROWS_PER_PIECE, CopyStream
-from resources.secrets import read_secret
-from resources.warehouse import create_engine_for, ensure_tables
+from compliance_assets.storage.copy_stream import ROWS_PER_PIECE, CopyStream
+from compliance_assets.resources.secrets import read_secret
+from compliance_assets.storage.engine import create_engine_for, ensure_tables
 
 DEFAULT_VAULT_KEY_ENV = "COMPLIANCE_VAULT_KEY"
 WRITE_BATCH = 5_000  # a key rotation's batch: its IN list stays under SQLite's bound-parameter limit

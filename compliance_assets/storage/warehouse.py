@@ -1,11 +1,11 @@
-"""The warehouse on SQLAlchemy: a SQLite file by default, PostgreSQL or any SQLAlchemy URL by
-configuration. Publication is write-audit-publish: frames land in a staging table, and only
-`publish` (after the checks pass) swaps them into the table readers see."""
+"""The warehouse on SQLAlchemy: a SQLite file, PostgreSQL or any SQLAlchemy URL. Publication is
+write-audit-publish: frames land in a staging table, and only `publish` (after the checks pass)
+swaps them into the table readers see. No Dagster here: `resources.warehouse.WarehouseResource`
+hands a run one of these, and tests and tools use it directly."""
 
 from __future__ import annotations
 
 import fcntl
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -17,14 +17,13 @@ from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.ledger import LEDGER_COLUMNS, LEDGER_TABLE
 from compliance_assets.privacy.sql_source import declared_table
 from compliance_assets.privacy.summaries import Measure, summary_columns, summary_query
-from resources.table_reads import read_query
-from resources.table_writes import write_table
+from compliance_assets.storage.table_reads import read_query
+from compliance_assets.storage.engine import create_engine_for
+from compliance_assets.storage.table_writes import write_table
 
 STAGING_PREFIX = "staging__"
 QUARANTINE_PREFIX = "quarantine__"
@@ -38,17 +37,17 @@ def _text_of(column: sa.ColumnElement) -> sa.ColumnElement:
     return column if isinstance(column.type, sa.String) else sa.cast(column, sa.String)
 
 
-class WarehouseResource(ConfigurableResource):
-    """Where the tiers' tables live. Tables are named by the plugin; this only moves frames."""
+class Warehouse:
+    """Where the tiers' tables live. Tables are named by the plugin; this only moves frames.
 
-    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///.data/warehouse.db or postgresql+psycopg2://…")
-    push_down_aggregations: bool = Field(
-        default=True,
-        description="Cohort releases and their k-anonymity, differencing and client-isolation audits group in "
-        "the warehouse (one GROUP BY per level), and feature transforms' per-key summaries of a raw source are "
-        "one GROUP BY, instead of reading the source table into the step's memory.",
-    )
-    _engine: sa.Engine | None = PrivateAttr(default=None)
+    `push_down_aggregations`: cohort releases and their audits, and feature transforms' per-key
+    summaries, group in the warehouse (one GROUP BY per level) instead of reading the source
+    table into the step's memory."""
+
+    def __init__(self, url: str, push_down_aggregations: bool = True):
+        self.url = url
+        self.push_down_aggregations = push_down_aggregations
+        self._engine: sa.Engine | None = None
 
     @property
     def dialect(self) -> str:
@@ -434,31 +433,10 @@ class WarehouseResource(ConfigurableResource):
         return table
 
 
-def create_engine_for(url_text: str) -> sa.Engine:
-    """An engine for any SQLAlchemy URL; SQLite files get their folder, WAL, a busy timeout and
-    sorting threads."""
-    url = sa.engine.make_url(url_text)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
 
 
-def ensure_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
-    """Creates missing tables; safe when parallel steps (multiprocess executor) race to do it."""
-    for attempt in range(5):
-        try:
-            with engine.begin() as connection:
-                if engine.dialect.name == "postgresql":
-                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('compliance_assets.ensure_tables'))"))
-                metadata.create_all(connection, checkfirst=True)
-            return
-        except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.ProgrammingError):
-            if attempt == 4:
-                raise
-            time.sleep(0.1 * (attempt + 1))
+
+
 
 
 LEDGER_KEPT = 30  # publications per release and partition; older ones are deleted as a new one is recorded
@@ -515,14 +493,3 @@ def _index_name(table: str, column: str) -> str:
 
 def _quote(engine: sa.Engine, name: str) -> str:
     return engine.dialect.identifier_preparer.quote(name)
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL lets readers and one writer work at once, as parallel asset steps do. SQLite sorts on
-    one thread unless told it may use more: with a thread per core, indexing 10 M published events
-    takes 10 s instead of 13 s, and a per-contact summary of them 7 s instead of 10 s."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.execute(f"PRAGMA threads={os.cpu_count() or 1}")
-    cursor.close()

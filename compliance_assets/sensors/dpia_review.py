@@ -8,11 +8,11 @@ import json
 from dagster import DefaultSensorStatus, JobDefinition, RunRequest, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 
 from compliance_assets.dpia.lineage import review_states
-from compliance_assets.factories.naming import ACTIVITY_TAG
+from compliance_assets.tiers import ACTIVITY_TAG
 from compliance_assets.jobs.dpia import dpia_asset_key
 from compliance_assets.register import Register
-from resources.audit import AuditTrailResource
-from resources.dpia_reviews import DpiaReviewsResource
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
 
 ACTOR = "sensor:dpia_review"
 

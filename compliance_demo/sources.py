@@ -10,7 +10,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, ConfigurableResource, Failure
 from pydantic import Field
 
-from compliance_assets.demo import synthetic
+from compliance_demo import synthetic
 from compliance_assets.factories.partitions import rows_for
 
 

@@ -1,7 +1,9 @@
-"""Where this deployment keeps things, read from the environment once, in one place.
+"""The reference code location's wiring: where this deployment keeps things, read from the
+environment once, in one place. The plugin reads no environment; this is how one host chooses.
 
 Unset variables give the zero-config local setup: a SQLite warehouse under `.data/` and a
-development key file outside the repository. COMPLIANCE_ENV=prod refuses the development key."""
+development key file outside the repository. COMPLIANCE_ENV=prod refuses the development key.
+Every variable is listed in docs/operations.md."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from pathlib import Path
 
 from dagster import EnvVar
 
-from resources.audit import AuditTrailResource
-from resources.dpia_reviews import DpiaReviewsResource
-from resources.keys import DEFAULT_DEV_KEY_FILE, DEFAULT_SECRET_ENV, PseudonymisationKeyResource
-from resources.vault import DEFAULT_VAULT_KEY_ENV, PseudonymVaultResource
-from resources.warehouse import WarehouseResource
+from compliance_assets.location import Folders
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
+from compliance_assets.resources.keys import DEFAULT_DEV_KEY_FILE, DEFAULT_SECRET_ENV, PseudonymisationKeyResource
+from compliance_assets.resources.vault import DEFAULT_VAULT_KEY_ENV, PseudonymVaultResource
+from compliance_assets.resources.warehouse import WarehouseResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_URL_ENV = "COMPLIANCE_WAREHOUSE_URL"
@@ -72,6 +75,22 @@ def sensor_interval_seconds() -> int:
 
 def reports_dir() -> Path:
     return Path(os.environ.get("COMPLIANCE_REPORTS_DIR", data_dir() / "reports"))
+
+
+def folders() -> Folders:
+    return Folders(reports=reports_dir(), exports=data_dir() / "exports")
+
+
+def resources() -> dict[str, object]:
+    """The five resources the plugin needs, on SQLite files by default or the URLs given."""
+    vault = pseudonym_vault()
+    return {
+        "warehouse": warehouse(),
+        "pseudonym_vault": vault,
+        "pseudonym_keys": pseudonym_keys(vault),
+        "audit_trail": audit_trail(),
+        "dpia_reviews": dpia_reviews(),
+    }
 
 
 def pseudonym_vault() -> PseudonymVaultResource:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from resources.vault import PseudonymVaultResource
-from resources.warehouse import ensure_tables
+from compliance_assets.resources.vault import PseudonymVaultResource
+from compliance_assets.storage.engine import ensure_tables
 
 KINDS = ("erasure", "access", "portability")
 _metadata = sa.MetaData()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from pydantic import Field
 
-from resources.tables import OwnTablesResource
+from compliance_assets.resources.tables import OwnTablesResource
 
 from compliance_assets.dpia.approvals import Decision
 from compliance_assets.dpia.fingerprint import Fingerprint

@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from compliance_assets.storage.engine import create_engine_for, ensure_tables
+
 
 class OwnTablesResource(ConfigurableResource):
     """Connects lazily and creates the subclass's tables on first use."""
@@ -18,7 +20,7 @@ class OwnTablesResource(ConfigurableResource):
 
     def get_engine(self) -> sa.Engine:
         if self._engine is None:
-            from resources.warehouse import create_engine_for, ensure_tables
+
 
             self._engine = create_engine_for(self.url)
             ensure_tables(self._engine, self.table_metadata())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from compliance_assets.dpia.ages import AGE_IN_YEARS, BIRTH_DATE, age_columns
-from compliance_assets.dpia.document import Criterion, DpiaDocument
-from compliance_assets.register import Register
+from compliance_assets.register.ages import AGE_IN_YEARS, BIRTH_DATE, age_columns
+from compliance_assets.register.dpia_document import Criterion, DpiaDocument
+from compliance_assets.register.register import Register
 from compliance_assets.register.taxonomy import is_special_category, is_within
 
 REQUIRED_FROM = 2  # WP248: two criteria or more, and a DPIA is required in most cases

@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
 
-from resources.tables import OwnTablesResource
+from compliance_assets.resources.tables import OwnTablesResource
 
 from compliance_assets.audit.chain import GENESIS, ChainBreak, chain_hash, first_break
 

@@ -1,4 +1,4 @@
-"""The demo code location: the one entry point `workspace.yaml` and `dagster` load.
+"""The demo code location: the one entry point `workspace.yaml`, `dg` and `dagster` load.
 
 A broken register raises RegisterError here, so the location refuses to load rather than run
 without its rules."""
@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
-from compliance_assets import environment
-from compliance_assets.demo import features, sources
+from resources import environment
+from compliance_demo import features, sources
 from compliance_assets.factories.aggregate import cohort_asset
 from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.location import build_location, supplying
 from compliance_assets.register import Register, load_register
+from compliance_demo.executor import preloaded_multi_or_in_process_executor
 from sensors.schedules import pipeline_schedule
 
 EMAIL_MARKETING_ASSETS = [
@@ -79,7 +80,15 @@ def build_definitions(register: Register | None = None, assets: list | None = No
     jobs, schedules = build_demo_jobs(assets)
     return build_location(
         register, assets, jobs=jobs, schedules=schedules,
-        resources={"demo_source": sources.DemoSourceResource(), "census_file": sources.CensusFileResource(path=environment.census_path())},
+        resources={
+            **environment.resources(),
+            "demo_source": sources.DemoSourceResource(),
+            "census_file": sources.CensusFileResource(path=environment.census_path()),
+        },
+        folders=environment.folders(),
+        executor=preloaded_multi_or_in_process_executor,
+        sensor_interval_seconds=environment.sensor_interval_seconds(),
+        prune_dagster_runs=True,
     )
 
 

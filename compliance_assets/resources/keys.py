@@ -12,8 +12,8 @@ from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.privacy.pseudonymise import derive_domain_key, master_fingerprint
-from resources.secrets import read_secret
-from resources.vault import KeyRingError, KeyVersion, PseudonymVaultResource
+from compliance_assets.resources.secrets import read_secret
+from compliance_assets.resources.vault import KeyRingError, KeyVersion, PseudonymVaultResource
 
 DEFAULT_SECRET_ENV = "COMPLIANCE_MASTER_KEY"
 DEFAULT_DEV_KEY_FILE = "~/.config/compliance-assets/master.key"

@@ -18,7 +18,7 @@ PRELOADED_MODULES = (
     "compliance_assets.factories.pseudonymised",
     "compliance_assets.factories.aggregate",
     "compliance_assets.jobs.dpia",
-    "resources.warehouse",
+    "compliance_assets.resources.warehouse",
 )
 
 

@@ -6,12 +6,12 @@ import json
 from collections.abc import Collection
 
 import sqlalchemy as sa
-from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, sensor
+from dagster import AssetKey, DefaultSensorStatus, ResourceParam, RunRequest, SensorDefinition, SensorEvaluationContext, sensor
 
-from compliance_assets.factories.naming import Tier, table_name
+from compliance_assets.tiers import Tier, table_name
 from compliance_assets.privacy.consent import GRANTED
 from compliance_assets.register import Register
-from resources.warehouse import WarehouseResource
+from compliance_assets.storage.warehouse import Warehouse
 
 
 def consent_based_assets(register: Register) -> dict[str, list[AssetKey]]:
@@ -41,8 +41,14 @@ def build_consent_withdrawal_sensor(register: Register, refresh_job, defined: Co
         default_status=DefaultSensorStatus.RUNNING,
         description="Recomputes consent-based assets (and their cohorts) when a new withdrawal is recorded.",
     )
-    def consent_withdrawals(context: SensorEvaluationContext, warehouse: WarehouseResource):
-        seen = json.loads(context.cursor) if context.cursor else {}
+    def consent_withdrawals(context: SensorEvaluationContext, warehouse: ResourceParam[Warehouse]):
+        if not context.cursor:
+            # The first tick starts from the present: withdrawals recorded before the sensor ran
+            # were already honoured by the runs that read them, not replayed as new ones.
+            start = {source: latest for source in by_source if (latest := _latest_withdrawal(warehouse, table_name(Tier.RAW, source))) is not None}
+            context.update_cursor(json.dumps(start, sort_keys=True))
+            return
+        seen = json.loads(context.cursor)
         for source, assets in sorted(by_source.items()):
             latest = _latest_withdrawal(warehouse, table_name(Tier.RAW, source))
             if latest is None or latest <= seen.get(source, ""):
@@ -58,7 +64,7 @@ def build_consent_withdrawal_sensor(register: Register, refresh_job, defined: Co
     return consent_withdrawals
 
 
-def _latest_withdrawal(warehouse: WarehouseResource, table: str) -> str | None:
+def _latest_withdrawal(warehouse: Warehouse, table: str) -> str | None:
     if not warehouse.has_table(table):
         return None
     records = sa.table(table, sa.column("status"), sa.column("recorded_at"))

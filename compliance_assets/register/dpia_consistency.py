@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from compliance_assets.dpia.criteria import REQUIRED_FROM, derived_criteria
-from compliance_assets.dpia.document import Criterion
+from compliance_assets.register.criteria import REQUIRED_FROM, derived_criteria
+from compliance_assets.register.dpia_document import Criterion
 from compliance_assets.register.loader import RegisterProblem
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""The plugin's sensors: consent withdrawals and DPIA reviews, built from the register."""

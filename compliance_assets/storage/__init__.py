@@ -1,0 +1,1 @@
+"""Dagster-free storage: reading and writing tables through SQLAlchemy, bulk copies."""

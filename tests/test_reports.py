@@ -9,6 +9,8 @@ import dataclasses
 import json
 import os
 from datetime import datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import yaml
@@ -86,6 +88,46 @@ def test_the_dpia_page_draws_the_lineage(demo):
     svg = lineage_svg(states[ACTIVITY].current.assets, highlight=ACTIVITY)
     page = to_html("DPIA", "# DPIA\n\n<!-- lineage -->\n", {"<!-- lineage -->": svg})
     assert page.count("<rect") == len(states[ACTIVITY].current.assets) and "customer_features" in page and "<line" in page
+
+
+class _Elements(HTMLParser):
+    """The live elements of a page (tag and attributes) and its text, as a browser would parse them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+HOSTILE_COMMENT = "Fine <img src=x onerror=alert(1)> <script>alert(2)</script> [annex](javascript:alert(3))"
+HOSTILE_APPROVER = "<b onmouseover=alert(4)>dpo@example.com</b>"
+
+
+def test_a_hostile_dpia_decision_reaches_the_html_report_as_text(local_env):
+    """A DPO's comment and name are quoted in the report: rendered, they are text, not markup."""
+    defs = build_definitions()
+    approval = defs.resolve_job_def("dpia_approval").execute_in_process(
+        instance=DagsterInstance.get(),
+        run_config={"ops": {"record_dpia_decision": {"config": {"activity": ACTIVITY, "approver": HOSTILE_APPROVER, "decision": "approve", "comment": HOSTILE_COMMENT}}}},
+    )
+    assert approval.success
+    (materialization,) = approval.asset_materializations_for_node("record_dpia_decision")
+    page = Path(materialization.metadata["report_path"].value).with_suffix(".html").read_text(encoding="utf-8")
+    parsed = _Elements()
+    parsed.feed(page)
+    tags = {tag for tag, _ in parsed.tags}
+    assert not tags & {"img", "script", "b", "iframe", "object"}, tags
+    assert not [a for _, attrs in parsed.tags for a, v in attrs.items() if a.startswith("on") or "javascript:" in (v or "")]
+    text = "".join(parsed.text)
+    assert HOSTILE_APPROVER in text and "<img src=x onerror=alert(1)> <script>alert(2)</script>" in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert "svg" in tags and "table" in tags, "the lineage picture and the tables are still drawn"
 
 
 def _evidence(register, defs, states) -> Evidence:

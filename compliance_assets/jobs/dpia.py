@@ -74,7 +74,7 @@ def render_dpia(register: Register, state: ReviewState, controls, reports_dir: P
     document = register.dpias[state.activity]
     text = dpia_markdown(document, register, state, controls)
     svg = lineage_svg(state.current.assets, highlight=state.activity)
-    path = write_report(reports_dir / DPIA_GROUP, state.activity, text, f"DPIA: {register.activities[state.activity].name}", {f"<p>{LINEAGE_PLACEHOLDER}</p>": svg, LINEAGE_PLACEHOLDER: svg})
+    path = write_report(reports_dir / DPIA_GROUP, state.activity, text, f"DPIA: {register.activities[state.activity].name}", {LINEAGE_PLACEHOLDER: svg})
     return text, path
 
 

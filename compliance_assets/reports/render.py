@@ -6,10 +6,13 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-import markdown
+from markdown_it import MarkdownIt
 
 TIER_ORDER = ("raw", "pseudonymised", "aggregate")
 _MERMAID = re.compile(r"^```mermaid\n.*?^```\n?", re.MULTILINE | re.DOTALL)
+# Reports quote text we did not write (DPIA comments, approvers, register descriptions): raw HTML
+# in it is shown as text, never passed through, and links keep markdown-it's safe schemes only.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2433}"
     "table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccd;padding:.3rem .6rem;text-align:left;vertical-align:top}"
@@ -28,12 +31,19 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 def to_html(title: str, body_markdown: str, pictures: Mapping[str, str] | None = None) -> str:
     """`pictures` maps a placeholder line in the Markdown (e.g. '<!-- lineage -->') to inline SVG,
-    which replaces the Mermaid blocks that Markdown viewers draw."""
+    which replaces the Mermaid blocks that Markdown viewers draw. The Markdown is rendered with raw
+    HTML off, so a placeholder is found as a line of the source, not in the rendered page."""
+    pictures = pictures or {}
     if pictures:
         body_markdown = _MERMAID.sub("", body_markdown)
-    body = markdown.markdown(body_markdown, extensions=["tables", "sane_lists", "fenced_code"])
-    for placeholder, svg in (pictures or {}).items():
-        body = body.replace(placeholder, f"<figure>{svg}</figure>")
+    parts, block = [], []
+    for line in body_markdown.splitlines(keepends=True):
+        if line.strip() in pictures:
+            parts += [_MARKDOWN.render("".join(block)), f"<figure>{pictures[line.strip()]}</figure>\n"]
+            block = []
+        else:
+            block.append(line)
+    body = "".join([*parts, _MARKDOWN.render("".join(block))])
     return f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
 
 

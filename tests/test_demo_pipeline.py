@@ -182,3 +182,26 @@ def test_same_key_same_pseudonyms_across_runs_and_another_key_none(local_env, mo
     assert run_job().success
     other = set(published(Tier.PSEUDONYMISED, "customer_features")["subject_pseudonym"])
     assert len(other) == len(first) and not other & first
+
+
+@pytest.mark.postgres
+def test_a_plain_postgresql_url_runs_the_demo_and_retention(pg_env, monkeypatch):
+    """`postgresql://` is what a team writes first; SQLAlchemy gives it psycopg 3, whose COPY and
+    server-side cursors the warehouse and the vault must drive as they drive psycopg2's."""
+    plain = {name: sa.engine.make_url(pg_env.url(database)).set(drivername="postgresql").render_as_string(hide_password=False) for name, database in (("warehouse", pg_env.warehouse_db), ("vault", pg_env.vault_db))}
+    assert all(url.startswith("postgresql://") for url in plain.values())
+    monkeypatch.setenv("COMPLIANCE_WAREHOUSE_URL", plain["warehouse"])
+    monkeypatch.setenv("COMPLIANCE_VAULT_URL", plain["vault"])
+    defs = build_definitions()
+    assert warehouse_of(defs).get_engine().dialect.driver == "psycopg"
+    result = run_job(defs=defs)
+    assert result.success
+    assert all(check_outcomes(result).values())
+    _assert_published_demo(defs)
+    events = published(Tier.RAW, "engagement_events", defs)
+    (materialization,) = result.asset_materializations_for_node("engagement_events")
+    assert len(events) == materialization.metadata["dagster/row_count"].value
+    retention = defs.resolve_job_def("retention").execute_in_process(
+        instance=DagsterInstance.get(), run_config={"ops": {"enforce_retention": {"config": {"batch_rows": 500}}}}
+    )
+    assert retention.success

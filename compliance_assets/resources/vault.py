@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.privacy.sealing import associated_data, open_one, seal_all
-from compliance_assets.storage.copy_stream import ROWS_PER_PIECE, CopyStream
+from compliance_assets.storage.copy_stream import ROWS_PER_PIECE, copy_from
 from compliance_assets.resources.secrets import read_secret
 from compliance_assets.storage.engine import create_engine_for, ensure_tables
 
@@ -104,7 +104,7 @@ def _copy_upsert_postgres(connection: sa.Connection, rows: list[tuple]) -> None:
     )
     with connection.connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE incoming_mappings (LIKE {mappings.name}) ON COMMIT DROP")
-        cursor.copy_expert(f"COPY incoming_mappings ({_COLUMNS}) FROM STDIN", CopyStream(pieces))
+        copy_from(cursor, f"COPY incoming_mappings ({_COLUMNS}) FROM STDIN", pieces)
         cursor.execute(_upsert_sql(f"SELECT {_COLUMNS} FROM incoming_mappings"))
 
 

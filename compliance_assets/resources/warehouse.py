@@ -12,7 +12,7 @@ from compliance_assets.storage.warehouse import Warehouse
 class WarehouseResource(ConfigurableResource):
     """Where the tiers' tables live: a SQLAlchemy URL and where aggregations run."""
 
-    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///.data/warehouse.db or postgresql://user@host/db")
+    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///.data/warehouse.db, postgresql://user@host/db (psycopg 3) or postgresql+psycopg2://…")
     push_down_aggregations: bool = Field(
         default=True,
         description="Cohort releases and their k-anonymity, differencing and client-isolation audits group in "

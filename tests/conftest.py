@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,10 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgr
 SMALL_DEMO = {"customers": 3000, "events_per_customer": 12.0, "seed": 7}
 # Files that start a webserver and a daemon and wait for their runs: they take turns on one worker.
 DAGSTER_SERVER_FILES = {"test_load.py", "test_ui_end_to_end.py", "test_dpia_daemon.py"}
+# Inherited by every process the suite starts (xdist workers included), so one that outlives the
+# suite is recognised even after it was re-parented: Dagster's `tail -F` log mirrors, servers, runs.
+SUITE_MARK = "COMPLIANCE_TEST_SUITE"
+LEFTOVER_GRACE_SECONDS = 15  # Dagster's orphan watcher stops an orphaned `tail -F` within a second
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
@@ -48,6 +54,63 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             return "dagster_servers" if Path(scope).name in DAGSTER_SERVER_FILES else scope
 
     return ServersInTurn(config, log)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    os.environ.setdefault(SUITE_MARK, f"{os.getpid()}-{uuid.uuid4().hex}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session: pytest.Session):
+    """After every other finisher (xdist's stops its workers): a process the suite started that
+    is still alive fails the suite, and is then stopped so it does not outlive it."""
+    yield
+    if hasattr(session.config, "workerinput"):
+        return  # the controller looks, once its workers are gone
+    deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    while (leftover := _leftover_processes()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not leftover:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(leftover)} process(es) started by the tests outlived them:", *(f"  {pid}: {command}" for pid, command in leftover.items())]
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line("\n".join(lines), red=True, bold=True)
+    else:
+        print("\n".join(lines), file=sys.stderr)
+    for pid in leftover:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _leftover_processes() -> dict[int, str]:
+    """Live processes (zombies aside) carrying this suite's mark, or descending from this process."""
+    mark = f"{SUITE_MARK}={os.environ[SUITE_MARK]}".encode()
+    processes: dict[int, tuple[int, str, bool]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            marked = mark in (entry / "environ").read_bytes().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if state != "Z":
+            processes[int(entry.name)] = (int(ppid), command, marked)
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid in processes and pid not in seen:
+            seen.add(pid)
+            pid = processes[pid][0]
+            if pid == os.getpid():
+                return True
+        return False
+
+    return {pid: command for pid, (_, command, marked) in processes.items() if marked or descends(pid)}
 
 
 def small_run_config(**overrides) -> dict:
@@ -167,13 +230,60 @@ def census_csv() -> Path:
     return CENSUS_CSV
 
 
+def process_members(group: int) -> list[int]:
+    """The live processes (zombies aside) of process group `group`."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if state != "Z" and int(pgrp) == group:
+            members.append(int(entry.name))
+    return members
+
+
+@contextmanager
+def process_group(args: list[str], grace: float = 30.0, **popen) -> Iterator[subprocess.Popen]:
+    """`args` started in a process group of its own; when the block ends, every process of that
+    group is stopped. Dagster's processes start helpers that are not stopped with their starter: a
+    daemon's or webserver's code server, the runs it launched, their step processes and each one's
+    `tail -F` mirror of its compute logs. Stopping only the process we started left those running
+    after the test, and after the suite. The starter is asked first (SIGTERM), then what is left of
+    its group is given `grace` seconds to end before it is terminated, then killed."""
+    process = subprocess.Popen(args, start_new_session=True, **popen)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for signal_number in (None, signal.SIGTERM, signal.SIGKILL):
+            if signal_number is not None and process_members(process.pid):
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal_number)
+            deadline = time.monotonic() + (grace if signal_number is None else 10)
+            while process_members(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not process_members(process.pid):
+                return
+
+
 def run_cli(*args: str, env_overrides: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Runs `python -m <args>` and waits for it to exit. Its output goes to files, not pipes:
-    Dagster mirrors compute logs through `tail -F` helpers that can outlive the process, and a
-    pipe they hold open would keep a reader waiting after the command has finished."""
+    Dagster mirrors compute logs through `tail -F` helpers, and a pipe one held open would keep a
+    reader waiting after the command has finished; they are stopped with the command's group."""
     env = {**os.environ, **(env_overrides or {})}
+    command = [sys.executable, "-m", *args]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        completed = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out, stderr=err, text=True, timeout=timeout)
+        with process_group(command, cwd=REPO, env=env, stdout=out, stderr=err, text=True) as process:
+            returncode = process.wait(timeout=timeout)
         out.seek(0)
         err.seek(0)
-        return subprocess.CompletedProcess(completed.args, completed.returncode, out.read(), err.read())
+        return subprocess.CompletedProcess(command, returncode, out.read(), err.read())

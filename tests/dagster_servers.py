@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, process_group
 from tests.helpers import wait_for
 
 LAUNCH = """
@@ -95,15 +95,9 @@ def status(port: int, run_id: str) -> str:
 
 @contextmanager
 def _process(args: list[str], env: dict, log: Path) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    try:
+    """The server and everything it starts (code servers, runs, their steps' log mirrors) end with the block."""
+    with open(log, "w") as output, process_group(args, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def daemon(env: dict, logs: Path):

@@ -85,24 +85,28 @@ def check_evaluation(result: ExecuteInProcessResult, asset: str, check: str):
 def kill_while_locked(engine: sa.Engine, table: str, args: Sequence[str], reached: Callable[[], bool]) -> None:
     """Runs `python -m <args>` while `table` is locked, waits until `reached()` says it got as far
     as the lock, kills it with SIGKILL there, then releases the lock."""
-    from tests.conftest import REPO
+    from tests.conftest import REPO, process_group
 
     locker = engine.connect()
     transaction = locker.begin()
     locker.execute(sa.text(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE'))
-    worker = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while not reached():
-            assert time.monotonic() < deadline, f"{' '.join(args)} never got as far as {table}"
-            assert worker.poll() is None, f"{' '.join(args)} ended although {table} was locked"
-            time.sleep(0.2)
-        time.sleep(1.0)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
+        with process_group([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as worker:
+            _kill_when_reached(worker, table, args, reached)
     finally:
         transaction.rollback()
         locker.close()
+
+
+def _kill_when_reached(worker: subprocess.Popen, table: str, args: Sequence[str], reached: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 120
+    while not reached():
+        assert time.monotonic() < deadline, f"{' '.join(args)} never got as far as {table}"
+        assert worker.poll() is None, f"{' '.join(args)} ended although {table} was locked"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str):

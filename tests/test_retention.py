@@ -206,25 +206,23 @@ def test_retention_concurrent_with_a_materialisation_on_postgres(pg_env, tmp_pat
     import yaml
     from dagster import DagsterInstance
 
-    from tests.conftest import small_run_config
+    from tests.conftest import process_group, small_run_config
 
     defs = build_definitions()
     assert run_job(defs=defs).success
     config = tmp_path / "run_config.yaml"
     config.write_text(yaml.safe_dump(small_run_config()))
     started = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    materialising = subprocess.Popen(
-        [sys.executable, "-m", "compliance_assets", "run", "demo_pipeline", "-c", str(config)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    passes = []
-    while materialising.poll() is None or not passes:
-        passes.append(
-            defs.resolve_job_def("retention").execute_in_process(
-                run_config={"ops": {"enforce_retention": {"config": {"batch_rows": 500, "as_of": started.isoformat()}}}}, instance=DagsterInstance.get(), raise_on_error=False,
+    command = [sys.executable, "-m", "compliance_assets", "run", "demo_pipeline", "-c", str(config)]
+    with process_group(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as materialising:
+        passes = []
+        while materialising.poll() is None or not passes:
+            passes.append(
+                defs.resolve_job_def("retention").execute_in_process(
+                    run_config={"ops": {"enforce_retention": {"config": {"batch_rows": 500, "as_of": started.isoformat()}}}}, instance=DagsterInstance.get(), raise_on_error=False,
+                )
             )
-        )
-    assert materialising.wait(timeout=600) == 0, materialising.stderr.read()[-2000:]
+        assert materialising.wait(timeout=600) == 0, materialising.stderr.read()[-2000:]
     assert all(p.success for p in passes)
     (latest,) = DagsterInstance.get().get_runs(filters=RunsFilter(job_name="demo_pipeline"), limit=1)
     assert latest.status == DagsterRunStatus.SUCCESS

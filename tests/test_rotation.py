@@ -18,7 +18,7 @@ from compliance_demo.definitions import build_definitions
 from compliance_assets.tiers import Tier
 from compliance_assets.resources.secrets import generate_secret
 from compliance_assets.resources.vault import key_ring
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, process_group, run_cli
 from tests.helpers import published, resource, run_job
 
 
@@ -88,16 +88,16 @@ def test_rotation_killed_half_way_resumes_without_loss(local_env):
     original = published(Tier.PSEUDONYMISED, "customer_features", defs)
     total = len(original)
     command = [sys.executable, "-m", "compliance_assets", "rotate-keys", "--actor", "ops@example.com", "--batch-rows", "100", "--pause-seconds", "0.05"]
-    process = subprocess.Popen(command, cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        moved = int(_versions(defs).get(2, 0)) if resource(defs, "warehouse").has_table("pseudonymised__customer_features") else 0
-        if moved >= total // 3:
-            break
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    with process_group(command, cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            moved = int(_versions(defs).get(2, 0)) if resource(defs, "warehouse").has_table("pseudonymised__customer_features") else 0
+            if moved >= total // 3:
+                break
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
 
     half = _versions(defs)
     assert set(half.index) == {1, 2} and half.sum() == total  # every row on exactly one version, none lost

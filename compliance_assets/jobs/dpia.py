@@ -8,7 +8,11 @@ from pathlib import Path
 
 import yaml
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetSelection,
     AssetExecutionContext,
     AssetKey,
@@ -34,7 +38,8 @@ from compliance_assets.tiers import ACTIVITY_TAG, DATA_USE_TAG
 from compliance_assets.register import Register
 from compliance_assets.reports.ai_schedule import ai_activities, fides_export, schedule_entries, schedule_markdown
 from compliance_assets.reports.checklist import NO, NOT_EVALUATED, Evidence, checklist, checklist_markdown
-from compliance_assets.reports.dpia import LINEAGE_PLACEHOLDER, dpia_markdown
+from compliance_assets.reports.crosscheck import Exports, export_mismatches, mismatches_markdown
+from compliance_assets.reports.dpia import LINEAGE_PLACEHOLDER, dpia_facts, dpia_markdown
 from compliance_assets.reports.render import lineage_svg, to_html
 from compliance_assets.reports.ropa import ropa_entries, ropa_markdown
 
@@ -42,6 +47,7 @@ DPIA_GROUP = "dpia"
 DPIA_REVIEW_JOB = "dpia_review"
 DPIA_APPROVAL_JOB = "dpia_approval"
 REPORTS_ASSET = "compliance_reports"
+EXPORTS_CHECK = "exports_match_register"
 
 
 class CodeLocation:
@@ -136,7 +142,8 @@ def latest_check_results(instance, repository_def) -> dict[str, bool | None]:
     for check_key in repository_def.asset_graph.asset_check_keys:
         record = instance.get_latest_asset_check_evaluation_record(AssetCheckKey(check_key.asset_key, check_key.name))
         evaluation = record.evaluation if record is not None else None
-        results[f"{check_key.asset_key.to_user_string()}.{check_key.name}"] = evaluation.passed if evaluation is not None else None
+        # A check still in flight (this run's own, for one) has a planned event, not a result yet.
+        results[f"{check_key.asset_key.to_user_string()}.{check_key.name}"] = evaluation.passed if isinstance(evaluation, AssetCheckEvaluation) else None
     return results
 
 
@@ -169,6 +176,15 @@ def build_reports_asset(register: Register, reports_dir: Path, location: CodeLoc
         description="The record of processing activities (Art. 30), the AI processing schedule (AVV annex; JSON and "
         "Fides YAML too) and the 10-point checklist per AI feature, from the register, the code and the latest checks.",
         required_resource_keys={"dpia_reviews", "audit_trail"},
+        check_specs=[
+            AssetCheckSpec(
+                EXPORTS_CHECK,
+                asset=REPORTS_ASSET,
+                blocking=True,
+                description="Reads the written Fides export, RoPA and AI processing schedule back, and each DPIA's "
+                "stated facts, and compares them field by field with what the register says of each activity.",
+            )
+        ],
     )
     def compliance_reports(context: AssetExecutionContext) -> MaterializeResult:
         reports_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +208,22 @@ def build_reports_asset(register: Register, reports_dir: Path, location: CodeLoc
         for key, given in answers.items():
             metadata[f"checklist_no/{key}"] = MetadataValue.int(sum(a.answer == NO for a in given))
             metadata[f"checklist_not_evaluated/{key}"] = MetadataValue.int(sum(a.answer == NOT_EVALUATED for a in given))
-        return MaterializeResult(metadata=metadata)
+        exports = Exports(
+            fides=yaml.safe_load((reports_dir / "fides.yaml").read_text(encoding="utf-8")),
+            ropa=json.loads((reports_dir / "ropa.json").read_text(encoding="utf-8")),
+            schedule=json.loads((reports_dir / "ai_processing_schedule.json").read_text(encoding="utf-8")),
+            dpias={key: dpia_facts(register, state) for key, state in evidence.dpia_states.items()},
+        )
+        mismatches = export_mismatches(register, exports)
+        for mismatch in mismatches:
+            context.log.error(f"export disagrees with the register: {mismatch}")
+        check = AssetCheckResult(
+            check_name=EXPORTS_CHECK,
+            passed=not mismatches,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={"mismatches": MetadataValue.int(len(mismatches)), "report": MetadataValue.md(mismatches_markdown(mismatches))},
+        )
+        return MaterializeResult(metadata=metadata, check_results=[check])
 
     return compliance_reports
 

@@ -42,6 +42,21 @@ class Register:
     def activity_of(self, asset_name: str) -> ProcessingActivity:
         return self.activities[self.entry(asset_name).activity]
 
+    def assets_of(self, activity_key: str) -> list[str]:
+        return [name for name in self.asset_names if self.entry(name).activity == activity_key]
+
+    def special_categories(self, activity_key: str) -> list[str]:
+        """The Art. 9 categories an activity processes: those it declares and those any column of
+        its assets holds (an activity may declare `user.demographic` and hold its race column)."""
+        categories = set(self.activities[activity_key].data_categories)
+        for name in self.assets_of(activity_key):
+            entry = self.entry(name)
+            if isinstance(entry, RawSource):
+                categories |= {c.category for c in entry.columns.values()}
+            elif isinstance(entry, FeatureSet):
+                categories |= {f.category for f in entry.features.values()}
+        return sorted(c for c in categories if is_special_category(c))
+
     def domain_of(self, asset_name: str) -> str:
         """The pseudonymisation domain: an explicit one from the register, else the activity's key."""
         activity_key = self.entry(asset_name).activity

@@ -34,8 +34,12 @@ def schedule_entries(register: Register) -> list[dict]:
             {
                 "activity": key,
                 "name": activity.name,
+                "role": activity.role.value,
                 "purpose": activity.purpose,
+                "data_subjects": activity.data_subjects,
                 "data_categories": activity.data_categories,
+                "special_categories": register.special_categories(key),
+                "special_category_basis": activity.special_category_basis.value if activity.special_category_basis else None,
                 "anonymisation_method": _anonymisation(register, key),
                 "legal_basis": activity.legal_basis.value,
                 "sub_processors": [s.model_dump(mode="json") for s in activity.sub_processors],
@@ -61,8 +65,11 @@ def schedule_markdown(register: Register) -> str:
             table(
                 ["item", "entry"],
                 [
+                    ("role", e["role"]),
                     ("purpose", e["purpose"]),
+                    ("data subjects", ", ".join(e["data_subjects"])),
                     ("data categories", ", ".join(e["data_categories"])),
+                    ("special categories (Art. 9)", f"{', '.join(e['special_categories'])}; basis: {e['special_category_basis']}" if e["special_categories"] else "none"),
                     ("anonymisation method", e["anonymisation_method"]),
                     ("legal basis", e["legal_basis"]),
                     ("sub-processors", "; ".join(f"{s['name']}, {s['service']} ({s['country']}{', ' + s['transfer_basis'] if s['transfer_basis'] else ''})" for s in e["sub_processors"]) or "none"),
@@ -102,6 +109,7 @@ def fides_export(register: Register) -> dict:
                     "name": e["name"],
                     "description": e["purpose"],
                     "system_type": "Service",
+                    "responsibility": [activity.role.value.capitalize()],
                     "dataset_references": references,
                     "does_international_transfers": bool(outside),
                     "legal_basis_for_transfers": sorted({s.transfer_basis.value for s in outside}),
@@ -115,6 +123,8 @@ def fides_export(register: Register) -> dict:
                             "dataset_references": references,
                             "legal_basis_for_processing": activity.legal_basis.value,
                             "retention_period": ", ".join(sorted({r.period for r in activity.retention.values()})),
+                            "processes_special_category_data": bool(e["special_categories"]),
+                            "special_category_legal_basis": e["special_category_basis"] if e["special_categories"] else None,
                         }
                     ],
                 }

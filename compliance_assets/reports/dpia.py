@@ -7,6 +7,7 @@ from compliance_assets.register.dpia_document import CRITERION_TITLES, Criterion
 from compliance_assets.dpia.fingerprint import band_label
 from compliance_assets.dpia.review import Controls, ReviewState, missing_controls
 from compliance_assets.register import Register
+from compliance_assets.register.taxonomy import is_special_category
 from compliance_assets.reports.render import mermaid_lineage, table
 
 LINEAGE_PLACEHOLDER = "<!-- lineage -->"
@@ -63,27 +64,52 @@ def scale_line(activity, state: ReviewState) -> str:
     return "; ".join(parts) or "no run measured yet and no population declared"
 
 
+def dpia_facts(register: Register, state: ReviewState) -> dict:
+    """The register facts a DPIA states, as the document renders them: subjects, legal bases, the
+    special categories its assets' columns hold, sub-processors (from the deployed state) and retention."""
+    activity = register.activities[state.activity]
+    own = [a for a in state.current.assets.values() if a.get("activity") == state.activity]
+    special = sorted({c for a in own for c in a["columns"].values() if is_special_category(c)} | {c for c in activity.data_categories if is_special_category(c)})
+    return {
+        "role": activity.role.value,
+        "legal_basis": activity.legal_basis.value,
+        "special_categories": special,
+        "special_category_basis": activity.special_category_basis.value if activity.special_category_basis else None,
+        "data_subjects": list(activity.data_subjects),
+        "sub_processors": [dict(s) for s in state.current.sub_processors],
+        "retention": {category: r.period for category, r in activity.retention.items()},
+    }
+
+
+def _sub_processor(s: dict) -> str:
+    basis = f", {s['transfer_basis']}" if s.get("transfer_basis") else ""
+    return f"{s['name']} ({s['country']}{basis})"
+
+
 def dpia_markdown(document: DpiaDocument, register: Register, state: ReviewState, controls: Controls) -> str:
     activity = register.activities[document.activity]
     current = state.current
+    facts = dpia_facts(register, state)
     lines = [f"# DPIA: {activity.name}", "", status_line(state), ""]
     if state.changes:
         lines += ["## Changes awaiting review", "", *[f"- **{c.kind.value.replace('_', ' ')}**: {c.text}" for c in state.changes], ""]
     lines += [
         "## 1. Description of the processing", "",
         f"- **Purpose:** {activity.purpose} (data use `{activity.data_use}`)",
-        f"- **Role:** {activity.role.value}; controller: {activity.controller}",
-        f"- **Data subjects:** {', '.join(activity.data_subjects)}",
+        f"- **Role:** {facts['role']}; controller: {activity.controller}",
+        f"- **Data subjects:** {', '.join(facts['data_subjects'])}",
         f"- **Scale:** {scale_line(activity, state)}",
         f"- **Technology:** {document.description.technology}",
-        "- **Sub-processors:** " + (", ".join(f"{s['name']} ({s['country']})" for s in current.sub_processors) or "none"),
+        "- **Sub-processors:** " + (", ".join(_sub_processor(s) for s in facts["sub_processors"]) or "none"),
         "", "The lineage the DPIA covers (the activity's own assets highlighted):", "",
         LINEAGE_PLACEHOLDER, "", mermaid_lineage(current.assets), "",
         "Data categories per column, over the activity's assets and everything upstream:", "",
         table(["asset", "tier", "column", "data category"], [(n, a["tier"], c, cat) for n, a in sorted(current.assets.items()) for c, cat in a["columns"].items()]),
         "",
         "## 2. Necessity and proportionality", "",
-        f"- **Legal basis:** {activity.legal_basis.value}" + (f"; Art. 9 basis: {activity.special_category_basis.value}" if activity.special_category_basis else ""),
+        f"- **Legal basis:** {facts['legal_basis']}",
+        f"- **Special categories (Art. 9):** {', '.join(facts['special_categories'])}; basis: {facts['special_category_basis']}" if facts["special_categories"] else "- **Special categories (Art. 9):** none",
+        "- **Retention (register):** " + "; ".join(f"{c}: {p}" for c, p in facts["retention"].items()),
         f"- **Purpose limitation:** {document.necessity.purpose_limitation}",
         f"- **Minimisation:** {document.necessity.minimisation}",
         f"- **Storage limitation:** {document.necessity.storage_limitation}",

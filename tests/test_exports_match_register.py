@@ -75,13 +75,13 @@ def _census_system(exports: Exports) -> dict:
 def test_a_wrong_field_in_any_export_is_named(exports):
     exports = copy.deepcopy(exports)
     _census_system(exports)["privacy_declarations"][0]["processes_special_category_data"] = False
-    next(e for e in exports.ropa if e["activity"] == "engagement_analytics")["f_retention"]["user.behavior"]["period"] = "24 months"
+    next(e for e in exports.ropa if e["activity"] == "engagement_analytics")["fields"]["retention"]["value"]["user.behavior"]["period"] = "24 months"
     next(e for e in exports.schedule if e["activity"] == CENSUS)["special_category_basis"] = None
     exports.dpias["engagement_analytics"]["sub_processors"].pop()
     found = {(m.activity, m.export, m.field) for m in export_mismatches(REGISTER, exports)}
     assert found == {
         (CENSUS, FIDES, "privacy_declarations[0].processes_special_category_data"),
-        ("engagement_analytics", ROPA, "f_retention"),
+        ("engagement_analytics", ROPA, "fields.retention"),
         (CENSUS, SCHEDULE, "special_category_basis"),
         ("engagement_analytics", DPIA, "sub_processors[*].name"),
         ("engagement_analytics", DPIA, "sub_processors[*].country"),

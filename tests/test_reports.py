@@ -28,7 +28,7 @@ from compliance_assets.reports.ai_schedule import fides_export, schedule_entries
 from compliance_assets.reports.checklist import NO, NOT_APPLICABLE, NOT_EVALUATED, YES, Evidence, checklist, checklist_markdown, score
 from compliance_assets.reports.dpia import dpia_markdown
 from compliance_assets.reports.render import lineage_svg, to_html
-from compliance_assets.reports.ropa import ropa_markdown
+from compliance_assets.reports.ropa import missing_fields, ropa_entries, ropa_markdown
 from tests.conftest import REPO
 
 GOLDEN = REPO / "tests" / "golden"
@@ -64,12 +64,41 @@ def test_reports_match_their_golden_files(local_env, demo):
         _golden(f"dpia_{activity}.md", dpia_markdown(register.dpias[activity], register, state, controls))
 
 
-def test_the_ropa_covers_article_30_for_every_activity(demo):
+ARTICLE_30_1 = ("(a) name of the controller", "(a) contact details of the controller", "(a) data protection officer", "(b) purposes", "(c) categories of data subjects", "(c) categories of personal data", "(d) categories of recipients", "(e) transfers to third countries", "(f) time limits for erasure", "(g) technical and organisational security measures")
+ARTICLE_30_2 = ("(a) name and contact details of the processor", "(a) each controller on whose behalf", "(a) contact details of each controller", "(a) data protection officer", "(b) categories of processing carried out on behalf of each controller", "(c) transfers to third countries", "(d) technical and organisational security measures")
+
+
+def test_the_ropa_holds_an_article_30_1_or_30_2_record_with_every_field(demo):
     register, _, _ = demo
     text = ropa_markdown(register)
-    for row in ("(a) controller", "(b) purposes", "(c) data subjects", "(c) personal data", "(d) recipients", "(e) third-country transfers", "(f) time limits", "(g) security measures"):
-        assert text.count(row) == len(register.activities)
+    entries = {e["activity"]: e for e in ropa_entries(register)}
+    assert {k: e["article"] for k, e in entries.items()} == {"engagement_analytics": "30(2)", "consent_management": "30(2)", "site_search": "30(2)", CENSUS: "30(1)"}
+    assert "## Census cohort statistics (`census_statistics`): Art. 30(1) record" in text
+    for row in ARTICLE_30_1:
+        assert text.count(f"| {row}") == (1 if row not in ARTICLE_30_2 else 4), row
+    for row in ARTICLE_30_2:
+        assert text.count(f"| {row}") == (3 if row not in ARTICLE_30_1 else 4), row
+    for key, entry in entries.items():
+        for name, field in entry["fields"].items():
+            assert field["missing"] is None and field["evidence"], (key, name)
+            assert all(e.startswith(("activities.yaml:", "sources.yaml:", "features.yaml:", "Dagster asset `")) for e in field["evidence"]), (key, name, field["evidence"])
     assert "Postmark (ActiveCampaign, LLC) (US), safeguard: SCCs" in text
+    assert "sources.yaml:87 `sources.census_respondents.columns.race`" in entries[CENSUS]["fields"]["special_categories"]["evidence"]
+
+
+def test_a_field_the_register_lacks_is_marked_missing_in_words(demo):
+    register, _, _ = demo
+    lacking = {**register.activities, "site_search": register.activities["site_search"].model_copy(update={"dpo": None, "processing_categories": [], "processor": None})}
+    lacking[CENSUS] = lacking[CENSUS].model_copy(update={"controller_contact": None})
+    thin = dataclasses.replace(register, activities=lacking)
+    assert missing_fields(thin) == {
+        "engagement_analytics": [],
+        "consent_management": [],
+        "site_search": ["no processor name and contact in the register", "no DPO contact in the register", "no categories of processing in the register"],
+        CENSUS: ["no controller contact in the register"],
+    }
+    text = ropa_markdown(thin)
+    assert "| (a) data protection officer | missing: no DPO contact in the register | to add: activities.yaml `activities.site_search.dpo` |" in text
 
 
 def test_the_fides_export_is_valid_fideslang(demo):

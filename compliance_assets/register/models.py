@@ -95,6 +95,13 @@ class AutomatedDecisions(Strict):
         return self
 
 
+class Party(Strict):
+    """An organisation or person the record of processing activities names, and how to reach them."""
+
+    name: str = Field(min_length=1)
+    contact: str = Field(min_length=1, description="Email, postal address or web form where they can be reached")
+
+
 class Role(StrEnum):
     CONTROLLER = "controller"
     PROCESSOR = "processor"
@@ -142,7 +149,20 @@ class ProcessingActivity(Strict):
 
     name: str = Field(min_length=1)
     role: Role
-    controller: str = Field(min_length=1)
+    controller: str = Field(min_length=1, description="The controller; for a processor activity, each controller on whose behalf we act")
+    controller_contact: str | None = Field(
+        default=None,
+        description="How to reach the controller (Art. 30(1)(a)), or each controller we act for (Art. 30(2)(a)); "
+        "the RoPA says it is missing when left out",
+    )
+    processor: Party | None = Field(
+        default=None, description="For a processor activity: who processes on the controllers' behalf, and their contact (Art. 30(2)(a))"
+    )
+    dpo: Party | None = Field(default=None, description="The data protection officer and their contact (Art. 30(1)(a) and 30(2)(a))")
+    processing_categories: list[str] = Field(
+        default_factory=list,
+        description="For a processor activity: the categories of processing carried out on behalf of each controller (Art. 30(2)(b))",
+    )
     purpose: str = Field(min_length=1)
     data_use: DataUse
     legal_basis: LegalBasisForProcessingEnum

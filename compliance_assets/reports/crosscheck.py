@@ -120,14 +120,22 @@ def _ropa(export: list[Mapping], register: Register, key: str) -> list[Compariso
     entry = next((e for e in export if e.get("activity") == key), None)
     if entry is None:
         return None
+    fields = entry.get("fields") or {}
+
+    def value(name: str, default: object = None) -> object:
+        held = (fields.get(name) or {}).get("value")
+        return default if held is None else held
+
+    special = value("special_categories", {})
+    recipients = value("recipients", {})
     return [
-        ("a_role", _fact("role"), entry.get("a_role")),
-        ("b_legal_basis", _fact("legal_basis"), entry.get("b_legal_basis")),
-        ("b_special_categories", _fact("special_categories"), sorted(entry.get("b_special_categories") or [])),
-        ("b_special_category_basis", _fact("special_category_basis"), entry.get("b_special_category_basis")),
-        ("c_data_subjects", _fact("data_subjects"), sorted(entry.get("c_data_subjects") or [])),
-        *_from_sub_processors("d_sub_processors", entry.get("d_sub_processors") or []),
-        ("f_retention", _fact("retention"), {c: r.get("period") for c, r in (entry.get("f_retention") or {}).items()}),
+        ("role", _fact("role"), entry.get("role")),
+        ("fields.legal_basis", _fact("legal_basis"), value("legal_basis")),
+        ("fields.special_categories.categories", _fact("special_categories"), sorted(special.get("categories") or [])),
+        ("fields.special_categories.basis", _fact("special_category_basis"), special.get("basis")),
+        ("fields.data_subjects", _fact("data_subjects"), sorted(value("data_subjects", []))),
+        *_from_sub_processors("fields.recipients.sub_processors", recipients.get("sub_processors") or []),
+        ("fields.retention", _fact("retention"), {c: r.get("period") for c, r in value("retention", {}).items()}),
     ]
 
 

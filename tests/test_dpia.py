@@ -238,7 +238,7 @@ def test_governance_reports_after_the_demo(local_env):
     assert reports.metadata["checklist_not_evaluated/census_statistics"].value == 3, reports.metadata["checklist"].value
     assert "## Census cohort statistics (`census_statistics`): 4 of 4 evaluated items; 3 not yet evaluated; 3 not applicable" in reports.metadata["checklist"].value
     folder = Path(reports.metadata["reports_folder"].value)
-    expected = {"ropa.md", "ropa.html", "ropa.json", "ai_processing_schedule.md", "ai_processing_schedule.html", "ai_processing_schedule.json", "fides.yaml", "checklist.md", "checklist.html"}
+    expected = {"ropa.md", "ropa.html", "ropa.json", "ai_processing_schedule.md", "ai_processing_schedule.html", "ai_processing_schedule.json", "fides.yaml", "checklist.md", "checklist.html", "openlineage.json"}
     assert expected <= {p.name for p in folder.iterdir()}
     (dpia,) = result.asset_materializations_for_node("dpia__engagement_analytics")
     assert dpia.metadata["status"].value == "approved"

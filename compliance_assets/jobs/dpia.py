@@ -4,6 +4,7 @@ asset (RoPA, AI processing schedule, checklist), and the approval job a DPO's de
 
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -40,6 +41,7 @@ from compliance_assets.reports.ai_schedule import ai_activities, fides_export, s
 from compliance_assets.reports.checklist import NO, NOT_EVALUATED, Evidence, checklist, checklist_markdown
 from compliance_assets.reports.crosscheck import Exports, export_mismatches, mismatches_markdown
 from compliance_assets.reports.dpia import LINEAGE_PLACEHOLDER, dpia_facts, dpia_markdown
+from compliance_assets.reports.openlineage import lineage_events, to_json, validate_events
 from compliance_assets.reports.render import lineage_svg, to_html
 from compliance_assets.reports.ropa import ropa_entries, ropa_markdown
 
@@ -48,6 +50,7 @@ DPIA_REVIEW_JOB = "dpia_review"
 DPIA_APPROVAL_JOB = "dpia_approval"
 REPORTS_ASSET = "compliance_reports"
 EXPORTS_CHECK = "exports_match_register"
+LINEAGE_NAMESPACE = "compliance_assets"  # the OpenLineage namespace of the jobs and the warehouse tables
 
 
 class CodeLocation:
@@ -174,7 +177,8 @@ def build_reports_asset(register: Register, reports_dir: Path, location: CodeLoc
         kinds={"markdown", "html", "json", "yaml"},
         owners=["team:privacy"],
         description="The record of processing activities (Art. 30), the AI processing schedule (AVV annex; JSON and "
-        "Fides YAML too) and the 10-point checklist per AI feature, from the register, the code and the latest checks.",
+        "Fides YAML too), the 10-point checklist per AI feature and the OpenLineage column lineage, from the register, "
+        "the code and the latest checks.",
         required_resource_keys={"dpia_reviews", "audit_trail"},
         check_specs=[
             AssetCheckSpec(
@@ -195,6 +199,9 @@ def build_reports_asset(register: Register, reports_dir: Path, location: CodeLoc
         write_report(reports_dir, "ai_processing_schedule", schedule, "AI processing schedule")
         (reports_dir / "ai_processing_schedule.json").write_text(json.dumps(schedule_entries(register), indent=2), encoding="utf-8")
         (reports_dir / "fides.yaml").write_text(yaml.safe_dump(fides_export(register), sort_keys=False), encoding="utf-8")
+        lineage = to_json(lineage_events(register, LINEAGE_NAMESPACE, datetime.now(timezone.utc)))
+        validate_events(lineage)
+        (reports_dir / "openlineage.json").write_text(json.dumps(lineage, indent=2), encoding="utf-8")
         evidence = gather_evidence(context, location.repository_def, register)
         answers = {key: checklist(register, key, evidence) for key in ai_activities(register)}
         checks = checklist_markdown(register, answers)
@@ -204,6 +211,7 @@ def build_reports_asset(register: Register, reports_dir: Path, location: CodeLoc
             "ropa": MetadataValue.md(ropa),
             "ai_processing_schedule": MetadataValue.md(schedule),
             "reports_folder": MetadataValue.path(str(reports_dir)),
+            "openlineage_events": MetadataValue.int(len(lineage)),
         }
         for key, given in answers.items():
             metadata[f"checklist_no/{key}"] = MetadataValue.int(sum(a.answer == NO for a in given))

@@ -77,6 +77,21 @@ def test_every_asset_carries_its_privacy_facts(local_env):
     assert client_checked == {"engagement_cohorts", "region_cohorts"}  # processor activities; not the census
 
 
+def test_asset_pages_read_as_markdown_with_retention_per_column(local_env):
+    specs = {s.key.to_user_string(): s for s in _personal_specs(build_definitions())}
+    customers = specs["customers"].metadata
+    assert "| Postmark (ActiveCampaign, LLC) | Email delivery and open/click tracking | US | SCCs |" in customers["privacy/sub_processors"].value
+    assert "| Hetzner Online GmbH | Hosting of the warehouse and the orchestrator | DE | EU/EEA |" in customers["privacy/sub_processors"].value
+    assert customers["privacy/automated_decisions"].value.startswith("No automated decisions")
+    email = next(c for c in customers["dagster/column_schema"].columns if c.name == "email")
+    assert email.description.endswith("Retention: 90 days (user.contact.email)")
+    assert "| `email` | user.contact.email | direct | 90 days | Raw contact data is kept 90 days after import |" in customers["privacy/column_retention"].value
+    events = specs["engagement_events"].metadata["privacy/column_retention"].value
+    assert "| `customer_id` | user.unique_id | direct | 12 months |" in events, "a source's own retention entry wins over the activity's"
+    features = specs["census_features"].metadata["privacy/column_retention"].value
+    assert "| `race` | user.demographic.race_ethnicity | quasi | 5 years |" in features
+
+
 def test_no_direct_identifier_column_past_the_raw_tier(local_env):
     for spec in _personal_specs(build_definitions()):
         if spec.tags[TIER_TAG] != "raw":

@@ -1,7 +1,8 @@
 """The UI as a person uses it: dagster-webserver and dagster-daemon on loopback against the
 PostgreSQL instance, a materialisation launched through the webserver's GraphQL API and dequeued by
-the daemon, one blocking check failing on purpose, and headless Chromium pages of the asset graph
-and of the failing check, then a backfill of two days launched the way the UI's partition dialog
+the daemon, one blocking check failing on purpose, and headless Chromium pages of the asset graph,
+of the failing check, of an asset's page (sub-processors, retention per column) and of a passing
+retention check's per-column breakdown, then a backfill of two days launched the way the UI's partition dialog
 does and run by the daemon, and the asset's partitions page. Screenshots go to artifacts/ui/
 (gitignored) for CI to keep."""
 
@@ -45,9 +46,13 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _page(browser: Browser, port: int, path: str, screenshot: Path, shows: tuple[str, ...]) -> None:
+def _page(
+    browser: Browser, port: int, path: str, screenshot: Path, shows: tuple[str, ...], *, scroll_to: str | None = None, markdown: str | None = None, then: tuple[str, ...] = ()
+) -> None:
     """Opens a page, waits until every text in `shows` is on it (case and all), lets its queries
-    settle (briefly: the UI polls) and takes the screenshot."""
+    settle (briefly: the UI polls) and takes the screenshot. `scroll_to` brings a text to the top
+    first; `markdown` opens that metadata entry's Markdown as a person does ("[Show Markdown]" in
+    its row), and the screenshot waits for the texts in `then` in the dialog."""
     page = browser.new_page(viewport={"width": 1600, "height": 1100})
     page.set_default_timeout(PAGE_SECONDS * 1000)
     try:
@@ -58,6 +63,12 @@ def _page(browser: Browser, port: int, path: str, screenshot: Path, shows: tuple
             page.wait_for_load_state("networkidle", timeout=SETTLE_SECONDS * 1000)
         except PlaywrightTimeout:
             pass  # a page that keeps polling is still the page a person sees
+        if scroll_to:
+            page.get_by_text(scroll_to).first.evaluate("element => element.scrollIntoView({block: 'start'})")
+        if markdown:
+            page.locator("tr", has_text=markdown).get_by_text("[Show Markdown]").first.click()
+            for text in then:
+                page.get_by_role("dialog").get_by_text(re.compile(re.escape(text))).first.wait_for(state="visible")
         page.screenshot(path=screenshot)
     finally:
         page.close()
@@ -90,6 +101,12 @@ def test_ui_launch_failing_check_and_pages(pg_env, blocking_register, browser, t
         }
         assert checks[("engagement_events", "retention")] is False
         assert checks[("customers", "retention")] is True
+        retention = {
+            e.dagster_event.event_specific_data.asset_key.to_user_string(): e.dagster_event.event_specific_data.metadata
+            for e in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+            if e.dagster_event.event_specific_data.check_name == "retention"
+        }
+        assert "| `email` | user.contact.email | 90 | 0 |" in retention["customers"]["per_column"].value, "a passing check shows what it checked, per column"
         materialised = {e.dagster_event.asset_key.to_user_string() for e in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)}
         assert "customers" in materialised and not {"engagement_events", "customer_features", "engagement_cohorts"} & materialised
 
@@ -98,6 +115,11 @@ def test_ui_launch_failing_check_and_pages(pg_env, blocking_register, browser, t
         assert graphql(port, "mutation { setNuxSeen }", {})["setNuxSeen"] is True
         _page(browser, port, "/locations/compliance_demo/asset-groups/raw/lineage", ARTIFACTS / "asset_graph.png", ("engagement_events", "customers"))
         _page(browser, port, "/assets/engagement_events?view=checks&checkDetail=retention", ARTIFACTS / "failing_check.png", ("retention", "Failed"))
+        # What a data engineer and a DPO look for on an asset page: sub-processors and each column's retention.
+        _page(browser, port, "/assets/customers", ARTIFACTS / "asset_columns.png", ("Retention: 90 days (user.contact.email)",))
+        _page(browser, port, "/assets/customers", ARTIFACTS / "asset_sub_processors.png", ("Postmark (ActiveCampaign, LLC)", "No automated decisions"), scroll_to="privacy/column_retention")
+        _page(browser, port, "/assets/customers", ARTIFACTS / "asset_column_retention.png", ("privacy/column_retention",), markdown="privacy/column_retention", then=("Raw contact data is kept 90 days after import",))
+        _page(browser, port, "/assets/customers?view=checks&checkDetail=retention", ARTIFACTS / "retention_check.png", ("per_column",), markdown="per_column", then=("user.contact.email",))
 
         started = time.monotonic()
         days = [(datetime.now(UTC).date() - timedelta(days=n)).isoformat() for n in (2, 1)]

@@ -26,8 +26,9 @@ def _value(metadata, key: str, default):
     return getattr(entry, "value", entry)
 
 
-def asset_records(asset_graph) -> dict[str, dict]:
-    """Per privacy-tier asset of a repository's (or Definitions') asset graph, what a DPIA covers."""
+def asset_records(asset_graph, register) -> dict[str, dict]:
+    """Per privacy-tier asset of a repository's (or Definitions') asset graph, what a DPIA covers.
+    Sub-processors and automated decisions are the register's: the asset pages show them as Markdown."""
     records = {}
     for key in asset_graph.get_all_asset_keys():
         node = asset_graph.get(key)
@@ -35,6 +36,7 @@ def asset_records(asset_graph) -> dict[str, dict]:
             continue
         schema = node.metadata.get("dagster/column_schema")
         schema = getattr(schema, "schema", schema)
+        activity = register.activities.get(node.tags.get(ACTIVITY_TAG, ""))
         records[key.to_user_string()] = {
             "tier": node.tags[TIER_TAG],
             "activity": node.tags.get(ACTIVITY_TAG, ""),
@@ -42,8 +44,8 @@ def asset_records(asset_graph) -> dict[str, dict]:
             "columns": {c.name: c.tags.get(CATEGORY_COLUMN_TAG, "") for c in schema.columns} if schema is not None else {},
             "column_sources": _value(node.metadata, "privacy/column_sources", {}),
             "model_version": str(_value(node.metadata, "privacy/model_version", node.code_version or "")),
-            "sub_processors": _value(node.metadata, "privacy/sub_processors", []),
-            "automated_decisions": _value(node.metadata, "privacy/automated_decisions", {}),
+            "sub_processors": [s.model_dump(mode="json") for s in activity.sub_processors] if activity else [],
+            "automated_decisions": activity.automated_decisions.model_dump(mode="json") if activity else {},
         }
     return records
 
@@ -72,8 +74,8 @@ def latest_measures(instance: DagsterInstance, names: Iterable[str]) -> dict[str
     return out
 
 
-def current_fingerprints(asset_graph, instance: DagsterInstance | None, activities: Iterable[str]) -> dict[str, Fingerprint]:
-    records = asset_records(asset_graph)
+def current_fingerprints(asset_graph, instance: DagsterInstance | None, register, activities: Iterable[str]) -> dict[str, Fingerprint]:
+    records = asset_records(asset_graph, register)
     out = {}
     for activity in activities:
         measured = latest_measures(instance, covered_assets(records, activity)) if instance is not None else None
@@ -98,7 +100,7 @@ def deployed_controls(repository_def) -> Controls:
 def review_states(asset_graph, instance: DagsterInstance | None, register, store, activities: Iterable[str]) -> dict[str, ReviewState]:
     """Per activity, the deployed state against the newer of the repository's pin and the
     deployment's latest approval (`store` may be None: the pin alone, as in the deploy gate)."""
-    fingerprints = current_fingerprints(asset_graph, instance, activities)
+    fingerprints = current_fingerprints(asset_graph, instance, register, activities)
     return {
         activity: review_state(fingerprint, approval_of(register.directory, store, activity))
         for activity, fingerprint in fingerprints.items()

@@ -246,8 +246,11 @@ def evaluate_consent(asset_key: AssetKey, frame: pd.DataFrame, subject_key: str,
     return _result(asset_key, CONSENT, not present.any(), metadata)
 
 
-def evaluate_retention(asset_key: AssetKey, findings: RetentionSummary, clock: str, periods: Mapping[str, timedelta]) -> AssetCheckResult:
-    """From counts alone (`past_retention(...).summary()` on a frame, `past_retention_in_table` in SQL)."""
+def evaluate_retention(
+    asset_key: AssetKey, findings: RetentionSummary, clock: str, periods: Mapping[str, timedelta], categories: Mapping[str, str] | None = None
+) -> AssetCheckResult:
+    """From counts alone (`past_retention(...).summary()` on a frame, `past_retention_in_table` in SQL).
+    Every column's period and count is in the metadata, passing or not: a DPO reads what was checked."""
     metadata: dict[str, object] = {
         "rule": f"no value older than its category's retention, counted from `{clock}`",
         "rows_checked": findings.rows,
@@ -258,6 +261,9 @@ def evaluate_retention(asset_key: AssetKey, findings: RetentionSummary, clock: s
     if findings.oldest_kept_days is not None:
         metadata["oldest_row_days"] = MetadataValue.float(round(findings.oldest_kept_days, 2))
     violated = bool(findings.expired or findings.unclocked)
+    table = "| column | data category | retention (days) | values past it |\n|---|---|---|---|\n"
+    table += "\n".join(f"| `{c}` | {(categories or {}).get(c, '')} | {periods[c].days} | {findings.per_column.get(c, 0)} |" for c in periods)
+    metadata["per_column"] = MetadataValue.md(table)
     if findings.expired:
         over = [(c, periods[c].days, n) for c, n in findings.per_column.items() if n]
         table = "| column | retention (days) | values past it |\n|---|---|---|\n"

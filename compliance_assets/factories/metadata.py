@@ -1,5 +1,6 @@
 """The privacy facts each asset carries in the Dagster UI: tags, column schema with per-column
-data category and identifier role, column lineage and a code version."""
+data category, identifier role and retention, sub-processors and automated decisions as Markdown,
+column lineage and a code version."""
 
 from __future__ import annotations
 
@@ -92,6 +93,40 @@ def model_version(transform: Callable | None, model: object = None) -> str:
     return _digest(transform, model)
 
 
+def sub_processors_markdown(activity: ProcessingActivity) -> str:
+    if not activity.sub_processors:
+        return "No sub-processors."
+    rows = [
+        f"| {s.name} | {s.service} | {s.country} | {'EU/EEA' if s.in_eea else (s.transfer_basis.value if s.transfer_basis else 'none')} |"
+        for s in activity.sub_processors
+    ]
+    return "| sub-processor | service | country | transfer safeguard |\n|---|---|---|---|\n" + "\n".join(rows)
+
+
+def automated_decisions_markdown(activity: ProcessingActivity) -> str:
+    decisions = activity.automated_decisions
+    if not decisions.present:
+        return "No automated decisions with legal or similarly significant effect (Art. 22)."
+    return (
+        f"**Automated decisions (Art. 22):** {decisions.description or 'not described'}\n\n"
+        f"- **Basis:** {decisions.art22_basis.value if decisions.art22_basis else 'none'}\n"
+        f"- **Human oversight:** {decisions.human_oversight or 'none recorded'}"
+    )
+
+
+def with_retention(register: Register, name: str, columns: Sequence[TableColumn]) -> tuple[list[TableColumn], str]:
+    """Each column's retention period beside its category: in its schema description, and as a
+    Markdown table (the schema view shows descriptions, not tags, in a narrow column)."""
+    out, rows = [], []
+    for c in columns:
+        category = c.tags.get(CATEGORY_COLUMN_TAG, "")
+        retention = register.column_retention(name, c.name, category)
+        period = retention.period if retention else "none declared"
+        out.append(TableColumn(name=c.name, type=c.type, description=f"{c.description}. Retention: {period} ({category})", tags=c.tags, constraints=c.constraints))
+        rows.append(f"| `{c.name}` | {category} | {c.tags.get(IDENTIFIER_COLUMN_TAG, '')} | {period} | {retention.reason if retention else ''} |")
+    return out, "| column | data category | identifier | retention | why |\n|---|---|---|---|---|\n" + "\n".join(rows)
+
+
 def schema(columns: Sequence[TableColumn]) -> TableSchema:
     return TableSchema(columns=list(columns))
 
@@ -118,6 +153,7 @@ def asset_facts(
     """The `@asset` arguments every tier shares: what the Dagster UI shows on the asset page."""
     entry = register.entry(name)
     activity = register.activities[entry.activity]
+    columns, retention_table = with_retention(register, name, columns)
     return {
         "name": name,
         "group_name": tier.value,
@@ -136,8 +172,9 @@ def asset_facts(
             "privacy/legal_basis": activity.legal_basis.value,
             "privacy/model_version": model_version(transform, model),
             "privacy/column_sources": MetadataValue.json({c: list(refs) for c, refs in (column_sources or {}).items()}),
-            "privacy/sub_processors": MetadataValue.json([s.model_dump(mode="json") for s in activity.sub_processors]),
-            "privacy/automated_decisions": MetadataValue.json(activity.automated_decisions.model_dump(mode="json")),
+            "privacy/column_retention": MetadataValue.md(retention_table),
+            "privacy/sub_processors": MetadataValue.md(sub_processors_markdown(activity)),
+            "privacy/automated_decisions": MetadataValue.md(automated_decisions_markdown(activity)),
             **(metadata or {}),
         },
     }

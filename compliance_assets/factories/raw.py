@@ -71,6 +71,7 @@ def raw_asset(
     types = {c: spec.type for c, spec in source.columns.items()}
     clock = source.retention_clock
     periods = register.retention_periods(name)
+    categories = {column: spec.category for column, spec in source.columns.items()}
     contract = suite_for(register, name)
 
     @asset(**raw_asset_arguments(register, name, load, required_resource_keys=required_resource_keys, kinds=kinds, op_tags=op_tags))
@@ -133,7 +134,7 @@ def raw_asset(
             (admitted(frame) for frame in arriving_frames(context, load, name)),
             [
                 lambda staged: evaluate_contract(AssetKey(name), staged.contract_in_place(name, contract)),
-                *([lambda staged: evaluate_retention(AssetKey(name), staged.retention_in_place(clock, periods, now), clock, periods)] if clock else []),
+                *([lambda staged: evaluate_retention(AssetKey(name), staged.retention_in_place(clock, periods, now), clock, periods, categories)] if clock else []),
             ],
             {},
             register.lookup_columns(name),

@@ -96,16 +96,26 @@ class Register:
             raise KeyError(f"activity '{activity_key}' declares no retention for data category '{category}'")
         return self.activities[activity_key].retention[max(covering, key=len)]
 
-    def retention_periods(self, source_name: str) -> dict[str, timedelta]:
-        """Per column of a raw source, how long its values may be kept: the source's own entry for
-        the category when it has one, else the activity's."""
+    def source_retention(self, source_name: str, column: str) -> Retention:
+        """How long a raw source's column may be kept: the source's own entry for its category
+        when it has one, else the activity's."""
         source = self.sources[source_name]
-        periods = {}
-        for column, spec in source.columns.items():
-            own = [key for key in source.retention if is_within(spec.category, key)]
-            entry = source.retention[max(own, key=len)] if own else self.retention_of(source.activity, spec.category)
-            periods[column] = entry.duration
-        return periods
+        category = source.columns[column].category
+        own = [key for key in source.retention if is_within(category, key)]
+        return source.retention[max(own, key=len)] if own else self.retention_of(source.activity, category)
+
+    def column_retention(self, asset_name: str, column: str, category: str) -> Retention | None:
+        """A column's retention in any tier; None where its activity declares none for the category."""
+        if asset_name in self.sources and column in self.sources[asset_name].columns:
+            return self.source_retention(asset_name, column)
+        try:
+            return self.retention_of(self.entry(asset_name).activity, category)
+        except KeyError:
+            return None
+
+    def retention_periods(self, source_name: str) -> dict[str, timedelta]:
+        """Per column of a raw source, how long its values may be kept."""
+        return {column: self.source_retention(source_name, column).duration for column in self.sources[source_name].columns}
 
     def margins_revealed_elsewhere(self, cohort_name: str) -> list[tuple[str, ...]]:
         """Totals of this table's subjects that other releases of the same source give away: any

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 
-from compliance_assets.definitions import build_definitions
+from compliance_demo.definitions import build_definitions
 from compliance_assets.dpia.lineage import review_states
 from compliance_assets.jobs import dpia as dpia_job
 from compliance_assets.register import load_register

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from compliance_assets.definitions import build_definitions
+from compliance_demo.definitions import build_definitions
 from compliance_assets.reports.openlineage import InvalidLineage, lineage_events, to_json, validate_events
 from compliance_assets.register import load_register
 from tests.conftest import REPO

@@ -19,7 +19,7 @@ from openlineage.client.facet_v2 import BaseFacet, column_lineage_dataset, docum
 from openlineage.client.serde import Serde
 from openlineage.client.uuid import generate_static_uuid
 
-from compliance_assets.factories.naming import KEY_VERSION, Tier, table_name
+from compliance_assets.tiers import KEY_VERSION, Tier, table_name
 from compliance_assets.privacy.cohorts import GROUPED_BY
 from compliance_assets.register import Register
 from compliance_assets.register.models import CohortRelease, FeatureSet, RawSource

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
 # Zero-config local instance: SQLite under .dagster_home (an empty dagster.yaml means "defaults").
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+UI_PORT ?= 3000
 
 .PHONY: demo ui test census dev-postgres validate bench clean
 
@@ -15,10 +16,10 @@ demo: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 census: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/compliance-assets run census_release
 
-# `exec`: dg dev is make's own child, so SIGTERM or Ctrl-C to `make ui` reaches it and it stops
+# `exec`: make passes a SIGTERM (or Ctrl-C) on to its child, here dg dev itself, which stops
 # its webserver, daemon and code server.
 ui: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
-	exec $(BIN)/dg dev -h 127.0.0.1 -p 3000
+	exec $(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT)
 
 validate: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dg check defs

@@ -10,7 +10,7 @@ before a step asks for them. A run's own `start_method` or `in_process` config i
 
 from collections.abc import Mapping
 
-from dagster import Executor, InitExecutorContext, executor, multi_or_in_process_executor
+from dagster import multi_or_in_process_executor
 
 PRELOADED_MODULES = (
     "great_expectations",
@@ -30,11 +30,8 @@ def with_preloading(config: Mapping[str, object]) -> Mapping[str, object]:
     return {"multiprocess": {**multiprocess, "start_method": {"forkserver": {"preload_modules": list(PRELOADED_MODULES)}}}}
 
 
-@executor(
-    name="preloaded_multi_or_in_process",
-    config_schema=multi_or_in_process_executor.config_schema,
-    requirements=multi_or_in_process_executor.get_requirements,
+# `configured` with a function is Dagster's public way to derive an executor whose config is
+# rewritten before the real one reads it; the schema is the original executor's own.
+preloaded_multi_or_in_process_executor = multi_or_in_process_executor.configured(
+    with_preloading, name="preloaded_multi_or_in_process", config_schema=multi_or_in_process_executor.config_schema.as_field()
 )
-def preloaded_multi_or_in_process_executor(init_context: InitExecutorContext) -> Executor:
-    preloaded = init_context._replace(executor_config=with_preloading(init_context.executor_config))
-    return multi_or_in_process_executor.executor_creation_fn(preloaded)

@@ -11,16 +11,13 @@ import sys
 
 
 from compliance_demo.definitions import build_definitions
-from compliance_assets.tiers import CATEGORY_COLUMN_TAG, IDENTIFIER_COLUMN_TAG, TIER_TAG
+from compliance_assets.register import load_register
+from compliance_assets.tiers import CATEGORY_COLUMN_TAG, IDENTIFIER_COLUMN_TAG, TIER_TAG, required_checks
 from tests.conftest import REPO
 from tests.helpers import run_job
 
 SNAPSHOT = REPO / "tests" / "snapshots" / "asset_graph.json"
-REQUIRED_CHECKS = {
-    "raw": {"contract"},
-    "pseudonymised": {"minimisation", "no_direct_identifiers", "contract"},
-    "aggregate": {"minimisation", "no_direct_identifiers", "k_anonymity", "no_differencing", "contract"},
-}
+JOBS_SNAPSHOT = REPO / "tests" / "snapshots" / "jobs.json"
 
 
 def _graph_snapshot(defs) -> dict:
@@ -59,6 +56,7 @@ def test_governance_assets_hold_no_personal_data_and_carry_their_facts(local_env
 def test_every_asset_carries_its_privacy_facts(local_env):
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
+    register = load_register(REPO / "register")
     for spec in _personal_specs(defs):
         tier = spec.tags[TIER_TAG]
         assert spec.group_name == tier
@@ -67,7 +65,7 @@ def test_every_asset_carries_its_privacy_facts(local_env):
         columns = spec.metadata["dagster/column_schema"].columns
         assert columns and all({CATEGORY_COLUMN_TAG, IDENTIFIER_COLUMN_TAG} <= set(c.tags) for c in columns)
         checks = [graph.get_check_spec(k) for k in graph.get_check_keys_for_assets({spec.key})]
-        assert REQUIRED_CHECKS[tier] <= {c.name for c in checks}
+        assert set(required_checks(register, spec.key.to_user_string())) == {c.name for c in checks}
         assert all(c.blocking for c in checks)
     client_checked = {
         spec.key.to_user_string()
@@ -105,6 +103,31 @@ def test_asset_graph_matches_snapshot(local_env):
         SNAPSHOT.write_text(json.dumps(current, indent=2, ensure_ascii=False) + "\n")
     assert SNAPSHOT.exists(), "no snapshot yet: run with UPDATE_SNAPSHOTS=1"
     assert current == json.loads(SNAPSHOT.read_text()), "asset graph changed: review, then UPDATE_SNAPSHOTS=1"
+
+
+def _jobs_snapshot(defs) -> dict:
+    """Every job with the assets it selects, and what its schedules and sensors start."""
+    repository = defs.get_repository_def()
+    jobs = {}
+    for job in sorted(repository.get_all_jobs(), key=lambda j: j.name):
+        if job.name.startswith("__"):
+            continue
+        layer = job.asset_layer
+        jobs[job.name] = {
+            "assets": sorted(k.to_user_string() for k in layer.executable_asset_keys) if layer else [],
+            "ops": sorted(node.name for node in job.graph.nodes) if not (layer and layer.executable_asset_keys) else [],
+            "schedules": sorted(s.name for s in repository.schedule_defs if s.job_name == job.name),
+            "sensors": sorted(s.name for s in repository.sensor_defs if job.name in {t.job_name for t in s.targets}),
+        }
+    return jobs
+
+
+def test_every_job_selects_what_the_snapshot_says(local_env):
+    current = _jobs_snapshot(build_definitions())
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        JOBS_SNAPSHOT.write_text(json.dumps(current, indent=2) + "\n")
+    assert JOBS_SNAPSHOT.exists(), "no snapshot yet: run with UPDATE_SNAPSHOTS=1"
+    assert current == json.loads(JOBS_SNAPSHOT.read_text()), "a job's selection changed: review, then UPDATE_SNAPSHOTS=1"
 
 
 def test_materialisations_carry_column_lineage(local_env):

@@ -46,7 +46,7 @@ def test_gate_fails_on_register_gaps(local_env, tmp_path, file, old, new, expect
 @pytest.mark.parametrize(
     ("variant", "expected"),
     [
-        ("unchecked_tier", "tier 'aggregate' requires blocking checks: contract, dpia_approved, k_anonymity, minimisation, no_differencing, no_direct_identifiers"),
+        ("unchecked_tier", "tier 'aggregate' requires blocking checks: client_isolation, contract, dpia_approved, k_anonymity, minimisation, no_differencing, no_direct_identifiers"),
         ("unregistered_consumer", "reads personal data (customer_features) but is not in the register"),
         ("missing_asset", "in the register but not defined in the code location"),
     ],

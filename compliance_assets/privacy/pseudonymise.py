@@ -18,11 +18,11 @@ import pandas as pd
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pandas._libs.hashtable import Int64Factorizer
-from pandas._libs.lib import is_string_array
+from pandas.api.types import infer_dtype
 from pandas.util import hash_array
 
 from compliance_assets.privacy.normalise import NORMALISATION_VERSION
+from compliance_assets.privacy.pandas_internals import IncrementalNumbering
 
 PSEUDONYM_BYTES = 16
 PSEUDONYM_PATTERN = r"^[0-9a-f]{32}$"
@@ -101,14 +101,14 @@ class _SeenValues:
     about 2**-128 per pair, the odds of two identifiers sharing a 128-bit pseudonym."""
 
     def __init__(self, capacity: int):
-        self._numbering = Int64Factorizer(max(capacity, 1))
+        self._numbering = IncrementalNumbering(capacity)
         self.fingerprint_key = _fingerprint_key()
         self.fingerprints = np.empty(capacity, dtype=np.uint64)
         self.keyed = np.empty(capacity, dtype=object)
 
     @property
     def size(self) -> int:
-        return self._numbering.get_count()
+        return self._numbering.size
 
     def fingerprint(self, values: np.ndarray) -> np.ndarray:
         return hash_array(values, hash_key=self.fingerprint_key, categorize=False)
@@ -116,7 +116,7 @@ class _SeenValues:
     def number(self, hashes: np.ndarray, fingerprints: np.ndarray) -> _Numbered:
         """Runs on the numbering thread: pandas and NumPy release the GIL for all of it."""
         before = self.size
-        positions = self._numbering.factorize(hashes)
+        positions = self._numbering.number(hashes)
         after = self.size
         new_rows = np.flatnonzero(positions >= before)
         first_rows = np.empty(after - before, dtype=np.int64)
@@ -154,7 +154,7 @@ class _InFlight:
         """Keys the chunk's new values and maps the pseudonyms back to its rows."""
         numbered: _Numbered = self.numbering.result()
         new_values = self.values[numbered.first_rows]
-        if len(new_values) and not is_string_array(new_values, skipna=False):
+        if len(new_values) and infer_dtype(new_values, skipna=False) != "string":
             _refuse_missing(new_values)  # a missing value is never cached, so it is always new
             raise TypeError("pseudonymise_stream() keys text identifiers only; normalise them first")
         self.seen.keyed[numbered.before : numbered.before + len(new_values)] = _digests(new_values, domain_key)

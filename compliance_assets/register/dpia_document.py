@@ -59,32 +59,46 @@ class Level(StrEnum):
 class Assessment(Strict):
     triggered: bool | None = Field(default=None, description="May be left out for criteria the register decides")
     reason: str = Field(min_length=1)
+    """Why the criterion is or is not met."""
 
 
 class Description(Strict):
     """Section 1. Categories, subjects, purpose and scale come from the register and the runs."""
 
     technology: str = Field(min_length=1)
+    """The systems and techniques used."""
     data_categories: list[DataCategory] | None = None
+    """The data categories processed."""
     data_subjects: list[DataSubject] | None = None
+    """Whose data it is."""
     purpose: str | None = None
+    """What the processing is for."""
 
 
 class Necessity(Strict):
     """Section 2. The legal basis comes from the register; the rest is the controller's argument."""
 
     legal_basis: str | None = None
+    """Why the legal basis applies."""
     purpose_limitation: str = Field(min_length=1)
+    """How the data stays within its purpose."""
     minimisation: str = Field(min_length=1)
+    """Why no less data would do."""
     storage_limitation: str = Field(min_length=1)
+    """Why the retention periods are as short as they can be."""
     data_subject_rights: str = Field(min_length=1)
+    """How subjects exercise their rights."""
 
 
 class Risk(Strict):
     description: str = Field(min_length=1)
+    """What could happen to whom."""
     likelihood: Level
+    """How likely it is."""
     severity: Level
+    """How severe it would be."""
     mitigations: list[Identifier] = Field(default_factory=list)
+    """The keys of the mitigations that address it."""
 
 
 class Control(Strict):
@@ -92,9 +106,13 @@ class Control(Strict):
 
     check: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", description="asset.check")
     pseudonymisation_domain: Identifier | None = None
+    """A pseudonymisation domain the assets must use."""
     job: Identifier | None = None
+    """A job that must exist."""
     schedule: Identifier | None = None
+    """A schedule that must exist."""
     sensor: Identifier | None = None
+    """A sensor that must exist."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Control:
@@ -113,26 +131,39 @@ class Control(Strict):
 
 class Mitigation(Strict):
     description: str = Field(min_length=1)
+    """What the measure does."""
     control: Control
+    """The control in the code location that implements it; the deploy gate checks it exists."""
 
 
 class Consultation(Strict):
     """Section 5: the DPO's opinion on the document as committed."""
 
     dpo_opinion: str = Field(min_length=1)
+    """The DPO's written opinion (Art. 35(2))."""
     approver: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+    """Who approved the DPIA."""
     date: date
+    """When."""
     residual_risk: Level
+    """The risk left after the mitigations; high residual risk needs prior consultation (Art. 36)."""
 
 
 class DpiaDocument(Strict):
     activity: Identifier
+    """The processing activity the DPIA assesses."""
     description: Description
+    """The systematic description of the processing (Art. 35(7)(a))."""
     necessity: Necessity
+    """The assessment of necessity and proportionality (Art. 35(7)(b))."""
     criteria: dict[Criterion, Assessment]
+    """The WP248 criteria restated with a reason; a restatement that contradicts what the register implies stops the load."""
     risks: dict[Identifier, Risk] = Field(min_length=1)
+    """The risks to the rights and freedoms of data subjects (Art. 35(7)(c))."""
     mitigations: dict[Identifier, Mitigation] = Field(min_length=1)
+    """The measures against them (Art. 35(7)(d)), each with the control in the code location that implements it."""
     consultation: Consultation
+    """The DPO's opinion and the approval."""
     large_scale_from: int = Field(default=1_000_000, ge=1, description="Rows in one source from which the processing is large-scale (WP248: volume)")
     large_scale_subjects: int = Field(
         default=100_000, ge=1, description="Data subjects, declared or counted at the last run, from which the processing is large-scale (WP248: number of subjects)"

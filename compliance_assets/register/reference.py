@@ -84,7 +84,7 @@ def _required(info: FieldInfo) -> str:
     if info.is_required():
         return "yes"
     default = info.get_default(call_default_factory=True)
-    if default in (None, [], {}) or default is PydanticUndefined:
+    if default in (None, [], {}) or default is PydanticUndefined or isinstance(default, BaseModel):
         return "no"
     shown = default.value if isinstance(default, enum.Enum) else default
     return f"no (default `{shown}`)"

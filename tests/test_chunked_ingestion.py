@@ -33,7 +33,7 @@ def _materialize(load, instance: DagsterInstance):
     register = load_register(register_dir())
     defs = build_definitions()
     asset = raw_asset(register, "engagement_events", load)
-    resources = {k: defs.resources[k] for k in ("warehouse", "audit_trail")}
+    resources = {k: defs.resources[k] for k in ("warehouse", "audit_trail", "pseudonym_keys")}
     return materialize([asset], resources=resources, instance=instance, raise_on_error=False)
 
 

@@ -81,7 +81,7 @@ def test_minors_in_the_ingested_data_make_subjects_vulnerable(local_env):
     register = load_register(register_copy(local_env))
     defs = build_definitions(register)
     instance = DagsterInstance.get()
-    resources = {k: defs.resources[k] for k in ("warehouse", "audit_trail")}
+    resources = {k: defs.resources[k] for k in ("warehouse", "audit_trail", "pseudonym_keys")}
     result = materialize([raw_asset(register, "customers", _customers_with_minors)], resources=resources, instance=instance)
     (materialization,) = result.asset_materializations_for_node("customers")
     assert (materialization.metadata[ROWS_UNDER_18].value, materialization.metadata[ROWS_UNDER_16].value) == (5, 3)
@@ -102,7 +102,7 @@ def test_ages_in_years_are_counted_on_the_census_file(local_env):
     register = load_register(register_copy(local_env))
     defs = build_definitions(register)
     asset = raw_asset(register, "census_respondents", sources.load_census, required_resource_keys={"census_file"})
-    result = materialize([asset], resources={k: defs.resources[k] for k in ("warehouse", "audit_trail", "census_file")}, instance=DagsterInstance.get())
+    result = materialize([asset], resources={k: defs.resources[k] for k in ("warehouse", "audit_trail", "pseudonym_keys", "census_file")}, instance=DagsterInstance.get())
     (materialization,) = result.asset_materializations_for_node("census_respondents")
     assert (materialization.metadata[ROWS_UNDER_18].value, materialization.metadata[ROWS_UNDER_16].value) == (395, 0)  # the 17-year-olds
 

@@ -68,7 +68,7 @@ def test_rows_a_source_hands_for_other_days_are_quarantined_not_lost(local_env):
 
     defs = build_definitions()
     logs = raw_asset(register, "search_logs", everything, required_resource_keys={"demo_source"})
-    resources = {k: defs.resources[k] for k in ("warehouse", "audit_trail")}
+    resources = {k: defs.resources[k] for k in ("warehouse", "audit_trail", "pseudonym_keys")}
     demo = DemoSourceResource(**small_run_config()["resources"]["demo_source"]["config"])
     result = materialize([logs], partition_key=day, resources={**resources, "demo_source": demo}, instance=DagsterInstance.get())
     assert result.success

@@ -289,7 +289,7 @@ def test_a_dpia_names_the_source_of_every_figure(local_env):
     assert "at its last run" not in never_ran
 
     census = raw_asset(register, "census_respondents", sources.load_census, required_resource_keys={"census_file"})
-    assert materialize([census], resources={k: defs.resources[k] for k in ("warehouse", "audit_trail", "census_file")}, instance=instance).success
+    assert materialize([census], resources={k: defs.resources[k] for k in ("warehouse", "audit_trail", "pseudonym_keys", "census_file")}, instance=instance).success
     ran = report()
     today = f"{datetime.now(timezone.utc):%Y-%m-%d}"
     assert f"- **Scale:** 32,561 rows in the largest source, 10 thousand to 100 thousand (at its last run on {today}); 395 rows of subjects under 18 (at its last run on {today})" in ran

@@ -20,6 +20,7 @@ from compliance_assets.privacy.conform import REASON_COLUMN, conform
 from compliance_assets.privacy.retention import past_retention
 from compliance_assets.privacy.minimisation import missing_columns, unregistered_columns
 from compliance_assets.register import Register
+from compliance_assets.rights.suppression_list import ErasedOnArrival, UnrecognisableEntries, listings
 
 Loader = Callable[[AssetExecutionContext], pd.DataFrame | Iterable[pd.DataFrame]]
 
@@ -43,7 +44,7 @@ def raw_asset_arguments(
             [column(c, s.type, s.category, s.identifier.value, s.description) for c, s in source.columns.items()],
             transform=load, kinds=kinds,
         ),
-        "required_resource_keys": {"warehouse", "audit_trail", *required_resource_keys},
+        "required_resource_keys": {"warehouse", "audit_trail", "pseudonym_keys", *required_resource_keys},
         "check_specs": blocking_specs(AssetKey(name), checks, partitions_of(register, name)),
         "output_required": False,
         **({"op_tags": dict(op_tags)} if op_tags else {}),
@@ -65,7 +66,9 @@ def raw_asset(
     staged one at a time (a large export is never whole in memory); a column the register does
     not declare fails the run (we may not hold what we have not recorded), and rows with unreadable values are
     quarantined with their reason. Rows already past their retention on arrival fail the blocking
-    `retention` check, unless the register says to drop them (then they are counted and audited)."""
+    `retention` check, unless the register says to drop them (then they are counted and audited).
+    Rows of erased subjects (the suppression list) are dropped, or anonymised where the register
+    anonymises the source on erasure, before anything is stored, and counted."""
     source = register.sources[name]
     table = table_name(Tier.RAW, name)
     types = {c: spec.type for c, spec in source.columns.items()}
@@ -73,6 +76,7 @@ def raw_asset(
     periods = register.retention_periods(name)
     categories = {column: spec.category for column, spec in source.columns.items()}
     contract = suite_for(register, name)
+    lists = listings(register, name)
 
     @asset(**raw_asset_arguments(register, name, load, required_resource_keys=required_resource_keys, kinds=kinds, op_tags=op_tags))
     def _raw(context: AssetExecutionContext):
@@ -82,6 +86,7 @@ def raw_asset(
         rejected: list[pd.DataFrame] = []
         expired = 0
         young: Counter[str] = Counter()  # rows of minors, for the DPIA's vulnerable-subjects criterion
+        erased = ErasedOnArrival(name, lists, context.resources.pseudonym_keys, source.erasure.columns if source.erasure.action == "anonymise" else ())
 
         def admitted(arriving: pd.DataFrame) -> pd.DataFrame:
             """One frame or chunk: conformed, with its unreadable, unclocked and stray rows set aside."""
@@ -93,7 +98,14 @@ def raw_asset(
                     description=f"'{name}' does not match register/sources.yaml (sources.{name}.columns)",
                     metadata={"undeclared_columns": ", ".join(undeclared) or "-", "missing_columns": ", ".join(absent) or "-"},
                 )
-            clean, unreadable = conform(arriving[list(source.columns)], types)
+            try:
+                arriving = erased.withheld(arriving[list(source.columns)])
+            except UnrecognisableEntries as error:
+                raise Failure(
+                    description=str(error),
+                    metadata={"remedy": MetadataValue.text("restore the master secret the list was keyed under, or serve those erasure requests again")},
+                ) from None
+            clean, unreadable = conform(arriving, types)
             rejected.append(unreadable)
             if clock:
                 findings = past_retention(clean, clock, periods, now)
@@ -119,9 +131,19 @@ def raw_asset(
                 context.log.warning(f"{quarantined} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
             if expired:
                 context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
-            record_processing(context, "ingestion", {"table": table, "rows": rows, "quarantined_rows": quarantined, "rows_dropped_past_retention": expired})
+            if erased.rows:
+                context.log.info(f"{erased.subjects} erased subject(s) of '{name}' arrived again and were not kept ({erased.rows} row(s))")
+            record_processing(
+                context, "ingestion",
+                {
+                    "table": table, "rows": rows, "quarantined_rows": quarantined, "rows_dropped_past_retention": expired,
+                    "subjects_suppressed_after_erasure": erased.subjects, "rows_suppressed_after_erasure": erased.rows,
+                },
+            )
             return {
                 "quarantined_rows": MetadataValue.int(quarantined),
+                "subjects_suppressed_after_erasure": MetadataValue.int(erased.subjects),
+                "rows_suppressed_after_erasure": MetadataValue.int(erased.rows),
                 "rows_dropped_past_retention": MetadataValue.int(expired),
                 **{count: MetadataValue.int(rows) for count, rows in young.items()},
             }
@@ -157,3 +179,4 @@ def arriving_frames(context: AssetExecutionContext, load: Loader, name: str) -> 
         if frame is None:
             return
         yield frame
+

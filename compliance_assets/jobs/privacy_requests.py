@@ -27,7 +27,7 @@ from pydantic import Field
 
 from compliance_assets.register import Register
 from compliance_assets.rights.access import export_subject
-from compliance_assets.rights.erasure import erase
+from compliance_assets.rights.erasure import erase, suppress
 from compliance_assets.rights.heap import long_lived_objects_frozen
 from compliance_assets.rights.locate import ScopeCache, locate_subject, plan_pseudonyms
 from compliance_assets.resources.requests import PrivacyRequests, run_key_for
@@ -117,7 +117,9 @@ def build_privacy_request_job(register: Register, exports: Path) -> JobDefinitio
             )
             store.finish(request.request_id, "done", {**summary, "run_id": context.run.run_id, "export_folder": str(folder)})
             return summary
+        listed = suppress(register, context.resources.pseudonym_keys, plan, request.identifier, request.request_id)
         outcome = erase(register, context.resources.warehouse, context.resources.pseudonym_vault, plan)
+        outcome["suppression_entries_added"] = listed
         outcome["run_id"] = context.run.run_id
         outcome["cohorts_to_refresh"] = [k.to_user_string() for k in cohorts_fed_by(register, request.source)]
         context.resources.audit_trail.append(

@@ -28,6 +28,7 @@ PSEUDONYM_BYTES = 16
 PSEUDONYM_PATTERN = r"^[0-9a-f]{32}$"
 MIN_MASTER_SECRET_BYTES = 32
 DEFAULT_SALT = b"compliance-assets/pseudonymisation/v1"
+SUPPRESSION_SALT = b"compliance-assets/erasure-suppression/v1"
 SCOPE_SEPARATOR = "\x1f"
 STREAM_CHUNK_ROWS = 1_000_000
 
@@ -45,6 +46,15 @@ def derive_domain_key(
     info = f"domain={domain};version={key_version}" + (f";normalisation={normalisation}" if normalisation != 1 else "")
     info = info.encode()
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(master_secret)
+
+
+def derive_suppression_key(master_secret: bytes, list_scope: str, normalisation: int) -> bytes:
+    """One key per list scope, apart from every pseudonymisation key: an entry of one list says
+    nothing about a pseudonym, nor about an entry of another list."""
+    if len(master_secret) < MIN_MASTER_SECRET_BYTES:
+        raise ValueError(f"the master secret must be at least {MIN_MASTER_SECRET_BYTES} bytes")
+    info = f"erasure-suppression;list={list_scope};normalisation={normalisation}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=SUPPRESSION_SALT, info=info).derive(master_secret)
 
 
 def master_fingerprint(master_secret: bytes) -> str:

@@ -11,7 +11,7 @@ from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
 from compliance_assets.privacy.normalise import NORMALISATION_VERSION
-from compliance_assets.privacy.pseudonymise import derive_domain_key, master_fingerprint
+from compliance_assets.privacy.pseudonymise import derive_domain_key, derive_suppression_key, master_fingerprint
 from compliance_assets.resources.secrets import read_secret
 from compliance_assets.resources.vault import KeyRingError, KeyVersion, PseudonymVaultResource
 
@@ -66,6 +66,11 @@ class PseudonymisationKeyResource(ConfigurableResource):
         if version.master_fingerprint != self.fingerprint:
             raise KeyRingError(f"key version {version.version} belongs to another master secret")
         return derive_domain_key(self._master_secret(), domain, version.version, version.salt, version.normalisation)
+
+    def suppression_key(self, list_scope: str) -> bytes:
+        """The key of one erasure suppression list: derived from the master secret under its own
+        label and this code's normalisation, never from a key version, so rotation leaves it be."""
+        return derive_suppression_key(self._master_secret(), list_scope, NORMALISATION_VERSION)
 
     def domain_key(self, domain: str) -> tuple[int, bytes]:
         """(active key version, that version's key for `domain`)."""

@@ -1,4 +1,5 @@
-"""Feature transforms of the demo: plain pandas, one row per subject pseudonym."""
+"""Feature transforms of the demo: plain pandas, one row per subject pseudonym. They see no raw
+identifier: subjects and events arrive keyed by the pseudonym (`inputs.subject_key`)."""
 
 from __future__ import annotations
 
@@ -37,19 +38,17 @@ def customer_features(inputs: FeatureInputs) -> pd.DataFrame:
         }
     ).drop_duplicates(subset=[key], keep="first")
 
-    # Per contact id where the events are (10 M events become one row per contact), then per pseudonym.
+    # Per subject, counted where the events are (10 M events become one row per contact there); the
+    # events arrive joined by the subject's pseudonym, never by the contact id.
     since = run_date - pd.Timedelta(days=WINDOW_DAYS)
-    per_contact = inputs.sources.summary(
+    per_subject = inputs.sources.summary(
         "engagement_events",
-        by="customer_id",
+        by=key,
         measures={
             **{name: Count(equal={"event_type": kind}, since={"occurred_at": since}) for kind, name in EVENT_COUNTS.items()},
             "last_seen": Latest("occurred_at"),
         },
-    ).set_index("customer_id")
-    summary = {**dict.fromkeys(EVENT_COUNTS.values(), "sum"), "last_seen": "max"}
-    owner = people[["customer_id", key]].set_index("customer_id")[key]
-    per_subject = per_contact.join(owner, how="inner").groupby(key, sort=False).agg(summary)
+    ).set_index(key)
     counts, last_seen = per_subject[list(EVENT_COUNTS.values())], per_subject["last_seen"]
 
     features = profile.merge(counts, left_on=key, right_index=True, how="left")

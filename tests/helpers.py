@@ -39,6 +39,12 @@ def published(tier: Tier, name: str, defs: Definitions | None = None) -> pd.Data
     return warehouse_of(defs).read_table(table_name(tier, name))
 
 
+def raw_values(source: str, column: str) -> pd.Series:
+    """A raw column's values read straight from the warehouse, for tests whose transform must leak
+    an identifier although the factory hands it none."""
+    return warehouse_of().read_table(table_name(Tier.RAW, source), [column])[column].dropna().drop_duplicates().reset_index(drop=True)
+
+
 def indexed_columns(warehouse: Warehouse, table: str, unique: bool = False) -> list[tuple[str, ...]]:
     """The column tuples `table`'s indexes (with `unique`, its unique indexes) cover, sorted."""
     indexes = sa.inspect(warehouse.get_engine()).get_indexes(table)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.factories.feature_inputs import SourceTables
+from compliance_assets.factories.feature_inputs import SourceTables, SubjectKeys
 from compliance_assets.privacy.summaries import Count, Latest, summarise_frame
 from compliance_assets.storage.warehouse import Warehouse
 
@@ -153,3 +153,20 @@ def test_sources_refuse_what_the_feature_registry_does_not_name():
         sources["search_logs"]
     with pytest.raises(KeyError, match="flag"):
         sources["events"]["flag"]
+
+
+@pytest.mark.parametrize("pushed_down", [True, False])
+def test_a_summary_by_the_subject_key_adds_up_each_subjects_join_keys(pushed_down):
+    """The raw join column becomes the subject's pseudonym before the transform sees a row or a
+    group: c1 and c2 are one subject, c3 is no subject of the feature set."""
+    events = _frame([("c1", "open", START, True), ("c2", "open", START + timedelta(days=2), False), ("c3", "click", START, True)])
+    keys = SubjectKeys("subject_pseudonym", {"events": "customer"}, pd.Series({"c1": "p1", "c2": "p1"}, dtype="string"))
+    sources = SourceTables(
+        "customer_features", {"events": ["customer", "kind", "at"]}, lambda name, columns: events[columns],
+        (lambda name, by, measures: summarise_frame(events, by, measures)) if pushed_down else None, keys=keys,
+    )
+    summary = sources.summary("events", "subject_pseudonym", {"opens": Count(equal={"kind": "open"}), "last": Latest("at")})
+    assert summary.to_dict("records") == [{"subject_pseudonym": "p1", "opens": 2, "last": pd.Timestamp(START + timedelta(days=2))}]
+    with pytest.raises(KeyError, match=r"may not read \['customer'\]"):
+        sources.summary("events", "customer", {"opens": Count()})
+    assert sources["events"].to_dict("list") == {"subject_pseudonym": ["p1", "p1"], "kind": ["open", "open"], "at": [pd.Timestamp(START), pd.Timestamp(START + timedelta(days=2))]}

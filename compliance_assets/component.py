@@ -31,7 +31,7 @@ from compliance_assets.location import Folders, build_location, local_resources
 from compliance_assets.register import load_register
 from compliance_assets.resources.audit import AuditTrailResource
 from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
-from compliance_assets.resources.keys import PseudonymisationKeyResource
+from compliance_assets.resources.keys import AuditKeyResource, PseudonymisationKeyResource
 from compliance_assets.resources.vault import PseudonymVaultResource
 from compliance_assets.resources.warehouse import WarehouseResource
 
@@ -135,7 +135,9 @@ class ComplianceLocation(Component, Resolvable, Model):
             resources["pseudonym_keys"] = PseudonymisationKeyResource(vault=vault, dev_key_file=str(keys / "master.key") if keys else None)
         if self.warehouse_url:
             resources["warehouse"] = WarehouseResource(url=self.warehouse_url)
-            resources["audit_trail"] = AuditTrailResource(url=self.warehouse_url)
+            resources["audit_trail"] = AuditTrailResource(
+                url=self.warehouse_url, audit_key=AuditKeyResource(dev_key_file=str(keys / "vault.key") if keys else None)
+            )
             resources["dpia_reviews"] = DpiaReviewsResource(url=self.warehouse_url)
         return resources
 

@@ -41,7 +41,7 @@ from compliance_assets.jobs.schedules import mapping_retention_schedule, reports
 from compliance_assets.register import Register
 from compliance_assets.resources.audit import AuditTrailResource
 from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
-from compliance_assets.resources.keys import PseudonymisationKeyResource
+from compliance_assets.resources.keys import AuditKeyResource, PseudonymisationKeyResource
 from compliance_assets.resources.vault import PseudonymVaultResource
 from compliance_assets.resources.warehouse import WarehouseResource
 from compliance_assets.sensors.consent_withdrawal import build_consent_withdrawal_sensor, consent_based_assets
@@ -77,7 +77,7 @@ def local_resources(data_dir: Path, *, dev_key_dir: Path | None = None, push_dow
         "warehouse": WarehouseResource(url=warehouse_url, push_down_aggregations=push_down_aggregations),
         "pseudonym_vault": vault,
         "pseudonym_keys": PseudonymisationKeyResource(vault=vault, dev_key_file=str(keys / "master.key")),
-        "audit_trail": AuditTrailResource(url=warehouse_url),
+        "audit_trail": AuditTrailResource(url=warehouse_url, audit_key=AuditKeyResource(dev_key_file=str(keys / "vault.key"))),
         "dpia_reviews": DpiaReviewsResource(url=warehouse_url),
     }
 

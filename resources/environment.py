@@ -15,7 +15,7 @@ from dagster import EnvVar
 from compliance_assets.location import Folders
 from compliance_assets.resources.audit import AuditTrailResource
 from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
-from compliance_assets.resources.keys import DEFAULT_DEV_KEY_FILE, DEFAULT_SECRET_ENV, PseudonymisationKeyResource
+from compliance_assets.resources.keys import DEFAULT_DEV_KEY_FILE, DEFAULT_SECRET_ENV, AuditKeyResource, PseudonymisationKeyResource
 from compliance_assets.resources.vault import DEFAULT_VAULT_KEY_ENV, PseudonymVaultResource
 from compliance_assets.resources.warehouse import WarehouseResource
 
@@ -59,8 +59,9 @@ def warehouse() -> WarehouseResource:
 
 
 def audit_trail() -> AuditTrailResource:
-    """The audit trail lives in the warehouse."""
-    return AuditTrailResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"))
+    """The audit trail lives in the warehouse; its MAC key comes from the vault's secret, which does not."""
+    key = AuditKeyResource(secret_env_var=DEFAULT_VAULT_KEY_ENV, dev_key_file=_dev_key_file("vault.key"))
+    return AuditTrailResource(url=_url(WAREHOUSE_URL_ENV, "warehouse.db"), audit_key=key)
 
 
 def dpia_reviews() -> DpiaReviewsResource:

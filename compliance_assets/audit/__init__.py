@@ -1,1 +1,1 @@
-"""The tamper-evident audit trail: a hash chain over append-only records."""
+"""The tamper-evident audit trail: a keyed chain over append-only records, its head checkpointed outside the warehouse."""

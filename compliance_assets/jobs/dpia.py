@@ -32,6 +32,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from compliance_assets.audit.anchor import REPORTS_ASSET, head_metadata
 from compliance_assets.dpia.lineage import deployed_controls, review_states
 from compliance_assets.dpia.approvals import approval_of
 from compliance_assets.dpia.review import ReviewState, review_state
@@ -48,7 +49,6 @@ from compliance_assets.reports.ropa import ropa_entries, ropa_markdown
 DPIA_GROUP = "dpia"
 DPIA_REVIEW_JOB = "dpia_review"
 DPIA_APPROVAL_JOB = "dpia_approval"
-REPORTS_ASSET = "compliance_reports"
 EXPORTS_CHECK = "exports_match_register"
 LINEAGE_NAMESPACE = "compliance_assets"  # the OpenLineage namespace of the jobs and the warehouse tables
 
@@ -154,6 +154,7 @@ def gather_evidence(context, repository_def, register: Register) -> Evidence:
     graph = repository_def.asset_graph
     audit = context.resources.audit_trail
     records = audit.records()
+    verification = audit.verification(context.instance)
     audited = set()
     for details in records["details"] if len(records) else []:
         asset_name = json.loads(details).get("asset")
@@ -165,8 +166,10 @@ def gather_evidence(context, repository_def, register: Register) -> Evidence:
         check_results=latest_check_results(context.instance, repository_def),
         data_use_tags={k.to_user_string(): graph.get(k).tags.get(DATA_USE_TAG, "") for k in graph.get_all_asset_keys()},
         dpia_states=review_states(graph, context.instance, register, store, list(register.dpias)),
-        audit_intact=len(records) > 0 and audit.verify() is None,
+        audit_intact=len(records) > 0 and verification.intact,
         audited_assets=frozenset(audited),
+        audit_head=verification.head if verification.intact else None,
+        audit_summary=verification.summary() if len(records) else "empty",
     )
 
 
@@ -213,6 +216,8 @@ def build_reports_asset(register: Register, reports_dir: Path, location: CodeLoc
             "reports_folder": MetadataValue.path(str(reports_dir)),
             "openlineage_events": MetadataValue.int(len(lineage)),
         }
+        if evidence.audit_head is not None:  # a checkpoint of the verified head, outside the warehouse
+            metadata.update(head_metadata(evidence.audit_head))
         for key, given in answers.items():
             metadata[f"checklist_no/{key}"] = MetadataValue.int(sum(a.answer == NO for a in given))
             metadata[f"checklist_not_evaluated/{key}"] = MetadataValue.int(sum(a.answer == NOT_EVALUATED for a in given))

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from compliance_assets.audit.chain import Head
 from compliance_assets.dpia.review import Controls, ReviewState, missing_controls
 from compliance_assets.register import Register
 from compliance_assets.reports.render import table
@@ -25,6 +26,8 @@ class Evidence:
     dpia_states: Mapping[str, ReviewState] = field(default_factory=dict)
     audit_intact: bool = False
     audited_assets: frozenset[str] = frozenset()
+    audit_head: Head | None = None  # the verified head, shown so a copy of the report anchors it too
+    audit_summary: str = ""
     ui_url: str = "http://127.0.0.1:3000"
 
 
@@ -100,7 +103,15 @@ def checklist(register: Register, activity_key: str, evidence: Evidence) -> list
     add("Retention enforced?", _and(ok, scheduled), ("daily retention schedule deployed; " if scheduled else "no daily retention schedule; ") + why, [_check_link(evidence, f"{n}.retention") for n in raw_clocked])
     audited = [n for n in own if n in evidence.audited_assets]
     ran = any(evidence.check_results.get(ref) is not None for ref in evidence.controls.checks if ref.split(".")[0] in own)
-    trail = f"hash chain {'intact' if evidence.audit_intact else 'broken or empty'}; {len(audited)} of {len(own)} assets have audit records"
+    head = evidence.audit_head
+    if evidence.audit_intact and head is not None:
+        keyed = f"keyed from record {head.keyed_from}" if head.keyed_from is not None else "unkeyed"
+        chain = f"audit chain intact to record {head.seq} (MAC {head.mac}, {keyed})"
+    elif evidence.audit_intact:
+        chain = "audit chain intact"
+    else:
+        chain = f"audit trail {evidence.audit_summary or 'broken or empty'}"
+    trail = f"{chain}; {len(audited)} of {len(own)} assets have audit records"
     if not audited and not ran:
         add("Audit trail active?", NOT_EVALUATED, f"none of its assets has run yet, so none has an audit record to check ({trail})", ["python -m compliance_assets verify-audit"])
     else:

@@ -1,5 +1,5 @@
 """Holds the master secret from which every pseudonymisation domain's key is derived (HKDF-SHA256
-with the key version's salt from the key ring in the vault).
+with the key version's salt from the key ring in the vault), and the audit trail's MAC key.
 
 The secret is read from an environment variable at run time; Dagster's config only ever holds the
 variable's *name*, so neither the UI nor the event log can show it. On a developer's machine
@@ -10,10 +10,11 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from compliance_assets.audit.chain import derive_audit_key
 from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.privacy.pseudonymise import derive_domain_key, derive_suppression_key, master_fingerprint
 from compliance_assets.resources.secrets import read_secret
-from compliance_assets.resources.vault import KeyRingError, KeyVersion, PseudonymVaultResource
+from compliance_assets.resources.vault import DEFAULT_VAULT_KEY_ENV, KeyRingError, KeyVersion, PseudonymVaultResource
 
 DEFAULT_SECRET_ENV = "COMPLIANCE_MASTER_KEY"
 DEFAULT_DEV_KEY_FILE = "~/.config/compliance-assets/master.key"
@@ -76,3 +77,20 @@ class PseudonymisationKeyResource(ConfigurableResource):
         """(active key version, that version's key for `domain`)."""
         active = self.active_version()
         return active.version, self.key_for(domain, active)
+
+
+class AuditKeyResource(ConfigurableResource):
+    """The audit trail's MAC key, derived (HKDF, a label of its own) from the vault's secret.
+
+    That secret lives outside the warehouse and never rotates while the vault's mappings are sealed
+    under it, so every keyed record stays verifiable; the pseudonymisation master secret would not
+    do, since a key rotation may replace it."""
+
+    secret_env_var: str = Field(default=DEFAULT_VAULT_KEY_ENV, description="Environment variable holding the vault's secret (URL-safe base64, >= 32 bytes)")
+    dev_key_file: str | None = Field(default=None, description="Local development only: the vault's generated key file")
+    _key: bytes | None = PrivateAttr(default=None)
+
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = derive_audit_key(read_secret(self.secret_env_var, self.dev_key_file))
+        return self._key

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from compliance_assets.audit.anchor import AUDIT_TRAIL_ASSET, REPORTS_ASSET, checkpoints
 from compliance_assets.audit.chain import GENESIS, KEYED, UNKEYED, Head, chain_hash, chain_mac, derive_audit_key, verify_chain
-from compliance_assets.definitions import build_definitions
-from resources.audit import AuditTrailResource
-from resources.keys import AuditKeyResource
-from resources.secrets import decode_secret, generate_secret
+from compliance_demo.definitions import build_definitions
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.keys import AuditKeyResource
+from compliance_assets.resources.secrets import decode_secret, generate_secret
 from tests.conftest import fresh_postgres_databases, postgres_url, run_cli
 from tests.helpers import resource, run_job
 from tests.test_no_personal_data_in_dagster import _instance_dump

@@ -18,7 +18,7 @@ from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.register import load_register
 from compliance_assets.privacy.pseudonymise import derive_suppression_key
 from compliance_assets.rights.suppression_list import SuppressionList, digests, listings
-from resources.requests import PrivacyRequests
+from compliance_assets.resources.requests import PrivacyRequests
 from tests.conftest import REPO, small_run_config
 from tests.helpers import resource, run_job
 from tests.test_erasure import DERIVED_TABLES_EXEMPT, _cells, _serve, _subject, _tables

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from dagster import AssetExecutionContext, DailyPartitionsDefinition, PartitionsDefinition
 
+from compliance_assets.pipelines.raw import within
 from compliance_assets.register import Register
 
 EVENT_DAYS = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
@@ -27,11 +28,6 @@ def window_of(context: AssetExecutionContext) -> tuple[datetime, datetime] | Non
         return None
     window = context.partition_time_window
     return window.start.astimezone(UTC).replace(tzinfo=None), window.end.astimezone(UTC).replace(tzinfo=None)
-
-
-def within(times: pd.Series, window: tuple[datetime, datetime]) -> pd.Series:
-    start, end = window
-    return ((times >= pd.Timestamp(start)) & (times < pd.Timestamp(end))).fillna(False).astype(bool)
 
 
 def rows_for(context: AssetExecutionContext, frame: pd.DataFrame, clock: str) -> pd.DataFrame:

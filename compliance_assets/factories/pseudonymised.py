@@ -17,7 +17,7 @@ from compliance_assets.factories.checks import (
     evaluate_identifiers,
     evaluate_minimisation,
 )
-from compliance_assets.factories.feature_inputs import FeatureInputs, SourceTables, SubjectKeys
+from compliance_assets.pipelines.feature_inputs import FeatureInputs
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.tiers import required_checks, DOMAIN_TAG, KEY_VERSION, Tier, table_name
@@ -25,33 +25,25 @@ from compliance_assets.contracts.suites import suite_for
 from compliance_assets.contracts.validation import validate
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose, permitted_input_columns
-from compliance_assets.privacy.conform import REASON_COLUMN
+from compliance_assets.pipelines.pseudonymised import (
+    consenting_only,
+    direct_identifier_columns,
+    feature_inputs,
+    identified,
+    keyed,
+    source_assets,
+    with_key_version,
+)
 from compliance_assets.privacy.consent import CONSENT_COLUMNS, consenting_subjects
 from compliance_assets.privacy.detection import KnownLookup
-from compliance_assets.privacy.normalise import NORMALISATION_VERSION, missing_mask, normalise, normalise_as_is
-from compliance_assets.privacy.pseudonymise import pseudonymise, scoped
+from compliance_assets.privacy.normalise import NORMALISATION_VERSION
 from compliance_assets.privacy.summaries import Measure
-from compliance_assets.register import FeatureSet, IdentifierRole, Register
-from compliance_assets.resources.keys import NormalisationChanged, PseudonymisationKeyResource
+from compliance_assets.register import FeatureSet, Register
+from compliance_assets.resources.keys import NormalisationChanged
 from compliance_assets.storage.warehouse import Warehouse
 
 
 FeatureTransform = Callable[[FeatureInputs], pd.DataFrame]
-
-
-def source_assets(feature_set: FeatureSet) -> list[str]:
-    names = {feature_set.subject_source}
-    for feature in feature_set.features.values():
-        names.update(ref.split(".")[0] for ref in feature.sources)
-    return sorted(names)
-
-
-def direct_identifier_columns(register: Register, sources: list[str]) -> dict[str, list[str]]:
-    return {
-        name: [c for c, spec in register.sources[name].columns.items() if spec.identifier is IdentifierRole.DIRECT]
-        for name in sources
-        if name in register.sources
-    }
 
 
 def identifier_carriers(feature_set: FeatureSet) -> list[str]:
@@ -69,52 +61,6 @@ def known_identifier_lookups(warehouse: Warehouse, identifier_columns: dict[str,
         for column in columns
     }
 
-
-
-
-def referenced_columns(register: Register, source_name: str) -> list[str]:
-    """Columns of `source_name` that other sources refer to its subjects by (its join keys)."""
-    references = (source.subject_reference for source in register.sources.values() if source.subject_reference)
-    return sorted({column for target, column in (r.split(".") for r in references) if target == source_name})
-
-
-def subject_keys(register: Register, name: str, permitted: Mapping[str, list[str]], people: pd.DataFrame, key_values) -> SubjectKeys:
-    """How the feature set's inputs arrive keyed: the subject source without the identifier and
-    join keys its pseudonym stands for; each other source joined to it through the pseudonym of
-    the subject its join key names; every other direct identifier a transform may read, keyed
-    on its own."""
-    feature_set = register.feature_sets[name]
-    subject_key, subject_source = feature_set.subject_key, feature_set.subject_source
-    joined_on = referenced_columns(register, subject_source)
-    known = [people[[c, subject_key]].dropna().drop_duplicates(c).set_index(c)[subject_key] for c in joined_on if c in people]
-    owners = pd.concat(known) if known else pd.Series(dtype="string")
-    references: dict[str, str] = {}
-    for source in permitted:
-        reference = register.sources[source].subject_reference if source in register.sources else None
-        if reference and reference.split(".")[0] == subject_source:
-            references[source] = reference.split(".")[1]
-    identifying = direct_identifier_columns(register, list(permitted))
-    keyed = {
-        source: [c for c in identifying.get(source, []) if c in permitted[source] and c != references.get(source) and c not in joined_on]
-        for source in permitted
-        if source != subject_source
-    }
-    keyed[subject_source] = [
-        c for c in identifying.get(subject_source, []) if c in permitted[subject_source] and c not in joined_on and c != register.sources[subject_source].subject.column
-    ]
-    hidden = {subject_source: [c for c in dict.fromkeys([register.sources[subject_source].subject.column, *joined_on]) if c in permitted[subject_source]]}
-    return SubjectKeys(subject_key, references, owners[~owners.index.duplicated()], keyed, key_values, hidden)
-
-
-def _keyed_values(keys: PseudonymisationKeyResource, domain: str, source: str, column: str, values: pd.Series) -> pd.Series:
-    """Another direct identifier, keyed under its own key of the domain: a transform can still
-    group or count by it, and it joins nothing outside this feature set."""
-    normalised = normalise_as_is(values)
-    named = ~missing_mask(normalised)
-    out = pd.Series(pd.NA, index=values.index, dtype="string")
-    if named.any():
-        out[named] = pseudonymise(normalised[named], keys.domain_key(f"{domain}/{source}.{column}")[1]).to_numpy()
-    return out
 
 
 def _summarised_in(warehouse: Warehouse, source: str, by: str, measures: Mapping[str, Measure]) -> pd.DataFrame:
@@ -185,15 +131,11 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         if absent:  # before any pseudonym is stored, though the transform reads its sources later
             raise LookupError(f"'{name}' reads {absent}, which have no table in the warehouse: materialise them first")
         people = warehouse.read_table(table_name(Tier.RAW, feature_set.subject_source), permitted[feature_set.subject_source])
-        identifiers = normalise(people[subject.column], subject.kind, subject.default_region)
-        missing = missing_mask(identifiers)
-        if missing.any():
-            rejected = people.loc[missing].astype("string").assign(**{REASON_COLUMN: f"{subject.column}: missing or empty identifier"})
+        subjects, rejected = identified(register, name, people)
+        missing = len(rejected)
+        if missing:
             quarantine = warehouse.quarantine(name, rejected)
-            context.log.warning(f"{int(missing.sum())} row(s) of '{feature_set.subject_source}' have no identifier; kept in '{quarantine}'")
-        people = people.loc[~missing].copy()
-        identifiers = identifiers[~missing]
-        scope = people[subject.scope].astype("string") if subject.scope else None
+            context.log.warning(f"{missing} row(s) of '{feature_set.subject_source}' have no identifier; kept in '{quarantine}'")
         try:
             key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
         except NormalisationChanged as changed:
@@ -206,31 +148,21 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
                     "remedy": MetadataValue.text("run the key_rotation job"),
                 },
             ) from None
-        people[feature_set.subject_key] = pseudonymise(scoped(identifiers, scope), domain_key)
+        subjects = keyed(subjects, feature_set.subject_key, domain_key)
         without_consent = pd.Index([])
         if consenting is not None:
-            # One person imported twice shares a pseudonym: a missing consent on any record wins.
-            without_consent = pd.Index(people.loc[~people[join].isin(consenting), feature_set.subject_key].unique())
-            kept = ~people[feature_set.subject_key].isin(without_consent)
-            people, identifiers = people.loc[kept], identifiers[kept]
-            scope = scope[kept] if scope is not None else None
-        stored = context.resources.pseudonym_vault.store(domain, key_version, people[feature_set.subject_key], identifiers, scope)
-        keys = subject_keys(register, name, permitted, people, partial(_keyed_values, context.resources.pseudonym_keys, domain))
-        subjects = keys.protect(feature_set.subject_source, people)
-        sources = SourceTables(
-            name,
-            {source: permitted[source] for source in reads},
+            subjects, without_consent = consenting_only(subjects, feature_set.subject_key, join, consenting)
+        stored = context.resources.pseudonym_vault.store(domain, key_version, subjects.people[feature_set.subject_key], subjects.identifiers, subjects.scope)
+        inputs = feature_inputs(
+            register, name, permitted, subjects.people, context.resources.pseudonym_keys.domain_key,
             lambda source, columns: warehouse.read_table(table_name(Tier.RAW, source), columns),
             partial(_summarised_in, warehouse) if warehouse.push_down_aggregations else None,
-            already_read={feature_set.subject_source: subjects},
-            keys=keys,
+            run_date,
         )
-        inputs = FeatureInputs(subjects=subjects, sources=sources, subject_key=feature_set.subject_key, run_date=run_date)
         with withheld_messages(f"the feature transform of '{name}'"):
             features = transform(inputs)
-        sources.clear()
-        features = features.drop(columns=[KEY_VERSION], errors="ignore")
-        features.insert(min(1, len(features.columns)), KEY_VERSION, key_version)
+        inputs.sources.clear()
+        features = with_key_version(features, key_version)
         yield from stage_check_publish(
             context,
             warehouse,
@@ -247,7 +179,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
             ],
             {
                 "subjects": MetadataValue.int(int(features[feature_set.subject_key].nunique())) if feature_set.subject_key in features else MetadataValue.int(0),
-                "quarantined_rows": MetadataValue.int(int(missing.sum())),
+                "quarantined_rows": MetadataValue.int(missing),
                 "key_version": MetadataValue.int(key_version),
                 "normalisation_version": MetadataValue.int(NORMALISATION_VERSION),
                 "subjects_without_consent": MetadataValue.int(len(without_consent)),

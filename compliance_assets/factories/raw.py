@@ -1,24 +1,19 @@
 """Raw tier: personal data as it arrives, conformed to the register's declared columns."""
 
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import timedelta
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
 
 from compliance_assets.contracts.suites import suite_for
-from compliance_assets.register.ages import minors
 from compliance_assets.factories.checks import blocking_specs, evaluate_contract, evaluate_retention
 from compliance_assets.factories.metadata import asset_facts, column
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.tiers import required_checks, Tier, table_name
-from compliance_assets.factories.partitions import partitions_of, window_of, within
+from compliance_assets.factories.partitions import partitions_of, window_of
 from compliance_assets.factories.publish import record_processing, stage_check_publish
-from compliance_assets.privacy.conform import REASON_COLUMN, conform
-from compliance_assets.privacy.retention import past_retention
-from compliance_assets.privacy.minimisation import missing_columns, unregistered_columns
+from compliance_assets.pipelines.raw import RawIntake, UnmatchedColumns
 from compliance_assets.register import Register
 from compliance_assets.rights.suppression_list import ErasedOnArrival, UnrecognisableEntries, listings
 
@@ -71,7 +66,6 @@ def raw_asset(
     anonymises the source on erasure, before anything is stored, and counted."""
     source = register.sources[name]
     table = table_name(Tier.RAW, name)
-    types = {c: spec.type for c, spec in source.columns.items()}
     clock = source.retention_clock
     periods = register.retention_periods(name)
     categories = {column: spec.category for column, spec in source.columns.items()}
@@ -82,53 +76,32 @@ def raw_asset(
     def _raw(context: AssetExecutionContext):
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
         window = window_of(context) if source.partitions else None
-        loaded_days = f"{window[0]:%Y-%m-%d} to {window[1] - timedelta(days=1):%Y-%m-%d}" if window else None
-        rejected: list[pd.DataFrame] = []
-        expired = 0
-        young: Counter[str] = Counter()  # rows of minors, for the DPIA's vulnerable-subjects criterion
         erased = ErasedOnArrival(name, lists, context.resources.pseudonym_keys, source.erasure.columns if source.erasure.action == "anonymise" else ())
+        intake = RawIntake(register, name, now, window, suppress=erased.withheld)
 
         def admitted(arriving: pd.DataFrame) -> pd.DataFrame:
-            """One frame or chunk: conformed, with its unreadable, unclocked and stray rows set aside."""
-            nonlocal expired
-            undeclared = unregistered_columns(arriving, source.columns)
-            absent = missing_columns(arriving, source.columns)
-            if undeclared or absent:
-                raise Failure(
-                    description=f"'{name}' does not match register/sources.yaml (sources.{name}.columns)",
-                    metadata={"undeclared_columns": ", ".join(undeclared) or "-", "missing_columns": ", ".join(absent) or "-"},
-                )
+            """One frame or chunk through the intake, its plain errors told as the run's `Failure`."""
             try:
-                arriving = erased.withheld(arriving[list(source.columns)])
+                return intake.admit(arriving)
+            except UnmatchedColumns as error:
+                raise Failure(
+                    description=str(error),
+                    metadata={"undeclared_columns": ", ".join(error.undeclared) or "-", "missing_columns": ", ".join(error.missing) or "-"},
+                ) from None
             except UnrecognisableEntries as error:
                 raise Failure(
                     description=str(error),
                     metadata={"remedy": MetadataValue.text("restore the master secret the list was keyed under, or serve those erasure requests again")},
                 ) from None
-            clean, unreadable = conform(arriving, types)
-            rejected.append(unreadable)
-            if clock:
-                findings = past_retention(clean, clock, periods, now)
-                rejected.append(clean.loc[findings.unclocked].astype("string").assign(**{REASON_COLUMN: f"{clock}: missing, so its retention cannot be judged"}))
-                keep = ~findings.unclocked
-                if source.past_retention_on_arrival == "drop":
-                    expired += int(findings.expired.sum())
-                    keep &= ~findings.expired
-                clean = clean.loc[keep].reset_index(drop=True)
-            if window:
-                elsewhere = ~within(clean[source.event_time], window)
-                rejected.append(clean.loc[elsewhere].astype("string").assign(**{REASON_COLUMN: f"{source.event_time}: not in the days this run loads ({loaded_days})"}))
-                clean = clean.loc[~elsewhere].reset_index(drop=True)
-            young.update(minors(clean, source.columns, now))
-            return clean
 
         def on_staged(rows: int) -> dict[str, object]:
             """Once every chunk is staged: quarantine what was set aside, and say so."""
-            set_aside = [frame for frame in rejected if len(frame)]
-            quarantined = sum(len(frame) for frame in set_aside)
-            if quarantined:
-                quarantine = warehouse.quarantine(name, pd.concat(set_aside, ignore_index=True), loaded_days)
+            set_aside = intake.set_aside()
+            quarantined = intake.quarantined
+            if set_aside is not None:
+                quarantine = warehouse.quarantine(name, set_aside, intake.loaded_days)
                 context.log.warning(f"{quarantined} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
+            expired = intake.expired
             if expired:
                 context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
             if erased.rows:
@@ -145,7 +118,7 @@ def raw_asset(
                 "subjects_suppressed_after_erasure": MetadataValue.int(erased.subjects),
                 "rows_suppressed_after_erasure": MetadataValue.int(erased.rows),
                 "rows_dropped_past_retention": MetadataValue.int(expired),
-                **{count: MetadataValue.int(rows) for count, rows in young.items()},
+                **{count: MetadataValue.int(rows) for count, rows in intake.minors.items()},
             }
 
         warehouse = context.resources.warehouse

@@ -5,35 +5,21 @@ per tier with the factories, and build the location around them with its resourc
 (`build_location`, or the `ComplianceLocation` component from a `defs.yaml`). Every exported
 name is documented in docs/api.md."""
 
-from importlib import import_module
-
-_HOMES = {
-    "AuditTrailResource": "compliance_assets.resources.audit",
-    "ComplianceLocation": "compliance_assets.component",
-    "Count": "compliance_assets.privacy.summaries",
-    "DpiaReviewsResource": "compliance_assets.resources.dpia_reviews",
-    "FeatureInputs": "compliance_assets.pipelines.feature_inputs",
-    "Folders": "compliance_assets.location",
-    "K_ANONYMITY": "compliance_assets.factories.checks",
-    "Latest": "compliance_assets.privacy.summaries",
-    "MINIMISATION": "compliance_assets.factories.checks",
-    "NO_DIFFERENCING": "compliance_assets.factories.checks",
-    "NO_DIRECT_IDENTIFIERS": "compliance_assets.factories.checks",
-    "PseudonymVaultResource": "compliance_assets.resources.vault",
-    "PseudonymisationKeyResource": "compliance_assets.resources.keys",
-    "Register": "compliance_assets.register",
-    "RegisterError": "compliance_assets.register",
-    "SourceTables": "compliance_assets.pipelines.feature_inputs",
-    "Tier": "compliance_assets.tiers",
-    "WarehouseResource": "compliance_assets.resources.warehouse",
-    "build_location": "compliance_assets.location",
-    "cohort_asset": "compliance_assets.factories.aggregate",
-    "load_register": "compliance_assets.register",
-    "local_resources": "compliance_assets.location",
-    "pseudonymised_asset": "compliance_assets.factories.pseudonymised",
-    "raw_asset": "compliance_assets.factories.raw",
-    "table_name": "compliance_assets.tiers",
-}
+from compliance_assets.component import ComplianceLocation
+from compliance_assets.factories.aggregate import cohort_asset
+from compliance_assets.factories.checks import K_ANONYMITY, MINIMISATION, NO_DIFFERENCING, NO_DIRECT_IDENTIFIERS
+from compliance_assets.factories.pseudonymised import pseudonymised_asset
+from compliance_assets.factories.raw import raw_asset
+from compliance_assets.location import Folders, build_location, local_resources
+from compliance_assets.pipelines.feature_inputs import FeatureInputs, SourceTables
+from compliance_assets.privacy.summaries import Count, Latest
+from compliance_assets.register import Register, RegisterError, load_register
+from compliance_assets.resources.audit import AuditTrailResource
+from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
+from compliance_assets.resources.keys import PseudonymisationKeyResource
+from compliance_assets.resources.vault import PseudonymVaultResource
+from compliance_assets.resources.warehouse import WarehouseResource
+from compliance_assets.tiers import Tier, table_name
 
 __all__ = [
     "AuditTrailResource",
@@ -63,16 +49,3 @@ __all__ = [
     "table_name",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """Each export is imported on first use, so the Dagster-free `compliance_assets.pipelines`
-    can be imported without loading Dagster through this package."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'compliance_assets' has no attribute {name!r}")
-    value = getattr(import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])

@@ -10,9 +10,15 @@ from tests.helpers import raw_values
 
 
 def leaking_email(inputs: FeatureInputs):
-    """A transform sees no email, so this one fetches them from the raw tier behind the factory's back."""
+    """A transform sees no email, so this one fetches the raw tier's behind the factory's back, or
+    (where it cannot reach that warehouse: the deploy gate's staging run) writes addresses of its
+    own, as one copied from a lookup table would arrive."""
     features = customer_features(inputs)
-    emails = raw_values("customers", "email").str.strip().to_numpy()
+    try:
+        emails = raw_values("customers", "email").str.strip().tolist()
+    except Exception:  # noqa: BLE001 - no raw tier where this process looks
+        emails = []
+    emails += [f"contact{number}@example.org" for number in range(len(features))]
     features["region"] = features["region"].where(features.index % 50 != 0, emails[: len(features)])
     return features
 

@@ -15,8 +15,7 @@ import typing
 from collections.abc import Iterator
 
 from pydantic import BaseModel
-from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+from pydantic.fields import FieldInfo, PydanticUndefined
 
 from compliance_assets.register.dpia_document import DpiaDocument
 from compliance_assets.register.loader import FILES

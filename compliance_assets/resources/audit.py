@@ -11,8 +11,6 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 from pydantic import Field, PrivateAttr
 
-from dagster_shared.check import CheckError
-
 from compliance_assets.resources.keys import AuditKeyResource
 from compliance_assets.resources.tables import OwnTablesResource
 
@@ -67,7 +65,7 @@ class AuditTrailResource(OwnTablesResource):
         """The instance this resource runs under, when it keeps what it is given (not ephemeral)."""
         try:
             instance = self.get_resource_context().instance
-        except CheckError:  # used outside a run, as a plain object: no instance to checkpoint in
+        except Exception:  # noqa: BLE001 - not initialised by Dagster (a plain object in a tool or a test): no instance to checkpoint in
             instance = None
         return None if instance is None or instance.is_ephemeral else instance
 

@@ -98,7 +98,7 @@ def _hand_written(arguments: list[dict]) -> Definitions:
 
         return _events
 
-    resources = {key: ResourceDefinition.none_resource() for key in ("warehouse", "audit_trail")}
+    resources = {key: ResourceDefinition.none_resource() for key in ("warehouse", "audit_trail", "pseudonym_keys")}
     defs = Definitions(assets=[build(kwargs) for kwargs in arguments], resources=resources)
     defs.get_repository_def().asset_graph.get_all_asset_keys()
     return defs

@@ -12,6 +12,8 @@ attacker cannot even tell that the cohort is under k (tau-Argus's protection lev
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -195,9 +197,18 @@ class EquationSystem:
 
 @cache
 def _solver() -> highspy.Highs:
-    """One solver per process, its model replaced for each component: HiGHS prints its banner
-    when a solver is made, before any option can silence it."""
-    solver = highspy.Highs()
+    """One solver per process, its model replaced for each component. HiGHS prints its banner to
+    the process's standard output when a solver is made, before any option can silence it, so it
+    is made with that output pointed at /dev/null (a command's own output stays clean)."""
+    sys.stdout.flush()
+    kept = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            solver = highspy.Highs()
+    finally:
+        os.dup2(kept, 1)
+        os.close(kept)
     solver.setOptionValue("output_flag", False)
     return solver
 

@@ -40,7 +40,7 @@ LEFTOVER_GRACE_SECONDS = 15  # Dagster's orphan watcher stops an orphaned `tail 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """`make test`'s `--dist loadfile`, except that the files running Dagster's servers are one
-    unit, so they never run beside each other. On a slow 2-core VM the 20-run load test beside
+    unit, so they never run beside each other. On a slow 2-core machine the 20-run load test beside
     the UI test starved the UI test's backfill past its wait (CI, 2026-12-01); alone, the UI
     test passed in 304 s. (`--dist loadgroup` cannot do this: xdist 3.8 renames node ids in a
     way pytest 9 ignores.)"""

@@ -43,7 +43,7 @@ def test_twenty_runs_at_once_through_the_queue(pg_env, tmp_path):
         run_ids = [launch(port, "demo_pipeline", config) for _ in range(RUNS)]
         finals = wait_for(
             lambda: (states := [status(port, r) for r in run_ids]) and all(s in FINISHED for s in states) and states,
-            2400, "20 runs to finish",  # a ceiling: the whole test took 1,113 s on a slow 2-core VM (CI, 2026-12-01)
+            2400, "20 runs to finish",  # a ceiling: the whole test took 1,113 s on a slow 2-core machine (CI, 2026-12-01)
         )
         seconds = time.monotonic() - started
         # Each demo run re-ingests consent withdrawals, so the consent sensor queues refresh runs too:

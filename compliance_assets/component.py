@@ -29,11 +29,6 @@ from compliance_assets.factories.pseudonymised import pseudonymised_asset
 from compliance_assets.factories.raw import raw_asset
 from compliance_assets.location import Folders, build_location, local_resources
 from compliance_assets.register import load_register
-from compliance_assets.resources.audit import AuditTrailResource
-from compliance_assets.resources.dpia_reviews import DpiaReviewsResource
-from compliance_assets.resources.keys import AuditKeyResource, PseudonymisationKeyResource
-from compliance_assets.resources.vault import PseudonymVaultResource
-from compliance_assets.resources.warehouse import WarehouseResource
 
 STARTER = """\
 type: compliance_assets.ComplianceLocation
@@ -125,21 +120,7 @@ class ComplianceLocation(Component, Resolvable, Model):
         )
 
     def _plugin_resources(self, data: Path) -> dict[str, object]:
-        resources = local_resources(data)
-        keys = data / "keys" if self.development_keys else None
-        if self.vault_url or not self.development_keys:
-            vault = PseudonymVaultResource(
-                url=self.vault_url or f"sqlite:///{data / 'vault.db'}", dev_key_file=str(keys / "vault.key") if keys else None
-            )
-            resources["pseudonym_vault"] = vault
-            resources["pseudonym_keys"] = PseudonymisationKeyResource(vault=vault, dev_key_file=str(keys / "master.key") if keys else None)
-        if self.warehouse_url:
-            resources["warehouse"] = WarehouseResource(url=self.warehouse_url)
-            resources["audit_trail"] = AuditTrailResource(
-                url=self.warehouse_url, audit_key=AuditKeyResource(dev_key_file=str(keys / "vault.key") if keys else None)
-            )
-            resources["dpia_reviews"] = DpiaReviewsResource(url=self.warehouse_url)
-        return resources
+        return local_resources(data, warehouse_url=self.warehouse_url, vault_url=self.vault_url, development_keys=self.development_keys)
 
     def _own_resources(self) -> Mapping[str, object]:
         if not self.resources:

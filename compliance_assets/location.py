@@ -65,19 +65,32 @@ class Folders:
         return cls(reports=Path(root) / "reports", exports=Path(root) / "exports")
 
 
-def local_resources(data_dir: Path, *, dev_key_dir: Path | None = None, push_down_aggregations: bool = True) -> dict[str, object]:
-    """The location's resources on SQLite files under `data_dir`, with development keys kept in
-    files under `dev_key_dir` (default: `data_dir`/keys): a laptop's or a test's setup. A
-    deployment passes its own resources (PostgreSQL URLs and keys from a secret store) instead."""
+def local_resources(
+    data_dir: Path,
+    *,
+    warehouse_url: str | None = None,
+    vault_url: str | None = None,
+    dev_key_dir: Path | None = None,
+    development_keys: bool = True,
+    push_down_aggregations: bool = True,
+) -> dict[str, object]:
+    """The five resources the plugin needs: the warehouse and the vault on SQLite files under
+    `data_dir` unless their URLs are given, with development keys generated in files under
+    `dev_key_dir` (default: `data_dir`/keys) when the key variables are unset, or none at all
+    (`development_keys=False`: the variables must then be set, as in production)."""
     data_dir = Path(data_dir)
-    keys = Path(dev_key_dir) if dev_key_dir is not None else data_dir / "keys"
-    warehouse_url = f"sqlite:///{data_dir / 'warehouse.db'}"
-    vault = PseudonymVaultResource(url=f"sqlite:///{data_dir / 'vault.db'}", dev_key_file=str(keys / "vault.key"))
+    keys = (Path(dev_key_dir) if dev_key_dir is not None else data_dir / "keys") if development_keys else None
+
+    def key_file(name: str) -> str | None:
+        return str(keys / name) if keys is not None else None
+
+    warehouse_url = warehouse_url or f"sqlite:///{data_dir / 'warehouse.db'}"
+    vault = PseudonymVaultResource(url=vault_url or f"sqlite:///{data_dir / 'vault.db'}", dev_key_file=key_file("vault.key"))
     return {
         "warehouse": WarehouseResource(url=warehouse_url, push_down_aggregations=push_down_aggregations),
         "pseudonym_vault": vault,
-        "pseudonym_keys": PseudonymisationKeyResource(vault=vault, dev_key_file=str(keys / "master.key")),
-        "audit_trail": AuditTrailResource(url=warehouse_url, audit_key=AuditKeyResource(dev_key_file=str(keys / "vault.key"))),
+        "pseudonym_keys": PseudonymisationKeyResource(vault=vault, dev_key_file=key_file("master.key")),
+        "audit_trail": AuditTrailResource(url=warehouse_url, audit_key=AuditKeyResource(dev_key_file=key_file("vault.key"))),
         "dpia_reviews": DpiaReviewsResource(url=warehouse_url),
     }
 

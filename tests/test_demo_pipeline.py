@@ -19,8 +19,9 @@ from tests.conftest import run_cli, small_run_config
 from tests.helpers import check_outcomes, indexed_columns, materialized, published, run_job, warehouse_of
 
 EXPECTED_CHECKS = {
-    *((source, check) for source in ("customers", "engagement_events", "consent_records", "search_logs") for check in ("retention", "contract")),
+    *((source, check) for source in ("customers", "engagement_events", "consent_records", "search_logs") for check in ("retention", "contract", "quarantine")),
     ("customer_features", "contract"),
+    ("customer_features", "quarantine"),
     ("customer_features", "minimisation"),
     ("customer_features", "no_direct_identifiers"),
     ("customer_features", "consent"),

@@ -20,6 +20,7 @@ from compliance_assets.tiers import (
     MINIMISATION,
     NO_DIFFERENCING,
     NO_DIRECT_IDENTIFIERS,
+    QUARANTINE,
     RETENTION,
 )
 from compliance_assets.privacy.cohorts import (
@@ -35,6 +36,7 @@ from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.detection import KnownLookup, find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
+from compliance_assets.privacy.quarantine import CAUSES, Tally
 from compliance_assets.privacy.retention import RetentionSummary
 
 
@@ -59,6 +61,9 @@ DESCRIPTIONS = {
     DPIA_APPROVED: "Blocks publication while the activity's DPIA has an open or rejected review (a change to its "
     "lineage, data categories, sub-processors, scale, automated decisions or code since the DPO's approval), or "
     "was never approved.",
+    QUARANTINE: "Blocks publication when more of the run's rows were quarantined (unreadable, outside a registered "
+    "value set, without an identifier, a subject id duplicated with conflicting values) than the source's "
+    "max_quarantined_fraction allows; below it, bad rows wait in the quarantine table with their reason.",
     CLIENT_ISOLATION: "Blocks publication when a row mixes client workspaces (tenants), which the activity's "
     "register entry forbids (cross_client_training: false).",
 }
@@ -69,14 +74,42 @@ def blocking_specs(asset_key: AssetKey, names: Iterable[str], partitions_def: Pa
     return [AssetCheckSpec(name=n, asset=asset_key, blocking=True, description=DESCRIPTIONS[n], partitions_def=partitions_def) for n in names]
 
 
-def _result(asset_key: AssetKey, name: str, passed: bool, metadata: Mapping[str, object]) -> AssetCheckResult:
+def _result(asset_key: AssetKey, name: str, passed: bool, metadata: Mapping[str, object], description: str | None = None) -> AssetCheckResult:
     return AssetCheckResult(
         asset_key=asset_key,
         check_name=name,
         passed=passed,
         severity=AssetCheckSeverity.ERROR,
         metadata=dict(metadata),
+        description=description,
     )
+
+
+def evaluate_quarantine(asset_key: AssetKey, tally: Tally, max_fraction: float, quarantine_table: str) -> AssetCheckResult:
+    """Passes while the share of quarantined rows is within the source's limit; either way the
+    description says what was set aside, by cause and in words, and the counts are plotted."""
+    passed = tally.within(max_fraction)
+    share = f"{tally.fraction:.2%} of {tally.arrived} row(s)"
+    if not tally.quarantined:
+        description = f"nothing quarantined of {tally.arrived} row(s)"
+    elif passed:
+        description = f"{tally.described()}: {share}, within the {max_fraction:.2%} allowed; kept in '{quarantine_table}'"
+    else:
+        description = f"{tally.described()}: {share}, above the {max_fraction:.2%} allowed; kept in '{quarantine_table}', nothing published"
+    metadata: dict[str, object] = {
+        "rule": "quarantined rows ≤ max_quarantined_fraction × arriving rows",
+        "arriving_rows": MetadataValue.int(tally.arrived),
+        "quarantined_rows": MetadataValue.int(tally.quarantined),
+        "quarantined_fraction": MetadataValue.float(round(tally.fraction, 6)),
+        "max_quarantined_fraction": MetadataValue.float(max_fraction),
+        **{f"quarantined/{cause}": MetadataValue.int(tally.rows.get(cause, 0)) for cause in CAUSES},
+        "quarantine_table": MetadataValue.text(quarantine_table),
+    }
+    if tally.reasons:
+        metadata["reasons"] = MetadataValue.md(
+            "| reason | rows |\n|---|---|\n" + "\n".join(f"| {reason} | {rows} |" for reason, rows in tally.reasons.most_common(20))
+        )
+    return _result(asset_key, QUARANTINE, passed, metadata, description)
 
 
 def evaluate_minimisation(asset_key: AssetKey, frame: pd.DataFrame, registered: Sequence[str]) -> AssetCheckResult:
@@ -289,6 +322,11 @@ def evaluate_contract(asset_key: AssetKey, outcome: ContractOutcome) -> AssetChe
             f"| {o.spec.expectation} | `{o.spec.column or '(table)'}` | {o.spec.rule} | {o.unexpected_rows} of {o.rows} | {o.observed or ''} |"
             for o in failed
         )
+        if any(o.spec.expectation == "ExpectColumnValuesToBeInSet" for o in failed):
+            table += (
+                "\n\nWhere such values come from the source's data rather than the transform, declare the set on the raw "
+                "column too (`values:` in sources.yaml): rows outside it are then quarantined at ingestion, not fatal here."
+            )
         metadata["failed_expectations"] = MetadataValue.md(table)
     return _result(asset_key, CONTRACT, outcome.success, metadata)
 

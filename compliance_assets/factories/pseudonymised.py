@@ -16,6 +16,7 @@ from compliance_assets.factories.checks import (
     evaluate_consent,
     evaluate_identifiers,
     evaluate_minimisation,
+    evaluate_quarantine,
 )
 from compliance_assets.pipelines.feature_inputs import FeatureInputs
 from compliance_assets.factories.metadata import asset_facts, column, column_lineage
@@ -31,16 +32,20 @@ from compliance_assets.pipelines.pseudonymised import (
     feature_inputs,
     identified,
     keyed,
+    one_row_per_subject,
+    referenced_columns,
     source_assets,
     with_key_version,
 )
+from compliance_assets.privacy.conform import REASON_COLUMN
 from compliance_assets.privacy.consent import CONSENT_COLUMNS, consenting_subjects
 from compliance_assets.privacy.detection import KnownLookup
 from compliance_assets.privacy.normalise import NORMALISATION_VERSION
+from compliance_assets.privacy.quarantine import DUPLICATE_ID, NO_IDENTIFIER, Tally
 from compliance_assets.privacy.summaries import Measure
 from compliance_assets.register import FeatureSet, Register
 from compliance_assets.resources.keys import NormalisationChanged
-from compliance_assets.storage.warehouse import Warehouse
+from compliance_assets.storage.warehouse import QUARANTINE_PREFIX, Warehouse
 
 
 FeatureTransform = Callable[[FeatureInputs], pd.DataFrame]
@@ -79,6 +84,7 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
     consent_join = register.sources[consent_source].subject_reference if consent_source else None
     subject = register.sources[feature_set.subject_source].subject
     assert subject is not None  # guaranteed by the register's consistency rules
+    max_quarantined = register.sources[feature_set.subject_source].max_quarantined_fraction
     table = table_name(Tier.PSEUDONYMISED, name)
     reads = source_assets(feature_set)
     key = AssetKey(name)
@@ -131,11 +137,9 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
         if absent:  # before any pseudonym is stored, though the transform reads its sources later
             raise LookupError(f"'{name}' reads {absent}, which have no table in the warehouse: materialise them first")
         people = warehouse.read_table(table_name(Tier.RAW, feature_set.subject_source), permitted[feature_set.subject_source])
-        subjects, rejected = identified(register, name, people)
-        missing = len(rejected)
-        if missing:
-            quarantine = warehouse.quarantine(name, rejected)
-            context.log.warning(f"{missing} row(s) of '{feature_set.subject_source}' have no identifier; kept in '{quarantine}'")
+        tally = Tally(feature_set.subject_source, arrived=len(people))
+        subjects, without_identifier = identified(register, name, people)
+        tally.add(NO_IDENTIFIER, len(without_identifier), reasons=without_identifier[REASON_COLUMN])
         try:
             key_version, domain_key = context.resources.pseudonym_keys.domain_key(domain)
         except NormalisationChanged as changed:
@@ -149,6 +153,12 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
                 },
             ) from None
         subjects = keyed(subjects, feature_set.subject_key, domain_key)
+        subjects, duplicates = one_row_per_subject(subjects, feature_set.subject_key, [subject.column, *referenced_columns(register, feature_set.subject_source)])
+        tally.add(DUPLICATE_ID, len(duplicates.rows), duplicates.duplicated_ids, duplicates.rows[REASON_COLUMN])
+        set_aside = [f for f in (without_identifier, duplicates.rows) if len(f)]
+        quarantine = warehouse.quarantine(name, pd.concat(set_aside, ignore_index=True) if set_aside else None, now=now)
+        if tally.quarantined:
+            context.log.warning(f"{tally.described()}: left out of '{name}', kept with their reason in '{quarantine}'")
         without_consent = pd.Index([])
         if consenting is not None:
             subjects, without_consent = consenting_only(subjects, feature_set.subject_key, join, consenting)
@@ -174,12 +184,15 @@ def pseudonymised_asset(register: Register, name: str, transform: FeatureTransfo
                     key, staged.frame, known_identifier_lookups(warehouse, identifier_columns), feature_set.subject_key, carriers, subject.default_region
                 ),
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
+                lambda staged: evaluate_quarantine(key, tally, max_quarantined, QUARANTINE_PREFIX + name),
                 *([lambda staged: evaluate_consent(key, staged.frame, feature_set.subject_key, without_consent, activity.data_use)] if consent_source else []),
                 *([dpia_evaluation(context, register, feature_set.activity)] if guarded else []),
             ],
             {
                 "subjects": MetadataValue.int(int(features[feature_set.subject_key].nunique())) if feature_set.subject_key in features else MetadataValue.int(0),
-                "quarantined_rows": MetadataValue.int(missing),
+                "quarantined_rows": MetadataValue.int(tally.quarantined),
+                "quarantined_fraction": MetadataValue.float(round(tally.fraction, 6)),
+                "subject_rows_merged": MetadataValue.int(duplicates.merged_rows),
                 "key_version": MetadataValue.int(key_version),
                 "normalisation_version": MetadataValue.int(NORMALISATION_VERSION),
                 "subjects_without_consent": MetadataValue.int(len(without_consent)),

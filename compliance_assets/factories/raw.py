@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MetadataValue, asset
 
 from compliance_assets.contracts.suites import suite_for
-from compliance_assets.factories.checks import blocking_specs, evaluate_contract, evaluate_retention
+from compliance_assets.factories.checks import blocking_specs, evaluate_contract, evaluate_quarantine, evaluate_retention
 from compliance_assets.factories.metadata import asset_facts, column
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.tiers import required_checks, Tier, table_name
@@ -16,6 +16,7 @@ from compliance_assets.factories.publish import record_processing, stage_check_p
 from compliance_assets.pipelines.raw import RawIntake, UnmatchedColumns
 from compliance_assets.register import Register
 from compliance_assets.rights.suppression_list import ErasedOnArrival, UnrecognisableEntries, listings
+from compliance_assets.storage.warehouse import QUARANTINE_PREFIX
 
 Loader = Callable[[AssetExecutionContext], pd.DataFrame | Iterable[pd.DataFrame]]
 
@@ -59,8 +60,10 @@ def raw_asset(
 
     `load(context)` returns the arriving frame, or an iterable of chunks that are conformed and
     staged one at a time (a large export is never whole in memory); a column the register does
-    not declare fails the run (we may not hold what we have not recorded), and rows with unreadable values are
-    quarantined with their reason. Rows already past their retention on arrival fail the blocking
+    not declare fails the run (we may not hold what we have not recorded). Rows with unreadable
+    values or values outside a registered set are quarantined with their reason; more of them
+    than the source's `max_quarantined_fraction` fails the blocking `quarantine` check, which
+    says why in words. Rows already past their retention on arrival fail the blocking
     `retention` check, unless the register says to drop them (then they are counted and audited).
     Rows of erased subjects (the suppression list) are dropped, or anonymised where the register
     anonymises the source on erasure, before anything is stored, and counted."""
@@ -96,11 +99,10 @@ def raw_asset(
 
         def on_staged(rows: int) -> dict[str, object]:
             """Once every chunk is staged: quarantine what was set aside, and say so."""
-            set_aside = intake.set_aside()
             quarantined = intake.quarantined
-            if set_aside is not None:
-                quarantine = warehouse.quarantine(name, set_aside, intake.loaded_days)
-                context.log.warning(f"{quarantined} row(s) of '{name}' could not be ingested; kept with their reason in '{quarantine}'")
+            quarantine = warehouse.quarantine(name, intake.set_aside(), intake.loaded_days, now)
+            if quarantined:
+                context.log.warning(f"{intake.tally.described()}: not ingested, kept with their reason in '{quarantine}'")
             expired = intake.expired
             if expired:
                 context.log.info(f"{expired} arriving row(s) of '{name}' were already past retention and were not kept")
@@ -115,6 +117,7 @@ def raw_asset(
             )
             return {
                 "quarantined_rows": MetadataValue.int(quarantined),
+                "quarantined_fraction": MetadataValue.float(round(intake.tally.fraction, 6)),
                 "subjects_suppressed_after_erasure": MetadataValue.int(erased.subjects),
                 "rows_suppressed_after_erasure": MetadataValue.int(erased.rows),
                 "rows_dropped_past_retention": MetadataValue.int(expired),
@@ -129,12 +132,14 @@ def raw_asset(
             (admitted(frame) for frame in arriving_frames(context, load, name)),
             [
                 lambda staged: evaluate_contract(AssetKey(name), staged.contract_in_place(name, contract)),
+                lambda staged: evaluate_quarantine(AssetKey(name), intake.tally, source.max_quarantined_fraction, QUARANTINE_PREFIX + name),
                 *([lambda staged: evaluate_retention(AssetKey(name), staged.retention_in_place(clock, periods, now), clock, periods, categories)] if clock else []),
             ],
             {},
             register.lookup_columns(name),
             days=(source.event_time, *window) if window else None,
             after_staging=on_staged,
+            keep_rejected=True,
         )
 
     return _raw

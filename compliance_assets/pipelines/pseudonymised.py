@@ -1,6 +1,7 @@
 """The preparation of a feature set's subjects before its transform runs, and the finishing of its
 output. Pseudonyms come first: rows without an identifier are set aside, the rest keyed with the
-domain key, the subjects without consent withdrawn, and only then the inputs built, with the
+domain key, a subject id duplicated with conflicting values set aside too (one row per subject),
+the subjects without consent withdrawn, and only then the inputs built, with the
 subject's identifier and the join keys replaced by pseudonyms, so no raw identifier reaches a
 team's feature code."""
 
@@ -76,6 +77,39 @@ def keyed(subjects: Subjects, subject_key: str, domain_key: bytes) -> Subjects:
     return replace(subjects, people=people)
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """Rows of the subject source kept out of the feature set, with their reason; how many
+    subject ids were duplicated with conflicting values; and how many rows were merged into a
+    subject another row already names (its identifier spelled otherwise, another join key)."""
+
+    rows: pd.DataFrame
+    duplicated_ids: int = 0
+    merged_rows: int = 0
+
+
+def one_row_per_subject(subjects: Subjects, subject_key: str, aliases: Sequence[str]) -> tuple[Subjects, SetAside]:
+    """The keyed subjects, each with rows that agree. Rows of one subject that differ only in
+    `aliases` (the identifier's spelling, the join keys other sources refer to it by) are one
+    person imported twice: they stay, so every join key still finds its subject, and the
+    transform sees the subject once. Rows of one subject that disagree on anything else are all
+    set aside with the reason: which one is true is not ours to guess."""
+    people = subjects.people
+    keys = people[subject_key]
+    repeated = keys.duplicated(keep=False)
+    rejected = people.iloc[:0].drop(columns=[subject_key]).astype("string").assign(**{REASON_COLUMN: pd.Series(dtype="string")})
+    if not repeated.any():
+        return subjects, SetAside(rejected)
+    compared = [c for c in people.columns if c not in (*aliases, subject_key)]
+    versions = people.loc[repeated, [subject_key, *compared]].astype("string").fillna("\x00").drop_duplicates()[subject_key].value_counts()
+    conflicting = keys.isin(versions.index[versions > 1])
+    merged = int((keys[~conflicting].duplicated(keep="first")).sum())
+    if not conflicting.any():
+        return subjects, SetAside(rejected, merged_rows=merged)
+    rejected = people.loc[conflicting].drop(columns=[subject_key]).astype("string").assign(**{REASON_COLUMN: f"{aliases[0]}: subject id duplicated with conflicting values"})
+    return subjects.only(~conflicting), SetAside(rejected.reset_index(drop=True), int(keys[conflicting].nunique()), merged)
+
+
 def consenting_only(subjects: Subjects, subject_key: str, join: str, consenting_ids: pd.Series | pd.Index | Sequence[str]) -> tuple[Subjects, pd.Index]:
     """The keyed subjects who consent, and the pseudonyms of those who do not. One person imported
     twice shares a pseudonym: a missing consent on any record wins."""
@@ -139,7 +173,7 @@ def feature_inputs(
     feature_set = register.feature_sets[name]
     domain = register.domain_of(name)
     keys = subject_keys(register, name, permitted, people, lambda source, column, values: keyed_values(domain_key, domain, source, column, values))
-    subjects = keys.protect(feature_set.subject_source, people)
+    subjects = keys.protect(feature_set.subject_source, people).drop_duplicates(subset=[feature_set.subject_key], ignore_index=True)
     sources = SourceTables(
         name,
         {source: permitted[source] for source in source_assets(feature_set)},

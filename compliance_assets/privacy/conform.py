@@ -3,9 +3,11 @@ not dropped: their rows are returned separately with the reason, to be quarantin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
+
+from compliance_assets.privacy.normalise import normalise_as_is
 
 REASON_COLUMN = "_quarantine_reason"
 
@@ -65,3 +67,25 @@ def conform(frame: pd.DataFrame, types: Mapping[str, str]) -> tuple[pd.DataFrame
         reasons = reasons.mask(mask[bad], reasons + f"{name}: not a valid {types[name]}; ")
     rejected = frame.loc[bad].astype("string").assign(**{REASON_COLUMN: reasons.str.rstrip("; ")})
     return (out.loc[~bad] if bad.any() else out).reset_index(drop=True), rejected.reset_index(drop=True)
+
+
+def within_value_sets(frame: pd.DataFrame, sets: Mapping[str, Sequence[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Returns (rows whose text columns hold only their registered values, the other rows with a
+    reason naming the columns). A value is compared once cleaned (format characters out, NFKC,
+    trimmed), and kept in its registered spelling: a fullwidth 'Ｍａｌｅ' is 'Male', a Cyrillic
+    'Mаle' is not, and is set aside rather than fail the run."""
+    if not sets or not len(frame):
+        return frame, frame.iloc[:0].astype("string").assign(**{REASON_COLUMN: pd.Series(dtype="string")})
+    out = frame.copy()
+    bad = pd.Series(False, index=frame.index)
+    outside: dict[str, pd.Series] = {}
+    for name, values in sets.items():
+        cleaned = normalise_as_is(frame[name])
+        out[name] = cleaned
+        outside[name] = cleaned.notna() & ~cleaned.isin(list(values))
+        bad |= outside[name]
+    reasons = pd.Series("", index=frame.index[bad], dtype="string")
+    for name, mask in outside.items():
+        reasons = reasons.mask(mask[bad], reasons + f"{name}: not in its registered value set; ")
+    rejected = frame.loc[bad].astype("string").assign(**{REASON_COLUMN: reasons.str.rstrip("; ")})
+    return out.loc[~bad].reset_index(drop=True), rejected.reset_index(drop=True)

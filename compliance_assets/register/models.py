@@ -261,6 +261,14 @@ class Column(Strict):
     """`direct` (names a person), `quasi` (identifies in combination) or `none`."""
     description: str = Field(min_length=1)
     """What the column holds, shown on the asset page."""
+    values: list[str] | None = Field(default=None, min_length=1)
+    """The only values a text column may hold; a row with another value (a Cyrillic 'а' in 'Male') is quarantined with its reason, not ingested."""
+
+    @model_validator(mode="after")
+    def _value_set_for_text(self) -> Column:
+        if self.values is not None and self.type != "string":
+            raise ValueError("a registered value set is for a string column")
+        return self
 
 
 IdentifierKind = Literal["email", "phone", "customer_id"]
@@ -344,6 +352,8 @@ class RawSource(Strict):
         default=None,
         description="'daily': one Dagster partition per UTC day of event_time; a run replaces only its days' rows.",
     )
+    max_quarantined_fraction: float = Field(default=0.01, ge=0, le=1)
+    """The share of a run's arriving rows that may be quarantined (unreadable, outside a value set, without an identifier, a subject id duplicated) before the blocking `quarantine` check fails and nothing is published; it also bounds the feature sets keyed from this source."""
     columns: dict[Identifier, Column] = Field(min_length=1)
     """Every column the source delivers, by snake_case name; an undeclared or missing column fails the run."""
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from compliance_assets.storage.table_writes import write_table
 
 STAGING_PREFIX = "staging__"
 QUARANTINE_PREFIX = "quarantine__"
+QUARANTINED_AT = "_quarantined_at"  # when a quarantined row was set aside: its retention counts from it
 LOADED_DAYS_COLUMN = "_loaded_days"  # in a partitioned source's quarantine: the days of the run that left the row
 MATCH_BATCH = 1_000  # values in one IN list
 LONG_LIST = 10 * MATCH_BATCH  # more candidates than this are matched in one scan, not a scan per IN list
@@ -231,6 +232,16 @@ class Warehouse:
                     break
         return deleted
 
+    def purge_quarantine(self, name: str, cutoff: datetime, batch_rows: int = 10_000) -> int:
+        """Deletes the rows of quarantine `name` set aside before `cutoff`; a quarantine written
+        before rows carried that time loses every row, as none can show it may stay."""
+        table = QUARANTINE_PREFIX + name
+        if not self.has_table(table):
+            return 0
+        if QUARANTINED_AT not in {c["name"] for c in sa.inspect(self.get_engine()).get_columns(table)}:
+            return self.empty_table(table)
+        return self.purge_expired(table, QUARANTINED_AT, [(cutoff, [QUARANTINED_AT])], batch_rows)
+
     def empty_table(self, name: str) -> int:
         """Deletes every row (the table and its schema stay); returns how many went."""
         if not self.has_table(name):
@@ -417,20 +428,39 @@ class Warehouse:
         with self.get_engine().connect() as connection:
             return int(connection.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar_one())
 
-    def quarantine(self, name: str, frame: pd.DataFrame, days: str | None = None) -> str:
-        """Keeps rows that could not be processed, with their reason, for someone to fix. A
-        partition's run replaces only the rows an earlier run of the same `days` left."""
+    def quarantine(self, name: str, frame: pd.DataFrame | None, days: str | None = None, now: datetime | None = None) -> str:
+        """Keeps the rows a run could not process, with their reason and when they were set aside
+        (`QUARANTINED_AT`, which their retention counts from), for someone to fix. The quarantine
+        holds the latest run's rows: a run with none empties it. A partition's run replaces only
+        the rows an earlier run of the same `days` left."""
         table = QUARANTINE_PREFIX + name
+        stamp = pd.Timestamp(now or datetime.now(UTC).replace(tzinfo=None))
+        frames = [] if frame is None or not len(frame) else [frame.assign(**{QUARANTINED_AT: stamp})]
         with self.exclusive(table):
             if days is not None:
-                frame = frame.assign(**{LOADED_DAYS_COLUMN: days})
+                frames = [f.assign(**{LOADED_DAYS_COLUMN: days}) for f in frames]
                 if self.has_table(table):
-                    earlier = self.read_table(table).astype("string")
+                    earlier = self.read_table(table)
                     if LOADED_DAYS_COLUMN in earlier:
-                        earlier = earlier.loc[earlier[LOADED_DAYS_COLUMN] != days]
-                    frame = pd.concat([earlier, frame], ignore_index=True)
-            self.replace_table(table, frame)
+                        earlier = earlier.loc[earlier[LOADED_DAYS_COLUMN].astype("string") != days]
+                    if len(earlier):
+                        frames.insert(0, earlier.astype({c: "string" for c in earlier.columns if c != QUARANTINED_AT}))
+            if frames:
+                together = pd.concat(frames, ignore_index=True)
+                if QUARANTINED_AT in together:
+                    together[QUARANTINED_AT] = pd.to_datetime(together[QUARANTINED_AT])
+                self.replace_table(table, together)
+            else:
+                self.drop_table(table)
         return table
+
+    def drop_table(self, name: str) -> bool:
+        """Drops `name` if it exists (a blocked publication's staging copy); says whether it did."""
+        if not self.has_table(name):
+            return False
+        with self._begin_schema_change() as connection:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {_quote(self.get_engine(), name)}"))
+        return True
 
 
 

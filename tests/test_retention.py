@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-from dagster import AssetKey, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -102,6 +102,36 @@ def test_rows_past_retention_block_the_source_when_the_register_does_not_say_dro
     assert "`occurred_at` | 365" in rendered and "`ip_address` | 365" in rendered
     assert "`customer_id` | 365" in rendered
     assert "cus_" not in rendered
+
+
+def test_a_blocked_raw_copy_and_the_quarantines_are_kept_under_retention(local_env, tmp_path):
+    """A blocked raw publication leaves its staging copy for inspection, and a quarantine keeps
+    rows for someone to fix: neither may outlive the raw tier's retention. The retention job
+    deletes the copy's rows past their period, and quarantined rows once their source's
+    shortest period has passed since they were set aside."""
+    copy = tmp_path / "register"
+    shutil.copytree(REPO / "register", copy)
+    sources = copy / "sources.yaml"
+    sources.write_text(sources.read_text().replace("    past_retention_on_arrival: drop", "    past_retention_on_arrival: block"))
+    defs = build_definitions(load_register(copy))
+    assert not run_job(defs=defs).success
+    warehouse = warehouse_of(defs)
+    staged = warehouse.read_table("staging__raw__engagement_events")
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    expired = int((staged["occurred_at"] < now - timedelta(days=365)).sum())
+    assert expired > 0
+    reason = {"_quarantine_reason": ["search_id: not a valid string"]}
+    warehouse.quarantine("search_logs", pd.DataFrame({"search_id": ["s-1"], **reason}), now=now - timedelta(days=40))
+    warehouse.quarantine("customer_features", pd.DataFrame({"email": ["   "], **reason}), now=now - timedelta(days=1))
+
+    result = defs.resolve_job_def("retention").execute_in_process(instance=DagsterInstance.get())
+    assert result.success
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = {k: v.value for k, v in output.event_specific_data.metadata.items()}
+    assert metadata["engagement_events/staged_rows_deleted"] == expired
+    assert not (warehouse.read_table("staging__raw__engagement_events")["occurred_at"] < now - timedelta(days=365)).any()
+    assert metadata["search_logs/quarantined_rows_deleted"] == 1 and len(warehouse.read_table("quarantine__search_logs")) == 0
+    assert metadata["customer_features/quarantined_rows_deleted"] == 0 and len(warehouse.read_table("quarantine__customer_features")) == 1
 
 
 def test_register_retention_clock_must_be_a_time_column(tmp_path):

@@ -60,6 +60,7 @@ def stage_check_publish(
     unique: Sequence[str] = (),
     after_staging: Callable[[int], Mapping[str, object]] | None = None,
     ledger: pd.DataFrame | None = None,
+    keep_rejected: bool = False,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
     """`frames` is one frame or an iterable of chunks, staged as they come. `after_staging(rows)`, when
     given, runs once everything is staged and adds to `metadata` (counts a chunked source only
@@ -67,7 +68,10 @@ def stage_check_publish(
     rows are replaced. The materialisation says how long its blocking checks took, so their cost
     is plotted beside the row count. `indexed` are the columns rows are looked up by; those also in
     `unique` get a unique index (a feature table's pseudonym). `ledger` rows (a cohort release's
-    entries) are recorded in the publication's own transaction."""
+    entries) are recorded in the publication's own transaction. A blocked publication's staging
+    copy stays for inspection only where `keep_rejected` (the raw tier, whose retention and
+    erasure cover it); elsewhere it may hold what a check found (an e-mail address in a feature
+    table) with no clock on it, so it is dropped before the run ends."""
     table_rows = None
     with warehouse.exclusive(table):
         staging, rows = warehouse.stage(table, frames)
@@ -82,12 +86,14 @@ def stage_check_publish(
             table_rows = warehouse.publish_days(table, *days, indexed=indexed, unique=unique)
         elif not failed:
             warehouse.publish(table, indexed, unique, ledger=ledger)
+        elif not keep_rejected:
+            warehouse.drop_table(staging)
     outcome = {"table": table, "rows": rows, "checks": {r.check_name: r.passed for r in results}}
     if failed:
         record_processing(context, "publication_blocked", outcome)
         context.log.error(
             f"Not published: blocking check(s) {', '.join(failed)} failed. '{table}' keeps its last good data; "
-            f"the rejected rows stay in '{staging}' for inspection."
+            + (f"the rejected rows stay in '{staging}' for inspection." if keep_rejected else "the rejected rows were deleted, as this tier keeps no rejected copy.")
         )
         yield from results
         return

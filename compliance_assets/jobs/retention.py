@@ -1,6 +1,7 @@
 """Storage limitation on a schedule: every raw source with a retention clock loses the rows past
-their categories' periods, in short batches; a feature table not republished within its period is
-emptied; and, where the host opts in, the location's own Dagster runs and event logs older than
+their categories' periods, in short batches, and so does the staging copy a blocked raw
+publication left; quarantined rows go once their source's shortest period has passed since they
+were set aside; a feature table not republished within its period is emptied; and, where the host opts in, the location's own Dagster runs and event logs older than
 their configured period are pruned (Dagster has no retention of its own for either). Runs of
 other code locations on a shared instance are theirs to keep: they are never touched."""
 
@@ -13,6 +14,7 @@ from pydantic import Field
 from compliance_assets.jobs.dpia import CodeLocation
 from compliance_assets.tiers import Tier, table_name
 from compliance_assets.register import Register
+from compliance_assets.storage.warehouse import QUARANTINE_PREFIX, STAGING_PREFIX
 
 RETENTION_JOB = "retention"
 
@@ -40,6 +42,15 @@ def expiry_rules(register: Register, source_name: str, now: datetime) -> list[tu
     return [(now - period, sorted(columns)) for period, columns in sorted(by_period.items())]
 
 
+def quarantine_periods(register: Register) -> dict[str, timedelta]:
+    """How long each quarantine keeps a row after setting it aside: the shortest period of its raw
+    source's columns (a feature set's quarantine holds its subject source's rows). A row waits
+    there to be fixed, not to outlive the data it would have become."""
+    periods = {name: min(register.retention_periods(name).values()) for name in register.sources}
+    periods.update({name: periods[feature_set.subject_source] for name, feature_set in register.feature_sets.items()})
+    return periods
+
+
 def build_retention_job(register: Register, prune_dagster_runs: bool = False, location: CodeLocation | None = None) -> JobDefinition:
     """`location` (required to prune) says which jobs are the location's own."""
     if prune_dagster_runs and location is None:
@@ -55,13 +66,23 @@ def build_retention_job(register: Register, prune_dagster_runs: bool = False, lo
             table = table_name(Tier.RAW, name)
             deleted = warehouse.purge_expired(table, clock, expiry_rules(register, name, now), config.batch_rows)
             oldest = warehouse.oldest(table, clock)
+            staged = warehouse.purge_expired(STAGING_PREFIX + table, clock, expiry_rules(register, name, now), config.batch_rows)
             metadata[f"{name}/rows_deleted"] = MetadataValue.int(deleted)
+            metadata[f"{name}/staged_rows_deleted"] = MetadataValue.int(staged)
             if oldest is not None:
                 metadata[f"{name}/oldest_row_days"] = MetadataValue.float(round((now - oldest) / timedelta(days=1), 2))
             context.resources.audit_trail.append(
                 "retention_purge", actor=f"dagster-run:{context.run.run_id}",
-                details={"asset": name, "table": table, "rows_deleted": deleted, "clock": clock},
+                details={"asset": name, "table": table, "rows_deleted": deleted, "staged_rows_deleted": staged, "clock": clock},
             )
+        for name, period in sorted(quarantine_periods(register).items()):
+            gone = warehouse.purge_quarantine(name, now - period, config.batch_rows)
+            metadata[f"{name}/quarantined_rows_deleted"] = MetadataValue.int(gone)
+            if gone:
+                context.resources.audit_trail.append(
+                    "retention_purge", actor=f"dagster-run:{context.run.run_id}",
+                    details={"asset": name, "table": QUARANTINE_PREFIX + name, "rows_deleted": gone, "clock": "quarantined_at"},
+                )
         for name in sorted(register.feature_sets):
             emptied = _empty_if_stale(context, name, now)
             metadata[f"{name}/rows_deleted"] = MetadataValue.int(emptied)

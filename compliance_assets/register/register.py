@@ -80,13 +80,15 @@ class Register:
         return [name for name, cohort in self.cohorts.items() if cohort.source in feature_set_names]
 
     def measure_type(self, cohort_name: str, measure_name: str) -> str:
-        """Counts are integers, means floats, and a sum keeps the type of what it adds up."""
+        """Counts are integers, means floats, and a sum keeps the type of what it adds up (a sum
+        of yes/no values counts the yeses: an integer)."""
         cohort = self.cohorts[cohort_name]
         spec = cohort.measures[measure_name]
         if spec.aggregation == "count_subjects":
             return "integer"
         if spec.aggregation == "sum":
-            return self.feature_sets[cohort.source].features[spec.column].type
+            summed = self.feature_sets[cohort.source].features[spec.column].type
+            return "integer" if summed == "boolean" else summed
         return "float"
 
     def retention_of(self, activity_key: str, category: str) -> Retention:

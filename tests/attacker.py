@@ -2,7 +2,8 @@
 
 The tests use it to check what the project publishes against what an adversary can infer from it, so
 it deliberately imports nothing from `compliance_assets`, `resources` or `sensors`: a bug shared by the
-publisher and its own checks would go unnoticed. It only needs numpy, pandas and scipy's HiGHS solvers.
+publisher and its own checks would go unnoticed. It only needs numpy, pandas and HiGHS (through scipy,
+and through highspy where one model answers many targets).
 
 Model: the attacker knows the universe of *atoms* (finest combinations of underlying attributes, not
 their counts) and, for each release, how every dimension is derived from an atom. Each published row is
@@ -118,6 +119,147 @@ def intervals(
                 if res.status != 0:
                     raise ValueError(f"no integer solution: {res.message}")
             bound.append(round(sign * res.fun, 6))
+        out.append((bound[0], bound[1]))
+    return out
+
+
+@dataclass
+class Moves:
+    """What the attacker knows happened between a publication and the one before it: how many
+    subjects joined and left, and how many members' outcomes changed (not where any of them fall)."""
+
+    joined: int = 0
+    left: int = 0
+    flipped: int = 0
+
+
+def intervals_over_time(
+    history: list[Release],
+    moves: list[Moves],
+    atoms: pd.DataFrame,
+    targets: list[tuple[int, np.ndarray]],
+    k: int,
+    outcome: str | None = None,
+) -> list[tuple[float, float]]:
+    """[min, max] of each target `(publication, atom mask)` over every publication an attacker
+    kept, in the order they were made, each with its own unknown atom counts x_t >= 0 (and the
+    outcome's y_t, 0 <= y_t <= x_t, when `outcome` names the measure column counting it).
+
+    A row shown in a publication is exact when it is new there or shows other figures than in the
+    publication before. A row shown unchanged may be carried forward by a change rule, stale by
+    fewer than k subjects, or by more when its newcomers' outcomes held it back: it says nothing
+    the previous publication did not, and the ties between publications bound how far it moved.
+    `k` is the protection the caller judges by, not an assumption. Consecutive publications are
+    tied by `moves[t]`: x_t -
+    x_{t-1} = added - removed, with as many added and removed as joined and left, and the outcome
+    counts move by no more than the joiners, leavers and flips together."""
+    n, periods = len(atoms), len(history)
+    blocks = 6 if outcome else 3  # per period: x, added, removed (and y, outcome up, outcome down)
+    width = n * blocks * periods
+
+    def at(period: int, block: int) -> int:
+        return (period * blocks + block) * n
+
+    eq_rows, eq_rhs, ub_rows, ub_rhs = [], [], [], []
+
+    def add(coefficients: dict[int, np.ndarray], low: float, high: float) -> None:
+        row = np.zeros(width)
+        for start, values in coefficients.items():
+            row[start : start + n] += values
+        if low == high:
+            eq_rows.append(row)
+            eq_rhs.append(low)
+        else:
+            if np.isfinite(high):
+                ub_rows.append(row)
+                ub_rhs.append(high)
+            if np.isfinite(low):
+                ub_rows.append(-row)
+                ub_rhs.append(-low)
+
+    before: dict[tuple, pd.Series] = {}
+    for period, release in enumerate(history):
+        figures = [("subjects", 0)] + ([(outcome, 3)] if outcome else [])
+        for row, mask in coverage(release, atoms):
+            earlier = before.get(_key(row, release.dimensions))
+            unchanged = earlier is not None and all(
+                pd.isna(row[c]) == pd.isna(earlier[c]) and (pd.isna(row[c]) or float(row[c]) == float(earlier[c])) for c, _ in figures if c in row.index
+            )
+            if unchanged:
+                continue
+            for column, block in figures:
+                if column in row.index and not pd.isna(row[column]):
+                    add({at(period, block): mask.astype(float)}, float(row[column]), float(row[column]))
+        before = _by_key(release.table, release.dimensions)
+        if outcome:
+            for atom in range(n):  # y_t <= x_t, atom by atom
+                row = np.zeros(width)
+                row[at(period, 3) + atom], row[at(period, 0) + atom] = 1, -1
+                ub_rows.append(row)
+                ub_rhs.append(0.0)
+        if period == 0:
+            continue
+        move = moves[period]
+        ones = np.ones(n)
+        add({at(period, 0): ones, at(period - 1, 0): -ones, at(period, 1): -ones, at(period, 2): ones}, 0, 0)
+        for atom in range(n):  # the atom-level version of the line above
+            row = np.zeros(width)
+            row[at(period, 0) + atom], row[at(period - 1, 0) + atom] = 1, -1
+            row[at(period, 1) + atom], row[at(period, 2) + atom] = -1, 1
+            eq_rows.append(row)
+            eq_rhs.append(0.0)
+        add({at(period, 1): ones}, move.joined, move.joined)
+        add({at(period, 2): ones}, move.left, move.left)
+        if outcome:
+            for atom in range(n):
+                row = np.zeros(width)
+                row[at(period, 3) + atom], row[at(period - 1, 3) + atom] = 1, -1
+                row[at(period, 4) + atom], row[at(period, 5) + atom] = -1, 1
+                eq_rows.append(row)
+                eq_rhs.append(0.0)
+            add({at(period, 4): ones, at(period, 5): ones}, -np.inf, move.joined + move.left + move.flipped)
+    matrix = csr_array(np.vstack([np.array(eq_rows).reshape(len(eq_rows), width), np.array(ub_rows).reshape(len(ub_rows), width)]))
+    lower = np.concatenate([eq_rhs, np.full(len(ub_rows), -np.inf)])
+    upper = np.concatenate([eq_rhs, ub_rhs])
+    return _bounds_of(matrix, lower, upper, [(at(period, 0), mask) for period, mask in targets], n)
+
+
+def _bounds_of(matrix: csr_array, lower: np.ndarray, upper: np.ndarray, targets: list[tuple[int, np.ndarray]], n: int) -> list[tuple[float, float]]:
+    """min and max of each target (its unknowns from an offset, weighted by a mask) over
+    lower <= matrix x <= upper, x >= 0: one HiGHS model, only the objective changed per target."""
+    import highspy
+
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    rows, width = matrix.shape
+    infinity = highs.getInfinity()
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = width, rows
+    model.col_cost_ = np.zeros(width)
+    model.col_lower_, model.col_upper_ = np.zeros(width), np.full(width, infinity)
+    model.row_lower_ = np.where(np.isfinite(lower), lower, -infinity)
+    model.row_upper_ = np.where(np.isfinite(upper), upper, infinity)
+    columns = matrix.tocsc()
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = columns.indptr, columns.indices, columns.data
+    highs.passModel(model)
+    everything = np.arange(width, dtype=np.int32)
+    out = []
+    for offset, mask in targets:
+        cost = np.zeros(width)
+        cost[offset : offset + n] = np.asarray(mask, dtype=float)
+        highs.changeColsCost(width, everything, cost)
+        bound = []
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            highs.changeObjectiveSense(sense)
+            highs.run()
+            status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kUnbounded:
+                bound.append(math.inf)
+                continue
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise ValueError(f"the publications are inconsistent with the model: {highs.modelStatusToString(status)}")
+            bound.append(round(highs.getInfo().objective_function_value, 6))
         out.append((bound[0], bound[1]))
     return out
 
@@ -250,6 +392,6 @@ def homogeneous_or_small(
 
 
 __all__ = [
-    "Release", "coverage", "intervals", "hidden_entries", "narrowest_hidden_interval", "pinned",
+    "Release", "Moves", "coverage", "intervals", "intervals_over_time", "hidden_entries", "narrowest_hidden_interval", "pinned",
     "who_moved", "revealed_attributes", "homogeneous_or_small", "outcome_from_rate",
 ]

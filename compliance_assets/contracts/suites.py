@@ -10,6 +10,7 @@ from compliance_assets.tiers import KEY_VERSION, Tier
 from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, level_label, release_levels
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
 from compliance_assets.register import Register
+from compliance_assets.register.models import RELEASE_DAY
 
 # Register column types as GX names pandas dtypes (it reports nullable Int64 as int64, and so on).
 DTYPES = {"string": "str", "integer": "int64", "float": "float64", "boolean": "bool", "date": "datetime64", "datetime": "datetime64"}
@@ -80,7 +81,9 @@ def _cohort_suite(register: Register, name: str) -> list[ExpectationSpec]:
     k = register.activities[cohort.activity].k_anonymity
     measures = [m for m in cohort.measures if m != SUBJECTS]
     levels = [level_label(level) for level in release_levels(cohort.dimensions, cohort.margins, ())[0]]
-    specs = [_columns([*cohort.dimensions, GROUPED_BY, *measures, SUBJECTS], Tier.AGGREGATE)]
+    day = [RELEASE_DAY] if cohort.partitions else []
+    specs = [_columns([*day, *cohort.dimensions, GROUPED_BY, *measures, SUBJECTS], Tier.AGGREGATE)]
+    specs += [ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": RELEASE_DAY}, "every row carries its day") for _ in day]
     specs += [
         ExpectationSpec("ExpectColumnValuesToBeBetween", {"column": SUBJECTS, "min_value": k}, f"cohort size ≥ k = {k}"),
         ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": SUBJECTS}, "every row counts its subjects"),

@@ -6,7 +6,7 @@ from functools import partial
 
 import pandas as pd
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, MetadataValue, asset
 
 from compliance_assets.factories.checks import (
     blocking_specs,
@@ -19,6 +19,7 @@ from compliance_assets.factories.checks import (
 )
 from compliance_assets.contracts.suites import suite_for
 from compliance_assets.contracts.validation import validate
+from compliance_assets.factories.partitions import one_day_of, partitions_of
 from compliance_assets.factories.metadata import asset_facts, code_version, column, column_lineage, model_version
 from compliance_assets.factories.errors import withheld_messages
 from compliance_assets.tiers import required_checks, Tier, table_name
@@ -31,6 +32,7 @@ from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.detection import KnownLookup, known_values
 from compliance_assets.privacy.sql_source import SqlSource
 from compliance_assets.register import Register
+from compliance_assets.register.models import RELEASE_DAY
 from compliance_assets.storage.warehouse import Warehouse
 
 Release = Callable[..., CohortRelease]
@@ -59,7 +61,9 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     table = table_name(Tier.AGGREGATE, name)
     source_table = table_name(Tier.PSEUDONYMISED, cohort.source)
     measures = {m: MeasureSpec(spec.aggregation, spec.column) for m, spec in cohort.measures.items()}
-    output_columns = [*cohort.dimensions, GROUPED_BY, *cohort.measures] + ([] if SUBJECTS in cohort.measures else [SUBJECTS])
+    partitions_def = partitions_of(register, name)
+    day_column = [RELEASE_DAY] if partitions_def is not None else []
+    output_columns = [*day_column, *cohort.dimensions, GROUPED_BY, *cohort.measures] + ([] if SUBJECTS in cohort.measures else [SUBJECTS])
     margins = [tuple(m) for m in cohort.margins]
     revealed = register.margins_revealed_elsewhere(name)
     raw_sources = source_assets(feature_set)
@@ -70,7 +74,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     identifier_columns = direct_identifier_columns(register, raw_sources)
     subject = register.sources[feature_set.subject_source].subject if feature_set.subject_source in register.sources else None
     phone_region = subject.default_region if subject else None
-    columns = [
+    columns = [column(RELEASE_DAY, "date", "system.operations", "none", "The day whose release the row is (a daily partition)")] if day_column else []
+    columns += [
         column(d, feature_set.features[d].type, feature_set.features[d].category, "none", f"Cohort dimension from {cohort.source}.{d}")
         for d in cohort.dimensions
     ]
@@ -91,25 +96,32 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
     register_version = code_version(register, name, None)
     release_version = model_version(release, cohort.model_dump(mode="json"))
 
+    facts = asset_facts(
+        register, name, Tier.AGGREGATE, columns,
+        note=f"Released only for cohorts of at least k = {k} distinct subjects, with complementary suppression "
+        "so no hidden cohort can be recovered from the published totals.",
+        transform=None if release is release_cohorts else release,
+        tags={"privacy/k": str(k)},
+        metadata={"privacy/k": k},
+        model=cohort.model_dump(mode="json", include={"dimensions", "measures", "margins"}) | {"k": k},
+        column_sources=sources_by_column,
+    )
+    if partitions_def is not None:  # each day is a publication of its own, audited against the one before it
+        facts["backfill_policy"] = BackfillPolicy.multi_run(max_partitions_per_run=1)
+
     @asset(
-        **asset_facts(
-            register, name, Tier.AGGREGATE, columns,
-            note=f"Released only for cohorts of at least k = {k} distinct subjects, with complementary suppression "
-            "so no hidden cohort can be recovered from the published totals.",
-            transform=None if release is release_cohorts else release,
-            tags={"privacy/k": str(k)},
-            metadata={"privacy/k": k},
-            model=cohort.model_dump(mode="json", include={"dimensions", "measures", "margins"}) | {"k": k},
-            column_sources=sources_by_column,
-        ),
+        **facts,
         deps=[cohort.source],
-        check_specs=blocking_specs(key, check_names),
+        check_specs=blocking_specs(key, check_names, partitions_def),
         required_resource_keys={"warehouse", "audit_trail"} | ({"dpia_reviews"} if guarded else set()),
         output_required=False,
     )
     def _cohorts(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
+        day = one_day_of(context) if partitions_def is not None else None
         source, source_subjects = cohort_source(warehouse, source_table, feature_set.subject_key)
+        # The ledger's latest publication of any day: an attacker keeps every day's table, so the
+        # days are one history, and a re-run of an old day is compared with the newest of them.
         previous = previous_entries(warehouse.ledger(name, last_only=True), cohort.dimensions, list(cohort.measures))
         publications = warehouse.publications(name)
         neighbours = [
@@ -131,22 +143,27 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
             published_at=pd.Timestamp.now(tz="UTC").tz_localize(None),
             register_version=register_version,
             code_version=release_version,
+            partition_key=day[0] if day else "",
         )
+        released = result.released
+        if day is not None:
+            released = released.assign(**{RELEASE_DAY: pd.Timestamp(day[1])})[output_columns]
+        audited = [*cohort.dimensions, GROUPED_BY, *cohort.measures, SUBJECTS]
         yield from stage_check_publish(
             context,
             warehouse,
             table,
-            result.released,
+            released,
             [
                 lambda staged: evaluate_minimisation(key, staged.frame, output_columns),
                 lambda staged: evaluate_identifiers(
                     key, staged.frame, {f"{cohort.source}.{feature_set.subject_key}": source_subjects, **known_identifier_lookups(warehouse, identifier_columns)}, None,
                     cohort.dimensions, phone_region,
                 ),
-                lambda staged: evaluate_k_anonymity(key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, stats, previous),
+                lambda staged: evaluate_k_anonymity(key, _of_release(staged.frame, audited), source, cohort.dimensions, feature_set.subject_key, k, stats, previous),
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
                 lambda staged: evaluate_differencing(
-                    key, staged.frame, source, cohort.dimensions, feature_set.subject_key, k, margins, revealed, measures, rules, previous,
+                    key, _of_release(staged.frame, audited), source, cohort.dimensions, feature_set.subject_key, k, margins, revealed, measures, rules, previous,
                     publications, neighbours,
                 ),
                 *([lambda staged: evaluate_client_isolation(key, staged.frame, source, cohort.dimensions, tenant)] if tenant else []),
@@ -158,6 +175,12 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 "dagster/column_lineage": lineage,
             },
             ledger=entries,
+            days=(RELEASE_DAY, day[1], day[2]) if day else None,
         )
 
     return _cohorts
+
+
+def _of_release(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The staged rows as the release's audits read them: without the day a partition adds."""
+    return frame[[c for c in frame.columns if c in columns]]

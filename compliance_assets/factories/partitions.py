@@ -2,7 +2,10 @@
 nightly schedule loads yesterday, and a backfill loads any range of days in one run.
 
 A run without a partition (an ad-hoc `materialize`, a test) refreshes the whole history the
-source holds, as an unpartitioned asset would."""
+source holds, as an unpartitioned asset would.
+
+A cohort release may be partitioned by day too: each day's run publishes that day's release (a
+snapshot of its feature table then), one day per run."""
 
 from __future__ import annotations
 
@@ -18,8 +21,18 @@ EVENT_DAYS = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
 
 
 def partitions_of(register: Register, name: str) -> PartitionsDefinition | None:
-    source = register.sources.get(name)
-    return EVENT_DAYS if source is not None and source.partitions == "daily" else None
+    entry = register.sources.get(name) or register.cohorts.get(name)
+    return EVENT_DAYS if entry is not None and entry.partitions == "daily" else None
+
+
+def one_day_of(context: AssetExecutionContext) -> tuple[str, datetime, datetime]:
+    """A partitioned cohort release's day: its key and [start, end). A release is one
+    publication, audited against the one before it, so a run publishes one day, not a range."""
+    window = window_of(context)
+    keys = context.partition_keys if window is not None else []
+    if window is None or len(keys) != 1:
+        raise ValueError(f"a cohort release partitioned by day publishes one day per run, not {len(keys)}: materialise the days one at a time")
+    return keys[0], *window
 
 
 def window_of(context: AssetExecutionContext) -> tuple[datetime, datetime] | None:

@@ -68,10 +68,10 @@ def stage_check_publish(
     rows are replaced. The materialisation says how long its blocking checks took, so their cost
     is plotted beside the row count. `indexed` are the columns rows are looked up by; those also in
     `unique` get a unique index (a feature table's pseudonym). `ledger` rows (a cohort release's
-    entries) are recorded in the publication's own transaction. A blocked publication's staging
-    copy stays for inspection only where `keep_rejected` (the raw tier, whose retention and
-    erasure cover it); elsewhere it may hold what a check found (an e-mail address in a feature
-    table) with no clock on it, so it is dropped before the run ends."""
+    entries, of its day when it is partitioned) are recorded in the publication's own transaction.
+    A blocked publication's staging copy stays for inspection only where `keep_rejected` (the raw
+    tier, whose retention and erasure cover it); elsewhere it may hold what a check found (an
+    e-mail address in a feature table) with no clock on it, so it is dropped before the run ends."""
     table_rows = None
     with warehouse.exclusive(table):
         staging, rows = warehouse.stage(table, frames)
@@ -83,7 +83,7 @@ def stage_check_publish(
             checks_seconds = time.perf_counter() - started
         failed = [r.check_name for r in results if not r.passed]
         if not failed and days:
-            table_rows = warehouse.publish_days(table, *days, indexed=indexed, unique=unique)
+            table_rows = warehouse.publish_days(table, *days, indexed=indexed, unique=unique, ledger=ledger)
         elif not failed:
             warehouse.publish(table, indexed, unique, ledger=ledger)
         elif not keep_rejected:

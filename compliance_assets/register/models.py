@@ -428,6 +428,9 @@ class Measure(Strict):
         return self
 
 
+RELEASE_DAY = "day"  # the column a daily-partitioned cohort release's rows carry their day in
+
+
 class CohortRelease(Strict):
     """An aggregate-tier asset: cohorts of at least k subjects (k from the activity)."""
 
@@ -445,6 +448,17 @@ class CohortRelease(Strict):
         default_factory=list,
         description="Totals published beside the cohorts, each over a subset of the dimensions ([] is the grand total).",
     )
+    partitions: Literal["daily"] | None = Field(
+        default=None,
+        description=f"'daily': one Dagster partition per UTC day; a day's run publishes that day's release, its rows carrying "
+        f"the day in `{RELEASE_DAY}`, replaces only that day's rows and is audited against every publication of every day.",
+    )
+
+    @model_validator(mode="after")
+    def _day_column_free(self) -> CohortRelease:
+        if self.partitions and RELEASE_DAY in (*self.dimensions, *self.measures):
+            raise ValueError(f"a release partitioned by day publishes its day as '{RELEASE_DAY}': no dimension or measure may be called that")
+        return self
 
 
 class ActivitiesFile(Strict):

@@ -374,14 +374,18 @@ class Warehouse:
             if ledger is not None:
                 _record_in_ledger(connection, ledger)
 
-    def ledger(self, release: str, partition_key: str = "", last_only: bool = False) -> pd.DataFrame:
-        """The ledger's rows of one release (and partition), oldest publication first; with
-        `last_only`, only its latest publication's, which is all a release and its audit compare
-        with (a release of 3,600 entries keeps 108,000 rows over 30 publications)."""
+    def ledger(self, release: str, partition_key: str | None = None, last_only: bool = False) -> pd.DataFrame:
+        """The ledger's rows of one release, oldest publication first: of every partition (a
+        daily release's days are one history to an attacker who keeps them all), or of one
+        `partition_key`. With `last_only`, only the latest publication's, which is all a release
+        and its audit compare with (a release of 3,600 entries keeps 108,000 rows over 30
+        publications)."""
         if not self.has_table(LEDGER_TABLE):
             return pd.DataFrame(columns=LEDGER_COLUMNS)
         table = _ledger_table(sa.MetaData())
-        mine = (table.c.release == release) & (table.c.partition_key == partition_key)
+        mine = table.c.release == release
+        if partition_key is not None:
+            mine &= table.c.partition_key == partition_key
         query = sa.select(table).where(mine)
         if last_only:
             latest = sa.select(table.c.publication).where(mine).order_by(table.c.published_at.desc(), table.c.id.desc()).limit(1).scalar_subquery()
@@ -390,25 +394,38 @@ class Warehouse:
             frame = pd.read_sql(query.order_by(table.c.published_at, table.c.id), connection)
         return frame[LEDGER_COLUMNS]
 
-    def publications(self, release: str, partition_key: str = "") -> int:
-        """How many publications of the release the ledger keeps."""
+    def publications(self, release: str, partition_key: str | None = None) -> int:
+        """How many publications of the release (of every partition, or of one) the ledger keeps."""
         if not self.has_table(LEDGER_TABLE):
             return 0
         table = _ledger_table(sa.MetaData())
-        query = sa.select(sa.func.count(sa.distinct(table.c.publication))).where(table.c.release == release, table.c.partition_key == partition_key)
+        mine = table.c.release == release
+        if partition_key is not None:
+            mine &= table.c.partition_key == partition_key
+        query = sa.select(sa.func.count(sa.distinct(table.c.publication))).where(mine)
         with self.get_engine().connect() as connection:
             return int(connection.execute(query).scalar_one())
 
-    def publish_days(self, name: str, clock: str, start: datetime, end: datetime, indexed: Sequence[str] = (), unique: Sequence[str] = ()) -> int:
+    def publish_days(
+        self,
+        name: str,
+        clock: str,
+        start: datetime,
+        end: datetime,
+        indexed: Sequence[str] = (),
+        unique: Sequence[str] = (),
+        ledger: pd.DataFrame | None = None,
+    ) -> int:
         """Replaces only the rows of `name` whose `clock` is in [start, end) with the staged rows,
         in one transaction (a partition's publication); the first publication is a whole swap.
+        `ledger` rows (a partitioned cohort release's entries) are recorded in that transaction.
         Returns the rows the table then holds."""
         engine = self.get_engine()
         staging = STAGING_PREFIX + name
         try:
             published = [c["name"] for c in sa.inspect(engine).get_columns(name)]
         except sa.exc.NoSuchTableError:
-            self.publish(name, indexed, unique)
+            self.publish(name, indexed, unique, ledger=ledger)
             return self.row_count(name)
         staged = [c["name"] for c in sa.inspect(engine).get_columns(staging)]
         if sorted(staged) != sorted(published):
@@ -418,10 +435,12 @@ class Warehouse:
             )
         target = sa.table(name, *(sa.column(c, sa.DateTime()) if c == clock else sa.column(c) for c in published))
         source = sa.table(staging, *(sa.column(c) for c in published))
-        with self.begin() as connection:
+        with self._begin_schema_change() as connection:
             connection.execute(target.delete().where(target.c[clock] >= start, target.c[clock] < end))
             connection.execute(target.insert().from_select(published, sa.select(*(source.c[c] for c in published))))
             connection.execute(sa.text(f"DROP TABLE {_quote(engine, staging)}"))
+            if ledger is not None:
+                _record_in_ledger(connection, ledger)
         return self.row_count(name)
 
     def row_count(self, name: str) -> int:
@@ -469,7 +488,7 @@ class Warehouse:
 
 
 
-LEDGER_KEPT = 30  # publications per release and partition; older ones are deleted as a new one is recorded
+LEDGER_KEPT = 30  # publications per release, of all its partitions together; older ones are deleted as a new one is recorded
 
 
 def _ledger_table(metadata: sa.MetaData) -> sa.Table:
@@ -493,7 +512,9 @@ def _ledger_table(metadata: sa.MetaData) -> sa.Table:
 
 
 def _record_in_ledger(connection: sa.Connection, rows: pd.DataFrame) -> None:
-    """Appends a publication's entries, and keeps each release's last `LEDGER_KEPT` publications.
+    """Appends a publication's entries, and keeps the release's last `LEDGER_KEPT` publications,
+    whatever day each was of: the audit reads only the latest, so a daily release keeps 30
+    publications however many days it has, not 30 a day.
     Two releases published at once by parallel steps would both create the missing ledger table
     (PostgreSQL refuses the second): the lock `ensure_tables` takes serialises them until commit."""
     table = _ledger_table(sa.MetaData())
@@ -506,8 +527,7 @@ def _record_in_ledger(connection: sa.Connection, rows: pd.DataFrame) -> None:
     for record in records:
         record["published_at"] = pd.Timestamp(record["published_at"]).to_pydatetime()
     connection.execute(table.insert(), records)
-    release, partition_key = records[0]["release"], records[0]["partition_key"]
-    mine = (table.c.release == release) & (table.c.partition_key == partition_key)
+    mine = table.c.release == records[0]["release"]
     recent = sa.select(table.c.publication).where(mine).group_by(table.c.publication).order_by(sa.func.max(table.c.published_at).desc()).limit(LEDGER_KEPT)
     kept = [row[0] for row in connection.execute(recent)]
     connection.execute(table.delete().where(mine, table.c.publication.not_in(kept)))

@@ -25,7 +25,7 @@ from compliance_assets.pipelines.pseudonymised import Subjects, one_row_per_subj
 from compliance_assets.pipelines.raw import RawIntake
 from compliance_assets.privacy.conform import REASON_COLUMN, within_value_sets
 from compliance_assets.privacy.normalise import normalise
-from compliance_assets.privacy.quarantine import DUPLICATE_ID, NO_IDENTIFIER, Tally
+from compliance_assets.privacy.quarantine import DUPLICATE_ID, NO_IDENTIFIER, OUTSIDE_DAYS, Tally
 from compliance_assets.register import load_register
 from compliance_assets.storage.warehouse import QUARANTINED_AT
 from compliance_assets.tiers import Tier
@@ -153,6 +153,8 @@ def test_a_tally_says_its_causes_in_words():
     assert tally.quarantined == 10 and not tally.within(0.001) and tally.within(0.01)
     with pytest.raises(ValueError, match="unknown quarantine cause"):
         tally.add("typo", 1)
+    tally.add(OUTSIDE_DAYS, 5000)  # a loader that hands every day: kept, not judged
+    assert tally.quarantined == 5010 and tally.fraction == 10 / 5110
 
 
 _SPELLINGS = st.sampled_from(["Male", "Female", " Male ", "Ｍａｌｅ", "Fe\u200bmale", CYRILLIC_MALE, "male", "", "Other"])

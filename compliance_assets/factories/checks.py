@@ -97,7 +97,7 @@ def evaluate_quarantine(asset_key: AssetKey, tally: Tally, max_fraction: float, 
     else:
         description = f"{tally.described()}: {share}, above the {max_fraction:.2%} allowed; kept in '{quarantine_table}', nothing published"
     metadata: dict[str, object] = {
-        "rule": "quarantined rows ≤ max_quarantined_fraction × arriving rows",
+        "rule": "quarantined rows ≤ max_quarantined_fraction × arriving rows (other days' rows are kept, not counted)",
         "arriving_rows": MetadataValue.int(tally.arrived),
         "quarantined_rows": MetadataValue.int(tally.quarantined),
         "quarantined_fraction": MetadataValue.float(round(tally.fraction, 6)),

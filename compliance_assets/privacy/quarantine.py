@@ -27,6 +27,9 @@ _SAID: dict[str, tuple[str, str]] = {
     DUPLICATE_ID: ("duplicate subject id", "duplicate subject ids"),
 }
 CAUSES = tuple(_SAID)
+NOT_JUDGED = frozenset({OUTSIDE_DAYS})
+"""Causes that say nothing about the data's quality: a loader that hands other days' rows too has
+them kept in quarantine, not lost, but they do not count towards the limit."""
 
 
 @dataclass
@@ -56,7 +59,9 @@ class Tally:
 
     @property
     def fraction(self) -> float:
-        return self.quarantined / self.arrived if self.arrived else 0.0
+        """The share of arriving rows set aside for what is wrong with them (`NOT_JUDGED` aside)."""
+        judged = sum(rows for cause, rows in self.rows.items() if cause not in NOT_JUDGED)
+        return judged / self.arrived if self.arrived else 0.0
 
     def within(self, max_fraction: float) -> bool:
         return self.fraction <= max_fraction

@@ -16,7 +16,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 
 from compliance_demo.definitions import EMAIL_MARKETING_ASSETS, build_definitions
 from tests.conftest import REPO, small_run_config
-from tests.dagster_servers import FINISHED, launch, status, webserver_and_daemon
+from tests.dagster_servers import FINISHED, launch, statuses, webserver_and_daemon
 from tests.helpers import resource, wait_for
 from tests.test_demo_pipeline import EXPECTED_CHECKS
 
@@ -42,7 +42,7 @@ def test_twenty_runs_at_once_through_the_queue(pg_env, tmp_path):
     with webserver_and_daemon(tmp_path / "logs") as port:
         run_ids = [launch(port, "demo_pipeline", config) for _ in range(RUNS)]
         finals = wait_for(
-            lambda: (states := [status(port, r) for r in run_ids]) and all(s in FINISHED for s in states) and states,
+            lambda: (states := statuses(port, run_ids)) and all(s in FINISHED for s in states) and states,
             2400, "20 runs to finish",  # a ceiling: the whole test took 1,113 s on a slow 2-core machine (CI, 2026-12-01)
         )
         seconds = time.monotonic() - started

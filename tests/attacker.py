@@ -133,24 +133,32 @@ class Moves:
     flipped: int = 0
 
 
+SUBJECTS, OUTCOME, SUBJECTS_CHANGE, OUTCOME_CHANGE, COMPLEMENT_CHANGE = "subjects", "outcome", "subjects change", "outcome change", "complement change"
+
+
 def intervals_over_time(
     history: list[Release],
     moves: list[Moves],
     atoms: pd.DataFrame,
-    targets: list[tuple[int, np.ndarray]],
+    targets: list[tuple[int, np.ndarray] | tuple[int, np.ndarray, str]],
     k: int,
     outcome: str | None = None,
+    carried_within: int | None = None,
 ) -> list[tuple[float, float]]:
     """[min, max] of each target `(publication, atom mask)` over every publication an attacker
     kept, in the order they were made, each with its own unknown atom counts x_t >= 0 (and the
-    outcome's y_t, 0 <= y_t <= x_t, when `outcome` names the measure column counting it).
+    outcome's y_t, 0 <= y_t <= x_t, when `outcome` names the measure column counting it). A
+    target `(publication, mask, figure)` asks for another figure of the atoms: `OUTCOME` (y_t),
+    `SUBJECTS_CHANGE` (x_t - x_{t-1}), `OUTCOME_CHANGE` (y_t - y_{t-1}) or `COMPLEMENT_CHANGE`
+    (how many more lack the outcome: the subjects' change less the outcome's).
 
     A row shown in a publication is exact when it is new there or shows other figures than in the
-    publication before. A row shown unchanged may be carried forward by a change rule, stale by
-    fewer than k subjects, or by more when its newcomers' outcomes held it back: it says nothing
-    the previous publication did not, and the ties between publications bound how far it moved.
-    `k` is the protection the caller judges by, not an assumption. Consecutive publications are
-    tied by `moves[t]`: x_t -
+    publication before. A row shown unchanged may be carried forward by a change rule: by default
+    it says nothing the previous publication did not, and the ties between publications bound how
+    far it moved. With `carried_within` (the publisher's documented promise that a carried row is
+    stale by fewer than k subjects and outcomes), an unchanged row bounds each figure it shows to
+    within `carried_within` - 1 of the truth. `k` is the protection the caller judges by, not an
+    assumption. Consecutive publications are tied by `moves[t]`: x_t -
     x_{t-1} = added - removed, with as many added and removed as joined and left, and the outcome
     counts move by no more than the joiners, leavers and flips together."""
     n, periods = len(atoms), len(history)
@@ -186,6 +194,11 @@ def intervals_over_time(
                 pd.isna(row[c]) == pd.isna(earlier[c]) and (pd.isna(row[c]) or float(row[c]) == float(earlier[c])) for c, _ in figures if c in row.index
             )
             if unchanged:
+                if carried_within is not None:
+                    for column, block in figures:
+                        if column in row.index and not pd.isna(row[column]):
+                            value = float(row[column])
+                            add({at(period, block): mask.astype(float)}, value - (carried_within - 1), value + (carried_within - 1))
                 continue
             for column, block in figures:
                 if column in row.index and not pd.isna(row[column]):
@@ -221,11 +234,26 @@ def intervals_over_time(
     matrix = csr_array(np.vstack([np.array(eq_rows).reshape(len(eq_rows), width), np.array(ub_rows).reshape(len(ub_rows), width)]))
     lower = np.concatenate([eq_rhs, np.full(len(ub_rows), -np.inf)])
     upper = np.concatenate([eq_rhs, ub_rhs])
-    return _bounds_of(matrix, lower, upper, [(at(period, 0), mask) for period, mask in targets], n)
+    costs = []
+    for target in targets:
+        period, mask, figure = target if len(target) == 3 else (*target, SUBJECTS)
+        weights = np.asarray(mask, dtype=float)
+        cost = np.zeros(width)
+        terms = {
+            SUBJECTS: [(at(period, 0), 1)],
+            OUTCOME: [(at(period, 3), 1)],
+            SUBJECTS_CHANGE: [(at(period, 1), 1), (at(period, 2), -1)],
+            OUTCOME_CHANGE: [(at(period, 3), 1), (at(period - 1, 3), -1)],
+            COMPLEMENT_CHANGE: [(at(period, 1), 1), (at(period, 2), -1), (at(period, 3), -1), (at(period - 1, 3), 1)],
+        }[figure]
+        for start, sign in terms:
+            cost[start : start + n] += sign * weights
+        costs.append(cost)
+    return _bounds_of(matrix, lower, upper, costs)
 
 
-def _bounds_of(matrix: csr_array, lower: np.ndarray, upper: np.ndarray, targets: list[tuple[int, np.ndarray]], n: int) -> list[tuple[float, float]]:
-    """min and max of each target (its unknowns from an offset, weighted by a mask) over
+def _bounds_of(matrix: csr_array, lower: np.ndarray, upper: np.ndarray, costs: list[np.ndarray]) -> list[tuple[float, float]]:
+    """min and max of each target (a cost vector over the unknowns) over
     lower <= matrix x <= upper, x >= 0: one HiGHS model, only the objective changed per target."""
     import highspy
 
@@ -245,9 +273,7 @@ def _bounds_of(matrix: csr_array, lower: np.ndarray, upper: np.ndarray, targets:
     highs.passModel(model)
     everything = np.arange(width, dtype=np.int32)
     out = []
-    for offset, mask in targets:
-        cost = np.zeros(width)
-        cost[offset : offset + n] = np.asarray(mask, dtype=float)
+    for cost in costs:
         highs.changeColsCost(width, everything, cost)
         bound = []
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
@@ -392,6 +418,6 @@ def homogeneous_or_small(
 
 
 __all__ = [
-    "Release", "Moves", "coverage", "intervals", "intervals_over_time", "hidden_entries", "narrowest_hidden_interval", "pinned",
+    "Release", "Moves", "SUBJECTS_CHANGE", "OUTCOME_CHANGE", "COMPLEMENT_CHANGE", "coverage", "intervals", "intervals_over_time", "hidden_entries", "narrowest_hidden_interval", "pinned",
     "who_moved", "revealed_attributes", "homogeneous_or_small", "outcome_from_rate",
 ]

@@ -13,13 +13,18 @@ from compliance_assets.privacy.ledger import COUNTED, entry_keys
 from compliance_assets.privacy.joint import Neighbour, joint_targets, members, refinement_dims
 from compliance_assets.privacy.intervals import attacker_intervals, narrow_intervals, protect
 from compliance_assets.privacy.republication import (
+    LARGEST,
+    SECOND,
     History,
+    carriable,
     carried_ranges,
     change_lattice,
     change_tables,
     changes_to_carry,
+    dominated_changes,
     held_back,
     match_history,
+    outcome_changes,
     outcome_moves_held,
     shown_numerators,
 )
@@ -191,11 +196,12 @@ def release_cohorts(
     dims = list(dimensions)
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
-    history = match_history(previous, tables[:published], dims, _outcome_kinds(measures, rules)) if previous is not None else None
+    history = match_history(previous, tables[:published], dims, _outcome_kinds(measures, rules), _magnitude_kinds(measures, rules)) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
     if history is not None:
-        carried, kept_hidden = held_back(history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator)
+        magnitudes = [_magnitude_state(lattice, tables, measures, rules, level) for level in range(published)]
+        carried, kept_hidden = held_back(history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator, magnitudes, rules.p_percent)
         for level in range(published):
             lattice.suppressed[level] |= carried[level] | kept_hidden[level]
     refinement = _refinement(source, dims, subject, neighbours)
@@ -209,8 +215,8 @@ def release_cohorts(
             more = changes_to_carry(lattice, history, fresh, k)
             if not any(m.any() for m in more):
                 break
-            for level in range(published):
-                carried[level] |= more[level]
+            for level in range(published):  # a row that moved by k or more is withheld, not carried
+                carried[level] |= more[level] & carriable(history, level, lattice.values[level], lattice.outcomes[level], k)
                 lattice.suppressed[level] |= more[level]
         if refinement is None or not _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
             break
@@ -233,7 +239,9 @@ def release_cohorts(
             still_hidden = withheld & ~history.shown[index] & (history.rows[index] >= 0) & (np.abs(lattice.values[index] - history.reference[index]) < k)
             entry[SUBJECTS] = np.where(still_hidden, history.reference[index], entry[SUBJECTS].to_numpy(dtype=np.int64))
         truth = {SUBJECTS: table[SUBJECTS].to_numpy(dtype=np.int64), **{name: lattice.outcomes[index][:, i] for i, name in enumerate(rules.outcomes)}}
-        counted = [{name: int(values[row]) for name, values in truth.items()} for row in range(len(table))]
+        for i, name in enumerate(rules.magnitudes):
+            truth[f"{name}{LARGEST}"], truth[f"{name}{SECOND}"] = lattice.dominance[index][:, i, 1], lattice.dominance[index][:, i, 2]
+        counted = [{name: values[row].item() for name, values in truth.items()} for row in range(len(table))]
         entries.append(entry.assign(shown=~withheld, carried=carry, **{COUNTED: counted}))
     return CohortRelease(
         released=pd.concat(released, ignore_index=True),
@@ -242,6 +250,21 @@ def release_cohorts(
         detail_level=level_label(dims),
         entries=pd.concat(entries, ignore_index=True),
     )
+
+
+def _magnitude_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
+    """Each magnitude measure under the p % rule, and whether it is a mean rather than a sum."""
+    return {name: measures[name].aggregation == "mean" for name in rules.magnitudes}
+
+
+def _magnitude_state(lattice: Lattice, tables: Sequence[pd.DataFrame], measures: Mapping[str, MeasureSpec], rules: DisclosureRules, level: int) -> np.ndarray:
+    """(entries × magnitude measures × [sum, largest, second]) of a level as it is now: the sum a
+    fresh row would show (a mean times its subjects) and its two largest contributions."""
+    state = lattice.dominance[level].copy()
+    for i, name in enumerate(rules.magnitudes):
+        values = tables[level][name].astype("Float64").fillna(0).to_numpy(dtype=float)
+        state[:, i, 0] = values * tables[level][SUBJECTS].to_numpy(dtype=float) if measures[name].aggregation == "mean" else values
+    return state
 
 
 def _outcome_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
@@ -575,7 +598,9 @@ OUTCOME_RULE = "a measure rule: an outcome all or none of its subjects share or 
 NARROW = "bounded by the published totals to an interval narrower than the protection level"
 STALE = "shows a count that is neither the current one nor the one the ledger last published"
 REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewer than k subjects since"
-SMALL_CHANGE = "a change of fewer than k subjects can be read from this and the last publication"
+SMALL_CHANGE = "a change of fewer than k subjects, or newcomers breaking the outcome rule, can be read from this and the last publication"
+DOMINATED_CHANGE = "the change of a magnitude since the last publication could be dominated by one contributor (p % rule)"
+CARRIED_TOO_FAR = "carried forward although its subjects or an outcome moved by k or more since the value it shows"
 SMALL_OUTCOME_CHANGE = "an outcome change of fewer than k subjects can be read from this and the last publication"
 OUTCOME_CHANGE = "its outcome moved by fewer than k while its subjects barely moved, or the newcomers' outcomes break the outcome rule"
 TOGETHER = "bounded narrower than the protection level by this and the other releases of the population together"
@@ -619,7 +644,7 @@ def disclosure_audit(
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     mark_sensitive(lattice, k)
     kinds = _outcome_kinds(measures, rules)
-    history = match_history(previous, tables[:published], dims, kinds) if previous is not None else None
+    history = match_history(previous, tables[:published], dims, kinds, _magnitude_kinds(measures, rules)) if previous is not None else None
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
     found: list[tuple[int, int, str]] = []
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
@@ -639,6 +664,9 @@ def disclosure_audit(
             from_ledger = stale & history.shown[index] & (shown_subjects == history.reference[index]) & (shown_outcomes == history.outcomes[index]).all(axis=1)
         else:
             from_ledger = np.zeros_like(stale)
+        if history is not None:
+            too_far = from_ledger & ~carriable(history, index, lattice.values[index], lattice.outcomes[index], k)
+            found += [(index, int(entry), CARRIED_TOO_FAR) for entry in np.flatnonzero(too_far)]
         for entry in np.flatnonzero(stale):
             if from_ledger[entry]:
                 ranges[(index, int(entry))] = (max(shown_subjects[entry] - (k - 1), 0.0), shown_subjects[entry] + (k - 1))
@@ -655,15 +683,20 @@ def disclosure_audit(
             found += [(index, int(e), REVEALED_LATER) for e in np.flatnonzero(fresh & ~history.shown[index] & (history.rows[index] >= 0) & (moved < k))]
             told = outcome_moves_held(history.outcomes[index], lattice.outcomes[index], lattice.values[index] - history.reference[index], k, rules.min_numerator)
             found += [(index, int(e), OUTCOME_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & told & ~small(moved, k))]
+            state = _magnitude_state(lattice, tables, measures, rules, index)
+            dominated = dominated_changes(history.magnitude_record(index, len(state)), state, rules.p_percent)
+            found += [(index, int(e), DOMINATED_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & dominated)]
     found += exposures(lattice, k)
     intervals = attacker_intervals(lattice, k, ranges, rules.protection or k)
     protection = rules.protection or k
     found += [(i.level, i.entry, NARROW) for i in narrow_intervals(intervals, protection)]
     if history is not None:
         known = [history.known(level, fresh_levels[level]) if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]
-        for kind, changes in enumerate(change_tables(lattice, history)):
+        kinds = change_tables(lattice, history)
+        for kind, changes in enumerate(kinds):
             reason = SMALL_CHANGE if kind == 0 else SMALL_OUTCOME_CHANGE
-            found += [(level, entry, reason) for level, entry, _ in exposures(change_lattice(lattice, changes, known, k), k)]
+            delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None)
+            found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
     keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
     rows = [
         {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}

@@ -6,8 +6,9 @@ not alone. Each publication records, per entry (cell or margin): the level it is
 dimension values, whether the table shows it, whether the row shown is carried forward from an
 earlier publication, the measures shown, and `subjects`: the count the entry's state refers to
 (the shown count; for a hidden entry, its count when it was last hidden afresh). Beside the
-measures, under `COUNTED`, it keeps what the entry truly counted at that publication (subjects and
-outcome counts), which the next publication's change tables start from. None of that is published:
+measures, under `COUNTED`, it keeps what the entry truly counted at that publication (subjects,
+outcome counts, and each magnitude's two largest contributions), which the next publication's
+change tables and the p % rule on its changes start from. None of that is published:
 the ledger is the publisher's memory, not a release.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 LEDGER_TABLE = "privacy__ledger"
-COUNTED = "_counted"  # in an entry's measures: its true subjects and outcome counts at the publication
+COUNTED = "_counted"  # in an entry's measures: its true subjects, outcome counts and top contributions at the publication
 LEDGER_COLUMNS = [
     "release",
     "partition_key",

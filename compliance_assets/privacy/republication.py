@@ -13,15 +13,21 @@ The rule here (a change rule, as statistical offices apply to tables refreshed o
   and no published total's change may leave a small remainder. Where it would, more rows are
   carried forward.
 
-A carried row is stale by fewer than k subjects; the attacker is assumed to know that, so the
-static audit bounds it to its shown value ± (k - 1) rather than to nothing.
+A carried row is stale by fewer than k subjects, and its outcome counts by fewer than k; the
+attacker is assumed to know that, so the static audit bounds it to its shown value ± (k - 1)
+rather than to nothing. A row that must be held back but moved by k or more (its newcomers break
+the outcome rule, or the audit of the changes hides its change) cannot be carried within that
+promise: it is withheld instead, and complementary suppression runs again around it.
 
 Outcome measures (0/1 outcomes under the measure rules) change without any subject arriving or
 leaving: one member's diagnosis is enough. Their numerators follow the same rule: a row whose
 subjects moved by fewer than k shows a new outcome only when the outcome moved by k or more, a
 row whose subjects moved by k or more shows it only when the net newcomers' outcomes keep the
 outcome rule (not all or none, not 1 to `min_numerator` - 1), and the outcome changes get the
-same complementary audit as the subject changes.
+same complementary audit as the subject changes. The newcomers themselves are a cohort: under a
+published total, the withheld part whose subjects moved by k or more must keep the outcome rule
+on its net newcomers (`outcome_violations` of the changes), as a withheld remainder must in a
+static table, so no set of withheld rows tells that its newcomers all share or lack the outcome.
 """
 
 from __future__ import annotations
@@ -47,15 +53,23 @@ class History:
     counted: list[np.ndarray]  # what each entry truly counted at the last publication; 0 when absent
     outcomes_counted: list[np.ndarray]  # its true outcome numerators then
     exact: list[np.ndarray]  # shown last time with the truth, not carried: a difference with it is exact
+    magnitudes: list[np.ndarray] | None = None  # (entries × magnitude measures × [sum shown, largest, second]) last time; 0 when not shown
+
+    def magnitude_record(self, level: int, count: int) -> np.ndarray:
+        return self.magnitudes[level] if self.magnitudes is not None else np.zeros((count, 0, 3))
 
     def known(self, level: int, fresh: np.ndarray) -> np.ndarray:
         """Entries whose change the attacker reads exactly: shown with the truth both times."""
         return fresh & self.exact[level]
 
 
-def match_history(previous: pd.DataFrame, tables: list[pd.DataFrame], dims: list[str], outcomes: dict[str, bool] | None = None) -> History:
+def match_history(
+    previous: pd.DataFrame, tables: list[pd.DataFrame], dims: list[str], outcomes: dict[str, bool] | None = None, magnitudes: dict[str, bool] | None = None
+) -> History:
     """Lines each level's entries up with the previous publication. `outcomes` maps each outcome
-    measure to whether it is a mean (its numerator is then the rate times the subjects shown)."""
+    measure to whether it is a mean (its numerator is then the rate times the subjects shown);
+    `magnitudes` likewise each magnitude measure (its sum shown, and the largest and second
+    largest contributions the ledger recorded beside it)."""
     previous = previous.reset_index(drop=True)
     outcomes = outcomes or {}
     numerators = shown_numerators(previous, outcomes)
@@ -86,20 +100,50 @@ def match_history(previous: pd.DataFrame, tables: list[pd.DataFrame], dims: list
         else:
             before.append(np.zeros((len(table), len(outcomes)), dtype=np.int64))
             outcomes_counted.append(np.zeros((len(table), len(outcomes)), dtype=np.int64))
-    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact)
+    magnitudes = magnitudes or {}
+    recorded = None
+    if magnitudes:
+        sums = shown_numerators(previous, magnitudes, rounded=False)
+        tops = np.array(
+            [[[(t or {}).get(f"{name}{LARGEST}", 0.0), (t or {}).get(f"{name}{SECOND}", 0.0)] for name in magnitudes] for t in truths], dtype=float
+        ).reshape(len(previous), len(magnitudes), 2)
+        whole = np.concatenate([sums[:, :, None], tops], axis=2)
+        recorded = [
+            np.where(shown_level[:, None, None], whole[np.maximum(found, 0)], 0.0) if len(previous) else np.zeros((len(found), len(magnitudes), 3))
+            for found, shown_level in zip(rows, shown, strict=True)
+        ]
+    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded)
 
 
-def shown_numerators(table: pd.DataFrame, outcomes: dict[str, bool]) -> np.ndarray:
+LARGEST, SECOND = ":largest", ":second"  # beside a magnitude's name in an entry's `COUNTED`: its top two contributions
+
+
+def dominated_changes(before: np.ndarray, now: np.ndarray, p_percent: float) -> np.ndarray:
+    """Rows whose magnitude change (the difference of the two sums shown) could be dominated by
+    one contributor under the p % rule. The publisher does not know who joined or left, so the
+    largest and second largest contribution that moved are bounded by the two largest of the
+    row's members now and at the last publication: the change less those two must be at least
+    p % of the largest, else the second could estimate the largest within p %. `before` and
+    `now`: (entries × measures × [sum, largest, second])."""
+    if before.shape[1] == 0:
+        return np.zeros(len(before), dtype=bool)
+    change = np.abs(now[..., 0] - before[..., 0])
+    tops = np.sort(np.stack([before[..., 1], before[..., 2], now[..., 1], now[..., 2]], axis=-1), axis=-1)
+    largest, second = tops[..., -1], tops[..., -2]
+    return ((change > 0) & (largest > 0) & (change - largest - second < p_percent / 100 * largest)).any(axis=1)
+
+
+def shown_numerators(table: pd.DataFrame, outcomes: dict[str, bool], rounded: bool = True) -> np.ndarray:
     """(rows × outcomes) outcome counts a published table shows: a sum as shown, a mean times the
-    subjects shown beside it."""
+    subjects shown beside it (a magnitude's sums, not `rounded`)."""
     columns = []
     for name, is_mean in outcomes.items():
         shown = table[name] if name in table else pd.Series(0, index=table.index)  # a measure added since
         values = pd.to_numeric(shown, errors="coerce").astype("Float64").fillna(0).to_numpy(dtype=float)
         if is_mean:
             values = values * table["subjects"].to_numpy(dtype=float)
-        columns.append(np.rint(values).astype(np.int64))
-    return np.column_stack(columns) if columns else np.zeros((len(table), 0), dtype=np.int64)
+        columns.append(np.rint(values).astype(np.int64) if rounded else values)
+    return np.column_stack(columns) if columns else np.zeros((len(table), 0), dtype=np.int64 if rounded else float)
 
 
 def outcome_moves_held(before: np.ndarray, after: np.ndarray, subjects_change: np.ndarray, k: int, min_numerator: int) -> np.ndarray:
@@ -115,18 +159,41 @@ def outcome_moves_held(before: np.ndarray, after: np.ndarray, subjects_change: n
     return (quiet & small_move) | (~quiet & outcome_violations(newcomers, np.abs(subjects_change), min_numerator))
 
 
-def held_back(history: History, values: list[np.ndarray], k: int, outcomes: list[np.ndarray] | None = None, min_numerator: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(carried, kept hidden) per level: shown rows that changed by 1 to k - 1 subjects or whose
-    outcome change is held (`outcome_moves_held`), and hidden entries that moved by fewer than k
-    since they were hidden (unmoved ones included)."""
+def carriable(history: History, level: int, values: np.ndarray, outcomes: np.ndarray | None, k: int) -> np.ndarray:
+    """Shown rows that may be carried forward: their subjects and every outcome count moved by
+    fewer than k since the values they show, so the carried row stays within k - 1 of the truth."""
+    near = np.abs(values - history.reference[level]) < k
+    if outcomes is not None and outcomes.shape[1]:
+        near &= (np.abs(outcomes - history.outcomes[level]) < k).all(axis=1)
+    return history.shown[level] & near
+
+
+def held_back(
+    history: History,
+    values: list[np.ndarray],
+    k: int,
+    outcomes: list[np.ndarray] | None = None,
+    min_numerator: int = 0,
+    magnitudes: list[np.ndarray] | None = None,
+    p_percent: float = 10.0,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(carried, withheld) per level. Carried: shown rows that changed by 1 to k - 1 subjects or
+    whose outcome change is held (`outcome_moves_held`) or whose magnitude change one contributor
+    could dominate (`dominated_changes`, with `magnitudes` as (entries × measures × [sum, largest,
+    second]) per level), when they can be carried (`carriable`).
+    Withheld: hidden entries that moved by fewer than k since they were hidden (unmoved ones
+    included), and held rows that moved by k or more: carried, they would be stale by k or more."""
     carried, hidden = [], []
     for level, (shown, reference, current) in enumerate(zip(history.shown, history.reference, values, strict=True)):
         change = np.abs(current - reference)
         held = small(change, k)
         if outcomes is not None:
             held |= outcome_moves_held(history.outcomes[level], outcomes[level], current - reference, k, min_numerator)
-        carried.append(shown & held)
-        hidden.append(~shown & (change < k))
+        if magnitudes is not None:
+            held |= dominated_changes(history.magnitude_record(level, len(current)), magnitudes[level], p_percent)
+        keep = carriable(history, level, current, outcomes[level] if outcomes is not None else None, k)
+        carried.append(shown & held & keep)
+        hidden.append((~shown & (change < k)) | (shown & held & ~keep))
     return carried, hidden
 
 
@@ -158,18 +225,34 @@ def carried_ranges(history: History, carried: list[np.ndarray], k: int) -> dict[
     return ranges
 
 
-def change_lattice(lattice: Lattice, changes: list[np.ndarray], known: list[np.ndarray], k: int) -> Lattice:
+def change_lattice(lattice: Lattice, changes: list[np.ndarray], known: list[np.ndarray], k: int, outcome_changes: list[np.ndarray] | None = None) -> Lattice:
     """The table of one kind of change, with what the attacker can difference (rows shown both
-    times) known and every change of 1 to k - 1 sensitive."""
+    times) known and every change of 1 to k - 1 sensitive. With `outcome_changes` (beside the
+    subjects' changes), the net newcomers' outcomes of a row or a withheld remainder that moved by
+    k or more are under the outcome rule too: a row whose newcomers break it is sensitive."""
+    sensitive = [small(np.abs(change), k) for change in changes]
+    if outcome_changes is not None:
+        sensitive = [s | newcomers_break_rule(change, moved, k, lattice.min_numerator) for s, change, moved in zip(sensitive, changes, outcome_changes, strict=True)]
     return Lattice(
         lattice.levels,
         changes,
         lattice.cell_entry,
         fixed=lattice.fixed,
         suppressed=[~known_level for known_level in known],
-        sensitive=[small(np.abs(change), k) for change in changes],
+        sensitive=sensitive,
+        outcomes=outcome_changes or [],
+        min_numerator=lattice.min_numerator if outcome_changes is not None else 0,
         signed=True,
     )
+
+
+def newcomers_break_rule(subjects_change: np.ndarray, outcome_changes: np.ndarray, k: int, min_numerator: int) -> np.ndarray:
+    """Entries (or remainders) whose subjects moved by k or more and whose net newcomers' outcomes
+    (the outcome change, signed as the subjects moved) break the outcome rule."""
+    if outcome_changes.shape[1] == 0:
+        return np.zeros(len(subjects_change), dtype=bool)
+    newcomers = np.where((subjects_change >= 0)[:, None], outcome_changes, -outcome_changes)
+    return (np.abs(subjects_change) >= k) & outcome_violations(newcomers, np.abs(subjects_change), min_numerator)
 
 
 def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int) -> list[np.ndarray]:
@@ -179,8 +262,9 @@ def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray]
     published = len(history.rows)
     known = [history.known(level, fresh[level]) if level < published else np.zeros(len(lattice.values[level]), dtype=bool) for level in range(len(lattice.levels))]
     carry = [np.zeros(len(lattice.values[level]), dtype=bool) for level in range(published)]
-    for changes in change_tables(lattice, history):
-        delta = change_lattice(lattice, changes, known, k)
+    kinds = change_tables(lattice, history)
+    for kind, changes in enumerate(kinds):
+        delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None)
         try:
             suppress(delta, k)
         except RuntimeError:
@@ -188,3 +272,11 @@ def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray]
         for level in range(published):
             carry[level] |= known[level] & delta.suppressed[level]
     return carry
+
+
+def outcome_changes(kinds: list[list[np.ndarray]]) -> list[np.ndarray] | None:
+    """Each level's (entries × outcome measures) outcome changes, from `change_tables`; None
+    without outcome measures."""
+    if len(kinds) < 2:
+        return None
+    return [np.column_stack([kind[level] for kind in kinds[1:]]) for level in range(len(kinds[0]))]

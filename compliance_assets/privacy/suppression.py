@@ -183,7 +183,16 @@ def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndar
         # The net change of the hidden part is known: it must be none or at least k, and a lone
         # hidden change is known exactly, which matters only when it is a small one.
         lone_small = np.bincount(parents, weights=hidden & lattice.sensitive[fine], minlength=size)
-        return np.flatnonzero(~lattice.suppressed[coarse] & (small(np.abs(total), k) | ((count == 1) & (lone_small == 1))))
+        exposed = small(np.abs(total), k) | ((count == 1) & (lone_small == 1))
+        outcomes = lattice.outcomes[fine]
+        if outcomes.shape[1] and lattice.min_numerator > 0:
+            # The hidden part's net newcomers are a cohort: k or more of them keep the outcome rule.
+            parts = np.stack(
+                [np.bincount(parents, weights=np.where(hidden, outcomes[:, m], 0), minlength=size) for m in range(outcomes.shape[1])], axis=1
+            ).astype(np.int64)
+            newcomers = np.where((total >= 0)[:, None], parts, -parts)
+            exposed |= (np.abs(total) >= k) & outcome_violations(newcomers, np.abs(total), lattice.min_numerator)
+        return np.flatnonzero(~lattice.suppressed[coarse] & exposed)
     exposed = (count == 1) | small(total, k)
     outcomes = lattice.outcomes[fine]
     if outcomes.shape[1]:

@@ -1,0 +1,244 @@
+"""The change rule where k or more subjects move at once, against the independent attacker
+(`tests.attacker`): a row whose newcomers break the outcome rule, and a magnitude whose change
+one newcomer dominates. The attacker keeps every publication, knows how many joined, left or
+flipped between two of them (not where), takes the publisher at its word that a carried row is
+stale by fewer than k, and bounds with linear programmes how many subjects moved into a set of
+cells and how many of those have the outcome."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, release_cohorts
+from compliance_assets.privacy.ledger import ledger_rows, previous_entries
+from tests.attacker import (
+    COMPLEMENT_CHANGE,
+    OUTCOME_CHANGE,
+    SUBJECTS_CHANGE,
+    Moves,
+    Release,
+    coverage,
+    hidden_entries,
+    homogeneous_or_small,
+    intervals_over_time,
+)
+
+DIMS = ["d1", "d2"]
+MARGINS = [("d1",), ("d2",), ()]
+DOMAINS = {"d1": ["a", "b", "c"], "d2": ["x", "y", "z", "w"]}
+ATOMS = pd.DataFrame(list(itertools.product(*DOMAINS.values())), columns=DIMS)
+K = 5
+MEASURES = {"subjects": MeasureSpec("count_subjects"), "outcome": MeasureSpec("sum", "outcome")}
+
+
+def _frame(sizes: list[int], outcomes: list[int]) -> pd.DataFrame:
+    rows = []
+    for (d1, d2), size, outcome in zip(ATOMS.itertuples(index=False), sizes, outcomes, strict=True):
+        rows += [{"d1": d1, "d2": d2, "outcome": int(i < outcome)} for i in range(size)]
+    frame = pd.DataFrame(rows, columns=[*DIMS, "outcome"])
+    return frame.assign(subject=range(len(frame)))
+
+
+def _join(frame: pd.DataFrame, atom: int, outcomes: list[int]) -> pd.DataFrame:
+    start = int(frame["subject"].max()) + 1 if len(frame) else 0
+    new = pd.DataFrame([{**ATOMS.iloc[atom].to_dict(), "outcome": o, "subject": start + i} for i, o in enumerate(outcomes)])
+    return pd.concat([frame, new], ignore_index=True)
+
+
+def _attacker(table: pd.DataFrame) -> Release:
+    return Release(table=table, dimensions=DIMS, derive={d: (lambda atoms, d=d: atoms[d]) for d in DIMS}, measures={"outcome": "outcome"})
+
+
+def _truth(frame: pd.DataFrame) -> pd.DataFrame:
+    tables = []
+    for level in [tuple(DIMS), *MARGINS]:
+        label = ",".join(level) if level else "(total)"
+        counted = frame.groupby(list(level)).size().rename("subjects").reset_index() if level else pd.DataFrame({"subjects": [len(frame)]})
+        tables.append(counted.assign(grouped_by=label))
+    return pd.concat(tables, ignore_index=True)
+
+
+class History:
+    """Every publication of one release as the attacker keeps it, and the judge's truth beside it."""
+
+    def __init__(self, frame: pd.DataFrame, rules: DisclosureRules):
+        self.rules = rules
+        self.release = release_cohorts(frame, DIMS, "subject", MEASURES, K, MARGINS, rules=rules)
+        self.tables, self.frames, self.moves, self.previous = [self.release.released], [frame], [Moves()], None
+
+    def republish(self, frame: pd.DataFrame, moves: Moves) -> pd.DataFrame:
+        number = len(self.tables)
+        ledger = ledger_rows(
+            self.release.entries, DIMS, ["outcome"], release="r", publication=str(number),
+            published_at=pd.Timestamp("2026-01-01") + pd.Timedelta(days=number), register_version="r", code_version="c",
+        )
+        self.previous = previous_entries(ledger, DIMS, ["outcome"])
+        self.release = release_cohorts(frame, DIMS, "subject", MEASURES, K, MARGINS, rules=self.rules, previous=self.previous)
+        self.tables.append(self.release.released)
+        self.frames.append(frame)
+        self.moves.append(moves)
+        return self.release.released
+
+    def bounds(self, targets: list, carried_within: int | None = K) -> list[tuple[float, float]]:
+        return intervals_over_time([_attacker(t) for t in self.tables], self.moves, ATOMS, targets, K, outcome="outcome", carried_within=carried_within)
+
+
+def _row_masks() -> list[np.ndarray]:
+    """The atoms of every entry of the release: its cells and its margins."""
+    every = _truth(_frame([1] * len(ATOMS), [0] * len(ATOMS)))
+    return [mask for _, mask in coverage(_attacker(every), ATOMS)]
+
+
+def newcomers_read(history: History, period: int, masks: list[np.ndarray], min_numerator: int, carried_within: int | None = K) -> list[tuple]:
+    """Sets of cells (the release's entries) where the attacker proves that someone joined and
+    that fewer than `min_numerator` of those it is sure of have the outcome, or lack it: the
+    newcomers' outcome read off the two publications."""
+    targets = [(period, mask, figure) for mask in masks for figure in (SUBJECTS_CHANGE, OUTCOME_CHANGE, COMPLEMENT_CHANGE)]
+    bounds = history.bounds(targets, carried_within)
+    read = []
+    for number, mask in enumerate(masks):
+        (joined, _), (_, outcome_high), (_, complement_high) = bounds[3 * number : 3 * number + 3]
+        sure = min(min_numerator, joined)
+        if joined >= 1 and (outcome_high < sure or complement_high < sure):
+            read.append((ATOMS[mask].to_dict("records"), joined, outcome_high, complement_high))
+    return read
+
+
+RULES = DisclosureRules(outcomes=("outcome",), min_numerator=3)
+
+
+def test_a_row_k_or_more_joined_is_not_carried_when_its_newcomers_all_lack_the_outcome():
+    """Six newcomers, none with the outcome, join (a, x); six, half with it, join (a, y). The
+    margin of a keeps the outcome rule and moves. Carrying (a, x) unchanged let the attacker take
+    the margin less its other cells: six newcomers in (a, x), none with the outcome."""
+    frame = _frame([20] * len(ATOMS), [8] * len(ATOMS))
+    history = History(frame, RULES)
+    frame = _join(_join(frame, 0, [0] * 6), 1, [1, 1, 1, 0, 0, 0])
+    history.republish(frame, Moves(joined=12))
+    cell = (ATOMS["d1"] == "a").to_numpy() & (ATOMS["d2"] == "x").to_numpy()
+
+    assert newcomers_read(history, 1, [cell], RULES.min_numerator, carried_within=None) == []
+    assert newcomers_read(history, 1, _row_masks(), RULES.min_numerator) == []
+    audit = disclosure_audit(history.release.released, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, rules=RULES, previous=history.previous)
+    assert audit.exposed.empty, audit.exposed
+    assert homogeneous_or_small(history.release.released, outcome_col="outcome", min_numerator=RULES.min_numerator).empty
+
+
+def _stale_carried_rows(history: History, frame: pd.DataFrame) -> list[tuple]:
+    """Carried rows (shown unchanged from the last publication) that are stale by k or more in
+    subjects or outcome: the publisher's promise is fewer than k."""
+    entries = history.release.entries
+    carried = entries.loc[entries["carried"]]
+    stale = []
+    for _, row in carried.iterrows():
+        truth = row["_counted"]
+        if abs(int(row["subjects"]) - truth["subjects"]) >= K or abs(int(row["outcome"]) - truth["outcome"]) >= K:
+            stale.append((row["grouped_by"], *(row[d] for d in DIMS), int(row["subjects"]), truth))
+    return stale
+
+
+BATCHES = st.sampled_from(["none", "all", "one", "half"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(K, 25), min_size=len(ATOMS), max_size=len(ATOMS)),
+    steps=st.lists(st.tuples(st.sampled_from(["batch", "join", "flip"]), st.integers(0, len(ATOMS) - 1), st.integers(K, K + 2), BATCHES), min_size=1, max_size=3),
+    data=st.data(),
+)
+def test_k_or_more_newcomers_tell_nothing_of_their_outcome(sizes, steps, data):
+    """Histories where k or more join one cell at once, all with the outcome, none, one or half,
+    beside single joins and outcome flips, every cell starting with k or more and within the
+    outcome rule (where the first table withholds much and shows it again later, an attacker who
+    counts the joins and flips can still narrow it: see "Where the promise stops"). After every publication: no carried row is
+    stale by k or more; the attacker, trusting that promise, is consistent, cannot prove of any
+    set of cells that its newcomers (nor those it is sure of) mostly have or lack the outcome,
+    and bounds no withheld cohort under k narrower than k; the audit agrees."""
+    rules = DisclosureRules(outcomes=("outcome",), min_numerator=2)
+    frame = _frame(sizes, [data.draw(st.integers(rules.min_numerator, size - rules.min_numerator)) for size in sizes])
+    history = History(frame, rules)
+    for kind, atom, many, batch in steps:
+        members = frame.index[(frame["d1"] == ATOMS.iloc[atom]["d1"]) & (frame["d2"] == ATOMS.iloc[atom]["d2"])]
+        if kind == "batch":
+            outcomes = {"none": [0] * many, "all": [1] * many, "one": [1] + [0] * (many - 1), "half": [i % 2 for i in range(many)]}[batch]
+            frame, moves = _join(frame, atom, outcomes), Moves(joined=many)
+        elif kind == "join":
+            frame, moves = _join(frame, atom, [int(batch == "all")]), Moves(joined=1)
+        else:
+            if not len(members):
+                continue
+            frame = frame.assign(outcome=frame["outcome"].where(frame.index != members[0], 1 - frame.loc[members[0], "outcome"]))
+            moves = Moves(flipped=1)
+        history.republish(frame, moves)
+        assert _stale_carried_rows(history, frame) == []
+        assert newcomers_read(history, len(history.tables) - 1, _row_masks(), rules.min_numerator) == []
+        audit = disclosure_audit(history.release.released, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, rules=rules, previous=history.previous)
+        assert audit.exposed.empty, audit.exposed
+    targets, truths = [], []
+    for period, (table, seen) in enumerate(zip(history.tables, history.frames, strict=True)):
+        for entry in hidden_entries(_truth(seen), _attacker(table), ATOMS):
+            if entry["true"] < K:
+                targets.append((period, entry["mask"]))
+                truths.append((period, entry["key"], entry["true"]))
+    narrow = [(who, low, high) for who, (low, high) in zip(truths, history.bounds(targets), strict=True) if high - low < K]
+    assert not narrow, narrow[:3]
+
+
+AMOUNT = {"subjects": MeasureSpec("count_subjects"), "amount": MeasureSpec("sum", "amount")}
+P_PERCENT = 10.0
+
+
+def _estimates_within_p(before: pd.DataFrame, after: pd.DataFrame, cell: dict, own: float, largest: float) -> list[tuple]:
+    """The second largest newcomer's estimate of the largest, from every row over her cell that
+    both publications show with different sums: the difference less her own contribution. Those
+    within p % of the truth."""
+    found = []
+    for _, row in after.iterrows():
+        grouped = [] if row["grouped_by"] == "(total)" else str(row["grouped_by"]).split(",")
+        if any(row[d] != cell[d] for d in grouped):
+            continue
+        earlier = before.loc[(before["grouped_by"] == row["grouped_by"]) & np.logical_and.reduce([before[d] == row[d] for d in grouped] or [np.ones(len(before), dtype=bool)])]
+        if len(earlier) and float(earlier["amount"].iloc[0]) != float(row["amount"]):
+            estimate = float(row["amount"]) - float(earlier["amount"].iloc[0]) - own
+            if abs(estimate - largest) < P_PERCENT / 100 * largest:
+                found.append((row["grouped_by"], estimate))
+    return found
+
+
+def test_a_change_one_newcomer_dominates_is_not_published():
+    """Five join (a, x), one of them with an amount a hundred times a member's. The cell still
+    keeps the p % rule (its old members outweigh the newcomer), but the difference of its two
+    sums is the newcomers' alone: the second largest newcomer, less her own amount, would read
+    the largest within p %."""
+    frame = _frame([30] * len(ATOMS), [0] * len(ATOMS)).assign(amount=100.0)
+    rules = DisclosureRules(magnitudes=("amount",), p_percent=P_PERCENT)
+    first = release_cohorts(frame, DIMS, "subject", AMOUNT, K, MARGINS, rules=rules)
+    amounts = [10_000.0, 1.0, 1.0, 1.0, 1.0]
+    later_frame = _join(frame, 0, [0] * len(amounts))
+    later_frame.loc[later_frame.index[-len(amounts):], "amount"] = amounts
+    ledger = ledger_rows(first.entries, DIMS, ["amount"], release="r", publication="1", published_at=pd.Timestamp("2026-01-01"), register_version="r", code_version="c")
+    previous = previous_entries(ledger, DIMS, ["amount"])
+    later = release_cohorts(later_frame, DIMS, "subject", AMOUNT, K, MARGINS, rules=rules, previous=previous)
+
+    cell = ATOMS.iloc[0].to_dict()
+    assert _estimates_within_p(first.released, later.released, cell, own=1.0, largest=10_000.0) == []
+    audit = disclosure_audit(later.released, later_frame, DIMS, "subject", K, MARGINS, measures=AMOUNT, rules=rules, previous=previous)
+    assert audit.exposed.empty, audit.exposed
+    assert _stale_amounts(later) == []
+
+    # Newcomers like the members move the rows as usual.
+    alike = _join(frame, 0, [0] * 5)
+    alike.loc[alike.index[-5:], "amount"] = [100.0, 90.0, 110.0, 100.0, 95.0]
+    moved = release_cohorts(alike, DIMS, "subject", AMOUNT, K, MARGINS, rules=rules, previous=previous)
+    assert not moved.entries["carried"].any() and moved.entries["shown"].all()
+
+
+def _stale_amounts(release) -> list:
+    """Carried rows stale by k or more subjects: a row held for its magnitude is withheld instead."""
+    entries = release.entries.loc[release.entries["carried"]]
+    return [row["grouped_by"] for _, row in entries.iterrows() if abs(int(row["subjects"]) - row["_counted"]["subjects"]) >= K]

@@ -266,7 +266,7 @@ def test_thirty_days_of_a_changing_population_give_nothing_away(publisher):
                 targets.append((period, entry["mask"]))
                 truth_of.append((period, entry["key"], entry["true"]))
     assert targets, "the population has cohorts under k for the release to withhold"
-    bounds = intervals_over_time([_release(rows) for rows in history], moves, ATOMS, targets, K, outcome="higher_incomes")
+    bounds = intervals_over_time([_release(rows) for rows in history], moves, ATOMS, targets, K, outcome="higher_incomes", carried_within=K)
     narrow = [(who, low, high) for who, (low, high) in zip(truth_of, bounds, strict=True) if high - low < K]
     assert not narrow, narrow[:5]
 

@@ -299,6 +299,20 @@ def _by_key(table: pd.DataFrame, dimensions: list[str]) -> dict[tuple, pd.Series
     return {_key(row, dimensions): row for _, row in table.iterrows()}
 
 
+def true_tables(frame: pd.DataFrame, dimensions: list[str], margins: list[tuple[str, ...]]) -> pd.DataFrame:
+    """Every entry of a release (its cells, then each margin; () is the grand total) with its true
+    count, as the attacker's judge (not the attacker) knows it: what `hidden_entries` compares with."""
+    tables = []
+    for level in [tuple(dimensions), *margins]:
+        label = ",".join(level) if level else "(total)"
+        if level:
+            counted = frame.groupby(list(level), dropna=False).size().rename("subjects").reset_index()
+        else:
+            counted = pd.DataFrame({"subjects": [len(frame)]})
+        tables.append(counted.assign(grouped_by=label))
+    return pd.concat(tables, ignore_index=True)
+
+
 def hidden_entries(
     truth_tables: pd.DataFrame | list[pd.DataFrame], release: Release, atoms: pd.DataFrame
 ) -> list[dict]:

@@ -15,7 +15,7 @@ import pytest
 
 from compliance_assets.tiers import Tier
 from compliance_assets.privacy.cohorts import MeasureSpec, release_cohorts
-from tests.attacker import Release, homogeneous_or_small, narrowest_hidden_interval, outcome_from_rate, pinned, revealed_attributes, who_moved
+from tests.attacker import Release, homogeneous_or_small, narrowest_hidden_interval, outcome_from_rate, pinned, revealed_attributes, true_tables, who_moved
 from tests.helpers import check_evaluation, published, run_job, warehouse_of
 
 DIMS = ["sex", "race", "education"]
@@ -145,14 +145,5 @@ def _outcomes(table: pd.DataFrame) -> Release:
     return _release(table.assign(subjects=outcome_from_rate(table["share_income_over_50k"], table["subjects"])))
 
 
-def _truth(features: pd.DataFrame) -> pd.DataFrame:
-    """Every entry of the release with its true count, as the attacker's judge (not the attacker) knows it."""
-    tables = []
-    for level in [tuple(DIMS), *MARGINS]:
-        label = ",".join(level) if level else "(total)"
-        if level:
-            counted = features.groupby(list(level), dropna=False).size().rename("subjects").reset_index()
-        else:
-            counted = pd.DataFrame({"subjects": [len(features)]})
-        tables.append(counted.assign(grouped_by=label))
-    return pd.concat(tables, ignore_index=True)
+def _truth(frame: pd.DataFrame) -> pd.DataFrame:
+    return true_tables(frame, DIMS, MARGINS)

@@ -23,7 +23,7 @@ from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.register import RegisterError, load_register
 from compliance_assets.storage.warehouse import Warehouse
-from tests.attacker import Release, homogeneous_or_small, intervals, narrowest_hidden_interval, pinned, revealed_attributes, who_moved
+from tests.attacker import Release, homogeneous_or_small, intervals, narrowest_hidden_interval, pinned, revealed_attributes, true_tables, who_moved
 from tests.conftest import REPO
 
 DIMS = ["d1", "d2"]
@@ -46,12 +46,7 @@ def _attacker_release(table: pd.DataFrame) -> Release:
 
 
 def _truth(frame: pd.DataFrame) -> pd.DataFrame:
-    tables = []
-    for level in [tuple(DIMS), *MARGINS]:
-        label = ",".join(level) if level else "(total)"
-        counted = frame.groupby(list(level)).size().rename("subjects").reset_index() if level else pd.DataFrame({"subjects": [len(frame)]})
-        tables.append(counted.assign(grouped_by=label))
-    return pd.concat(tables, ignore_index=True)
+    return true_tables(frame, DIMS, MARGINS)
 
 
 sizes = st.lists(st.integers(0, 40), min_size=len(ATOMS), max_size=len(ATOMS))

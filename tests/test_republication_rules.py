@@ -27,6 +27,7 @@ from tests.attacker import (
     hidden_entries,
     homogeneous_or_small,
     intervals_over_time,
+    true_tables,
 )
 
 DIMS = ["d1", "d2"]
@@ -56,12 +57,7 @@ def _attacker(table: pd.DataFrame) -> Release:
 
 
 def _truth(frame: pd.DataFrame) -> pd.DataFrame:
-    tables = []
-    for level in [tuple(DIMS), *MARGINS]:
-        label = ",".join(level) if level else "(total)"
-        counted = frame.groupby(list(level)).size().rename("subjects").reset_index() if level else pd.DataFrame({"subjects": [len(frame)]})
-        tables.append(counted.assign(grouped_by=label))
-    return pd.concat(tables, ignore_index=True)
+    return true_tables(frame, DIMS, MARGINS)
 
 
 class History:

@@ -140,7 +140,7 @@ def intervals_over_time(
     history: list[Release],
     moves: list[Moves],
     atoms: pd.DataFrame,
-    targets: list[tuple[int, np.ndarray] | tuple[int, np.ndarray, str]],
+    targets: list[tuple],
     k: int,
     outcome: str | None = None,
     carried_within: int | None = None,
@@ -150,7 +150,8 @@ def intervals_over_time(
     outcome's y_t, 0 <= y_t <= x_t, when `outcome` names the measure column counting it). A
     target `(publication, mask, figure)` asks for another figure of the atoms: `OUTCOME` (y_t),
     `SUBJECTS_CHANGE` (x_t - x_{t-1}), `OUTCOME_CHANGE` (y_t - y_{t-1}) or `COMPLEMENT_CHANGE`
-    (how many more lack the outcome: the subjects' change less the outcome's).
+    (how many more lack the outcome: the subjects' change less the outcome's). A fourth element,
+    an earlier publication, makes a change target the net change since that publication.
 
     A row shown in a publication is exact when it is new there or shows other figures than in the
     publication before. A row shown unchanged may be carried forward by a change rule: by default
@@ -236,16 +237,23 @@ def intervals_over_time(
     upper = np.concatenate([eq_rhs, ub_rhs])
     costs = []
     for target in targets:
-        period, mask, figure = target if len(target) == 3 else (*target, SUBJECTS)
+        period, mask, figure, since = (*target, SUBJECTS, None)[:4] if len(target) == 2 else (*target, None)[:4]
         weights = np.asarray(mask, dtype=float)
         cost = np.zeros(width)
-        terms = {
-            SUBJECTS: [(at(period, 0), 1)],
-            OUTCOME: [(at(period, 3), 1)],
-            SUBJECTS_CHANGE: [(at(period, 1), 1), (at(period, 2), -1)],
-            OUTCOME_CHANGE: [(at(period, 3), 1), (at(period - 1, 3), -1)],
-            COMPLEMENT_CHANGE: [(at(period, 1), 1), (at(period, 2), -1), (at(period, 3), -1), (at(period - 1, 3), 1)],
-        }[figure]
+        if since is None:
+            terms = {
+                SUBJECTS: [(at(period, 0), 1)],
+                OUTCOME: [(at(period, 3), 1)],
+                SUBJECTS_CHANGE: [(at(period, 1), 1), (at(period, 2), -1)],
+                OUTCOME_CHANGE: [(at(period, 3), 1), (at(period - 1, 3), -1)],
+                COMPLEMENT_CHANGE: [(at(period, 1), 1), (at(period, 2), -1), (at(period, 3), -1), (at(period - 1, 3), 1)],
+            }[figure]
+        else:  # net changes since an earlier publication
+            terms = {
+                SUBJECTS_CHANGE: [(at(period, 0), 1), (at(since, 0), -1)],
+                OUTCOME_CHANGE: [(at(period, 3), 1), (at(since, 3), -1)],
+                COMPLEMENT_CHANGE: [(at(period, 0), 1), (at(since, 0), -1), (at(period, 3), -1), (at(since, 3), 1)],
+            }[figure]
         for start, sign in terms:
             cost[start : start + n] += sign * weights
         costs.append(cost)

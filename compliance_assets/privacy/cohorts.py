@@ -9,13 +9,16 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.ledger import COUNTED, entry_keys
+from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.joint import Neighbour, joint_targets, members, refinement_dims
-from compliance_assets.privacy.intervals import attacker_intervals, narrow_intervals, protect
+from compliance_assets.privacy.intervals import attacker_intervals, intervals_before, narrow_intervals, protect
 from compliance_assets.privacy.republication import (
+    KNOWN,
     LARGEST,
     SECOND,
     History,
+    anchor_records,
+    boxes,
     carriable,
     carried_ranges,
     change_lattice,
@@ -23,10 +26,14 @@ from compliance_assets.privacy.republication import (
     changes_to_carry,
     dominated_changes,
     held_back,
+    magnitude_changes,
     match_history,
+    moved_ranges,
     outcome_changes,
     outcome_moves_held,
+    shown_again_too_soon,
     shown_numerators,
+    within_both,
 )
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
 
@@ -194,7 +201,7 @@ def release_cohorts(
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
-    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
+    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     history = match_history(previous, tables[:published], dims, _outcome_kinds(measures, rules), _magnitude_kinds(measures, rules)) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
@@ -203,12 +210,18 @@ def release_cohorts(
         magnitudes = [_magnitude_state(lattice, tables, measures, rules, level) for level in range(published)]
         carried, kept_hidden = held_back(history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator, magnitudes, rules.p_percent)
         for level in range(published):
-            lattice.suppressed[level] |= carried[level] | kept_hidden[level]
+            lattice.suppressed[level] |= carried[level] | kept_hidden[level] | (lattice.values[level] == 0)
     refinement = _refinement(source, dims, subject, neighbours)
+    moved = moved_ranges(lattice, history) if history is not None else {}
     while True:
         while True:
             ranges = carried_ranges(history, carried, k) if history is not None else {}
-            protect(lattice, k, rules.protection or k, ranges)
+            stuck = [(i.level, i.entry) for i in protect(lattice, k, rules.protection or k, ranges, moved)]
+            own = [key for key in stuck if key in ranges]
+            for level, entry in own or (list(ranges) if stuck else []):  # carried rows whose ranges give an entry away are withheld instead
+                carried[level][entry] = False
+            if stuck and ranges:
+                continue
             if history is None:
                 break
             fresh = [~lattice.suppressed[level] for level in range(len(levels))]
@@ -229,10 +242,9 @@ def release_cohorts(
         shown_table = _with_carried(table, carry, history, index, ordered) if carry.any() else table
         released.append(shown_table.loc[~hidden | carry, ordered])
         withheld = hidden & ~carry
+        listed = withheld & (lattice.values[index] > 0)
         suppressed.append(
-            table.loc[withheld, [*dims, GROUPED_BY, SUBJECTS]].assign(
-                suppression=np.where(lattice.sensitive[index][withheld], "primary", "secondary")
-            )
+            table.loc[listed, [*dims, GROUPED_BY, SUBJECTS]].assign(suppression=np.where(lattice.sensitive[index][listed], "primary", "secondary"))
         )
         entry = shown_table[ordered].copy()
         if history is not None:
@@ -240,9 +252,14 @@ def release_cohorts(
             entry[SUBJECTS] = np.where(still_hidden, history.reference[index], entry[SUBJECTS].to_numpy(dtype=np.int64))
         truth = {SUBJECTS: table[SUBJECTS].to_numpy(dtype=np.int64), **{name: lattice.outcomes[index][:, i] for i, name in enumerate(rules.outcomes)}}
         for i, name in enumerate(rules.magnitudes):
-            truth[f"{name}{LARGEST}"], truth[f"{name}{SECOND}"] = lattice.dominance[index][:, i, 1], lattice.dominance[index][:, i, 2]
+            truth[name], truth[f"{name}{LARGEST}"], truth[f"{name}{SECOND}"] = (lattice.dominance[index][:, i, part] for part in range(3))
         counted = [{name: values[row].item() for name, values in truth.items()} for row in range(len(table))]
-        entries.append(entry.assign(shown=~withheld, carried=carry, **{COUNTED: counted}))
+        if history is not None:
+            for row, box in enumerate(boxes(moved, ranges, index, len(table))):
+                if box is not None and (hidden[row] or carry[row]):
+                    counted[row][KNOWN] = box
+        anchors = anchor_records(history, index, withheld, rules.outcomes, rules.magnitudes) if history is not None else [None] * len(table)
+        entries.append(entry.assign(shown=~withheld, carried=carry, **{COUNTED: counted, ANCHOR: anchors}))
     return CohortRelease(
         released=pd.concat(released, ignore_index=True),
         suppressed=pd.concat(suppressed, ignore_index=True),
@@ -373,12 +390,51 @@ def _with_carried(table: pd.DataFrame, carry: np.ndarray, history: History, leve
     return shown
 
 
-def _tabulate(source, dims, subject, measures, margins, protected):
+def _tabulate(source, dims, subject, measures, margins, protected, previous=None):
     """(levels, how many are published, each level's table, the lattice over them): what a
-    release and its audit both start from. Levels only other tables reveal are fixed."""
+    release and its audit both start from. Levels only other tables reveal are fixed. Cells the
+    `previous` publication counted that are empty now stay in, at 0 (`with_vanished`)."""
     levels, published = release_levels(dims, margins, protected)
     tables = as_source(source).level_tables(dims, levels, subject, measures)
+    if previous is not None:
+        tables = with_vanished(tables, levels, dims, measures, previous)
     return levels, published, tables, build_lattice(tables, levels, fixed=range(published, len(levels)))
+
+
+def with_vanished(
+    tables: list[pd.DataFrame], levels: Sequence[Sequence[str]], dims: list[str], measures: Mapping[str, MeasureSpec], previous: pd.DataFrame
+) -> list[pd.DataFrame]:
+    """The level tables with every detailed cell the previous publication truly counted but
+    nobody is in now, at 0 subjects, and the margins they fall in. An attacker differencing two
+    publications sees that cell's members leave: without it, a margin's change would seem to be
+    the sum of its remaining cells' changes, and the change audit would solve what it hides."""
+    cells = tables[0]
+    before = previous.loc[previous[GROUPED_BY].astype("string") == level_label(levels[0])]
+    truths = [t["subjects"] if isinstance(t, dict) else s for t, s in zip(before.get(COUNTED, [None] * len(before)), before[SUBJECTS], strict=True)]
+    before = before.loc[np.asarray(truths, dtype=np.int64) > 0, dims].astype({d: cells[d].dtype for d in dims})
+    gone = before.merge(cells[dims].drop_duplicates(), how="left", on=dims, indicator=True)
+    gone = gone.loc[gone["_merge"] == "left_only", dims]
+    if not len(gone):
+        return tables
+    widened = []
+    for table, level in zip(tables, levels, strict=True):
+        keys = gone[list(level)].drop_duplicates() if level else gone.iloc[:0]
+        if level:
+            keys = keys.merge(table[list(level)], how="left", on=list(level), indicator=True)
+            keys = keys.loc[keys["_merge"] == "left_only", list(level)]
+        elif not len(table):
+            keys = pd.DataFrame(index=[0])
+        if not len(keys):
+            widened.append(table)
+            continue
+        empty = pd.DataFrame({column: keys[column].to_numpy() for column in level}, index=range(len(keys)))
+        empty[GROUPED_BY] = level_label(level)
+        zero = [SUBJECTS, *(name for name, spec in measures.items() if spec.aggregation in ("sum", "count_subjects") and name in table)]
+        for column in zero:
+            empty[column] = 0
+        joined = pd.concat([table, empty], ignore_index=True).astype({column: table[column].dtype for column in [*level, *zero]})
+        widened.append(joined.sort_values(list(level), na_position="last", kind="stable").reset_index(drop=True) if level else joined)
+    return widened
 
 
 def level_tables(
@@ -598,6 +654,7 @@ OUTCOME_RULE = "a measure rule: an outcome all or none of its subjects share or 
 NARROW = "bounded by the published totals to an interval narrower than the protection level"
 STALE = "shows a count that is neither the current one nor the one the ledger last published"
 REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewer than k subjects since"
+SHOWN_AGAIN = "shows an entry withheld since it was last shown, whose change since then tells on fewer than k subjects or breaks a measure rule"
 SMALL_CHANGE = "a change of fewer than k subjects, or newcomers breaking the outcome rule, can be read from this and the last publication"
 DOMINATED_CHANGE = "the change of a magnitude since the last publication could be dominated by one contributor (p % rule)"
 CARRIED_TOO_FAR = "carried forward although its subjects or an outcome moved by k or more since the value it shows"
@@ -640,7 +697,7 @@ def disclosure_audit(
     cell of their common refinement and no withheld entry under k is bounded narrower either."""
     dims = list(dimensions)
     measures = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes)}
-    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected)
+    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     mark_sensitive(lattice, k)
     kinds = _outcome_kinds(measures, rules)
@@ -659,6 +716,9 @@ def disclosure_audit(
         shown_outcomes = _shown_outcomes(shown_rows, tables[index], level, kinds)
         present = ~np.isnan(shown_subjects)
         fresh = present & (shown_subjects == lattice.values[index]) & (shown_outcomes == lattice.outcomes[index]).all(axis=1)
+        if rules.magnitudes:
+            shown_sums = _shown_outcomes(shown_rows, tables[index], level, _magnitude_kinds(measures, rules), rounded=False)
+            fresh &= np.isclose(shown_sums, _magnitude_state(lattice, tables, measures, rules, index)[..., 0]).all(axis=1)
         stale = present & ~fresh
         if history is not None:
             from_ledger = stale & history.shown[index] & (shown_subjects == history.reference[index]) & (shown_outcomes == history.outcomes[index]).all(axis=1)
@@ -686,16 +746,22 @@ def disclosure_audit(
             state = _magnitude_state(lattice, tables, measures, rules, index)
             dominated = dominated_changes(history.magnitude_record(index, len(state)), state, rules.p_percent)
             found += [(index, int(e), DOMINATED_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & dominated)]
+            again = shown_again_too_soon(history, index, lattice.values[index], lattice.outcomes[index], k, rules.min_numerator, state, rules.p_percent)
+            found += [(index, int(e), SHOWN_AGAIN) for e in np.flatnonzero(fresh & again)]
     found += exposures(lattice, k)
-    intervals = attacker_intervals(lattice, k, ranges, rules.protection or k)
+    moved = moved_ranges(lattice, history) if history is not None else {}
+    intervals = attacker_intervals(lattice, k, within_both(ranges, moved), rules.protection or k)
     protection = rules.protection or k
-    found += [(i.level, i.entry, NARROW) for i in narrow_intervals(intervals, protection)]
+    narrow = narrow_intervals(intervals, protection)
+    if narrow and moved:
+        narrow = narrow_intervals(narrow, protection, intervals_before(lattice, k, protection, moved))
+    found += [(i.level, i.entry, NARROW) for i in narrow]
     if history is not None:
         known = [history.known(level, fresh_levels[level]) if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]
         kinds = change_tables(lattice, history)
         for kind, changes in enumerate(kinds):
             reason = SMALL_CHANGE if kind == 0 else SMALL_OUTCOME_CHANGE
-            delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None)
+            delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None, magnitude_changes(lattice, history) if kind == 0 else None)
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
     keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
     rows = [
@@ -732,16 +798,18 @@ def _shown_counts(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str]
     return merged[SUBJECTS].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _shown_outcomes(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str], kinds: Mapping[str, bool]) -> np.ndarray:
-    """For each of the level's entries, the outcome counts the release shows (0 where not shown)."""
+def _shown_outcomes(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str], kinds: Mapping[str, bool], rounded: bool = True) -> np.ndarray:
+    """For each of the level's entries, the outcome counts the release shows (0 where not shown);
+    not `rounded`, a magnitude's sums."""
     if not kinds or not len(shown):
-        return np.zeros((len(table), len(kinds)), dtype=np.int64)
-    counted = shown_numerators(shown, dict(kinds))
+        return np.zeros((len(table), len(kinds)), dtype=np.int64 if rounded else float)
+    counted = shown_numerators(shown, dict(kinds), rounded=rounded)
     if not level:
         return np.repeat(counted[:1], len(table), axis=0)
     rows = shown[list(level)].assign(**{f"__o{i}": counted[:, i] for i in range(counted.shape[1])}).drop_duplicates(list(level))
     merged = table[list(level)].merge(_with_nullable(rows, level), how="left", on=list(level))
-    return merged[[f"__o{i}" for i in range(counted.shape[1])]].astype("Float64").fillna(0).to_numpy(dtype=float).astype(np.int64)
+    values = merged[[f"__o{i}" for i in range(counted.shape[1])]].astype("Float64").fillna(0).to_numpy(dtype=float)
+    return values.astype(np.int64) if rounded else values
 
 
 def differencing_exposures(

@@ -41,9 +41,10 @@ Ranges = Mapping[tuple[int, int], tuple[float, float]]
 
 
 def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, protection: float | None = None) -> list[Interval]:
-    """The feasible interval of every suppressed sensitive entry. `ranges` bounds hidden entries
-    the attacker knows approximately (a row carried forward from an earlier publication lies
-    within k - 1 of the value it shows). An entry whose cells no published equation constrains is
+    """The feasible interval of every suppressed entry under k (one withheld for a measure rule
+    has k or more subjects: its count is no secret, its measure is, and the measure rules guard
+    that). `ranges` bounds hidden entries the attacker knows approximately (a row carried forward
+    from an earlier publication lies within k - 1 of the value it shows). An entry whose cells no published equation constrains is
     [0, ∞) without a programme; otherwise its maximum is solved first, and its minimum only when
     the maximum is finite. With `protection`, an entry already seen to span that much across
     feasible points gets that inner range (at least as wide as the truth) instead of its own
@@ -69,7 +70,7 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, p
                 if (level, entry) in ranges and len(cells):
                     low, high = ranges[(level, entry)]
                     bounded.append((cells, low - released_part[entry], high - released_part[entry]))
-                if lattice.sensitive[level][entry]:
+                if lattice.sensitive[level][entry] and lattice.values[level][entry] < k:
                     targets.append((level, entry, cells, released_part[entry]))
             elif len(cells):
                 equalities.append((cells, lattice.values[level][entry] - released_part[entry]))
@@ -221,8 +222,27 @@ def _matrix(rows: list[np.ndarray], width: int) -> csr_matrix:
     return csr_matrix((np.ones(len(columns)), columns, starts), shape=(len(rows), width))
 
 
-def narrow_intervals(intervals: list[Interval], protection: int) -> list[Interval]:
-    return [interval for interval in intervals if interval.width < protection]
+def narrow_intervals(intervals: list[Interval], protection: int, before: list[Interval] | None = None) -> list[Interval]:
+    """Intervals narrower than the protection level. With `before` (each target's interval from
+    what the attacker knew without this release: `intervals_before`), an interval is narrow only
+    where it is also narrower than that one: a release answers for what it adds, and cannot widen
+    what earlier publications already bound."""
+    earlier = {(i.level, i.entry): i.width for i in before or []}
+    return [i for i in intervals if i.width < min(float(protection), earlier.get((i.level, i.entry), np.inf)) - 1e-6]
+
+
+def intervals_before(lattice: Lattice, k: int, protection: int, known_before: Ranges) -> list[Interval]:
+    """Every sensitive entry's interval from the earlier publications alone: this release hides
+    every entry it may, and only the ranges the attacker knew before bound them."""
+    every = Lattice(
+        lattice.levels,
+        lattice.values,
+        lattice.cell_entry,
+        fixed=lattice.fixed,
+        suppressed=[np.ones(len(v), dtype=bool) if level not in lattice.fixed else lattice.suppressed[level].copy() for level, v in enumerate(lattice.values)],
+        sensitive=lattice.sensitive,
+    )
+    return attacker_intervals(every, k, known_before, protection)
 
 
 def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
@@ -232,12 +252,46 @@ def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
     return [order[splits[i] : splits[i + 1]] for i in range(size)]
 
 
-def protect(lattice: Lattice, k: int, protection: int, ranges: Ranges | None = None) -> Lattice:
+def protect(lattice: Lattice, k: int, protection: int, ranges: Ranges | None = None, known_before: Ranges | None = None) -> list[Interval]:
     """Suppression until neither the exact audit nor the attacker's linear programme finds an
-    entry it may not reveal: each narrow interval hides the smallest released entry beside it."""
+    entry it may not reveal: each narrow interval hides the smallest released entry beside it, or
+    the smallest released entry anywhere when nothing beside it is left to hide. `known_before`:
+    ranges the attacker knew without this release (from earlier publications), which bound the
+    entries too; no interval need be wider than the attacker's without this release.
+
+    Returns what hiding cannot fix: narrow entries that `ranges` bounds (rows carried forward,
+    which the caller must withhold instead), or any narrow entry once nothing is left to hide."""
+    bounds = dict(ranges or {})
+    for key, (low, high) in (known_before or {}).items():
+        earlier = bounds.get(key, (low, high))
+        bounds[key] = (max(low, earlier[0]), min(high, earlier[1]))
+    before = None
     while True:
         suppress(lattice, k)
-        narrow = narrow_intervals(attacker_intervals(lattice, k, ranges, protection), protection)
+        found = attacker_intervals(lattice, k, bounds, protection)
+        narrow = narrow_intervals(found, protection)
+        if narrow and known_before:
+            before = before if before is not None else intervals_before(lattice, k, protection, known_before)
+            narrow = narrow_intervals(narrow, protection, before)
         if not narrow:
-            return lattice
-        suppress_beside(lattice, narrow[0].level, narrow[0].entry)
+            return []
+        carried = [i for i in narrow if (i.level, i.entry) in (ranges or {})]
+        if carried:
+            return carried
+        try:
+            suppress_beside(lattice, narrow[0].level, narrow[0].entry)
+        except RuntimeError:
+            if not _hide_smallest_released(lattice):
+                return narrow
+
+
+def _hide_smallest_released(lattice: Lattice) -> bool:
+    """Hides the smallest entry still released, whatever its level: an interval can be narrowed
+    by equations that do not hold the entry itself (with earlier publications' ranges, a margin
+    elsewhere bounds a total). False when every entry is hidden already."""
+    candidates = [(int(lattice.values[level][e]), level, int(e)) for level in range(len(lattice.levels)) for e in np.flatnonzero(lattice.hideable(level))]
+    if not candidates:
+        return False
+    _, level, entry = min(candidates)
+    lattice.suppressed[level][entry] = True
+    return True

@@ -8,7 +8,9 @@ earlier publication, the measures shown, and `subjects`: the count the entry's s
 (the shown count; for a hidden entry, its count when it was last hidden afresh). Beside the
 measures, under `COUNTED`, it keeps what the entry truly counted at that publication (subjects,
 outcome counts, and each magnitude's two largest contributions), which the next publication's
-change tables and the p % rule on its changes start from. None of that is published:
+change tables and the p % rule on its changes start from; and for a withheld entry that was once
+shown, under `ANCHOR`, the figures it showed then, which it is judged against when it is shown
+again. None of that is published:
 the ledger is the publisher's memory, not a release.
 """
 
@@ -22,6 +24,7 @@ import pandas as pd
 
 LEDGER_TABLE = "privacy__ledger"
 COUNTED = "_counted"  # in an entry's measures: its true subjects, outcome counts and top contributions at the publication
+ANCHOR = "_anchor"  # in a withheld entry's measures: the figures it showed when last shown (subjects, outcome counts, magnitude sums and tops)
 LEDGER_COLUMNS = [
     "release",
     "partition_key",
@@ -55,17 +58,20 @@ def _plain(value: object) -> object:
 def measures_json(table: pd.DataFrame, measures: Sequence[str], shown: pd.Series | None = None) -> pd.Series:
     """Each entry's shown measures (none for a hidden entry) and, when the table has them, what it
     truly counted (`COUNTED`)."""
-    if not len(table) or (not measures and COUNTED not in table):
+    if not len(table) or (not measures and COUNTED not in table and ANCHOR not in table):
         return pd.Series([None] * len(table), index=table.index, dtype="object")
     values = table[list(measures)].astype(object)
     values = values.where(values.notna(), None)
     visible = shown.to_numpy(dtype=bool) if shown is not None else np.ones(len(table), dtype=bool)
     counted = table[COUNTED].tolist() if COUNTED in table else [None] * len(table)
+    anchors = table[ANCHOR].tolist() if ANCHOR in table else [None] * len(table)
     texts = []
-    for row, is_shown, truth in zip(values.itertuples(index=False), visible, counted, strict=True):
+    for row, is_shown, truth, anchor in zip(values.itertuples(index=False), visible, counted, anchors, strict=True):
         record = {m: _plain(v) for m, v in zip(measures, row, strict=True)} if is_shown else {}
         if truth is not None:
             record[COUNTED] = {name: _plain(v) for name, v in truth.items()}
+        if isinstance(anchor, dict) and not is_shown:
+            record[ANCHOR] = {name: _plain(v) for name, v in anchor.items()}
         texts.append(json.dumps(record) if record else None)
     return pd.Series(texts, index=table.index, dtype="object")
 
@@ -116,6 +122,7 @@ def previous_entries(ledger: pd.DataFrame, dims: Sequence[str], measures: Sequen
     for measure in measures:
         frame[measure] = [values.get(measure) for values in shown_measures]
     frame[COUNTED] = [values.get(COUNTED) for values in shown_measures]
+    frame[ANCHOR] = [values.get(ANCHOR) for values in shown_measures]
     frame["subjects"] = latest["subjects"].astype("int64")
     frame["shown"] = latest["shown"].astype(bool)
     frame["carried"] = latest["carried"].astype(bool)

@@ -32,13 +32,26 @@ static table, so no set of withheld rows tells that its newcomers all share or l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.ledger import COUNTED, entry_keys
-from compliance_assets.privacy.suppression import Lattice, outcome_violations, small, suppress
+from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
+from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, outcome_violations, small, suppress
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Each entry's figures as it was last shown, in the last publication or, for an entry withheld
+    since, as the ledger keeps them beside it: the attacker differences a table with those, however
+    many publications ago they were."""
+
+    present: np.ndarray  # shown at some time the ledger remembers
+    subjects: np.ndarray
+    outcomes: np.ndarray  # (entries × outcome measures) numerators
+    magnitudes: np.ndarray  # (entries × magnitude measures × [sum, largest, second])
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,9 @@ class History:
     outcomes_counted: list[np.ndarray]  # its true outcome numerators then
     exact: list[np.ndarray]  # shown last time with the truth, not carried: a difference with it is exact
     magnitudes: list[np.ndarray] | None = None  # (entries × magnitude measures × [sum shown, largest, second]) last time; 0 when not shown
+    anchors: list[Anchor] | None = None  # per level, the figures each entry showed when it was last shown
+    magnitudes_counted: list[np.ndarray] | None = None  # (entries × magnitude measures × [true sum, largest, second]) at the last publication; 0 when absent
+    bounds: list[np.ndarray] | None = None  # (entries × [low, high]) the attacker's box for each entry's count at the last publication; NaN when none
 
     def magnitude_record(self, level: int, count: int) -> np.ndarray:
         return self.magnitudes[level] if self.magnitudes is not None else np.zeros((count, 0, 3))
@@ -112,10 +128,82 @@ def match_history(
             np.where(shown_level[:, None, None], whole[np.maximum(found, 0)], 0.0) if len(previous) else np.zeros((len(found), len(magnitudes), 3))
             for found, shown_level in zip(rows, shown, strict=True)
         ]
-    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded)
+        true_sums = np.array([[(t or {}).get(name, value) for name, value in zip(magnitudes, row, strict=True)] for t, row in zip(truths, sums, strict=True)], dtype=float)
+        truly = np.concatenate([true_sums.reshape(len(previous), len(magnitudes), 1), tops], axis=2)
+        magnitudes_counted = [
+            np.where((found >= 0)[:, None, None], truly[np.maximum(found, 0)], 0.0) if len(previous) else np.zeros((len(found), len(magnitudes), 3)) for found in rows
+        ]
+    else:
+        magnitudes_counted = None
+    stored = previous[ANCHOR].tolist() if ANCHOR in previous else [None] * len(previous)
+    anchors = []
+    for level, found in enumerate(rows):
+        remembered = [stored[row] if row >= 0 else None for row in found]
+        present = shown[level] | np.array([isinstance(a, dict) for a in remembered], dtype=bool)
+        subjects = np.array([int(a["subjects"]) if isinstance(a, dict) else 0 for a in remembered], dtype=np.int64)
+        numerators = np.array([[int(a.get(name, 0)) if isinstance(a, dict) else 0 for name in outcomes] for a in remembered], dtype=np.int64).reshape(len(found), len(outcomes))
+        sums = np.array(
+            [[[float(a.get(f"{name}{part}", 0.0)) if isinstance(a, dict) else 0.0 for part in ("", LARGEST, SECOND)] for name in magnitudes] for a in remembered], dtype=float
+        ).reshape(len(found), len(magnitudes), 3)
+        record = recorded[level] if recorded is not None else np.zeros((len(found), 0, 3))
+        anchors.append(
+            Anchor(
+                present,
+                np.where(shown[level], reference[level], subjects),
+                np.where(shown[level][:, None], before[level], numerators),
+                np.where(shown[level][:, None, None], record, sums),
+            )
+        )
+    kept_boxes = np.array([(t or {}).get(KNOWN, [np.nan, np.nan]) for t in truths], dtype=float).reshape(len(previous), 2)
+    bounds = []
+    for level, found in enumerate(rows):
+        box = np.where((found >= 0)[:, None], kept_boxes[np.maximum(found, 0)], np.nan) if len(previous) else np.full((len(found), 2), np.nan)
+        bounds.append(np.where(exact[level][:, None], reference[level][:, None].astype(float), box))
+    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds)
+
+
+def anchor_records(history: History, level: int, withheld: np.ndarray, outcomes: Sequence[str], magnitudes: Sequence[str]) -> list[dict | None]:
+    """What the ledger keeps beside each withheld entry of a level: the figures it showed when it
+    was last shown (`Anchor`), or None for an entry shown now or never shown."""
+    anchor = history.anchors[level]
+    records = []
+    for entry, keep in enumerate(withheld & anchor.present):
+        if not keep:
+            records.append(None)
+            continue
+        record = {"subjects": int(anchor.subjects[entry]), **{name: int(anchor.outcomes[entry, i]) for i, name in enumerate(outcomes)}}
+        for i, name in enumerate(magnitudes):
+            record[name], record[f"{name}{LARGEST}"], record[f"{name}{SECOND}"] = (float(v) for v in anchor.magnitudes[entry, i])
+        records.append(record)
+    return records
+
+
+def shown_again_too_soon(
+    history: History,
+    level: int,
+    values: np.ndarray,
+    outcomes: np.ndarray | None,
+    k: int,
+    min_numerator: int,
+    magnitudes: np.ndarray | None = None,
+    p_percent: float = 10.0,
+) -> np.ndarray:
+    """Entries withheld in the last publication that were shown before, whose figures now, set
+    against the ones they last showed, would tell on fewer than k subjects: the subjects moved by
+    1 to k - 1, the outcome moved as `outcome_moves_held` forbids, or one contributor could
+    dominate the magnitude's change. Such an entry stays withheld."""
+    anchor = history.anchors[level]
+    away = values - anchor.subjects
+    told = small(np.abs(away), k)
+    if outcomes is not None:
+        told |= outcome_moves_held(anchor.outcomes, outcomes, away, k, min_numerator)
+    if magnitudes is not None and magnitudes.shape[1]:
+        told |= dominated_changes(anchor.magnitudes, magnitudes, p_percent)
+    return ~history.shown[level] & anchor.present & told
 
 
 LARGEST, SECOND = ":largest", ":second"  # beside a magnitude's name in an entry's `COUNTED`: its top two contributions
+KNOWN = "_known"  # in an entry's `COUNTED`: [low, high], what the attacker could know of its count then (`boxes`)
 
 
 def dominated_changes(before: np.ndarray, now: np.ndarray, p_percent: float) -> np.ndarray:
@@ -127,10 +215,8 @@ def dominated_changes(before: np.ndarray, now: np.ndarray, p_percent: float) -> 
     `now`: (entries × measures × [sum, largest, second])."""
     if before.shape[1] == 0:
         return np.zeros(len(before), dtype=bool)
-    change = np.abs(now[..., 0] - before[..., 0])
     tops = np.sort(np.stack([before[..., 1], before[..., 2], now[..., 1], now[..., 2]], axis=-1), axis=-1)
-    largest, second = tops[..., -1], tops[..., -2]
-    return ((change > 0) & (largest > 0) & (change - largest - second < p_percent / 100 * largest)).any(axis=1)
+    return change_dominance_violations(np.stack([now[..., 0] - before[..., 0], tops[..., -1], tops[..., -2]], axis=-1), p_percent)
 
 
 def shown_numerators(table: pd.DataFrame, outcomes: dict[str, bool], rounded: bool = True) -> np.ndarray:
@@ -182,7 +268,9 @@ def held_back(
     could dominate (`dominated_changes`, with `magnitudes` as (entries × measures × [sum, largest,
     second]) per level), when they can be carried (`carriable`).
     Withheld: hidden entries that moved by fewer than k since they were hidden (unmoved ones
-    included), and held rows that moved by k or more: carried, they would be stale by k or more."""
+    included) or that may not be shown again yet against the figures they last showed
+    (`shown_again_too_soon`), and held rows that moved by k or more: carried, they would be stale
+    by k or more."""
     carried, hidden = [], []
     for level, (shown, reference, current) in enumerate(zip(history.shown, history.reference, values, strict=True)):
         change = np.abs(current - reference)
@@ -193,7 +281,10 @@ def held_back(
             held |= dominated_changes(history.magnitude_record(level, len(current)), magnitudes[level], p_percent)
         keep = carriable(history, level, current, outcomes[level] if outcomes is not None else None, k)
         carried.append(shown & held & keep)
-        hidden.append((~shown & (change < k)) | (shown & held & ~keep))
+        again = shown_again_too_soon(
+            history, level, current, outcomes[level] if outcomes is not None else None, k, min_numerator, magnitudes[level] if magnitudes is not None else None, p_percent
+        )
+        hidden.append((~shown & (change < k)) | again | (shown & held & ~keep))
     return carried, hidden
 
 
@@ -225,14 +316,87 @@ def carried_ranges(history: History, carried: list[np.ndarray], k: int) -> dict[
     return ranges
 
 
-def change_lattice(lattice: Lattice, changes: list[np.ndarray], known: list[np.ndarray], k: int, outcome_changes: list[np.ndarray] | None = None) -> Lattice:
+def magnitude_changes(lattice: Lattice, history: History) -> list[np.ndarray] | None:
+    """Each level's (entries × magnitude measures × [change of the true sum, largest, second])
+    since the last publication, the two largest bounded as in `dominated_changes`: by the two
+    largest contributions of the entry's members now and then. None without magnitude measures."""
+    if history.magnitudes_counted is None or not lattice.dominance or lattice.dominance[0].shape[1] == 0:
+        return None
+    published = len(history.rows)
+    found = []
+    for level, now in enumerate(lattice.dominance):
+        if level >= published:
+            found.append(np.zeros_like(now))
+            continue
+        before = history.magnitudes_counted[level]
+        tops = np.sort(np.stack([before[..., 1], before[..., 2], now[..., 1], now[..., 2]], axis=-1), axis=-1)
+        found.append(np.stack([now[..., 0] - before[..., 0], tops[..., -1], tops[..., -2]], axis=-1))
+    return found
+
+
+def moved_ranges(lattice: Lattice, history: History) -> dict[tuple[int, int], tuple[float, float]]:
+    """What the attacker knows of an entry's count from the last publication and how many joined
+    and left since: at least the lowest it could be then less those who left, at most the highest
+    plus those who joined (`History.bounds`: exact for a row shown with the truth, a carried row's
+    range, and so on back through earlier publications). The attacker may know both numbers; the
+    publisher, who sees counts rather than people, takes the fewest consistent with each cell's
+    true change (every cell that grew gained only joiners, every cell that shrank lost only
+    leavers), which leaves the attacker the narrowest ranges; the grand total moves by exactly
+    their difference, however many more came and went. Ranges that bound nothing the counts ≥ 0
+    and the entry's own size do not are left out."""
+    published = len(history.rows)
+    change = lattice.values[0] - history.counted[0]
+    joined, left = float(change[change > 0].sum()), float(-change[change < 0].sum())
+    ranges = {}
+    for level in range(published):
+        if not lattice.levels[level]:  # the grand total moves by exactly the joiners less the leavers
+            low, high = history.bounds[level][:, 0] + joined - left, history.bounds[level][:, 1] + joined - left
+            informative = ~np.isnan(low)
+        else:
+            low, high = history.bounds[level][:, 0] - left, history.bounds[level][:, 1] + joined
+            informative = ~np.isnan(low) & ((low > 0) | (joined < history.bounds[level][:, 1]))
+        for entry in np.flatnonzero(informative):
+            ranges[(level, int(entry))] = (max(float(low[entry]), 0.0), float(high[entry]))
+    return ranges
+
+
+def boxes(moved: dict[tuple[int, int], tuple[float, float]], carried: dict[tuple[int, int], tuple[float, float]], level: int, size: int) -> list[list[float] | None]:
+    """What the ledger keeps of the attacker's knowledge of a level's entries not shown with the
+    truth: the range the joins and leaves leave them, within a carried row's range too. Read back
+    as `History.bounds`, so the next publication starts from it."""
+    known = within_both(moved, carried)
+    return [[float(v) for v in known[(level, entry)]] if (level, entry) in known else None for entry in range(size)]
+
+
+def within_both(first: dict, second: dict) -> dict:
+    """Ranges known two ways: each entry within both."""
+    merged = dict(first)
+    for key, (low, high) in second.items():
+        if key in merged:
+            low, high = max(low, merged[key][0]), min(high, merged[key][1])
+        merged[key] = (low, high)
+    return merged
+
+
+def change_lattice(
+    lattice: Lattice,
+    changes: list[np.ndarray],
+    known: list[np.ndarray],
+    k: int,
+    outcome_changes: list[np.ndarray] | None = None,
+    magnitude_changes: list[np.ndarray] | None = None,
+) -> Lattice:
     """The table of one kind of change, with what the attacker can difference (rows shown both
     times) known and every change of 1 to k - 1 sensitive. With `outcome_changes` (beside the
     subjects' changes), the net newcomers' outcomes of a row or a withheld remainder that moved by
-    k or more are under the outcome rule too: a row whose newcomers break it is sensitive."""
+    k or more are under the outcome rule too: a row whose newcomers break it is sensitive. With
+    `magnitude_changes`, a row or withheld remainder whose magnitude change one contributor could
+    dominate (`change_dominance_violations`) is sensitive too."""
     sensitive = [small(np.abs(change), k) for change in changes]
     if outcome_changes is not None:
         sensitive = [s | newcomers_break_rule(change, moved, k, lattice.min_numerator) for s, change, moved in zip(sensitive, changes, outcome_changes, strict=True)]
+    if magnitude_changes is not None:
+        sensitive = [s | change_dominance_violations(moved, lattice.p_percent) for s, moved in zip(sensitive, magnitude_changes, strict=True)]
     return Lattice(
         lattice.levels,
         changes,
@@ -243,6 +407,8 @@ def change_lattice(lattice: Lattice, changes: list[np.ndarray], known: list[np.n
         outcomes=outcome_changes or [],
         min_numerator=lattice.min_numerator if outcome_changes is not None else 0,
         signed=True,
+        dominance=magnitude_changes or [],
+        p_percent=lattice.p_percent,
     )
 
 
@@ -258,17 +424,24 @@ def newcomers_break_rule(subjects_change: np.ndarray, outcome_changes: np.ndarra
 def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int) -> list[np.ndarray]:
     """Rows shown afresh whose change must also be held back, so no small change (of subjects, or
     of an outcome) can be solved for from the changes of published rows: the complementary audit
-    of each change table."""
+    of each change table. A row that did not change is never chosen: carried, it would show what
+    it truly counts, and an attacker reading it as exact would be right."""
     published = len(history.rows)
     known = [history.known(level, fresh[level]) if level < published else np.zeros(len(lattice.values[level]), dtype=bool) for level in range(len(lattice.levels))]
     carry = [np.zeros(len(lattice.values[level]), dtype=bool) for level in range(published)]
     kinds = change_tables(lattice, history)
+    magnitudes = magnitude_changes(lattice, history)
+    unchanged = [
+        known[level] & np.logical_and.reduce([kind[level] == 0 for kind in kinds]) & (magnitudes is None or (magnitudes[level][..., 0] == 0).all(axis=1))
+        for level in range(len(lattice.levels))
+    ]
     for kind, changes in enumerate(kinds):
-        delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None)
+        delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None, magnitudes if kind == 0 else None)
+        delta.kept = unchanged
         try:
             suppress(delta, k)
         except RuntimeError:
-            return known[:published]  # nothing left to hide beside a small change: carry every row forward
+            return [known[level] & ~unchanged[level] for level in range(published)]  # nothing left to hide beside a small change: carry every row that moved
         for level in range(published):
             carry[level] |= known[level] & delta.suppressed[level]
     return carry

@@ -36,6 +36,7 @@ class Lattice:
     signed: bool = False  # values are changes since a publication: a total reveals their net sum
     dominance: list[np.ndarray] = field(default_factory=list)  # per level: (entries × magnitude measures × [total, largest, second])
     p_percent: float = 10.0  # no contributor may be estimated within p % by the second largest
+    kept: list[np.ndarray] = field(default_factory=list)  # per level: released entries that hiding would not hide (shown unchanged, they read as exact)
 
     def __post_init__(self) -> None:
         if not self.suppressed:
@@ -54,7 +55,7 @@ class Lattice:
         """Released entries that secondary suppression may still hide."""
         if level in self.fixed:
             return np.zeros(len(self.values[level]), dtype=bool)
-        return ~self.suppressed[level]
+        return ~self.suppressed[level] & ~self.kept[level] if self.kept else ~self.suppressed[level]
 
     def _parents(self, coarse: int, fine: int) -> np.ndarray:
         """For every entry of the finer level, the entry of the coarser level it belongs to."""
@@ -91,13 +92,14 @@ def small(values: np.ndarray, k: int) -> np.ndarray:
 def outcome_violations(outcomes: np.ndarray, sizes: np.ndarray, min_numerator: int) -> np.ndarray:
     """Entries (rows of `outcomes`, one column per outcome measure) whose outcome is shared by all
     of its subjects or none (l-diversity), or counted 1 to `min_numerator` - 1 either way (the
-    small-numbers rule of health statistics)."""
+    small-numbers rule of health statistics). Outcomes below 0 or above the size arise only in
+    net changes (newcomers' outcomes less leavers' and flips): they leave the newcomers' share
+    within the flips an attacker can count of none or all, and break the rule as well."""
     if outcomes.shape[1] == 0 or min_numerator <= 0:
         return np.zeros(len(sizes), dtype=bool)
     rest = sizes[:, None] - outcomes
-    homogeneous = (outcomes == 0) | (rest == 0)
-    few = ((outcomes > 0) & (outcomes < min_numerator)) | ((rest > 0) & (rest < min_numerator))
-    return ((homogeneous | few) & (sizes[:, None] > 0)).any(axis=1)
+    floor = max(min_numerator, 1)
+    return (((outcomes < floor) | (rest < floor)) & (sizes[:, None] > 0)).any(axis=1)
 
 
 def dominance_violations(dominance: np.ndarray, p_percent: float) -> np.ndarray:
@@ -108,6 +110,16 @@ def dominance_violations(dominance: np.ndarray, p_percent: float) -> np.ndarray:
         return np.zeros(len(dominance), dtype=bool)
     total, first, second = dominance[..., 0], dominance[..., 1], dominance[..., 2]
     return ((first > 0) & (total - first - second < p_percent / 100 * first)).any(axis=1)
+
+
+def change_dominance_violations(moved: np.ndarray, p_percent: float) -> np.ndarray:
+    """Entries (rows of `moved`: per magnitude measure its change and bounds on the largest and
+    second largest contribution that moved) whose change one contributor could dominate under the
+    p % rule: the change less the two largest is under p % of the largest."""
+    if moved.shape[1] == 0:
+        return np.zeros(len(moved), dtype=bool)
+    change, largest, second = np.abs(moved[..., 0]), moved[..., 1], moved[..., 2]
+    return ((change > 0) & (largest > 0) & (change - largest - second < p_percent / 100 * largest)).any(axis=1)
 
 
 def top_two(parents: np.ndarray, first: np.ndarray, second: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +204,9 @@ def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndar
             ).astype(np.int64)
             newcomers = np.where((total >= 0)[:, None], parts, -parts)
             exposed |= (np.abs(total) >= k) & outcome_violations(newcomers, np.abs(total), lattice.min_numerator)
+        if lattice.dominance[fine].shape[1]:
+            # The hidden part's magnitude change, as the total's change less its shown parts', under the p % rule.
+            exposed |= change_dominance_violations(grouped_dominance(lattice.dominance[fine], parents, size, hidden), lattice.p_percent) & (count > 0)
         return np.flatnonzero(~lattice.suppressed[coarse] & exposed)
     exposed = (count == 1) | small(total, k)
     outcomes = lattice.outcomes[fine]

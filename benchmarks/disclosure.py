@@ -61,7 +61,7 @@ def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, ware
     rng = np.random.default_rng(11)
     table = "".join(c if c.isalnum() else "_" for c in name)
     shown_measures = [m for m in measures if m != "subjects"]
-    release_s, audit_s, carried = [], [], []
+    release_s, audit_s, carried, withheld = [], [], [], []
     for day in track(range(days), description=f"{name}: {days} days", console=console, transient=True):
         if day:
             frame = _day(frame, rng, day)
@@ -80,6 +80,7 @@ def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, ware
         audit_s.append(time.perf_counter() - started)
         assert audit.exposed.empty, f"{name} day {day}: the audit found exposures in the release"
         carried.append(int(rows["carried"].sum()))
+        withheld.append(int((~rows["shown"] & (rows["subjects"] > 0)).sum()))
     return {
         "rows": len(frame),
         "cells": int((release.entries["grouped_by"] == ",".join(dims)).sum()),
@@ -89,6 +90,7 @@ def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, ware
         "audit_max_s": max(audit_s),
         "ratio": statistics.median(audit_s) / statistics.median(release_s),
         "rows_carried_median": statistics.median(carried),
+        "rows_withheld_median": statistics.median(withheld),
         "ledger_rows": len(warehouse.ledger(table)),
     }
 
@@ -97,7 +99,7 @@ def run(quick: bool) -> dict:
     days = 5 if quick else DAYS
     scenarios = {"census (adult.csv)": census(), f"demo shape, {'200 k' if quick else '640 k'} subjects": demo_shape(200_000 if quick else 640_000)}
     table = Table(title=f"Disclosure audit against its release, {days} days of ledger history (medians)")
-    for column in ("release", "subjects", "cells", "release s", "audit s", "audit max s", "audit / release", "rows carried / day", "ledger rows"):
+    for column in ("release", "subjects", "cells", "release s", "audit s", "audit max s", "audit / release", "rows carried / day", "rows withheld / day", "ledger rows"):
         table.add_column(column, justify="left" if column == "release" else "right")
     results: dict = {"k": K, "days": days, "scenarios": {}}
     with tempfile.TemporaryDirectory() as folder:
@@ -107,7 +109,7 @@ def run(quick: bool) -> dict:
             results["scenarios"][name] = figures
             table.add_row(
                 name, f"{figures['rows']:,}", f"{figures['cells']:,}", f"{figures['release_median_s']:.3f}", f"{figures['audit_median_s']:.3f}",
-                f"{figures['audit_max_s']:.3f}", f"{figures['ratio']:.2f}×", f"{figures['rows_carried_median']:g}", f"{figures['ledger_rows']:,}",
+                f"{figures['audit_max_s']:.3f}", f"{figures['ratio']:.2f}×", f"{figures['rows_carried_median']:g}", f"{figures['rows_withheld_median']:g}", f"{figures['ledger_rows']:,}",
             )
         warehouse.get_engine().dispose()
     console.print(table)

@@ -29,6 +29,7 @@ from compliance_assets.privacy.republication import (
     magnitude_changes,
     match_history,
     moved_ranges,
+    movement_since,
     outcome_changes,
     outcome_moves_held,
     shown_again_too_soon,
@@ -213,10 +214,11 @@ def release_cohorts(
             lattice.suppressed[level] |= carried[level] | kept_hidden[level] | (lattice.values[level] == 0)
     refinement = _refinement(source, dims, subject, neighbours)
     moved = moved_ranges(lattice, history) if history is not None else {}
+    movement = movement_since(lattice, history) if history is not None else None
     while True:
         while True:
             ranges = carried_ranges(history, carried, k) if history is not None else {}
-            stuck = [(i.level, i.entry) for i in protect(lattice, k, rules.protection or k, ranges, moved)]
+            stuck = [(i.level, i.entry) for i in protect(lattice, k, rules.protection or k, ranges, moved, movement)]
             own = [key for key in stuck if key in ranges]
             for level, entry in own or (list(ranges) if stuck else []):  # carried rows whose ranges give an entry away are withheld instead
                 carried[level][entry] = False
@@ -234,6 +236,7 @@ def release_cohorts(
         if refinement is None or not _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
             break
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
+    known_after = _known_after(lattice, history, ranges, moved, movement, k) if history is not None else {}
     released, suppressed, entries = [], [], []
     for index in range(published):
         table = tables[index]
@@ -255,7 +258,7 @@ def release_cohorts(
             truth[name], truth[f"{name}{LARGEST}"], truth[f"{name}{SECOND}"] = (lattice.dominance[index][:, i, part] for part in range(3))
         counted = [{name: values[row].item() for name, values in truth.items()} for row in range(len(table))]
         if history is not None:
-            for row, box in enumerate(boxes(moved, ranges, index, len(table))):
+            for row, box in enumerate(boxes(known_after, ranges, index, len(table))):
                 if box is not None and (hidden[row] or carry[row]):
                     counted[row][KNOWN] = box
         anchors = anchor_records(history, index, withheld, rules.outcomes, rules.magnitudes) if history is not None else [None] * len(table)
@@ -267,6 +270,20 @@ def release_cohorts(
         detail_level=level_label(dims),
         entries=pd.concat(entries, ignore_index=True),
     )
+
+
+def _known_after(lattice: Lattice, history: History, ranges, moved, movement, k: int) -> dict[tuple[int, int], tuple[float, float]]:
+    """What the attacker knows after this publication of each entry it does not show with the
+    truth, for the ledger to keep (`republication.boxes`): the ranges the joins and leaves leave,
+    and for a detailed cell known before, its interval in the attacker's programme over this
+    release, the ranges and the moves' one budget, which is narrower when the rows shown say where
+    the movers went."""
+    known = moved_ranges(lattice, history, ~lattice.suppressed[0])
+    wanted = {(0, int(cell)) for cell in np.flatnonzero(lattice.suppressed[0] & ~np.isnan(history.bounds[0][:, 0]))}
+    if wanted:
+        for interval in attacker_intervals(lattice, k, within_both(ranges, moved), None, movement, wanted):
+            known = within_both(known, {(interval.level, interval.entry): (interval.low, interval.high)})
+    return known
 
 
 def _magnitude_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
@@ -750,11 +767,12 @@ def disclosure_audit(
             found += [(index, int(e), SHOWN_AGAIN) for e in np.flatnonzero(fresh & again)]
     found += exposures(lattice, k)
     moved = moved_ranges(lattice, history) if history is not None else {}
-    intervals = attacker_intervals(lattice, k, within_both(ranges, moved), rules.protection or k)
+    movement = movement_since(lattice, history) if history is not None else None
+    intervals = attacker_intervals(lattice, k, within_both(ranges, moved), rules.protection or k, movement)
     protection = rules.protection or k
     narrow = narrow_intervals(intervals, protection)
-    if narrow and moved:
-        narrow = narrow_intervals(narrow, protection, intervals_before(lattice, k, protection, moved))
+    if narrow and history is not None:
+        narrow = narrow_intervals(narrow, protection, intervals_before(lattice, k, protection, moved, movement))
     found += [(i.level, i.entry, NARROW) for i in narrow]
     if history is not None:
         known = [history.known(level, fresh_levels[level]) if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]

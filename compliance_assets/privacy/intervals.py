@@ -40,7 +40,27 @@ class Interval:
 Ranges = Mapping[tuple[int, int], tuple[float, float]]
 
 
-def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, protection: float | None = None) -> list[Interval]:
+@dataclass(frozen=True)
+class Movement:
+    """What counting the joins and leaves since the last publication tells an attacker: each
+    detailed cell's range then (`low`, `high`; NaN where nothing was known) and how many joined
+    and left in all. The leavers are one budget across the cells: a cell can only have lost what
+    the others did not."""
+
+    low: np.ndarray
+    high: np.ndarray
+    joined: float
+    left: float
+
+
+def attacker_intervals(
+    lattice: Lattice,
+    k: int,
+    ranges: Ranges | None = None,
+    protection: float | None = None,
+    movement: Movement | None = None,
+    targets_of: set[tuple[int, int]] | None = None,
+) -> list[Interval]:
     """The feasible interval of every suppressed entry under k (one withheld for a measure rule
     has k or more subjects: its count is no secret, its measure is, and the measure rules guard
     that). `ranges` bounds hidden entries the attacker knows approximately (a row carried forward
@@ -48,7 +68,10 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, p
     [0, ∞) without a programme; otherwise its maximum is solved first, and its minimum only when
     the maximum is finite. With `protection`, an entry already seen to span that much across
     feasible points gets that inner range (at least as wide as the truth) instead of its own
-    programmes: only the narrow-looking ones are solved exactly."""
+    programmes: only the narrow-looking ones are solved exactly. With `movement`, each withheld
+    cell known before has how much it lost and gained since as two more unknowns, and those of all
+    cells together stay within the leavers and joiners counted, less what the shown cells moved.
+    `targets_of` names the (withheld) entries to bound instead."""
     if not lattice.sensitive:
         mark_sensitive(lattice, k)
     ranges = dict(ranges or {})
@@ -70,14 +93,18 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, p
                 if (level, entry) in ranges and len(cells):
                     low, high = ranges[(level, entry)]
                     bounded.append((cells, low - released_part[entry], high - released_part[entry]))
-                if lattice.sensitive[level][entry] and lattice.values[level][entry] < k:
+                if (level, entry) in targets_of if targets_of is not None else lattice.sensitive[level][entry] and lattice.values[level][entry] < k:
                     targets.append((level, entry, cells, released_part[entry]))
             elif len(cells):
                 equalities.append((cells, lattice.values[level][entry] - released_part[entry]))
-    constraints = [cells for cells, _ in equalities] + [cells for cells, _, _ in bounded]
-    components = components_of(len(hidden_cells), constraints)
-    constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
+    rows, equal = unit_rows(equalities, bounded)
     truth = lattice.values[0][hidden_cells].astype(float)
+    if movement is not None:
+        extra, truth = _movement_rows(lattice, hidden_cells, movement, truth)
+        rows += extra
+    constraints = [columns for columns, _, _, _ in rows]
+    components = components_of(len(truth), constraints)
+    constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
     found: dict[int, Interval] = {}
     groups: dict[frozenset, list[int]] = {}
     for number, (level, entry, cells, offset) in enumerate(targets):
@@ -88,12 +115,19 @@ def attacker_intervals(lattice: Lattice, k: int, ranges: Ranges | None = None, p
         else:
             groups.setdefault(frozenset(components[cells].tolist()), []).append(number)
     for wanted, numbers in groups.items():
-        system = EquationSystem(components, wanted, equalities, bounded)
+        system = EquationSystem(components, wanted, rows, equal)
         members = [system.index[targets[n][2]] for n in numbers]
         for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection), strict=True):
             level, entry, _, offset = targets[number]
             found[number] = Interval(level, entry, low + offset, high + offset)
     return [found[n] for n in range(len(targets))]
+
+
+def unit_rows(equalities, bounded) -> tuple[list, int]:
+    """Equations (cells, value) and ranges (cells, low, high) over sums of cells as the rows
+    `EquationSystem` takes, and how many of them are equations."""
+    rows = [(cells, np.ones(len(cells)), value, value) for cells, value in equalities]
+    return rows + [(cells, np.ones(len(cells)), low, high) for cells, low, high in bounded], len(rows)
 
 
 class EquationSystem:
@@ -102,16 +136,17 @@ class EquationSystem:
     truth, and every optimum found) spares the programmes of targets whose values across the pool
     already differ by the protection level."""
 
-    def __init__(self, components: np.ndarray, wanted: frozenset, equalities, bounded):
+    def __init__(self, components: np.ndarray, wanted: frozenset, rows, equalities: int):
+        """`rows`: (columns, coefficients, low, high), the first `equalities` of them equations."""
         self.variables = np.flatnonzero(np.isin(components, list(wanted)))
         self.index = np.full(len(components), -1, dtype=np.int64)
         self.index[self.variables] = np.arange(len(self.variables))
-        rows = [(c, v, v) for c, v in equalities if components[c[0]] in wanted]
-        self.equalities = len(rows)
-        rows += [(c, low, high) for c, low, high in bounded if components[c[0]] in wanted]
-        self.matrix = _matrix([self.index[c] for c, _, _ in rows], len(self.variables))
-        self.lower = np.array([low for _, low, _ in rows], dtype=float)
-        self.upper = np.array([high for _, _, high in rows], dtype=float)
+        mine = [i for i, (columns, _, _, _) in enumerate(rows) if components[columns[0]] in wanted]
+        self.equalities = sum(1 for i in mine if i < equalities)
+        rows = [rows[i] for i in mine]
+        self.matrix = _matrix([(self.index[columns], coefficients) for columns, coefficients, _, _ in rows], len(self.variables))
+        self.lower = np.array([low for _, _, low, _ in rows], dtype=float)
+        self.upper = np.array([high for _, _, _, high in rows], dtype=float)
         self.solver = self._model(self.upper)
         self.pool: list[np.ndarray] = []
         self.cost = np.zeros(len(self.variables))
@@ -214,12 +249,39 @@ def _solver() -> highspy.Highs:
     return solver
 
 
-def _matrix(rows: list[np.ndarray], width: int) -> csr_matrix:
+def _matrix(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> csr_matrix:
     if not rows:
         return csr_matrix((0, width))
-    starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
-    columns = np.concatenate(rows)
-    return csr_matrix((np.ones(len(columns)), columns, starts), shape=(len(rows), width))
+    starts = np.concatenate([[0], np.cumsum([len(columns) for columns, _ in rows])])
+    columns = np.concatenate([columns for columns, _ in rows])
+    values = np.concatenate([np.asarray(coefficients, dtype=float) for _, coefficients in rows])
+    return csr_matrix((values, columns, starts), shape=(len(rows), width))
+
+
+def _movement_rows(lattice: Lattice, hidden_cells: np.ndarray, movement: Movement, truth: np.ndarray) -> tuple[list, np.ndarray]:
+    """Rows tying each withheld cell known before to what it lost (r) and gained (a) since:
+    x + r >= its lowest then, a - x >= -(its highest then), r, a >= 0; and the two budgets: all
+    r at most the leavers, all a at most the joiners, less what the shown cells must have lost
+    and gained. Returns the rows and the truth extended by r and a at their least."""
+    low, high = movement.low[hidden_cells], movement.high[hidden_cells]
+    boxed = np.flatnonzero(~np.isnan(low))
+    shown = ~lattice.suppressed[0] & ~np.isnan(movement.low)
+    values = lattice.values[0].astype(float)
+    lost = float(np.maximum(movement.low[shown] - values[shown], 0).sum())
+    gained = float(np.maximum(values[shown] - movement.high[shown], 0).sum())
+    if not len(boxed):
+        return [], truth
+    width = len(hidden_cells)
+    removed = width + np.arange(len(boxed))
+    added = width + len(boxed) + np.arange(len(boxed))
+    rows = []
+    for i, cell in enumerate(boxed):
+        rows.append((np.array([cell, removed[i]]), np.array([1.0, 1.0]), float(low[cell]), np.inf))
+        rows.append((np.array([added[i], cell]), np.array([1.0, -1.0]), -float(high[cell]), np.inf))
+    rows.append((removed, np.ones(len(boxed)), -np.inf, max(movement.left - lost, 0.0)))
+    rows.append((added, np.ones(len(boxed)), -np.inf, max(movement.joined - gained, 0.0)))
+    x = truth[boxed]
+    return rows, np.concatenate([truth, np.maximum(low[boxed] - x, 0), np.maximum(x - high[boxed], 0)])
 
 
 def narrow_intervals(intervals: list[Interval], protection: int, before: list[Interval] | None = None) -> list[Interval]:
@@ -231,7 +293,7 @@ def narrow_intervals(intervals: list[Interval], protection: int, before: list[In
     return [i for i in intervals if i.width < min(float(protection), earlier.get((i.level, i.entry), np.inf)) - 1e-6]
 
 
-def intervals_before(lattice: Lattice, k: int, protection: int, known_before: Ranges) -> list[Interval]:
+def intervals_before(lattice: Lattice, k: int, protection: int, known_before: Ranges, movement: Movement | None = None) -> list[Interval]:
     """Every sensitive entry's interval from the earlier publications alone: this release hides
     every entry it may, and only the ranges the attacker knew before bound them."""
     every = Lattice(
@@ -242,7 +304,7 @@ def intervals_before(lattice: Lattice, k: int, protection: int, known_before: Ra
         suppressed=[np.ones(len(v), dtype=bool) if level not in lattice.fixed else lattice.suppressed[level].copy() for level, v in enumerate(lattice.values)],
         sensitive=lattice.sensitive,
     )
-    return attacker_intervals(every, k, known_before, protection)
+    return attacker_intervals(every, k, known_before, protection, movement)
 
 
 def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
@@ -252,12 +314,15 @@ def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
     return [order[splits[i] : splits[i + 1]] for i in range(size)]
 
 
-def protect(lattice: Lattice, k: int, protection: int, ranges: Ranges | None = None, known_before: Ranges | None = None) -> list[Interval]:
+def protect(
+    lattice: Lattice, k: int, protection: int, ranges: Ranges | None = None, known_before: Ranges | None = None, movement: Movement | None = None
+) -> list[Interval]:
     """Suppression until neither the exact audit nor the attacker's linear programme finds an
     entry it may not reveal: each narrow interval hides the smallest released entry beside it, or
     the smallest released entry anywhere when nothing beside it is left to hide. `known_before`:
     ranges the attacker knew without this release (from earlier publications), which bound the
-    entries too; no interval need be wider than the attacker's without this release.
+    entries too, as does the `movement` since; no interval need be wider than the attacker's
+    without this release.
 
     Returns what hiding cannot fix: narrow entries that `ranges` bounds (rows carried forward,
     which the caller must withhold instead), or any narrow entry once nothing is left to hide."""
@@ -268,10 +333,10 @@ def protect(lattice: Lattice, k: int, protection: int, ranges: Ranges | None = N
     before = None
     while True:
         suppress(lattice, k)
-        found = attacker_intervals(lattice, k, bounds, protection)
+        found = attacker_intervals(lattice, k, bounds, protection, movement)
         narrow = narrow_intervals(found, protection)
         if narrow and known_before:
-            before = before if before is not None else intervals_before(lattice, k, protection, known_before)
+            before = before if before is not None else intervals_before(lattice, k, protection, known_before, movement)
             narrow = narrow_intervals(narrow, protection, before)
         if not narrow:
             return []

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.intervals import EquationSystem
+from compliance_assets.privacy.intervals import EquationSystem, unit_rows
 from compliance_assets.privacy.suppression import components_of
 
 GROUPED_BY, SUBJECTS, TOTAL_LABEL = "grouped_by", "subjects", "(total)"
@@ -169,7 +169,7 @@ def _narrow(size, counts, equalities, bounded, targets, protection, positions=No
     lookup = dict(zip(positions, targets, strict=True))
     found = {}
     for wanted, numbers in groups.items():
-        system = EquationSystem(components, wanted, [e for e in equalities if len(e[0])], [b for b in bounded if len(b[0])])
+        system = EquationSystem(components, wanted, *unit_rows([e for e in equalities if len(e[0])], [b for b in bounded if len(b[0])]))
         cell_sets = [system.index[lookup[n][3]] for n in numbers]
         for number, (low, high) in zip(numbers, system.ranges(cell_sets, counts[system.variables], protection), strict=True):
             if high - low < protection:

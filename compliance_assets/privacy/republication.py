@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
+from compliance_assets.privacy.intervals import Movement
 from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, outcome_violations, small, suppress
 
 
@@ -334,7 +335,7 @@ def magnitude_changes(lattice: Lattice, history: History) -> list[np.ndarray] | 
     return found
 
 
-def moved_ranges(lattice: Lattice, history: History) -> dict[tuple[int, int], tuple[float, float]]:
+def moved_ranges(lattice: Lattice, history: History, shown_cells: np.ndarray | None = None) -> dict[tuple[int, int], tuple[float, float]]:
     """What the attacker knows of an entry's count from the last publication and how many joined
     and left since: at least the lowest it could be then less those who left, at most the highest
     plus those who joined (`History.bounds`: exact for a row shown with the truth, a carried row's
@@ -343,27 +344,51 @@ def moved_ranges(lattice: Lattice, history: History) -> dict[tuple[int, int], tu
     true change (every cell that grew gained only joiners, every cell that shrank lost only
     leavers), which leaves the attacker the narrowest ranges; the grand total moves by exactly
     their difference, however many more came and went. Ranges that bound nothing the counts ≥ 0
-    and the entry's own size do not are left out."""
+    and the entry's own size do not are left out.
+
+    With `shown_cells` (the detailed cells this publication shows with the truth), the joins and
+    leaves those cells must have taken are not counted against the entries outside them: what
+    the attacker knows after this publication, which the ledger keeps for the next (every range
+    then, informative or not)."""
     published = len(history.rows)
     change = lattice.values[0] - history.counted[0]
     joined, left = float(change[change > 0].sum()), float(-change[change < 0].sum())
+    gains = losses = np.zeros(len(change))
+    if shown_cells is not None:
+        before, now = history.bounds[0], lattice.values[0].astype(float)
+        known = shown_cells & ~np.isnan(before[:, 0])
+        gains = np.where(known, np.maximum(now - before[:, 1], 0), 0.0)
+        losses = np.where(known, np.maximum(before[:, 0] - now, 0), 0.0)
     ranges = {}
     for level in range(published):
+        size = len(lattice.values[level])
+        entries = lattice.cell_entry[level] if level else np.arange(len(change))
+        free_joined = joined - (gains.sum() - np.bincount(entries, weights=gains, minlength=size))
+        free_left = left - (losses.sum() - np.bincount(entries, weights=losses, minlength=size))
         if not lattice.levels[level]:  # the grand total moves by exactly the joiners less the leavers
             low, high = history.bounds[level][:, 0] + joined - left, history.bounds[level][:, 1] + joined - left
             informative = ~np.isnan(low)
         else:
-            low, high = history.bounds[level][:, 0] - left, history.bounds[level][:, 1] + joined
-            informative = ~np.isnan(low) & ((low > 0) | (joined < history.bounds[level][:, 1]))
+            low, high = history.bounds[level][:, 0] - free_left, history.bounds[level][:, 1] + free_joined
+            informative = ~np.isnan(low) & ((shown_cells is not None) | (low > 0) | (free_joined < history.bounds[level][:, 1]))
         for entry in np.flatnonzero(informative):
             ranges[(level, int(entry))] = (max(float(low[entry]), 0.0), float(high[entry]))
     return ranges
 
 
+def movement_since(lattice: Lattice, history: History) -> Movement:
+    """Each detailed cell's range at the last publication and the joins and leaves since, the
+    fewest consistent with every cell's true change (`moved_ranges`), for the attacker's
+    programme to share as one budget across the cells."""
+    change = lattice.values[0] - history.counted[0]
+    return Movement(history.bounds[0][:, 0], history.bounds[0][:, 1], float(change[change > 0].sum()), float(-change[change < 0].sum()))
+
+
 def boxes(moved: dict[tuple[int, int], tuple[float, float]], carried: dict[tuple[int, int], tuple[float, float]], level: int, size: int) -> list[list[float] | None]:
     """What the ledger keeps of the attacker's knowledge of a level's entries not shown with the
-    truth: the range the joins and leaves leave them, within a carried row's range too. Read back
-    as `History.bounds`, so the next publication starts from it."""
+    truth: the range the joins and leaves leave them (`moved_ranges` after this publication),
+    within a carried row's range too. Read back as `History.bounds`, so the next publication
+    starts from it."""
     known = within_both(moved, carried)
     return [[float(v) for v in known[(level, entry)]] if (level, entry) in known else None for entry in range(size)]
 

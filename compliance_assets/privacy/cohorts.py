@@ -11,7 +11,7 @@ import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.joint import Neighbour, joint_targets, members, refinement_dims
-from compliance_assets.privacy.intervals import attacker_intervals, intervals_before, narrow_intervals, protect
+from compliance_assets.privacy.intervals import attacker_intervals, intervals_before, narrow_intervals, protect, within_both
 from compliance_assets.privacy.republication import (
     KNOWN,
     LARGEST,
@@ -34,7 +34,6 @@ from compliance_assets.privacy.republication import (
     outcome_moves_held,
     shown_again_too_soon,
     shown_numerators,
-    within_both,
 )
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
 
@@ -733,9 +732,10 @@ def disclosure_audit(
         shown_outcomes = _shown_outcomes(shown_rows, tables[index], level, kinds)
         present = ~np.isnan(shown_subjects)
         fresh = present & (shown_subjects == lattice.values[index]) & (shown_outcomes == lattice.outcomes[index]).all(axis=1)
+        state = _magnitude_state(lattice, tables, measures, rules, index)
         if rules.magnitudes:
             shown_sums = _shown_outcomes(shown_rows, tables[index], level, _magnitude_kinds(measures, rules), rounded=False)
-            fresh &= np.isclose(shown_sums, _magnitude_state(lattice, tables, measures, rules, index)[..., 0]).all(axis=1)
+            fresh &= np.isclose(shown_sums, state[..., 0]).all(axis=1)
         stale = present & ~fresh
         if history is not None:
             from_ledger = stale & history.shown[index] & (shown_subjects == history.reference[index]) & (shown_outcomes == history.outcomes[index]).all(axis=1)
@@ -760,7 +760,6 @@ def disclosure_audit(
             found += [(index, int(e), REVEALED_LATER) for e in np.flatnonzero(fresh & ~history.shown[index] & (history.rows[index] >= 0) & (moved < k))]
             told = outcome_moves_held(history.outcomes[index], lattice.outcomes[index], lattice.values[index] - history.reference[index], k, rules.min_numerator)
             found += [(index, int(e), OUTCOME_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & told & ~small(moved, k))]
-            state = _magnitude_state(lattice, tables, measures, rules, index)
             dominated = dominated_changes(history.magnitude_record(index, len(state)), state, rules.p_percent)
             found += [(index, int(e), DOMINATED_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & dominated)]
             again = shown_again_too_soon(history, index, lattice.values[index], lattice.outcomes[index], k, rules.min_numerator, state, rules.p_percent)

@@ -123,6 +123,16 @@ def attacker_intervals(
     return [found[n] for n in range(len(targets))]
 
 
+def within_both(first: Ranges, second: Ranges) -> dict[tuple[int, int], tuple[float, float]]:
+    """Ranges known two ways: each entry within both."""
+    merged = dict(first)
+    for key, (low, high) in second.items():
+        if key in merged:
+            low, high = max(low, merged[key][0]), min(high, merged[key][1])
+        merged[key] = (low, high)
+    return merged
+
+
 def unit_rows(equalities, bounded) -> tuple[list, int]:
     """Equations (cells, value) and ranges (cells, low, high) over sums of cells as the rows
     `EquationSystem` takes, and how many of them are equations."""
@@ -326,10 +336,7 @@ def protect(
 
     Returns what hiding cannot fix: narrow entries that `ranges` bounds (rows carried forward,
     which the caller must withhold instead), or any narrow entry once nothing is left to hide."""
-    bounds = dict(ranges or {})
-    for key, (low, high) in (known_before or {}).items():
-        earlier = bounds.get(key, (low, high))
-        bounds[key] = (max(low, earlier[0]), min(high, earlier[1]))
+    bounds = within_both(ranges or {}, known_before or {})
     before = None
     while True:
         suppress(lattice, k)

@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
-from compliance_assets.privacy.intervals import Movement
-from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, outcome_violations, small, suppress
+from compliance_assets.privacy.intervals import Movement, within_both
+from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, newcomers_break_rule, outcome_violations, small, suppress
 
 
 @dataclass(frozen=True)
@@ -216,8 +216,15 @@ def dominated_changes(before: np.ndarray, now: np.ndarray, p_percent: float) -> 
     `now`: (entries × measures × [sum, largest, second])."""
     if before.shape[1] == 0:
         return np.zeros(len(before), dtype=bool)
+    return change_dominance_violations(moved_dominance(before, now), p_percent)
+
+
+def moved_dominance(before: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """(entries × measures × [change of the sum, largest, second]) between two (entries × measures
+    × [sum, largest, second]): the two largest contributions that moved bounded by the two
+    largest of the members then and now."""
     tops = np.sort(np.stack([before[..., 1], before[..., 2], now[..., 1], now[..., 2]], axis=-1), axis=-1)
-    return change_dominance_violations(np.stack([now[..., 0] - before[..., 0], tops[..., -1], tops[..., -2]], axis=-1), p_percent)
+    return np.stack([now[..., 0] - before[..., 0], tops[..., -1], tops[..., -2]], axis=-1)
 
 
 def shown_numerators(table: pd.DataFrame, outcomes: dict[str, bool], rounded: bool = True) -> np.ndarray:
@@ -329,9 +336,7 @@ def magnitude_changes(lattice: Lattice, history: History) -> list[np.ndarray] | 
         if level >= published:
             found.append(np.zeros_like(now))
             continue
-        before = history.magnitudes_counted[level]
-        tops = np.sort(np.stack([before[..., 1], before[..., 2], now[..., 1], now[..., 2]], axis=-1), axis=-1)
-        found.append(np.stack([now[..., 0] - before[..., 0], tops[..., -1], tops[..., -2]], axis=-1))
+        found.append(moved_dominance(history.magnitudes_counted[level], now))
     return found
 
 
@@ -351,9 +356,8 @@ def moved_ranges(lattice: Lattice, history: History, shown_cells: np.ndarray | N
     the attacker knows after this publication, which the ledger keeps for the next (every range
     then, informative or not)."""
     published = len(history.rows)
-    change = lattice.values[0] - history.counted[0]
-    joined, left = float(change[change > 0].sum()), float(-change[change < 0].sum())
-    gains = losses = np.zeros(len(change))
+    joined, left = _joins_and_leaves(lattice, history)
+    gains = losses = np.zeros(len(lattice.values[0]))
     if shown_cells is not None:
         before, now = history.bounds[0], lattice.values[0].astype(float)
         known = shown_cells & ~np.isnan(before[:, 0])
@@ -362,7 +366,7 @@ def moved_ranges(lattice: Lattice, history: History, shown_cells: np.ndarray | N
     ranges = {}
     for level in range(published):
         size = len(lattice.values[level])
-        entries = lattice.cell_entry[level] if level else np.arange(len(change))
+        entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
         free_joined = joined - (gains.sum() - np.bincount(entries, weights=gains, minlength=size))
         free_left = left - (losses.sum() - np.bincount(entries, weights=losses, minlength=size))
         if not lattice.levels[level]:  # the grand total moves by exactly the joiners less the leavers
@@ -380,8 +384,15 @@ def movement_since(lattice: Lattice, history: History) -> Movement:
     """Each detailed cell's range at the last publication and the joins and leaves since, the
     fewest consistent with every cell's true change (`moved_ranges`), for the attacker's
     programme to share as one budget across the cells."""
+    return Movement(history.bounds[0][:, 0], history.bounds[0][:, 1], *_joins_and_leaves(lattice, history))
+
+
+def _joins_and_leaves(lattice: Lattice, history: History) -> tuple[float, float]:
+    """The fewest joins and leaves consistent with each detailed cell's true change since the
+    last publication: every cell that grew gained only joiners, every one that shrank lost only
+    leavers."""
     change = lattice.values[0] - history.counted[0]
-    return Movement(history.bounds[0][:, 0], history.bounds[0][:, 1], float(change[change > 0].sum()), float(-change[change < 0].sum()))
+    return float(change[change > 0].sum()), float(-change[change < 0].sum())
 
 
 def boxes(moved: dict[tuple[int, int], tuple[float, float]], carried: dict[tuple[int, int], tuple[float, float]], level: int, size: int) -> list[list[float] | None]:
@@ -391,16 +402,6 @@ def boxes(moved: dict[tuple[int, int], tuple[float, float]], carried: dict[tuple
     starts from it."""
     known = within_both(moved, carried)
     return [[float(v) for v in known[(level, entry)]] if (level, entry) in known else None for entry in range(size)]
-
-
-def within_both(first: dict, second: dict) -> dict:
-    """Ranges known two ways: each entry within both."""
-    merged = dict(first)
-    for key, (low, high) in second.items():
-        if key in merged:
-            low, high = max(low, merged[key][0]), min(high, merged[key][1])
-        merged[key] = (low, high)
-    return merged
 
 
 def change_lattice(
@@ -435,15 +436,6 @@ def change_lattice(
         dominance=magnitude_changes or [],
         p_percent=lattice.p_percent,
     )
-
-
-def newcomers_break_rule(subjects_change: np.ndarray, outcome_changes: np.ndarray, k: int, min_numerator: int) -> np.ndarray:
-    """Entries (or remainders) whose subjects moved by k or more and whose net newcomers' outcomes
-    (the outcome change, signed as the subjects moved) break the outcome rule."""
-    if outcome_changes.shape[1] == 0:
-        return np.zeros(len(subjects_change), dtype=bool)
-    newcomers = np.where((subjects_change >= 0)[:, None], outcome_changes, -outcome_changes)
-    return (np.abs(subjects_change) >= k) & outcome_violations(newcomers, np.abs(subjects_change), min_numerator)
 
 
 def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int) -> list[np.ndarray]:

@@ -102,6 +102,15 @@ def outcome_violations(outcomes: np.ndarray, sizes: np.ndarray, min_numerator: i
     return (((outcomes < floor) | (rest < floor)) & (sizes[:, None] > 0)).any(axis=1)
 
 
+def newcomers_break_rule(subjects_change: np.ndarray, outcome_changes: np.ndarray, k: int, min_numerator: int) -> np.ndarray:
+    """Entries (or remainders) whose subjects moved by k or more and whose net newcomers' outcomes
+    (the outcome change, signed as the subjects moved) break the outcome rule."""
+    if outcome_changes.shape[1] == 0:
+        return np.zeros(len(subjects_change), dtype=bool)
+    newcomers = np.where((subjects_change >= 0)[:, None], outcome_changes, -outcome_changes)
+    return (np.abs(subjects_change) >= k) & outcome_violations(newcomers, np.abs(subjects_change), min_numerator)
+
+
 def dominance_violations(dominance: np.ndarray, p_percent: float) -> np.ndarray:
     """Entries (rows of `dominance`: per magnitude measure its total, largest and second largest
     contribution) where the p % rule fails: the total less the two largest contributions is under
@@ -202,8 +211,7 @@ def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndar
             parts = np.stack(
                 [np.bincount(parents, weights=np.where(hidden, outcomes[:, m], 0), minlength=size) for m in range(outcomes.shape[1])], axis=1
             ).astype(np.int64)
-            newcomers = np.where((total >= 0)[:, None], parts, -parts)
-            exposed |= (np.abs(total) >= k) & outcome_violations(newcomers, np.abs(total), lattice.min_numerator)
+            exposed |= newcomers_break_rule(total, parts, k, lattice.min_numerator)
         if lattice.dominance[fine].shape[1]:
             # The hidden part's magnitude change, as the total's change less its shown parts', under the p % rule.
             exposed |= change_dominance_violations(grouped_dominance(lattice.dominance[fine], parents, size, hidden), lattice.p_percent) & (count > 0)

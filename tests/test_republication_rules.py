@@ -196,11 +196,13 @@ def test_leavers_counted_into_one_cell_do_not_pin_it():
     _keeps_the_promise([K] * 10 + [11, K], [("leave", 10, K, "all"), ("batch", 0, K, "all"), ("leave", 10, K, "all")], [2] * len(ATOMS))
 
 
-@pytest.mark.xfail(strict=True, reason="open: found by a random search of 1,200 histories (docs/disclosure.md, Where the promise stops)")
 def test_newcomers_after_leavers_who_all_had_the_outcome():
     """Five of the seven in (b, y), all five with the outcome, leave; five join (a, x) without
-    it. An attacker who counts both proves the newcomers lack the outcome. It stays here,
-    failing, until it passes."""
+    it. The grand total, withheld after the leavers, is known exactly (they were counted) and its
+    outcome to within those five; shown again with the newcomers, its outcome had not moved, and
+    an attacker who counted both proved the newcomers lack it. The ledger now keeps the range of
+    each withheld entry's outcome and complement, and a row whose figures set against those
+    ranges tell the newcomers' outcomes is held."""
     _keeps_the_promise([K] * 5 + [7] + [K] * 6, [("leave", 5, K, "all"), ("batch", 0, K, "none")], [2] * 5 + [5] + [2] * 6)
 
 

@@ -30,8 +30,10 @@ from compliance_assets.privacy.republication import (
     match_history,
     moved_ranges,
     movement_since,
+    outcome_boxes,
     outcome_changes,
     outcome_moves_held,
+    outcomes_read_through_boxes,
     shown_again_too_soon,
     shown_numerators,
 )
@@ -236,6 +238,7 @@ def release_cohorts(
             break
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
     known_after = _known_after(lattice, history, ranges, moved, movement, k) if history is not None else {}
+    outcomes_after = outcome_boxes(lattice, history, within_both(known_after, ranges), carried, k) if history is not None else []
     released, suppressed, entries = [], [], []
     for index in range(published):
         table = tables[index]
@@ -260,6 +263,10 @@ def release_cohorts(
             for row, box in enumerate(boxes(known_after, ranges, index, len(table))):
                 if box is not None and (hidden[row] or carry[row]):
                     counted[row][KNOWN] = box
+            for row in np.flatnonzero(hidden | carry):
+                for i, name in enumerate(rules.outcomes):
+                    if np.isfinite(outcomes_after[index][row, i]).all():
+                        counted[row][f"{name}{KNOWN}"] = [float(v) for v in outcomes_after[index][row, i]]
         anchors = anchor_records(history, index, withheld, rules.outcomes, rules.magnitudes) if history is not None else [None] * len(table)
         entries.append(entry.assign(shown=~withheld, carried=carry, **{COUNTED: counted, ANCHOR: anchors}))
     return CohortRelease(
@@ -760,6 +767,8 @@ def disclosure_audit(
             found += [(index, int(e), REVEALED_LATER) for e in np.flatnonzero(fresh & ~history.shown[index] & (history.rows[index] >= 0) & (moved < k))]
             told = outcome_moves_held(history.outcomes[index], lattice.outcomes[index], lattice.values[index] - history.reference[index], k, rules.min_numerator)
             found += [(index, int(e), OUTCOME_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & told & ~small(moved, k))]
+            boxed = outcomes_read_through_boxes(history, index, lattice.values[index], lattice.outcomes[index], rules.min_numerator)
+            found += [(index, int(e), OUTCOME_CHANGE) for e in np.flatnonzero(fresh & boxed & ~(history.shown[index] & told))]
             dominated = dominated_changes(history.magnitude_record(index, len(state)), state, rules.p_percent)
             found += [(index, int(e), DOMINATED_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & dominated)]
             again = shown_again_too_soon(history, index, lattice.values[index], lattice.outcomes[index], k, rules.min_numerator, state, rules.p_percent)

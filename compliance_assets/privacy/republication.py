@@ -71,6 +71,7 @@ class History:
     anchors: list[Anchor] | None = None  # per level, the figures each entry showed when it was last shown
     magnitudes_counted: list[np.ndarray] | None = None  # (entries × magnitude measures × [true sum, largest, second]) at the last publication; 0 when absent
     bounds: list[np.ndarray] | None = None  # (entries × [low, high]) the attacker's box for each entry's count at the last publication; NaN when none
+    outcome_bounds: list[np.ndarray] | None = None  # (entries × outcome measures × [low, high, complement low, complement high]) likewise; NaN when none
 
     def magnitude_record(self, level: int, count: int) -> np.ndarray:
         return self.magnitudes[level] if self.magnitudes is not None else np.zeros((count, 0, 3))
@@ -160,7 +161,17 @@ def match_history(
     for level, found in enumerate(rows):
         box = np.where((found >= 0)[:, None], kept_boxes[np.maximum(found, 0)], np.nan) if len(previous) else np.full((len(found), 2), np.nan)
         bounds.append(np.where(exact[level][:, None], reference[level][:, None].astype(float), box))
-    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds)
+    kept_outcomes = np.array(
+        [[(t or {}).get(f"{name}{KNOWN}", [np.nan] * 4) for name in outcomes] for t in truths], dtype=float
+    ).reshape(len(previous), len(outcomes), 4)
+    outcome_bounds = []
+    for level, found in enumerate(rows):
+        box = np.where((found >= 0)[:, None, None], kept_outcomes[np.maximum(found, 0)], np.nan) if len(previous) else np.full((len(found), len(outcomes), 4), np.nan)
+        shown_outcomes = before[level].astype(float)
+        complement = reference[level][:, None] - shown_outcomes
+        exactly = np.stack([shown_outcomes, shown_outcomes, complement, complement], axis=2)
+        outcome_bounds.append(np.where(exact[level][:, None, None], exactly, box))
+    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds)
 
 
 def anchor_records(history: History, level: int, withheld: np.ndarray, outcomes: Sequence[str], magnitudes: Sequence[str]) -> list[dict | None]:
@@ -204,7 +215,7 @@ def shown_again_too_soon(
 
 
 LARGEST, SECOND = ":largest", ":second"  # beside a magnitude's name in an entry's `COUNTED`: its top two contributions
-KNOWN = "_known"  # in an entry's `COUNTED`: [low, high], what the attacker could know of its count then (`boxes`)
+KNOWN = "_known"  # in an entry's `COUNTED`: [low, high], what the attacker could know of its count then (`boxes`); beside an outcome measure's name, [low, high, complement low, complement high] of its count (`outcome_boxes`)
 
 
 def dominated_changes(before: np.ndarray, now: np.ndarray, p_percent: float) -> np.ndarray:
@@ -253,6 +264,79 @@ def outcome_moves_held(before: np.ndarray, after: np.ndarray, subjects_change: n
     return (quiet & small_move) | (~quiet & outcome_violations(newcomers, np.abs(subjects_change), min_numerator))
 
 
+def outcomes_read_through_boxes(history: History, level: int, values: np.ndarray, outcomes: np.ndarray, min_numerator: int) -> np.ndarray:
+    """Entries whose figures now, set against the ranges the attacker knew their subjects,
+    outcomes and complements in at the last publication (`History.bounds`, `History.outcome_bounds`:
+    exact for a row shown with the truth, boxes for the rest), prove that someone joined (or left)
+    and that fewer than `min_numerator` of those it is sure of have the outcome, or lack it. A
+    withheld total whose count the moves pin exactly while its outcome lies in a narrow range is
+    the case the exact rules miss."""
+    if history.outcome_bounds is None or outcomes.shape[1] == 0 or min_numerator <= 0:
+        return np.zeros(len(values), dtype=bool)
+    box, subjects = history.outcome_bounds[level], history.bounds[level]
+    floor = float(max(min_numerator, 1))
+    complement = values[:, None] - outcomes
+    joined, left = (values - subjects[:, 1])[:, None], (subjects[:, 0] - values)[:, None]
+    with np.errstate(invalid="ignore"):
+        sure_in, sure_out = np.minimum(floor, joined), np.minimum(floor, left)
+        read_in = (joined >= 1) & ((outcomes - box[..., 0] < sure_in) | (complement - box[..., 2] < sure_in))
+        read_out = (left >= 1) & ((box[..., 1] - outcomes < sure_out) | (box[..., 3] - complement < sure_out))
+    return (read_in | read_out).any(axis=1)
+
+
+def outcome_boxes(
+    lattice: Lattice, history: History, known: dict[tuple[int, int], tuple[float, float]], carried: list[np.ndarray], k: int
+) -> list[np.ndarray]:
+    """What the attacker can know, after this publication, of each entry's outcome counts and
+    their complements (per level: entries × outcome measures × [low, high, complement low,
+    complement high]; NaN where nothing): the ranges at the last publication moved by as many as
+    joined (upwards) and left (downwards), and by the outcomes that flipped either way, the
+    fewest consistent with every cell's change; within a carried row's promise (k - 1 from each
+    figure it shows) and within the subjects' range `known`. Kept in the ledger for the next
+    publication's `outcomes_read_through_boxes`."""
+    published = len(history.rows)
+    joined, left = _joins_and_leaves(lattice, history)
+    flips = _fewest_flips(lattice, history)
+    found = []
+    for level in range(published):
+        before = history.outcome_bounds[level]
+        up, down = joined + flips, left + flips
+        box = np.stack([before[..., 0] - down, before[..., 1] + up, before[..., 2] - down, before[..., 3] + up], axis=-1)
+        with np.errstate(invalid="ignore"):
+            box = np.maximum(box, 0.0)
+        shown_outcomes = history.outcomes[level].astype(float)
+        shown_complement = history.reference[level][:, None] - shown_outcomes
+        promise = np.stack([shown_outcomes - (k - 1), shown_outcomes + (k - 1), shown_complement - 2 * (k - 1), shown_complement + 2 * (k - 1)], axis=-1)
+        box = np.where(carried[level][:, None, None], _within(box, promise), box)
+        subjects = np.array([known.get((level, entry), (np.nan, np.nan)) for entry in range(len(box))], dtype=float).reshape(len(box), 2)
+        low, high = subjects[:, None, 0], subjects[:, None, 1]
+        by_subjects = np.stack([low - box[..., 3], np.broadcast_to(high, box[..., 0].shape), low - box[..., 1], np.broadcast_to(high, box[..., 0].shape)], axis=-1)
+        box = _within(box, np.maximum(by_subjects, 0.0))
+        found.append(np.where(np.isnan(box) & (np.arange(4) % 2 == 0), 0.0, box))
+    return found
+
+
+def _within(box: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Two [low, high, low, high] boxes intersected, NaN in either meaning no bound from it."""
+    lows, highs = box[..., 0::2], box[..., 1::2]
+    other_lows, other_highs = other[..., 0::2], other[..., 1::2]
+    lows = np.where(np.isnan(lows), other_lows, np.where(np.isnan(other_lows), lows, np.maximum(lows, other_lows)))
+    highs = np.where(np.isnan(highs), other_highs, np.where(np.isnan(other_highs), highs, np.minimum(highs, other_highs)))
+    return np.stack([lows[..., 0], highs[..., 0], lows[..., 1], highs[..., 1]], axis=-1)
+
+
+def _fewest_flips(lattice: Lattice, history: History) -> np.ndarray:
+    """Per outcome measure, the fewest members whose outcome changed in place consistent with
+    every detailed cell's change: a cell that grew by j moved its outcome count by 0 to j with
+    joiners alone, one that shrank by l by 0 to -l with leavers; the rest is flips."""
+    if not lattice.outcomes or lattice.outcomes[0].shape[1] == 0:
+        return np.zeros(0)
+    change = (lattice.values[0] - history.counted[0])[:, None]
+    moved = lattice.outcomes[0] - history.outcomes_counted[0]
+    beyond = np.maximum(moved - np.maximum(change, 0), 0) + np.maximum(np.minimum(change, 0) - moved, 0)
+    return beyond.sum(axis=0).astype(float)
+
+
 def carriable(history: History, level: int, values: np.ndarray, outcomes: np.ndarray | None, k: int) -> np.ndarray:
     """Shown rows that may be carried forward: their subjects and every outcome count moved by
     fewer than k since the values they show, so the carried row stays within k - 1 of the truth."""
@@ -276,15 +360,19 @@ def held_back(
     could dominate (`dominated_changes`, with `magnitudes` as (entries × measures × [sum, largest,
     second]) per level), when they can be carried (`carriable`).
     Withheld: hidden entries that moved by fewer than k since they were hidden (unmoved ones
-    included) or that may not be shown again yet against the figures they last showed
-    (`shown_again_too_soon`), and held rows that moved by k or more: carried, they would be stale
-    by k or more."""
+    included), that may not be shown again yet against the figures they last showed
+    (`shown_again_too_soon`) or against what the attacker knew of them
+    (`outcomes_read_through_boxes`), and held rows that moved by k or more: carried, they would
+    be stale by k or more."""
     carried, hidden = [], []
     for level, (shown, reference, current) in enumerate(zip(history.shown, history.reference, values, strict=True)):
         change = np.abs(current - reference)
         held = small(change, k)
+        boxed = np.zeros(len(current), dtype=bool)
         if outcomes is not None:
             held |= outcome_moves_held(history.outcomes[level], outcomes[level], current - reference, k, min_numerator)
+            boxed = outcomes_read_through_boxes(history, level, current, outcomes[level], min_numerator)
+            held |= boxed
         if magnitudes is not None:
             held |= dominated_changes(history.magnitude_record(level, len(current)), magnitudes[level], p_percent)
         keep = carriable(history, level, current, outcomes[level] if outcomes is not None else None, k)
@@ -292,7 +380,7 @@ def held_back(
         again = shown_again_too_soon(
             history, level, current, outcomes[level] if outcomes is not None else None, k, min_numerator, magnitudes[level] if magnitudes is not None else None, p_percent
         )
-        hidden.append((~shown & (change < k)) | again | (shown & held & ~keep))
+        hidden.append((~shown & ((change < k) | boxed)) | again | (shown & held & ~keep))
     return carried, hidden
 
 

@@ -206,11 +206,12 @@ def test_newcomers_after_leavers_who_all_had_the_outcome():
     _keeps_the_promise([K] * 5 + [7] + [K] * 6, [("leave", 5, K, "all"), ("batch", 0, K, "none")], [2] * 5 + [5] + [2] * 6)
 
 
-@pytest.mark.xfail(strict=True, reason="open: found by a random search of 1,200 histories (docs/disclosure.md, Where the promise stops)")
 def test_one_leaver_after_a_cell_empties():
-    """Every cell at k; (b, y) empties, then one member of (a, x) leaves. The attacker bounds
-    (a, x) to 1-5, narrower than k, where the publications before it left 4-5 or wider. It
-    stays here, failing, until it passes."""
+    """Every cell at k; (b, y) empties, then one member of (a, x) leaves. Carrying the margins of
+    a and x let the attacker bound (a, x) to 1-5, narrower than k, where the publications before
+    left it 0-5. The release judged that against a baseline an attacker cannot prove: rows shown
+    unchanged taken as exact (they may be carried), and (b, y) known empty. It now also protects
+    against the attacker who doubts both (`intervals.Doubt`, the ledger's `PROVEN` ranges)."""
     _keeps_the_promise([K] * len(ATOMS), [("leave", 5, K, "all"), ("leave", 0, K, "none")], [2] * len(ATOMS))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -11,9 +11,10 @@ import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.joint import Neighbour, joint_targets, members, refinement_dims
-from compliance_assets.privacy.intervals import attacker_intervals, intervals_before, narrow_intervals, protect, within_both
+from compliance_assets.privacy.intervals import Doubt, attacker_intervals, intervals_before, narrow_intervals, protect, within_both
 from compliance_assets.privacy.republication import (
     KNOWN,
+    PROVEN,
     LARGEST,
     SECOND,
     History,
@@ -35,6 +36,7 @@ from compliance_assets.privacy.republication import (
     outcome_moves_held,
     outcomes_read_through_boxes,
     shown_again_too_soon,
+    same_as_shown,
     shown_numerators,
 )
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
@@ -216,10 +218,11 @@ def release_cohorts(
     refinement = _refinement(source, dims, subject, neighbours)
     moved = moved_ranges(lattice, history) if history is not None else {}
     movement = movement_since(lattice, history) if history is not None else None
+    doubt = _doubt(lattice, history)
     while True:
         while True:
             ranges = carried_ranges(history, carried, k) if history is not None else {}
-            stuck = [(i.level, i.entry) for i in protect(lattice, k, rules.protection or k, ranges, moved, movement)]
+            stuck = [(i.level, i.entry) for i in protect(lattice, k, rules.protection or k, ranges, moved, movement, doubt)]
             own = [key for key in stuck if key in ranges]
             for level, entry in own or (list(ranges) if stuck else []):  # carried rows whose ranges give an entry away are withheld instead
                 carried[level][entry] = False
@@ -238,6 +241,7 @@ def release_cohorts(
             break
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
     known_after = _known_after(lattice, history, ranges, moved, movement, k) if history is not None else {}
+    proven_after = _proven_after(lattice, history, ranges, doubt, k) if history is not None else {}
     outcomes_after = outcome_boxes(lattice, history, within_both(known_after, ranges), carried, k) if history is not None else []
     released, suppressed, entries = [], [], []
     for index in range(published):
@@ -263,6 +267,10 @@ def release_cohorts(
             for row, box in enumerate(boxes(known_after, ranges, index, len(table))):
                 if box is not None and (hidden[row] or carry[row]):
                     counted[row][KNOWN] = box
+            unchanged = doubt.same[index] & ~hidden
+            for row, box in enumerate(boxes(proven_after, ranges, index, len(table))):
+                if box is not None and (hidden[row] or carry[row] or unchanged[row]):
+                    counted[row][PROVEN] = box
             for row in np.flatnonzero(hidden | carry):
                 for i, name in enumerate(rules.outcomes):
                     if np.isfinite(outcomes_after[index][row, i]).all():
@@ -288,6 +296,30 @@ def _known_after(lattice: Lattice, history: History, ranges, moved, movement, k:
     wanted = {(0, int(cell)) for cell in np.flatnonzero(lattice.suppressed[0] & ~np.isnan(history.bounds[0][:, 0]))}
     if wanted:
         for interval in attacker_intervals(lattice, k, within_both(ranges, moved), None, movement, wanted):
+            known = within_both(known, {(interval.level, interval.entry): (interval.low, interval.high)})
+    return known
+
+
+def _doubt(lattice: Lattice, history: History | None) -> Doubt | None:
+    """The attacker who cannot tell a row shown unchanged from a carried one, with what it could
+    prove before this publication (`History.as_proven`)."""
+    if history is None:
+        return None
+    proven = history.as_proven()
+    return Doubt(same_as_shown(lattice, history), moved_ranges(lattice, proven), movement_since(lattice, proven))
+
+
+def _proven_after(lattice: Lattice, history: History, ranges, doubt: Doubt, k: int) -> dict[tuple[int, int], tuple[float, float]]:
+    """`_known_after` for the attacker who cannot tell a row shown unchanged from a carried one
+    (`Doubt`): what it can prove of each entry not shown with the truth and of each row shown
+    unchanged, for the ledger to keep (`PROVEN`)."""
+    proven = history.as_proven()
+    seen, promise = doubt.view(lattice, k)
+    known = within_both(moved_ranges(lattice, proven, ~seen.suppressed[0]), promise)
+    wanted = {(0, int(cell)) for cell in np.flatnonzero(seen.suppressed[0] & ~np.isnan(proven.bounds[0][:, 0]))}
+    wanted |= {key for key in promise if key[0] == 0}
+    if wanted:
+        for interval in attacker_intervals(seen, k, within_both(within_both(ranges, promise), doubt.known_before), None, doubt.movement, wanted):
             known = within_both(known, {(interval.level, interval.entry): (interval.low, interval.high)})
     return known
 
@@ -430,11 +462,15 @@ def with_vanished(
     """The level tables with every detailed cell the previous publication truly counted but
     nobody is in now, at 0 subjects, and the margins they fall in. An attacker differencing two
     publications sees that cell's members leave: without it, a margin's change would seem to be
-    the sum of its remaining cells' changes, and the change audit would solve what it hides."""
+    the sum of its remaining cells' changes, and the change audit would solve what it hides. A
+    cell empty since stays while what the attacker can prove of it (`PROVEN`) still allows members:
+    it does not know the cell is empty, and what it knew before must not be taken as more."""
     cells = tables[0]
     before = previous.loc[previous[GROUPED_BY].astype("string") == level_label(levels[0])]
-    truths = [t["subjects"] if isinstance(t, dict) else s for t, s in zip(before.get(COUNTED, [None] * len(before)), before[SUBJECTS], strict=True)]
-    before = before.loc[np.asarray(truths, dtype=np.int64) > 0, dims].astype({d: cells[d].dtype for d in dims})
+    records = before.get(COUNTED, [None] * len(before))
+    truths = [t["subjects"] if isinstance(t, dict) else s for t, s in zip(records, before[SUBJECTS], strict=True)]
+    doubted = [isinstance(t, dict) and float(t.get(PROVEN, t.get(KNOWN, [0.0, 0.0]))[1]) > 0 for t in records]
+    before = before.loc[(np.asarray(truths, dtype=np.int64) > 0) | np.asarray(doubted, dtype=bool), dims].astype({d: cells[d].dtype for d in dims})
     gone = before.merge(cells[dims].drop_duplicates(), how="left", on=dims, indicator=True)
     gone = gone.loc[gone["_merge"] == "left_only", dims]
     if not len(gone):
@@ -778,9 +814,11 @@ def disclosure_audit(
     movement = movement_since(lattice, history) if history is not None else None
     intervals = attacker_intervals(lattice, k, within_both(ranges, moved), rules.protection or k, movement)
     protection = rules.protection or k
-    narrow = narrow_intervals(intervals, protection)
+    narrow = excused = narrow_intervals(intervals, protection)
     if narrow and history is not None:
         narrow = narrow_intervals(narrow, protection, intervals_before(lattice, k, protection, moved, movement))
+        excused = [i for i in excused if i not in narrow]
+        narrow += _doubt(lattice, history).narrow(lattice, k, ranges, protection, excused)
     found += [(i.level, i.entry, NARROW) for i in narrow]
     if history is not None:
         known = [history.known(level, fresh_levels[level]) if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]

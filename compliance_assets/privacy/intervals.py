@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import highspy
@@ -51,6 +51,46 @@ class Movement:
     high: np.ndarray
     joined: float
     left: float
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """What an attacker can prove when it cannot tell a row shown unchanged from a row carried
+    forward: `same` (per published level) marks rows whose figures are the ones last shown, which
+    shown are to it only within k - 1 of the truth; `known_before` and `movement` are the earlier
+    publications' ranges and the moves since, as it could prove them. A release may narrow no
+    entry under k for this attacker either, against what it could prove before."""
+
+    same: list[np.ndarray]
+    known_before: Ranges
+    movement: Movement | None
+
+    def view(self, lattice: Lattice, k: int) -> tuple[Lattice, dict[tuple[int, int], tuple[float, float]]]:
+        """The lattice as this attacker reads it (rows shown unchanged taken as hidden) and the
+        ranges it knows those rows in."""
+        shown_same = [same & ~lattice.suppressed[level] for level, same in enumerate(self.same)]
+        promise = {
+            (level, int(e)): (max(float(lattice.values[level][e]) - (k - 1), 0.0), float(lattice.values[level][e]) + (k - 1))
+            for level, same in enumerate(shown_same)
+            for e in np.flatnonzero(same)
+        }
+        suppressed = [hidden | shown_same[level] if level < len(shown_same) else hidden.copy() for level, hidden in enumerate(lattice.suppressed)]
+        return replace(lattice, suppressed=suppressed), promise
+
+    def narrow(self, lattice: Lattice, k: int, ranges: Ranges, protection: int, excused: list[Interval]) -> list[Interval]:
+        """Of the entries `excused` (narrow, but no narrower than the earlier publications left
+        them to the attacker who takes rows shown unchanged as exact), those this attacker finds
+        narrower than the protection level and than what it could prove before. It knows less,
+        so only entries narrow to the other can be narrow to it."""
+        if not excused:
+            return []
+        wanted = {(i.level, i.entry) for i in excused}
+        seen, promise = self.view(lattice, k)
+        found = attacker_intervals(seen, k, within_both(within_both(ranges, promise), self.known_before), protection, self.movement, wanted)
+        narrow = narrow_intervals(found, protection)
+        if not narrow:
+            return []
+        return narrow_intervals(narrow, protection, intervals_before(lattice, k, protection, self.known_before, self.movement, wanted))
 
 
 def attacker_intervals(
@@ -303,9 +343,12 @@ def narrow_intervals(intervals: list[Interval], protection: int, before: list[In
     return [i for i in intervals if i.width < min(float(protection), earlier.get((i.level, i.entry), np.inf)) - 1e-6]
 
 
-def intervals_before(lattice: Lattice, k: int, protection: int, known_before: Ranges, movement: Movement | None = None) -> list[Interval]:
-    """Every sensitive entry's interval from the earlier publications alone: this release hides
-    every entry it may, and only the ranges the attacker knew before bound them."""
+def intervals_before(
+    lattice: Lattice, k: int, protection: int, known_before: Ranges, movement: Movement | None = None, targets_of: set[tuple[int, int]] | None = None
+) -> list[Interval]:
+    """Every sensitive entry's interval (or those of `targets_of`) from the earlier publications
+    alone: this release hides every entry it may, and only the ranges the attacker knew before
+    bound them."""
     every = Lattice(
         lattice.levels,
         lattice.values,
@@ -314,7 +357,7 @@ def intervals_before(lattice: Lattice, k: int, protection: int, known_before: Ra
         suppressed=[np.ones(len(v), dtype=bool) if level not in lattice.fixed else lattice.suppressed[level].copy() for level, v in enumerate(lattice.values)],
         sensitive=lattice.sensitive,
     )
-    return attacker_intervals(every, k, known_before, protection, movement)
+    return attacker_intervals(every, k, known_before, protection, movement, targets_of)
 
 
 def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
@@ -325,26 +368,38 @@ def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
 
 
 def protect(
-    lattice: Lattice, k: int, protection: int, ranges: Ranges | None = None, known_before: Ranges | None = None, movement: Movement | None = None
+    lattice: Lattice,
+    k: int,
+    protection: int,
+    ranges: Ranges | None = None,
+    known_before: Ranges | None = None,
+    movement: Movement | None = None,
+    doubt: Doubt | None = None,
 ) -> list[Interval]:
     """Suppression until neither the exact audit nor the attacker's linear programme finds an
     entry it may not reveal: each narrow interval hides the smallest released entry beside it, or
     the smallest released entry anywhere when nothing beside it is left to hide. `known_before`:
     ranges the attacker knew without this release (from earlier publications), which bound the
     entries too, as does the `movement` since; no interval need be wider than the attacker's
-    without this release.
+    without this release. With `doubt`, the same holds for the attacker who cannot tell a row
+    shown unchanged from a carried one (`Doubt`).
 
     Returns what hiding cannot fix: narrow entries that `ranges` bounds (rows carried forward,
-    which the caller must withhold instead), or any narrow entry once nothing is left to hide."""
+    which the caller must withhold instead), any entry the doubting attacker finds narrow while
+    rows are carried, or any narrow entry once nothing is left to hide."""
     bounds = within_both(ranges or {}, known_before or {})
     before = None
     while True:
         suppress(lattice, k)
         found = attacker_intervals(lattice, k, bounds, protection, movement)
-        narrow = narrow_intervals(found, protection)
+        narrow = excused = narrow_intervals(found, protection)
         if narrow and known_before:
             before = before if before is not None else intervals_before(lattice, k, protection, known_before, movement)
             narrow = narrow_intervals(narrow, protection, before)
+        if not narrow and doubt is not None:
+            narrow = doubt.narrow(lattice, k, ranges or {}, protection, excused)
+            if narrow and ranges:
+                return narrow
         if not narrow:
             return []
         carried = [i for i in narrow if (i.level, i.entry) in (ranges or {})]

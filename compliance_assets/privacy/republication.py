@@ -33,7 +33,7 @@ static table, so no set of withheld rows tells that its newcomers all share or l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,12 @@ class History:
     magnitudes_counted: list[np.ndarray] | None = None  # (entries × magnitude measures × [true sum, largest, second]) at the last publication; 0 when absent
     bounds: list[np.ndarray] | None = None  # (entries × [low, high]) the attacker's box for each entry's count at the last publication; NaN when none
     outcome_bounds: list[np.ndarray] | None = None  # (entries × outcome measures × [low, high, complement low, complement high]) likewise; NaN when none
+    proven: list[np.ndarray] | None = None  # (entries × [low, high]) what the attacker could prove of each entry's count then (`PROVEN`); NaN when nothing
+
+    def as_proven(self) -> History:
+        """This history as an attacker who cannot tell a row shown unchanged from one carried
+        forward knows it: `proven` in place of `bounds`."""
+        return replace(self, bounds=self.proven if self.proven is not None else self.bounds)
 
     def magnitude_record(self, level: int, count: int) -> np.ndarray:
         return self.magnitudes[level] if self.magnitudes is not None else np.zeros((count, 0, 3))
@@ -171,7 +177,12 @@ def match_history(
         complement = reference[level][:, None] - shown_outcomes
         exactly = np.stack([shown_outcomes, shown_outcomes, complement, complement], axis=2)
         outcome_bounds.append(np.where(exact[level][:, None, None], exactly, box))
-    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds)
+    kept_proven = np.array([(t or {}).get(PROVEN, [np.nan, np.nan]) for t in truths], dtype=float).reshape(len(previous), 2)
+    proven = []
+    for level, found in enumerate(rows):
+        box = np.where((found >= 0)[:, None], kept_proven[np.maximum(found, 0)], np.nan) if len(previous) else np.full((len(found), 2), np.nan)
+        proven.append(np.where(np.isnan(box), bounds[level], box))
+    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven)
 
 
 def anchor_records(history: History, level: int, withheld: np.ndarray, outcomes: Sequence[str], magnitudes: Sequence[str]) -> list[dict | None]:
@@ -215,6 +226,7 @@ def shown_again_too_soon(
 
 
 LARGEST, SECOND = ":largest", ":second"  # beside a magnitude's name in an entry's `COUNTED`: its top two contributions
+PROVEN = "_proven"  # in an entry's `COUNTED`: [low, high], what the attacker could prove of its count then, taking a row shown unchanged as possibly carried
 KNOWN = "_known"  # in an entry's `COUNTED`: [low, high], what the attacker could know of its count then (`boxes`); beside an outcome measure's name, [low, high, complement low, complement high] of its count (`outcome_boxes`)
 
 
@@ -481,6 +493,21 @@ def _joins_and_leaves(lattice: Lattice, history: History) -> tuple[float, float]
     leavers."""
     change = lattice.values[0] - history.counted[0]
     return float(change[change > 0].sum()), float(-change[change < 0].sum())
+
+
+def same_as_shown(lattice: Lattice, history: History) -> list[np.ndarray]:
+    """Per published level, rows whose figures now are the ones the last publication showed:
+    shown now, an attacker cannot tell them from rows carried forward, so it can prove only that
+    they are within k - 1 of the truth."""
+    found = []
+    for level in range(len(history.rows)):
+        same = history.shown[level] & (lattice.values[level] == history.reference[level])
+        if lattice.outcomes and lattice.outcomes[level].shape[1]:
+            same &= (lattice.outcomes[level] == history.outcomes[level]).all(axis=1)
+        if history.magnitudes is not None and lattice.dominance and lattice.dominance[level].shape[1]:
+            same &= np.isclose(lattice.dominance[level][..., 0], history.magnitudes[level][..., 0]).all(axis=1)
+        found.append(same)
+    return found
 
 
 def boxes(moved: dict[tuple[int, int], tuple[float, float]], carried: dict[tuple[int, int], tuple[float, float]], level: int, size: int) -> list[list[float] | None]:

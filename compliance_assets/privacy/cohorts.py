@@ -220,23 +220,7 @@ def release_cohorts(
     movement = movement_since(lattice, history) if history is not None else None
     doubt = _doubt(lattice, history)
     while True:
-        while True:
-            ranges = carried_ranges(history, carried, k) if history is not None else {}
-            stuck = [(i.level, i.entry) for i in protect(lattice, k, rules.protection or k, ranges, moved, movement, doubt)]
-            own = [key for key in stuck if key in ranges]
-            for level, entry in own or (list(ranges) if stuck else []):  # carried rows whose ranges give an entry away are withheld instead
-                carried[level][entry] = False
-            if stuck and ranges:
-                continue
-            if history is None:
-                break
-            fresh = [~lattice.suppressed[level] for level in range(len(levels))]
-            more = changes_to_carry(lattice, history, fresh, k)
-            if not any(m.any() for m in more):
-                break
-            for level in range(published):  # a row that moved by k or more is withheld, not carried
-                carried[level] |= more[level] & carriable(history, level, lattice.values[level], lattice.outcomes[level], k)
-                lattice.suppressed[level] |= more[level]
+        ranges = _settle(lattice, history, carried, k, rules.protection or k, moved, movement, doubt)
         if refinement is None or not _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
             break
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
@@ -284,6 +268,29 @@ def release_cohorts(
         detail_level=level_label(dims),
         entries=pd.concat(entries, ignore_index=True),
     )
+
+
+def _settle(lattice: Lattice, history: History | None, carried: list[np.ndarray], k: int, protection: int, moved, movement, doubt: Doubt | None) -> dict:
+    """Protection intervals and the change audit, in turn until both hold (each only hides or
+    withholds more, so it ends): rows carried whose ranges give an entry away are withheld, and
+    rows whose change must be held back are carried, or withheld when they moved by k or more.
+    Updates `lattice` and `carried`; returns the carried rows' ranges."""
+    while True:
+        ranges = carried_ranges(history, carried, k) if history is not None else {}
+        stuck = [(i.level, i.entry) for i in protect(lattice, k, protection, ranges, moved, movement, doubt)]
+        if stuck and ranges:
+            for level, entry in [key for key in stuck if key in ranges] or list(ranges):
+                carried[level][entry] = False
+            continue
+        if history is None:
+            return ranges
+        fresh = [~suppressed for suppressed in lattice.suppressed]
+        more = changes_to_carry(lattice, history, fresh, k)
+        if not any(m.any() for m in more):
+            return ranges
+        for level in range(len(carried)):
+            carried[level] |= more[level] & carriable(history, level, lattice.values[level], lattice.outcomes[level], k)
+            lattice.suppressed[level] |= more[level]
 
 
 def _known_after(lattice: Lattice, history: History, ranges, moved, movement, k: int) -> dict[tuple[int, int], tuple[float, float]]:

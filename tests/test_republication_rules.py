@@ -215,6 +215,46 @@ def test_one_leaver_after_a_cell_empties():
     _keeps_the_promise([K] * len(ATOMS), [("leave", 5, K, "all"), ("leave", 0, K, "none")], [2] * len(ATOMS))
 
 
+def _as_published(history: History, rows: dict[tuple, tuple[int, int]]) -> pd.DataFrame:
+    """A table shaped as the release publishes it, with the rows of the first publication keyed
+    (grouped_by, d1, d2) by `rows` and showing the (subjects, outcome) given: what an earlier
+    engine published, for the audit to judge."""
+    first = history.tables[0]
+    keys = list(zip(first["grouped_by"], *(first[d].astype(object).where(first[d].notna(), None) for d in DIMS), strict=True))
+    table = first.loc[[key in rows for key in keys]].copy()
+    for position, key in zip(table.index, [key for key in keys if key in rows], strict=True):
+        table.loc[position, ["subjects", "outcome"]] = rows[key]
+    return table.reset_index(drop=True)
+
+
+def test_the_audit_reads_what_earlier_engines_let_through():
+    """The two histories above, with what the engine published before it kept outcome ranges and
+    the doubting attacker's baseline: the audit now reports both. After five leavers who all had
+    the outcome and five newcomers without it, the grand total shown with its outcome unmoved
+    tells the newcomers'; after a cell emptied and one member of (a, x) left, carrying the margins
+    of a and x bounds (a, x) narrower than anyone could prove before."""
+    frame = _frame([K] * 5 + [7] + [K] * 6, [2] * 5 + [5] + [2] * 6)
+    history = History(frame, RULES)
+    frame = frame.drop(index=frame.index[(frame["d1"] == "b") & (frame["d2"] == "y")][:5])
+    history.republish(frame, Moves(left=5))
+    frame = _join(frame, 0, [0] * K)
+    history.republish(frame, Moves(joined=K))
+    earlier = _as_published(history, {("d1", "c", None): (20, 8), ("d2", None, "z"): (15, 6), ("(total)", None, None): (62, 22)})
+    audit = disclosure_audit(earlier, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, rules=RULES, previous=history.previous)
+    assert (audit.exposed["grouped_by"] == "(total)").any(), audit.exposed
+
+    frame = _frame([K] * len(ATOMS), [2] * len(ATOMS))
+    history = History(frame, RULES)
+    frame = frame.drop(index=frame.index[(frame["d1"] == "b") & (frame["d2"] == "y")])
+    history.republish(frame, Moves(left=K))
+    frame = frame.drop(index=frame.index[(frame["d1"] == "a") & (frame["d2"] == "x")][:1])
+    history.republish(frame, Moves(left=1))
+    earlier = _as_published(history, {("d1", "a", None): (20, 8), ("d1", "c", None): (20, 8), ("d2", None, "x"): (15, 6), ("d2", None, "z"): (15, 6)})
+    audit = disclosure_audit(earlier, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, rules=RULES, previous=history.previous)
+    narrow = audit.exposed.loc[audit.exposed["exposure"].str.startswith("bounded by the published totals")]
+    assert ((narrow["d1"] == "a") & (narrow["d2"] == "x")).any(), audit.exposed
+
+
 def test_members_leaving_a_cell_empty_do_not_make_its_margins_changes_readable():
     """Every cell at k; all five members of (a, x) are erased, so the cell is no longer in the
     table. The change tables used to leave it out: the margin of a seemed to change as its other

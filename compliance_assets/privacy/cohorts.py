@@ -14,8 +14,8 @@ from compliance_assets.privacy.joint import Neighbour, joint_targets, members, r
 from compliance_assets.privacy.intervals import Doubt, attacker_intervals, intervals_before, narrow_intervals, protect, within_both
 from compliance_assets.privacy.republication import (
     KNOWN,
-    PROVEN,
     LARGEST,
+    PROVEN,
     SECOND,
     History,
     anchor_records,
@@ -35,8 +35,8 @@ from compliance_assets.privacy.republication import (
     outcome_changes,
     outcome_moves_held,
     outcomes_read_through_boxes,
-    shown_again_too_soon,
     same_as_shown,
+    shown_again_too_soon,
     shown_numerators,
 )
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small

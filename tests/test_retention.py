@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -262,6 +263,42 @@ def test_retention_concurrent_with_a_materialisation_on_postgres(pg_env, tmp_pat
     assert_no_event_older_than_a_year_at(started, events)
     materialization = DagsterInstance.get().get_latest_materialization_event(AssetKey("engagement_events"))
     assert len(events) == materialization.asset_materialization.metadata["dagster/row_count"].value
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_staged_table_published_during_a_pass_ends_its_purge(database, tmp_path, request):
+    """A retention pass deletes from a staged table in batches while its run publishes it, and the
+    table is dropped between two batches: the pass counts what it deleted and goes on, where it
+    used to fail on the missing table (seen on PostgreSQL beside a concurrent materialisation)."""
+    import sqlalchemy as sa
+
+    from compliance_assets.storage.warehouse import Warehouse
+    from tests.conftest import postgres_url
+
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}" if database == "sqlite" else postgres_url(request.getfixturevalue("pg_databases").warehouse_db)
+    warehouse = Warehouse(url)
+    table = "staging__raw__engagement_events"
+    with warehouse.begin() as connection:
+        pd.DataFrame({"occurred_at": [NOW - pd.Timedelta(days=400 + day) for day in range(10)], "email": ["x"] * 10}).to_sql(table, connection, index=False)
+    publisher = sa.create_engine(url)
+    deletes = []
+
+    def publish_on_the_second_batch(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("DELETE"):
+            deletes.append(statement)
+            if len(deletes) == 2:
+                with publisher.begin() as other:
+                    other.execute(sa.text(f"DROP TABLE {table}"))
+
+    sa.event.listen(warehouse.get_engine(), "before_cursor_execute", publish_on_the_second_batch)
+    try:
+        gone = warehouse.purge_expired(table, "occurred_at", [(NOW.to_pydatetime(), ["email"])], batch_rows=3)
+    finally:
+        sa.event.remove(warehouse.get_engine(), "before_cursor_execute", publish_on_the_second_batch)
+        publisher.dispose()
+        warehouse.get_engine().dispose()
+    assert gone == 3
+    assert len(deletes) == 2 and not warehouse.has_table(table)
 
 
 def test_retention_killed_half_way_completes_on_the_next_pass(pg_env):

@@ -216,17 +216,26 @@ class Warehouse:
     ) -> int:
         """Deletes rows whose `clock` is before a rule's cutoff while one of the rule's columns
         holds a value, `batch_rows` at a time, each batch its own short transaction so concurrent
-        writers wait for one batch at most. Returns how many rows went."""
+        writers wait for one batch at most. Returns how many rows went. A table dropped meanwhile
+        (a staged table its run published) has nothing left to delete."""
         if not self.has_table(name):
             return 0
-        table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
+        try:
+            table = sa.Table(name, sa.MetaData(), autoload_with=self.get_engine())
+        except sa.exc.NoSuchTableError:
+            return 0
         deleted = 0
         for cutoff, columns in rules:
             expired = (table.c[clock] < cutoff) & sa.or_(*(table.c[c].is_not(None) for c in columns))
             while True:
                 batch = sa.select(table.c[clock]).where(expired).limit(batch_rows)
-                with self.begin() as connection:
-                    gone = connection.execute(table.delete().where(expired & table.c[clock].in_(batch))).rowcount
+                try:
+                    with self.begin() as connection:
+                        gone = connection.execute(table.delete().where(expired & table.c[clock].in_(batch))).rowcount
+                except sa.exc.DBAPIError:
+                    if self.has_table(name):
+                        raise
+                    return deleted
                 deleted += gone
                 if gone == 0:
                     break

@@ -267,9 +267,9 @@ def test_retention_concurrent_with_a_materialisation_on_postgres(pg_env, tmp_pat
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_staged_table_published_during_a_pass_ends_its_purge(database, tmp_path, request):
-    """A retention pass deletes from a staged table in batches while its run publishes it, and the
-    table is dropped between two batches: the pass counts what it deleted and goes on, where it
-    used to fail on the missing table (seen on PostgreSQL beside a concurrent materialisation)."""
+    """A retention pass deletes from a staged table in batches while its run publishes it, renaming
+    it into place between two batches: the pass counts what it deleted and goes on, where it used
+    to fail on the missing table (seen on PostgreSQL beside a concurrent materialisation)."""
     import sqlalchemy as sa
 
     from compliance_assets.storage.warehouse import Warehouse
@@ -288,7 +288,7 @@ def test_a_staged_table_published_during_a_pass_ends_its_purge(database, tmp_pat
             deletes.append(statement)
             if len(deletes) == 2:
                 with publisher.begin() as other:
-                    other.execute(sa.text(f"DROP TABLE {table}"))
+                    other.execute(sa.text(f"ALTER TABLE {table} RENAME TO raw__engagement_events"))
 
     sa.event.listen(warehouse.get_engine(), "before_cursor_execute", publish_on_the_second_batch)
     try:
@@ -298,7 +298,7 @@ def test_a_staged_table_published_during_a_pass_ends_its_purge(database, tmp_pat
         publisher.dispose()
         warehouse.get_engine().dispose()
     assert gone == 3
-    assert len(deletes) == 2 and not warehouse.has_table(table)
+    assert len(deletes) == 2 and not warehouse.has_table(table) and warehouse.row_count("raw__engagement_events") == 7
 
 
 def test_retention_killed_half_way_completes_on_the_next_pass(pg_env):

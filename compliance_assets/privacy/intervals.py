@@ -80,8 +80,9 @@ class Doubt:
     def narrow(self, lattice: Lattice, k: int, ranges: Ranges, protection: int, excused: list[Interval]) -> list[Interval]:
         """Of the entries `excused` (narrow, but no narrower than the earlier publications left
         them to the attacker who takes rows shown unchanged as exact), those this attacker finds
-        narrower than the protection level and than what it could prove before. It knows less,
-        so only entries narrow to the other can be narrow to it."""
+        narrower than the protection level and than what it could prove before. Its programme
+        loosens the other's (rows shown unchanged as ranges, the earlier ranges it could prove
+        wider), so only entries narrow to the other can be narrow to it."""
         if not excused:
             return []
         wanted = {(i.level, i.entry) for i in excused}

@@ -285,7 +285,7 @@ def outcomes_read_through_boxes(history: History, level: int, values: np.ndarray
     the case the exact rules miss."""
     if history.outcome_bounds is None or outcomes.shape[1] == 0 or min_numerator <= 0:
         return np.zeros(len(values), dtype=bool)
-    box, subjects = history.outcome_bounds[level], history.bounds[level]
+    box, subjects = _whole(history.outcome_bounds[level]), _whole(history.bounds[level])
     floor = float(max(min_numerator, 1))
     complement = values[:, None] - outcomes
     joined, left = (values - subjects[:, 1])[:, None], (subjects[:, 0] - values)[:, None]
@@ -296,6 +296,15 @@ def outcomes_read_through_boxes(history: History, level: int, values: np.ndarray
     return (read_in | read_out).any(axis=1)
 
 
+def _whole(ranges: np.ndarray) -> np.ndarray:
+    """Ranges of counts ([low, high, ...] along the last axis) rounded inwards to whole numbers,
+    as an attacker who knows counts are whole reads the bounds of a linear programme."""
+    whole = ranges.astype(float, copy=True)
+    whole[..., 0::2] = np.ceil(whole[..., 0::2] - 1e-6)
+    whole[..., 1::2] = np.floor(whole[..., 1::2] + 1e-6)
+    return whole
+
+
 def outcome_boxes(
     lattice: Lattice, history: History, known: dict[tuple[int, int], tuple[float, float]], carried: list[np.ndarray], k: int
 ) -> list[np.ndarray]:
@@ -303,8 +312,9 @@ def outcome_boxes(
     their complements (per level: entries × outcome measures × [low, high, complement low,
     complement high]; NaN where nothing): the ranges at the last publication moved by as many as
     joined (upwards) and left (downwards), and by the outcomes that flipped either way, the
-    fewest consistent with every cell's change; within a carried row's promise (k - 1 from each
-    figure it shows) and within the subjects' range `known`. Kept in the ledger for the next
+    fewest consistent with every cell's change; within a carried row's promise (k - 1 from the
+    subjects and the outcome it shows, so twice that from the complement) and within the
+    subjects' range `known`. Kept in the ledger for the next
     publication's `outcomes_read_through_boxes`."""
     published = len(history.rows)
     joined, left = _joins_and_leaves(lattice, history)

@@ -7,7 +7,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 UI_PORT ?= 3000
 
-.PHONY: demo ui test census dev-postgres validate bench clean
+.PHONY: demo ui test hunt census dev-postgres validate bench clean
 
 demo: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/compliance-assets run demo_pipeline --partitions all
@@ -29,6 +29,11 @@ validate: $(VENV)/.runtime $(DAGSTER_HOME)/dagster.yaml
 # serial time on 2 cores. The slowest tests are listed at the end. `PYTEST_ARGS="-n 0"` runs it serially.
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
+
+# The disclosure properties with fresh random seeds, HUNT_EXAMPLES each (minutes; not in CI).
+HUNT_EXAMPLES ?= 600
+hunt: $(VENV)/.test
+	HUNT_EXAMPLES=$(HUNT_EXAMPLES) $(BIN)/python -m pytest -n 2 tests/test_hunt.py $(PYTEST_ARGS)
 
 # Full-size benchmarks (minutes); `BENCH_ARGS=--quick` for the seconds-long CI variant.
 bench: $(VENV)/.runtime

@@ -224,8 +224,11 @@ def release_cohorts(
         if refinement is None or not _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
             break
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
-    known_after = _known_after(lattice, history, ranges, moved, movement, k) if history is not None else {}
-    proven_after = _proven_after(lattice, history, ranges, doubt, k) if history is not None else {}
+    known_after = proven_after = {}
+    if history is not None:
+        known_after = _known_after(lattice, history, ranges, moved, movement, k)
+        seen, promise = doubt.view(lattice, k)
+        proven_after = _known_after(seen, history.as_proven(), ranges, doubt.known_before, doubt.movement, k, promise)
     outcomes_after = outcome_boxes(lattice, history, within_both(known_after, ranges), carried, k) if history is not None else []
     released, suppressed, entries = [], [], []
     for index in range(published):
@@ -293,16 +296,21 @@ def _settle(lattice: Lattice, history: History | None, carried: list[np.ndarray]
             lattice.suppressed[level] |= more[level]
 
 
-def _known_after(lattice: Lattice, history: History, ranges, moved, movement, k: int) -> dict[tuple[int, int], tuple[float, float]]:
+def _known_after(seen: Lattice, history: History, ranges, known_before, movement, k: int, promise=None) -> dict[tuple[int, int], tuple[float, float]]:
     """What the attacker knows after this publication of each entry it does not show with the
     truth, for the ledger to keep (`republication.boxes`): the ranges the joins and leaves leave,
     and for a detailed cell known before, its interval in the attacker's programme over this
     release, the ranges and the moves' one budget, which is narrower when the rows shown say where
-    the movers went."""
-    known = moved_ranges(lattice, history, ~lattice.suppressed[0])
-    wanted = {(0, int(cell)) for cell in np.flatnonzero(lattice.suppressed[0] & ~np.isnan(history.bounds[0][:, 0]))}
+    the movers went. For the attacker who cannot tell a row shown unchanged from a carried one,
+    `seen` is the lattice as it reads it (`Doubt.view`), `history` what it could prove
+    (`History.as_proven`) and `promise` the ranges of the rows shown unchanged, which it bounds
+    too (`PROVEN`)."""
+    promise = promise or {}
+    known = within_both(moved_ranges(seen, history, ~seen.suppressed[0]), promise)
+    wanted = {(0, int(cell)) for cell in np.flatnonzero(seen.suppressed[0] & ~np.isnan(history.bounds[0][:, 0]))}
+    wanted |= {key for key in promise if key[0] == 0}
     if wanted:
-        for interval in attacker_intervals(lattice, k, within_both(ranges, moved), None, movement, wanted):
+        for interval in attacker_intervals(seen, k, within_both(within_both(ranges, promise), known_before), None, movement, wanted):
             known = within_both(known, {(interval.level, interval.entry): (interval.low, interval.high)})
     return known
 
@@ -314,21 +322,6 @@ def _doubt(lattice: Lattice, history: History | None) -> Doubt | None:
         return None
     proven = history.as_proven()
     return Doubt(same_as_shown(lattice, history), moved_ranges(lattice, proven), movement_since(lattice, proven))
-
-
-def _proven_after(lattice: Lattice, history: History, ranges, doubt: Doubt, k: int) -> dict[tuple[int, int], tuple[float, float]]:
-    """`_known_after` for the attacker who cannot tell a row shown unchanged from a carried one
-    (`Doubt`): what it can prove of each entry not shown with the truth and of each row shown
-    unchanged, for the ledger to keep (`PROVEN`)."""
-    proven = history.as_proven()
-    seen, promise = doubt.view(lattice, k)
-    known = within_both(moved_ranges(lattice, proven, ~seen.suppressed[0]), promise)
-    wanted = {(0, int(cell)) for cell in np.flatnonzero(seen.suppressed[0] & ~np.isnan(proven.bounds[0][:, 0]))}
-    wanted |= {key for key in promise if key[0] == 0}
-    if wanted:
-        for interval in attacker_intervals(seen, k, within_both(within_both(ranges, promise), doubt.known_before), None, doubt.movement, wanted):
-            known = within_both(known, {(interval.level, interval.entry): (interval.low, interval.high)})
-    return known
 
 
 def _magnitude_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:

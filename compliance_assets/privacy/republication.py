@@ -163,26 +163,28 @@ def match_history(
             )
         )
     kept_boxes = np.array([(t or {}).get(KNOWN, [np.nan, np.nan]) for t in truths], dtype=float).reshape(len(previous), 2)
-    bounds = []
-    for level, found in enumerate(rows):
-        box = np.where((found >= 0)[:, None], kept_boxes[np.maximum(found, 0)], np.nan) if len(previous) else np.full((len(found), 2), np.nan)
-        bounds.append(np.where(exact[level][:, None], reference[level][:, None].astype(float), box))
     kept_outcomes = np.array(
         [[(t or {}).get(f"{name}{KNOWN}", [np.nan] * 4) for name in outcomes] for t in truths], dtype=float
     ).reshape(len(previous), len(outcomes), 4)
-    outcome_bounds = []
+    kept_proven = np.array([(t or {}).get(PROVEN, [np.nan, np.nan]) for t in truths], dtype=float).reshape(len(previous), 2)
+    bounds, outcome_bounds, proven = [], [], []
     for level, found in enumerate(rows):
-        box = np.where((found >= 0)[:, None, None], kept_outcomes[np.maximum(found, 0)], np.nan) if len(previous) else np.full((len(found), len(outcomes), 4), np.nan)
+        bounds.append(np.where(exact[level][:, None], reference[level][:, None].astype(float), _kept(kept_boxes, found)))
         shown_outcomes = before[level].astype(float)
         complement = reference[level][:, None] - shown_outcomes
         exactly = np.stack([shown_outcomes, shown_outcomes, complement, complement], axis=2)
-        outcome_bounds.append(np.where(exact[level][:, None, None], exactly, box))
-    kept_proven = np.array([(t or {}).get(PROVEN, [np.nan, np.nan]) for t in truths], dtype=float).reshape(len(previous), 2)
-    proven = []
-    for level, found in enumerate(rows):
-        box = np.where((found >= 0)[:, None], kept_proven[np.maximum(found, 0)], np.nan) if len(previous) else np.full((len(found), 2), np.nan)
+        outcome_bounds.append(np.where(exact[level][:, None, None], exactly, _kept(kept_outcomes, found)))
+        box = _kept(kept_proven, found)
         proven.append(np.where(np.isnan(box), bounds[level], box))
     return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven)
+
+
+def _kept(stored: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """What the ledger kept beside each entry's previous row (`found`, -1 for none: NaN)."""
+    if not len(stored):
+        return np.full((len(found), *stored.shape[1:]), np.nan)
+    present = (found >= 0).reshape(-1, *[1] * (stored.ndim - 1))
+    return np.where(present, stored[np.maximum(found, 0)], np.nan)
 
 
 def anchor_records(history: History, level: int, withheld: np.ndarray, outcomes: Sequence[str], magnitudes: Sequence[str]) -> list[dict | None]:
@@ -319,10 +321,10 @@ def outcome_boxes(
     published = len(history.rows)
     joined, left = _joins_and_leaves(lattice, history)
     flips = _fewest_flips(lattice, history)
+    up, down = joined + flips, left + flips
     found = []
     for level in range(published):
         before = history.outcome_bounds[level]
-        up, down = joined + flips, left + flips
         box = np.stack([before[..., 0] - down, before[..., 1] + up, before[..., 2] - down, before[..., 3] + up], axis=-1)
         with np.errstate(invalid="ignore"):
             box = np.maximum(box, 0.0)

@@ -227,24 +227,59 @@ class EquationSystem:
         if feasible:
             self.pool.append(truth)
         classes, class_total = self._twins(truth) if feasible and protection is not None else (None, None)
+        selector = _matrix([(cells, np.ones(len(cells))) for cells in members], len(self.variables))
+        seen_low, seen_high = np.full(len(members), np.inf), np.full(len(members), -np.inf)
+
+        def absorb(points: list[np.ndarray]) -> None:
+            if points:
+                sums = selector @ np.column_stack(points)
+                np.minimum(seen_low, sums.min(axis=1), out=seen_low)
+                np.maximum(seen_high, sums.max(axis=1), out=seen_high)
+
+        absorb(self.pool)
+        if protection is not None:
+            self._spread(selector, seen_low, seen_high, protection, absorb)
         out = []
-        for cells in members:
+        for number, cells in enumerate(members):
             if classes is not None:
                 own = np.unique(classes[cells])
                 if len(own) == 1 and np.count_nonzero(classes == own[0]) > len(cells) and class_total[own[0]] >= protection:
                     out.append((0.0, float(class_total[own[0]])))
                     continue
-            if protection is not None and self.pool:
-                sums = np.vstack(self.pool)[:, cells].sum(axis=1) if len(self.pool) > 1 else np.array([self.pool[0][cells].sum()])
-                if sums.max() - sums.min() >= protection:
-                    out.append((float(sums.min()), float(sums.max())))
-                    continue
+            if protection is not None and seen_high[number] - seen_low[number] >= protection:
+                out.append((float(seen_low[number]), float(seen_high[number])))
+                continue
             objective = np.zeros(len(self.variables))
             objective[cells] = 1.0
+            found = len(self.pool)
             high = self.solve(objective, maximise=True)
-            low = 0.0 if high == np.inf else self.solve(objective, maximise=False)
+            absorb(self.pool[found:])
+            if high == np.inf:
+                low = 0.0
+            elif protection is not None and high - seen_low[number] >= protection:
+                low = float(seen_low[number])  # wide enough already: an inner range, as above
+            else:
+                found = len(self.pool)
+                low = self.solve(objective, maximise=False)
+                absorb(self.pool[found:])
             out.append((low, high))
         return out
+
+    def _spread(self, selector, seen_low: np.ndarray, seen_high: np.ndarray, protection: float, absorb) -> None:
+        """Widens the pool with one programme for many targets: the point that maximises the sum
+        of every target not yet seen to span the protection level lifts most of them at once
+        (a tenth of the programmes a target at a time), until one no longer helps."""
+        while True:
+            waiting = np.flatnonzero(seen_high - seen_low < protection)
+            if len(waiting) < 2:
+                return
+            objective = np.asarray(selector[waiting].sum(axis=0)).ravel()
+            found = len(self.pool)
+            if self.solve(objective, maximise=True) == np.inf:
+                return
+            absorb(self.pool[found:])
+            if np.count_nonzero(seen_high[waiting] - seen_low[waiting] >= protection) == 0:
+                return
 
     def _twins(self, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cells that every equation holds together or not at all are interchangeable: moving
@@ -282,6 +317,8 @@ class EquationSystem:
         return float(self.solver.getInfo().objective_function_value)
 
 
+
+
 @cache
 def _solver() -> highspy.Highs:
     """One solver per process, its model replaced for each component. HiGHS prints its banner to
@@ -297,7 +334,11 @@ def _solver() -> highspy.Highs:
         os.dup2(kept, 1)
         os.close(kept)
     solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("simplex_strategy", PRIMAL)
     return solver
+
+
+PRIMAL = 4  # HiGHS's simplex_strategy: from the last optimal basis, a new objective keeps it feasible, so primal simplex restarts where the dual starts over
 
 
 def _matrix(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> csr_matrix:

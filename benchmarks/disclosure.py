@@ -27,6 +27,7 @@ from benchmarks.cohorts import ADULT, synthetic
 from benchmarks.common import run_alone
 from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, entries_of, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
+from compliance_assets.privacy.window import ledger_publications
 from compliance_assets.storage.warehouse import Warehouse
 
 DAYS = 30
@@ -66,8 +67,9 @@ def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, ware
         if day:
             frame = _day(frame, rng, day)
         started = time.perf_counter()
-        previous = previous_entries(warehouse.ledger(table, last_only=True), dims, list(measures))
-        release = release_cohorts(frame, dims, "respondent", measures, K, margins, rules=rules, previous=previous)
+        window = warehouse.ledger(table, last=rules.window)
+        previous, earlier = previous_entries(window, dims, list(measures)), ledger_publications(window)
+        release = release_cohorts(frame, dims, "respondent", measures, K, margins, rules=rules, previous=previous, earlier=earlier)
         release_s.append(time.perf_counter() - started)
         rows = ledger_rows(
             entries_of(release), dims, shown_measures, release=table, publication=uuid.uuid4().hex,
@@ -76,7 +78,7 @@ def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, ware
         warehouse.stage(table, release.released)
         warehouse.publish(table, ledger=rows)
         started = time.perf_counter()
-        audit = disclosure_audit(release.released, frame, dims, "respondent", K, margins, (), measures, rules, previous)
+        audit = disclosure_audit(release.released, frame, dims, "respondent", K, margins, (), measures, rules, previous, earlier=earlier)
         audit_s.append(time.perf_counter() - started)
         assert audit.exposed.empty, f"{name} day {day}: the audit found exposures in the release"
         carried.append(int(rows["carried"].sum()))

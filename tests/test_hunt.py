@@ -34,6 +34,15 @@ test_short_histories_keep_the_promise = _histories(3)
 test_long_histories_keep_the_promise = _histories(5)
 
 
+SEVERAL = rules.test_several_moves_a_publication_keep_the_promise.hypothesis.inner_test
+
+
+@SEARCH
+@given(k=st.sampled_from([5, 6]), numerator=st.sampled_from([2, 3]), steps=rules.SEVERAL_MOVES, data=st.data())
+def test_several_moves_a_publication_keep_the_promise(k, numerator, steps, data):
+    SEVERAL(k, numerator, steps, data)
+
+
 @SEARCH
 @given(
     sizes=st.lists(st.integers(1, 30), min_size=len(rules.ATOMS), max_size=len(rules.ATOMS)),

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from compliance_assets.factories.aggregate import cohort_asset
 from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
+from compliance_assets.privacy.window import WINDOW
 from compliance_assets.register import RegisterError, load_register
 from compliance_assets.storage.warehouse import LEDGER_KEPT
 from compliance_assets.tiers import Tier, table_name
@@ -230,6 +231,9 @@ def test_thirty_days_of_a_changing_population_give_nothing_away(publisher):
     ledger = publisher.warehouse.ledger(NAME)
     assert ledger["publication"].nunique() == LEDGER_KEPT == len(DAYS)
     assert set(ledger["partition_key"]) == set(DAYS)
+    window = publisher.warehouse.ledger(NAME, last=WINDOW)
+    newest = ledger.groupby("publication")["published_at"].max().nlargest(WINDOW).index
+    assert set(window["publication"]) == set(newest) and len(window) == ledger["publication"].isin(newest).sum(), "a window is the latest publications, whole"
     assert any(kind == "batch" for kind, _, _ in _schedule(np.random.default_rng(29)))
     assert any(not history[t].equals(history[t - 1]) for t in range(1, len(history))), "rows should move on the days k or more join"
 
@@ -276,6 +280,7 @@ def test_thirty_days_of_a_changing_population_give_nothing_away(publisher):
 
     evaluation = check_evaluation(rerun, NAME, "no_differencing")
     assert evaluation.passed and evaluation.metadata["earlier_publications"].value == LEDGER_KEPT
+    assert evaluation.metadata["publications_in_window"].value == min(LEDGER_KEPT, WINDOW)
     assert check_evaluation(first, NAME, "no_differencing").metadata["earlier_publications"].value == 0
     assert publisher.instance.get_materialized_partitions(AssetKey(NAME)) == set(DAYS)
 

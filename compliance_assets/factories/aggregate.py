@@ -29,6 +29,7 @@ from compliance_assets.factories.pseudonymised import direct_identifier_columns,
 from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, CohortSource, FrameSource, MeasureSpec, entries_of, release_cohorts
 from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
+from compliance_assets.privacy.window import ledger_publications
 from compliance_assets.privacy.detection import KnownLookup, known_values
 from compliance_assets.privacy.sql_source import SqlSource
 from compliance_assets.register import Register
@@ -122,7 +123,9 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         source, source_subjects = cohort_source(warehouse, source_table, feature_set.subject_key)
         # The ledger's latest publication of any day: an attacker keeps every day's table, so the
         # days are one history, and a re-run of an old day is compared with the newest of them.
-        previous = previous_entries(warehouse.ledger(name, last_only=True), cohort.dimensions, list(cohort.measures))
+        window = warehouse.ledger(name, last=rules.window)
+        previous = previous_entries(window, cohort.dimensions, list(cohort.measures))
+        earlier = ledger_publications(window)
         publications = warehouse.publications(name)
         neighbours = [
             Neighbour(other, list(register.cohorts[other].dimensions), entries)
@@ -131,7 +134,8 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         ]
         with withheld_messages(f"the cohort release of '{name}'"):
             result = release(
-                source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed, rules=rules, previous=previous, neighbours=neighbours
+                source, list(cohort.dimensions), feature_set.subject_key, measures, k, margins, revealed, rules=rules, previous=previous, neighbours=neighbours,
+                earlier=earlier,
             )
         stats = result.stats
         entries = ledger_rows(
@@ -164,7 +168,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
                 lambda staged: evaluate_contract(key, validate(staged.frame, name, contract)),
                 lambda staged: evaluate_differencing(
                     key, _of_release(staged.frame, audited), source, cohort.dimensions, feature_set.subject_key, k, margins, revealed, measures, rules, previous,
-                    publications, neighbours,
+                    publications, neighbours, earlier,
                 ),
                 *([lambda staged: evaluate_client_isolation(key, staged.frame, source, cohort.dimensions, tenant)] if tenant else []),
                 *([dpia_evaluation(context, register, cohort.activity)] if guarded else []),

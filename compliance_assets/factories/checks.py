@@ -33,6 +33,7 @@ from compliance_assets.privacy.cohorts import (
     undersized_cohorts,
 )
 from compliance_assets.privacy.joint import Neighbour
+from compliance_assets.privacy.window import Publication
 from compliance_assets.privacy.detection import KnownLookup, find_identifiers
 from compliance_assets.privacy.minimisation import unregistered_columns
 from compliance_assets.privacy.pseudonymise import PSEUDONYM_PATTERN
@@ -210,11 +211,12 @@ def evaluate_differencing(
     previous: pd.DataFrame | None = None,
     publications: int = 0,
     neighbours: Sequence[Neighbour] = (),
+    earlier: Sequence[Publication] = (),
 ) -> AssetCheckResult:
     """Audits the staged release as an attacker holding it and the ledger's last publication
     would: the counts of exposed cohorts stay out of the metadata, only which cohort and why. The
     narrowest interval is a range, not a count: it says how well the release protects."""
-    audit = disclosure_audit(released, source, dimensions, subject, k, margins, revealed_elsewhere, measures, rules, previous, neighbours)
+    audit = disclosure_audit(released, source, dimensions, subject, k, margins, revealed_elsewhere, measures, rules, previous, neighbours, earlier)
     exposed = audit.exposed
     protection = rules.protection or k
     metadata: dict[str, object] = {
@@ -230,6 +232,7 @@ def evaluate_differencing(
         "measure_rule_violations": audit.measure_violations,
         "rows_carried_forward": audit.carried,
         "earlier_publications": publications,
+        "publications_in_window": len(earlier),
         "releases_audited_together": len(neighbours),
     }
     if audit.narrowest and audit.narrowest["width"] != float("inf"):

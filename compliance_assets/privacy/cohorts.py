@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -40,6 +41,7 @@ from compliance_assets.privacy.republication import (
     shown_numerators,
 )
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
+from compliance_assets.privacy.window import WINDOW, Publication, window_exposures
 
 SUBJECTS = "subjects"
 
@@ -168,13 +170,15 @@ class DisclosureRules:
     `min_numerator` - 1, is withheld like a small cohort, and so is such a remainder under a total.
     `magnitudes`: sums or means of a sensitive magnitude; a row (or a remainder) where the total
     less its two largest contributions is under `p_percent` of the largest is withheld (the p %
-    rule: the second contributor would estimate the largest within p %)."""
+    rule: the second contributor would estimate the largest within p %). `window`: how many of the
+    ledger's earlier publications a release that shows a row again is read together with."""
 
     protection: int | None = None
     outcomes: tuple[str, ...] = ()
     min_numerator: int = 10
     magnitudes: tuple[str, ...] = ()
     p_percent: float = 10.0
+    window: int = WINDOW
 
 
 def release_cohorts(
@@ -188,6 +192,7 @@ def release_cohorts(
     rules: DisclosureRules = DisclosureRules(),
     previous: pd.DataFrame | None = None,
     neighbours: Sequence[Neighbour] = (),
+    earlier: Sequence[Publication] = (),
 ) -> CohortRelease:
     """Aggregates `source` per cohort and per published margin, and keeps only entries that are
     at least `k` distinct subjects, that no combination of published totals gives away exactly or
@@ -200,7 +205,10 @@ def release_cohorts(
     publications differ by fewer than k subjects. `neighbours` are the other releases of the same
     feature table as the ledger last recorded them: the release is protected together with them at
     their common refinement (`joint`), hiding more of its own rows where the two together would
-    bound a cohort under k.
+    bound a cohort under k. `earlier` are the ledger's last publications, oldest first
+    (`window.ledger_publications`; the last of them is `previous`): read together with this one,
+    they may bound no withheld entry under k narrower than they did without it (`window`), and rows
+    shown again are withheld until they do not.
     """
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
@@ -221,7 +229,9 @@ def release_cohorts(
     doubt = _doubt(lattice, history)
     while True:
         ranges = _settle(lattice, history, carried, k, rules.protection or k, moved, movement, doubt)
-        if refinement is None or not _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
+        if refinement is not None and _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
+            continue
+        if history is None or not earlier or not _hide_for_window(lattice, tables[:published], carried, history, earlier, dims, k, rules.protection or k):
             break
     ordered = [*dims, GROUPED_BY, *[m for m in measures if m != SUBJECTS], SUBJECTS]
     known_after = proven_after = {}
@@ -294,6 +304,41 @@ def _settle(lattice: Lattice, history: History | None, carried: list[np.ndarray]
         for level in range(len(carried)):
             carried[level] |= more[level] & carriable(history, level, lattice.values[level], lattice.outcomes[level], k)
             lattice.suppressed[level] |= more[level]
+
+
+def current_publication(tables: Sequence[pd.DataFrame], shown: Sequence[np.ndarray], values: Sequence[np.ndarray], truths: Sequence[np.ndarray], carried: Sequence[np.ndarray], dims: list[str]) -> Publication:
+    """A publication's entries over its published levels as `window` reads them."""
+    return Publication(
+        labels=np.concatenate([table[GROUPED_BY].astype(str).to_numpy(dtype=object) for table in tables]),
+        keys=np.concatenate([entry_keys(table, dims).astype(str).to_numpy(dtype=object) for table in tables]),
+        shown=np.concatenate(shown),
+        values=np.concatenate([np.where(show, value, np.nan) for show, value in zip(shown, values, strict=True)]),
+        truths=np.concatenate([np.asarray(t, dtype=float) for t in truths]),
+        carried=np.concatenate(carried),
+    )
+
+
+def _hide_for_window(lattice: Lattice, tables: Sequence[pd.DataFrame], carried: list[np.ndarray], history: History, earlier: Sequence[Publication], dims: list[str], k: int, protection: int) -> bool:
+    """Withholds rows when this publication, read with the earlier ones, bounds a withheld entry
+    under k too narrowly: first the rows that show their own figures again (withheld or carried
+    last time), else every row shown with new figures, else every row shown. False when nothing
+    is bounded too narrowly."""
+    shown = [~lattice.suppressed[level] | carried[level] for level in range(len(tables))]
+    values = []
+    for level in range(len(tables)):
+        value = lattice.values[level].astype(float)
+        value[carried[level]] = history.previous[SUBJECTS].to_numpy(dtype=float)[history.rows[level][carried[level]]]
+        values.append(value)
+    current = current_publication(tables, shown, values, lattice.values[: len(tables)], carried, dims)
+    if not window_exposures(earlier, current, dims, k, protection):
+        return False
+    fresh = [shown[level] & ~carried[level] for level in range(len(tables))]
+    again = [fresh[level] & ~history.exact[level] for level in range(len(tables))]
+    hide = next(choice for choice in (again, fresh, shown) if any(mask.any() for mask in choice))
+    for level, mask in enumerate(hide):
+        lattice.suppressed[level] |= mask
+        carried[level] &= ~mask
+    return True
 
 
 def _known_after(seen: Lattice, history: History, ranges, known_before, movement, k: int, promise=None) -> dict[tuple[int, int], tuple[float, float]]:
@@ -719,6 +764,7 @@ DOMINATED_CHANGE = "the change of a magnitude since the last publication could b
 CARRIED_TOO_FAR = "carried forward although its subjects or an outcome moved by k or more since the value it shows"
 SMALL_OUTCOME_CHANGE = "an outcome change of fewer than k subjects can be read from this and the last publication"
 OUTCOME_CHANGE = "its outcome moved by fewer than k while its subjects barely moved, or the newcomers' outcomes break the outcome rule"
+OVER_TIME = "bounded narrower than the protection level by this and the ledger's earlier publications read together, and narrower than they bound it alone"
 TOGETHER = "bounded narrower than the protection level by this and the other releases of the population together"
 
 
@@ -744,6 +790,7 @@ def disclosure_audit(
     rules: DisclosureRules = DisclosureRules(),
     previous: pd.DataFrame | None = None,
     neighbours: Sequence[Neighbour] = (),
+    earlier: Sequence[Publication] = (),
 ) -> DisclosureAudit:
     """Audits a release as the attacker sees it, recounting every entry from the source rather
     than trusting the release: what the release does not show is unknown, a row that differs from
@@ -753,7 +800,9 @@ def disclosure_audit(
     the shown rows and the margins other tables reveal, and (3) against the last publication, no
     change of fewer than k subjects can be read and no withheld entry is revealed to within k;
     (4) together with the other releases of the population as the ledger last recorded them, no
-    cell of their common refinement and no withheld entry under k is bounded narrower either."""
+    cell of their common refinement and no withheld entry under k is bounded narrower either; (5)
+    read together with the `earlier` publications the ledger keeps, no entry withheld under k in
+    any of them is bounded narrower than the protection level and than those alone bound it."""
     dims = list(dimensions)
     measures = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes)}
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
@@ -764,7 +813,7 @@ def disclosure_audit(
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
     found: list[tuple[int, int, str]] = []
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
-    fresh_levels = []
+    fresh_levels, seen_levels, from_ledger_levels = [], [], []
     carried = violations = 0
     for index, level in enumerate(levels):
         if index >= published:
@@ -793,6 +842,8 @@ def disclosure_audit(
             else:
                 found.append((index, int(entry), STALE))
         carried += int(from_ledger.sum())
+        seen_levels.append(shown_subjects)
+        from_ledger_levels.append(from_ledger)
         for entry in np.flatnonzero(fresh & lattice.sensitive[index]):
             found.append((index, int(entry), UNDER_K if lattice.values[index][entry] < k else OUTCOME_RULE))
             violations += int(lattice.values[index][entry] >= k)
@@ -827,11 +878,21 @@ def disclosure_audit(
             reason = SMALL_CHANGE if kind == 0 else SMALL_OUTCOME_CHANGE
             delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None, magnitude_changes(lattice, history) if kind == 0 else None)
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
+    if history is not None and earlier:
+        shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]
+        current = current_publication(tables[:published], shown, seen_levels, lattice.values[:published], from_ledger_levels, dims)
+        over_time = window_exposures(earlier, current, dims, k, protection)
+    else:
+        over_time = []
     keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]
     rows = [
         {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}
         for level, entry, reason in found
     ]
+    for exposure in over_time:
+        key = json.loads(exposure.key)
+        when = "this publication" if exposure.back == 0 else f"the publication {exposure.back} before this one"
+        rows.append({**dict(zip(dims, key, strict=True)), GROUPED_BY: exposure.label, SUBJECTS: int(exposure.truth), "exposure": f"{OVER_TIME} (in {when})"})
     refinement = _refinement(source, dims, subject, neighbours)
     if refinement is not None:
         shown = [fresh_levels[level] | np.isin(np.arange(len(lattice.values[level])), [e for (lv, e) in ranges if lv == level]) for level in range(published)]

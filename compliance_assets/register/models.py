@@ -222,6 +222,14 @@ class ProcessingActivity(Strict):
         ge=1,
         description="Outcome counts (and their complements) of 1 to min_numerator - 1 are not published exactly",
     )
+    disclosure_window: int = Field(
+        default=10,
+        ge=1,
+        le=30,
+        description="How many of the ledger's latest publications of a release (it keeps 30) a new one that shows a row "
+        "again is read together with: no withheld cohort under k in any of them may be bounded narrower than the "
+        "protection interval",
+    )
     dominance_p_percent: float = Field(
         default=10.0,
         gt=0,

@@ -157,6 +157,7 @@ class Register:
             min_numerator=activity.min_numerator,
             magnitudes=tuple(name for name, feature in sensitive.items() if not self.is_binary(feature)),
             p_percent=activity.dominance_p_percent,
+            window=activity.disclosure_window,
         )
 
     def guarded_by_dpia(self, asset_name: str) -> bool:

@@ -1,0 +1,221 @@
+"""The attacker who reads every publication at once.
+
+The change rule and the protection intervals judge a release against the ledger's last
+publication and the ranges it keeps of each withheld entry, one box per entry. An attacker keeps
+every table and counts the joins and leaves between any two, and reads them together: a row
+withheld for a while and shown again, set against every move since it was last shown, says where
+the movers were, and bounds a cohort under k in this publication or, after the fact, in an earlier
+one. This is that attacker's linear programme over the last publications the ledger keeps (the
+window) and the one being made: per publication an unknown count per detailed cell, and per step
+each cell's joins and leaves, as many in all as the fewest the truths allow; a row shown with new
+figures is an equation, a row shown unchanged lies within k - 1 of them (it may be carried
+forward). An entry withheld with fewer than k subjects in any of those publications may not be
+bounded narrower than the protection level, unless the window without the new publication's rows
+already bound it as narrowly: a release answers for what it adds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from compliance_assets.privacy.intervals import EquationSystem
+from compliance_assets.privacy.ledger import COUNTED
+
+WINDOW = 10  # earlier publications read together with a new one, by default
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One publication's entries as the attacker keeps them, with the publisher's truth beside:
+    `values` the subjects shown (NaN where withheld), `truths` what each entry counted (NaN where
+    the ledger does not say), `carried` rows shown with an earlier count."""
+
+    labels: np.ndarray
+    keys: np.ndarray
+    shown: np.ndarray
+    values: np.ndarray
+    truths: np.ndarray
+    carried: np.ndarray
+
+
+@dataclass(frozen=True)
+class WindowExposure:
+    """A withheld entry under k that the window, with the new publication, bounds narrower than
+    the protection level and than it did without it; `back` counts publications before the new
+    one (0: the new one itself)."""
+
+    back: int
+    label: str
+    key: str
+    truth: float
+    low: float
+    high: float
+
+
+def ledger_publications(ledger: pd.DataFrame | None) -> list[Publication]:
+    """The ledger's publications of one release, oldest first."""
+    if ledger is None or not len(ledger):
+        return []
+    order = ledger.groupby("publication", sort=False)["published_at"].max().sort_values(kind="stable").index
+    found = []
+    for publication in order:
+        rows = ledger.loc[ledger["publication"] == publication]
+        records = [json.loads(text) if isinstance(text, str) else {} for text in rows["measures"]]
+        counted = np.array([float(r[COUNTED]["subjects"]) if isinstance(r.get(COUNTED), dict) and "subjects" in r[COUNTED] else np.nan for r in records])
+        shown = rows["shown"].to_numpy(dtype=bool)
+        carried = rows["carried"].to_numpy(dtype=bool)
+        values = np.where(shown, rows["subjects"].to_numpy(dtype=float), np.nan)
+        truths = np.where(np.isnan(counted) & shown & ~carried, values, counted)
+        found.append(Publication(rows["grouped_by"].astype(str).to_numpy(dtype=object), rows["entry"].astype(str).to_numpy(dtype=object), shown, values, truths, carried))
+    return found
+
+
+def shown_again_since(earlier: Sequence[Publication], current: Publication) -> int | None:
+    """Where the window must start: the oldest of the earlier publications (by position) in which
+    a row that `current` shows with its figures, and the last one did not (withheld, absent or
+    carried forward), last showed its own. None when there is no such row: a release that shows
+    no row's figures again is read against the last publication and the ranges the ledger keeps."""
+    if not earlier:
+        return None
+
+    def exact(publication: Publication) -> set[tuple[str, str]]:
+        fresh = publication.shown & ~publication.carried
+        return set(zip(publication.labels[fresh], publication.keys[fresh], strict=True))
+
+    again = exact(current) - exact(earlier[-1])
+    start = None
+    for position in range(len(earlier) - 2, -1, -1):
+        if not again:
+            break
+        found = again & exact(earlier[position])
+        if found:
+            start = position
+            again -= found
+    return start
+
+
+def window_exposures(earlier: Sequence[Publication], current: Publication, dims: Sequence[str], k: int, protection: float) -> list[WindowExposure]:
+    """What `current` (the publication being made) exposes read together with the `earlier`
+    ones (oldest first), back to where a row it shows again was last shown."""
+    start = shown_again_since(earlier, current)
+    return [] if start is None else read_together([*earlier[start:], current], dims, k, protection)
+
+
+def read_together(window: Sequence[Publication], dims: Sequence[str], k: int, protection: float) -> list[WindowExposure]:
+    """The exposures of the last publication of `window` read together with the earlier ones."""
+    if len(window) < 2:
+        return []
+    programme = _Programme(window, list(dims), k)
+    if not programme.targets:
+        return []
+    point = programme.truth()
+    members = [columns for _, _, columns in programme.targets]
+    now = programme.system(with_last=True).ranges(members, point, protection)
+    narrow = [number for number, (low, high) in enumerate(now) if high - low < protection - 1e-6]
+    if not narrow:
+        return []
+    before = programme.system(with_last=False).ranges([members[n] for n in narrow], point, protection)
+    found = []
+    for number, (low_before, high_before) in zip(narrow, before, strict=True):
+        low, high = now[number]
+        if high - low < high_before - low_before - 1e-6:
+            period, entry, _ = programme.targets[number]
+            publication = window[period]
+            found.append(WindowExposure(len(window) - 1 - period, str(publication.labels[entry]), str(publication.keys[entry]), float(publication.truths[entry]), low, high))
+    return found
+
+
+class _Programme:
+    """The window's unknowns: each publication's detailed cells, then each step's joins and
+    leaves per cell."""
+
+    def __init__(self, window: Sequence[Publication], dims: list[str], k: int):
+        self.window, self.dims, self.k = window, dims, k
+        detail = ",".join(dims)
+        cells: dict[str, int] = {}
+        for publication in window:
+            for key in publication.keys[publication.labels == detail]:
+                cells.setdefault(key, len(cells))
+        self.cells = cells
+        self.values = [json.loads(key) for key in cells]
+        n, periods = len(cells), len(window)
+        self.n, self.width = n, periods * n + (periods - 1) * 2 * n
+        self.truths = np.zeros((periods, n))
+        for period, publication in enumerate(window):
+            mine = publication.labels == detail
+            at = np.array([cells[key] for key in publication.keys[mine]], dtype=np.int64)
+            if len(at):
+                self.truths[period, at] = np.nan_to_num(publication.truths[mine])
+        self._members: dict[str, tuple[list[int], dict[tuple, np.ndarray]]] = {}
+        self.targets = [
+            (period, int(entry), self.at(period) + cells_of)
+            for period, publication in enumerate(window)
+            for entry in np.flatnonzero(~publication.shown & (publication.truths >= 1) & (publication.truths < k))
+            if len(cells_of := self.members(publication.labels[entry], publication.keys[entry]))
+        ]
+
+    def at(self, period: int) -> int:
+        return period * self.n
+
+    def moves(self, period: int) -> tuple[int, int]:
+        return len(self.window) * self.n + (period - 1) * 2 * self.n, len(self.window) * self.n + (period - 1) * 2 * self.n + self.n
+
+    def members(self, label: str, key: str) -> np.ndarray:
+        """The cells under an entry: those that agree with it on the dimensions it is grouped by."""
+        if label not in self._members:
+            positions = [] if label == "(total)" else [self.dims.index(d) for d in label.split(",") if d in self.dims]
+            grouped: dict[tuple, list[int]] = {}
+            for cell, values in enumerate(self.values):
+                grouped.setdefault(tuple(values[p] for p in positions), []).append(cell)
+            self._members[label] = (positions, {group: np.array(found, dtype=np.int64) for group, found in grouped.items()})
+        positions, groups = self._members[label]
+        values = json.loads(key)
+        return groups.get(tuple(values[p] for p in positions), np.zeros(0, dtype=np.int64))
+
+    def truth(self) -> np.ndarray:
+        """The true counts, each step's moves at their fewest: a feasible point."""
+        point = np.zeros(self.width)
+        for period in range(len(self.window)):
+            point[self.at(period) : self.at(period) + self.n] = self.truths[period]
+            if period:
+                change = self.truths[period] - self.truths[period - 1]
+                joins, leaves = self.moves(period)
+                point[joins : joins + self.n] = np.maximum(change, 0)
+                point[leaves : leaves + self.n] = np.maximum(-change, 0)
+        return point
+
+    def system(self, with_last: bool) -> EquationSystem:
+        """The programme over every publication, or without the last one's rows (its moves kept)."""
+        equations, ranges = [], []
+        last = len(self.window) - 1
+        for period, publication in enumerate(self.window):
+            if period == last and not with_last:
+                continue
+            earlier = self.window[period - 1] if period else None
+            before = {(l, key): v for l, key, v in zip(earlier.labels[earlier.shown], earlier.keys[earlier.shown], earlier.values[earlier.shown], strict=True)} if earlier else {}
+            for entry in np.flatnonzero(publication.shown):
+                cells = self.members(publication.labels[entry], publication.keys[entry])
+                if not len(cells):
+                    continue
+                value = float(publication.values[entry])
+                same = before.get((publication.labels[entry], publication.keys[entry])) == value if earlier else bool(publication.carried[entry])
+                columns = self.at(period) + cells
+                if same:
+                    ranges.append((columns, np.ones(len(cells)), max(value - (self.k - 1), 0.0), value + (self.k - 1)))
+                else:
+                    equations.append((columns, np.ones(len(cells)), value, value))
+        cells = np.arange(self.n)
+        for period in range(1, len(self.window)):
+            joins, leaves = self.moves(period)
+            for cell in cells:
+                columns = np.array([self.at(period) + cell, self.at(period - 1) + cell, joins + cell, leaves + cell])
+                equations.append((columns, np.array([1.0, -1.0, -1.0, 1.0]), 0.0, 0.0))
+            change = self.truths[period] - self.truths[period - 1]
+            equations.append((joins + cells, np.ones(self.n), float(np.maximum(change, 0).sum()), float(np.maximum(change, 0).sum())))
+            equations.append((leaves + cells, np.ones(self.n), float(np.maximum(-change, 0).sum()), float(np.maximum(-change, 0).sum())))
+        return EquationSystem(np.zeros(self.width, dtype=np.int64), frozenset({0}), equations + ranges, len(equations))

@@ -118,6 +118,13 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         output_required=False,
     )
     def _cohorts(context: AssetExecutionContext):
+        # One release at a time from reading the ledger to publishing: two runs that both read
+        # the same last publication would each be audited against it, and the second to publish
+        # never against the first.
+        with context.resources.warehouse.exclusive(table):
+            yield from _release(context)
+
+    def _release(context: AssetExecutionContext):
         warehouse = context.resources.warehouse
         day = one_day_of(context) if partitions_def is not None else None
         source, source_subjects = cohort_source(warehouse, source_table, feature_set.subject_key)

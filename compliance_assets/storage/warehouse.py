@@ -6,6 +6,7 @@ hands a run one of these, and tests and tools use it directly."""
 from __future__ import annotations
 
 import fcntl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,6 +50,7 @@ class Warehouse:
         self.url = url
         self.push_down_aggregations = push_down_aggregations
         self._engine: sa.Engine | None = None
+        self._held: set[tuple[int, str]] = set()  # (thread, name) of the `exclusive` blocks open
 
     @property
     def dialect(self) -> str:
@@ -80,7 +82,22 @@ class Warehouse:
     def exclusive(self, name: str) -> Iterator[None]:
         """One writer at a time for `name`'s write-audit-publish, across runs and processes: two runs
         materialising the same asset would otherwise share its staging table. A PostgreSQL
-        session lock or a file lock beside a SQLite file; either dies with its process."""
+        session lock or a file lock beside a SQLite file; either dies with its process. Re-entrant
+        within a thread: a release holds it from reading the ledger to publishing, and the
+        publication inside takes it again."""
+        mine = (threading.get_ident(), name)
+        if mine in self._held:
+            yield
+            return
+        self._held.add(mine)
+        try:
+            with self._exclusive(name):
+                yield
+        finally:
+            self._held.discard(mine)
+
+    @contextmanager
+    def _exclusive(self, name: str) -> Iterator[None]:
         engine = self.get_engine()
         if engine.dialect.name == "postgresql":
             with engine.connect() as connection:

@@ -35,6 +35,19 @@ def _max_overlap(records) -> int:
     return peak
 
 
+def _why_failed(instance, run_ids) -> str:
+    """Each failed run's step and run failures, so a failure in CI says what went wrong."""
+    reasons = []
+    for record in instance.get_run_records(RunsFilter(run_ids=run_ids, statuses=[DagsterRunStatus.FAILURE])):
+        run_id = record.dagster_run.run_id
+        for stored in instance.get_records_for_run(run_id, limit=100_000).records:
+            event = stored.event_log_entry.dagster_event
+            error = getattr(event.event_specific_data, "error", None) if event is not None else None
+            if event is not None and (event.is_failure or error is not None):
+                reasons.append(f"{run_id[:8]} {event.step_key or ''}: {event.message or ''}\n{error.to_string() if error else ''}")
+    return "\n".join(reasons) or "no failure event recorded"
+
+
 def test_twenty_runs_at_once_through_the_queue(pg_env, tmp_path):
     config = small_run_config(customers=600)
     config["execution"] = {"config": {"in_process": {}}}
@@ -50,7 +63,7 @@ def test_twenty_runs_at_once_through_the_queue(pg_env, tmp_path):
         # let the queue drain before looking at the warehouse.
         instance = DagsterInstance.get()
         wait_for(lambda: not instance.get_runs(RunsFilter(statuses=UNFINISHED)), 600, "the queue to drain")
-    assert Counter(finals) == {"SUCCESS": RUNS}
+    assert Counter(finals) == {"SUCCESS": RUNS}, _why_failed(instance, run_ids)
 
     records = instance.get_run_records(RunsFilter(run_ids=run_ids))
     assert _max_overlap(records) <= MAX_CONCURRENT_RUNS

@@ -15,6 +15,7 @@ import pytest
 from compliance_assets.privacy.cohorts import release_cohorts
 from tests.conftest import REPO
 from tests.helpers import run_job, warehouse_of
+from tests.test_blocking import _run_with_engagement_release
 
 pytestmark = pytest.mark.postgres
 NAME = "engagement_cohorts"
@@ -30,13 +31,7 @@ def slow_release(source, dimensions, subject, measures, k, margins, revealed, **
 
 def _run() -> None:
     """One demo run with `engagement_cohorts` released by `slow_release` (a child process)."""
-    from compliance_assets.factories.aggregate import cohort_asset
-    from compliance_assets.register import load_register
-    from compliance_demo.definitions import build_assets, build_definitions
-
-    register = load_register(REPO / "register")
-    assets = [a for a in build_assets(register) if a.key.to_user_string() != NAME]
-    assert run_job(defs=build_definitions(register, [*assets, cohort_asset(register, NAME, slow_release)])).success
+    assert _run_with_engagement_release(slow_release).success
 
 
 def test_two_runs_releasing_at_once_each_read_the_others_publication(pg_env):

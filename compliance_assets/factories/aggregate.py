@@ -137,7 +137,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         neighbours = [
             Neighbour(other, list(register.cohorts[other].dimensions), entries)
             for other in siblings
-            if (entries := previous_entries(warehouse.ledger(other, last_only=True), register.cohorts[other].dimensions, list(register.cohorts[other].measures))) is not None
+            if (entries := previous_entries(warehouse.ledger(other, last=1), register.cohorts[other].dimensions, list(register.cohorts[other].measures))) is not None
         ]
         with withheld_messages(f"the cohort release of '{name}'"):
             result = release(

@@ -324,11 +324,7 @@ def _hide_for_window(lattice: Lattice, tables: Sequence[pd.DataFrame], carried: 
     last time), else every row shown with new figures, else every row shown. False when nothing
     is bounded too narrowly."""
     shown = [~lattice.suppressed[level] | carried[level] for level in range(len(tables))]
-    values = []
-    for level in range(len(tables)):
-        value = lattice.values[level].astype(float)
-        value[carried[level]] = history.previous[SUBJECTS].to_numpy(dtype=float)[history.rows[level][carried[level]]]
-        values.append(value)
+    values = [np.where(carried[level], history.reference[level], lattice.values[level]).astype(float) for level in range(len(tables))]
     current = current_publication(tables, shown, values, lattice.values[: len(tables)], carried, dims)
     if not window_exposures(earlier, current, dims, k, protection):
         return False

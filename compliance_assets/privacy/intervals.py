@@ -317,6 +317,7 @@ class EquationSystem:
         return float(self.solver.getInfo().objective_function_value)
 
 
+PRIMAL = 4  # HiGHS's simplex_strategy: from the last optimal basis, a new objective keeps it feasible, so primal simplex restarts where the dual starts over
 
 
 @cache
@@ -336,9 +337,6 @@ def _solver() -> highspy.Highs:
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("simplex_strategy", PRIMAL)
     return solver
-
-
-PRIMAL = 4  # HiGHS's simplex_strategy: from the last optimal basis, a new objective keeps it feasible, so primal simplex restarts where the dual starts over
 
 
 def _matrix(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> csr_matrix:

@@ -151,6 +151,8 @@ class _Programme:
             at = np.array([cells[key] for key in publication.keys[mine]], dtype=np.int64)
             if len(at):
                 self.truths[period, at] = np.nan_to_num(publication.truths[mine])
+        change = np.diff(self.truths, axis=0)
+        self.joined, self.left = np.maximum(change, 0), np.maximum(-change, 0)  # per step and cell, the fewest
         self._members: dict[str, tuple[list[int], dict[tuple, np.ndarray]]] = {}
         self.targets = [
             (period, int(entry), self.at(period) + cells_of)
@@ -163,7 +165,9 @@ class _Programme:
         return period * self.n
 
     def moves(self, period: int) -> tuple[int, int]:
-        return len(self.window) * self.n + (period - 1) * 2 * self.n, len(self.window) * self.n + (period - 1) * 2 * self.n + self.n
+        """Where step `period`'s joins and leaves start among the unknowns."""
+        joins = len(self.window) * self.n + (period - 1) * 2 * self.n
+        return joins, joins + self.n
 
     def members(self, label: str, key: str) -> np.ndarray:
         """The cells under an entry: those that agree with it on the dimensions it is grouped by."""
@@ -183,10 +187,9 @@ class _Programme:
         for period in range(len(self.window)):
             point[self.at(period) : self.at(period) + self.n] = self.truths[period]
             if period:
-                change = self.truths[period] - self.truths[period - 1]
                 joins, leaves = self.moves(period)
-                point[joins : joins + self.n] = np.maximum(change, 0)
-                point[leaves : leaves + self.n] = np.maximum(-change, 0)
+                point[joins : joins + self.n] = self.joined[period - 1]
+                point[leaves : leaves + self.n] = self.left[period - 1]
         return point
 
     def system(self, with_last: bool) -> EquationSystem:
@@ -215,7 +218,7 @@ class _Programme:
             for cell in cells:
                 columns = np.array([self.at(period) + cell, self.at(period - 1) + cell, joins + cell, leaves + cell])
                 equations.append((columns, np.array([1.0, -1.0, -1.0, 1.0]), 0.0, 0.0))
-            change = self.truths[period] - self.truths[period - 1]
-            equations.append((joins + cells, np.ones(self.n), float(np.maximum(change, 0).sum()), float(np.maximum(change, 0).sum())))
-            equations.append((leaves + cells, np.ones(self.n), float(np.maximum(-change, 0).sum()), float(np.maximum(-change, 0).sum())))
+            joined, left = float(self.joined[period - 1].sum()), float(self.left[period - 1].sum())
+            equations.append((joins + cells, np.ones(self.n), joined, joined))
+            equations.append((leaves + cells, np.ones(self.n), left, left))
         return EquationSystem(np.zeros(self.width, dtype=np.int64), frozenset({0}), equations + ranges, len(equations))

@@ -400,12 +400,12 @@ class Warehouse:
             if ledger is not None:
                 _record_in_ledger(connection, ledger)
 
-    def ledger(self, release: str, partition_key: str | None = None, last_only: bool = False, last: int | None = None) -> pd.DataFrame:
+    def ledger(self, release: str, partition_key: str | None = None, last: int | None = None) -> pd.DataFrame:
         """The ledger's rows of one release, oldest publication first: of every partition (a
         daily release's days are one history to an attacker who keeps them all), or of one
-        `partition_key`. With `last_only`, only the latest publication's; with `last`, the latest
-        `last` publications' (a release and its audit read a window of them, not the whole
-        ledger: a release of 3,600 entries keeps 108,000 rows over 30 publications)."""
+        `partition_key`. With `last`, only the latest `last` publications' (a release reads its last
+        one and a window before it, its neighbours' last one, not the whole ledger: a release of
+        3,600 entries keeps 108,000 rows over 30 publications)."""
         if not self.has_table(LEDGER_TABLE):
             return pd.DataFrame(columns=LEDGER_COLUMNS)
         table = _ledger_table(sa.MetaData())
@@ -413,12 +413,11 @@ class Warehouse:
         if partition_key is not None:
             mine &= table.c.partition_key == partition_key
         query = sa.select(table).where(mine)
-        if last_only:
-            latest = sa.select(table.c.publication).where(mine).order_by(table.c.published_at.desc(), table.c.id.desc()).limit(1).scalar_subquery()
-            query = query.where(table.c.publication == latest)
-        elif last is not None:
-            newest = sa.func.max(table.c.published_at)
-            latest = sa.select(table.c.publication).where(mine).group_by(table.c.publication).order_by(newest.desc()).limit(last)
+        if last is not None:
+            latest = (
+                sa.select(table.c.publication).where(mine).group_by(table.c.publication)
+                .order_by(sa.func.max(table.c.published_at).desc(), sa.func.max(table.c.id).desc()).limit(last)
+            )
             query = query.where(table.c.publication.in_(latest))
         with self.get_engine().connect() as connection:
             frame = pd.read_sql(query.order_by(table.c.published_at, table.c.id), connection)

@@ -181,7 +181,14 @@ class PseudonymVaultResource(ConfigurableResource):
         raise KeyRingError(f"key version {version} is not in the key ring")
 
     def active_version(self, fingerprint: str) -> KeyVersion:
-        """The active key version, creating version 1 on first use."""
+        """The active key version, creating version 1 on first use. Two runs starting at once on a
+        new vault may both try: the one that loses reads the version the other made."""
+        try:
+            return self._active_version(fingerprint)
+        except sa.exc.IntegrityError:
+            return self._active_version(fingerprint)
+
+    def _active_version(self, fingerprint: str) -> KeyVersion:
         with self.get_engine().begin() as connection:
             active = connection.execute(sa.select(key_ring).where(key_ring.c.state == "active")).mappings().first()
             if active is None and connection.execute(sa.select(sa.func.count()).select_from(key_ring)).scalar_one() == 0:

@@ -243,3 +243,43 @@ def test_each_sealed_value_has_its_own_nonce_and_opens_only_with_its_own_associa
                 open_one(key, nonce, ciphertext, contexts[(i + 1) % len(sealed)])
     with pytest.raises(ValueError):
         seal_all(key, plaintexts + ["one more"], contexts)
+
+
+@pytest.mark.postgres
+def test_runs_starting_at_once_on_a_new_vault_share_its_first_key_version(monkeypatch):
+    """Runs launched together on an empty key ring each find no version and each insert version 1:
+    the losers must read the winner's version, not fail on the key ring's primary key."""
+    import threading
+
+    from compliance_assets.resources.secrets import generate_secret
+    from compliance_assets.resources.vault import PseudonymVaultResource, key_ring
+    from tests.conftest import fresh_postgres_databases, postgres_url
+
+    monkeypatch.setenv("TEST_VAULT_KEY", generate_secret())
+    name = f"ca_vault_race_{uuid.uuid4().hex[:10]}"
+    with fresh_postgres_databases(name):
+        vaults = [PseudonymVaultResource(url=postgres_url(name), vault_key_env="TEST_VAULT_KEY") for _ in range(4)]
+        engines = [vault.get_engine() for vault in vaults]
+        try:
+            for _ in range(5):
+                with engines[0].begin() as connection:
+                    connection.execute(key_ring.delete())
+                start, found, errors = threading.Barrier(len(vaults)), [], []
+
+                def first_use(vault):
+                    start.wait()
+                    try:
+                        found.append(vault.active_version("fingerprint"))
+                    except Exception as error:  # noqa: BLE001 - the assertion names it
+                        errors.append(error)
+
+                threads = [threading.Thread(target=first_use, args=(vault,)) for vault in vaults]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                assert errors == []
+                assert {(version.version, version.salt) for version in found} == {(1, found[0].salt)}
+        finally:
+            for engine in engines:
+                engine.dispose()

@@ -75,6 +75,53 @@ def test_shown_outcomes_keep_the_measure_rules(sizes, data):
     assert homogeneous_or_small(release.released, outcome_col="outcome", min_numerator=3).empty
 
 
+def _outcome_attacker_release(table: pd.DataFrame) -> Release:
+    """The attacker who also reads each shown row's outcome count: per atom, members with the
+    outcome and without, neither negative."""
+    return Release(table=table, dimensions=DIMS, derive={d: (lambda atoms, d=d: atoms[d]) for d in DIMS}, measures={"outcome": "outcome"})
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=sizes, data=st.data(), k=st.sampled_from([5, 10]), least=st.sampled_from([2, 3]))
+def test_shown_outcome_counts_bound_no_withheld_cohort_under_k_narrower_than_k(sizes, data, k, least):
+    """Subjects with and without the outcome are two tables: a row's outcome count and its
+    complement each bound the cells under it, together tighter than its subjects alone."""
+    frame = _frame(sizes, [data.draw(st.integers(0, size)) for size in sizes])
+    if frame.empty:
+        return
+    rules = DisclosureRules(outcomes=("outcome",), min_numerator=least)
+    release = release_cohorts(frame, DIMS, "subject", OUTCOME, k, MARGINS, rules=rules)
+    found = narrowest_hidden_interval([_outcome_attacker_release(release.released)], [_truth(frame)], ATOMS, k)
+    assert not pinned(found, k), found[:3]
+
+
+# Cell sizes and outcome counts (row-major over ATOMS) at k = 50 and a minimum numerator of 10, and
+# what the release published when its programme read subject counts only: the withheld (c, y),
+# 13 subjects, lies in [0, 78] by subjects, in [2, 46] with the outcome counts.
+OUTCOME_BOUNDS_SIZES = [87, 47, 76, 18, 150, 73, 178, 120, 66, 13, 118, 161]
+OUTCOME_BOUNDS_COUNTS = [10, 10, 38, 13, 135, 63, 160, 60, 56, 12, 12, 16]
+OUTCOME_BLIND_RELEASE = pd.DataFrame({
+    "d1": ["a", "b", "b", "c", "c", "a", "b", "c", None, None, None, None, None],
+    "d2": ["z", "x", "z", "w", "z", None, None, None, "w", "x", "y", "z", None],
+    "grouped_by": ["d1,d2"] * 5 + ["d1"] * 3 + ["d2"] * 4 + ["(total)"],
+    "outcome": [38, 135, 160, 16, 12, 71, 418, 96, 89, 201, 85, 210, 585],
+    "subjects": [76, 150, 178, 161, 118, 228, 521, 358, 299, 303, 133, 372, 1107],
+})
+
+
+def test_outcome_counts_that_bound_a_withheld_cohort_are_withheld_and_the_audit_sees_them():
+    k, rules = 50, DisclosureRules(outcomes=("outcome",), min_numerator=10)
+    frame = _frame(OUTCOME_BOUNDS_SIZES, OUTCOME_BOUNDS_COUNTS)
+    blind = narrowest_hidden_interval([_outcome_attacker_release(OUTCOME_BLIND_RELEASE)], [_truth(frame)], ATOMS, k)
+    assert [(f["key"], f["lo"], f["hi"]) for f in pinned(blind, k)] == [(("d1,d2", "c", "y"), 2.0, 46.0)]
+    audit = disclosure_audit(OUTCOME_BLIND_RELEASE, frame, DIMS, "subject", k, MARGINS, measures=OUTCOME, rules=rules)
+    assert audit.exposed[["d1", "d2"]].values.tolist() == [["c", "y"]]
+
+    release = release_cohorts(frame, DIMS, "subject", OUTCOME, k, MARGINS, rules=rules)
+    assert not pinned(narrowest_hidden_interval([_outcome_attacker_release(release.released)], [_truth(frame)], ATOMS, k), k)
+    assert disclosure_audit(release.released, frame, DIMS, "subject", k, MARGINS, measures=OUTCOME, rules=rules).exposed.empty
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(sizes=st.lists(st.integers(0, 40), min_size=len(ATOMS), max_size=len(ATOMS)), steps=st.lists(st.tuples(st.booleans(), st.integers(0, len(ATOMS) - 1)), min_size=1, max_size=4))
 def test_one_subject_joining_or_leaving_moves_nothing_readable(sizes, steps):

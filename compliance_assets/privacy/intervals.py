@@ -138,11 +138,13 @@ def attacker_intervals(
                     targets.append((level, entry, cells, released_part[entry]))
             elif len(cells):
                 equalities.append((cells, lattice.values[level][entry] - released_part[entry]))
-    rows, equal = unit_rows(equalities, bounded)
     truth = lattice.values[0][hidden_cells].astype(float)
+    extra = []
     if movement is not None:
         extra, truth = _movement_rows(lattice, hidden_cells, movement, truth)
-        rows += extra
+    splits, split_rows, truth = _outcome_rows(lattice, hidden_cells, truth)
+    rows, equal = unit_rows(equalities + splits, bounded)
+    rows += extra + split_rows
     constraints = [columns for columns, _, _, _ in rows]
     components = components_of(len(truth), constraints)
     constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
@@ -372,6 +374,36 @@ def _movement_rows(lattice: Lattice, hidden_cells: np.ndarray, movement: Movemen
     rows.append((added, np.ones(len(boxed)), -np.inf, max(movement.joined - gained, 0.0)))
     x = truth[boxed]
     return rows, np.concatenate([truth, np.maximum(low[boxed] - x, 0), np.maximum(x - high[boxed], 0)])
+
+
+def _outcome_rows(lattice: Lattice, hidden_cells: np.ndarray, truth: np.ndarray) -> tuple[list, list, np.ndarray]:
+    """A shown row's outcome counts are equations too. Per outcome, each withheld cell's members
+    are those with it and those without, neither negative, so a shown row's outcome count and its
+    complement each bound the withheld cells under it: together tighter than its subjects alone.
+    Returns the equations (over the withheld cells' outcome counts, appended after the columns
+    `truth` already has), the rows tying each count to its cell, and the truth extended by them.
+    Levels only other tables reveal carry no outcome; changes (`signed`) are not split."""
+    if lattice.signed or not lattice.outcomes or not lattice.outcomes[0].shape[1]:
+        return [], [], truth
+    width, base = len(hidden_cells), len(truth)
+    equations, rows, extended = [], [], [truth]
+    for i in range(lattice.outcomes[0].shape[1]):
+        columns = base + i * width + np.arange(width)
+        counts = lattice.outcomes[0][:, i].astype(float)
+        known = np.where(lattice.suppressed[0], 0.0, counts)
+        for level in range(len(lattice.levels)):
+            if level in lattice.fixed:
+                continue
+            entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
+            size = len(lattice.values[level])
+            released_part = np.bincount(entries, weights=known, minlength=size)
+            members = _members(entries[hidden_cells], size)
+            for entry in np.flatnonzero(~lattice.suppressed[level]):
+                if len(members[entry]):
+                    equations.append((columns[members[entry]], float(lattice.outcomes[level][entry, i]) - released_part[entry]))
+        rows += [(np.array([cell, columns[cell]]), np.array([1.0, -1.0]), 0.0, np.inf) for cell in range(width)]
+        extended.append(counts[hidden_cells])
+    return equations, rows, np.concatenate(extended)
 
 
 def narrow_intervals(intervals: list[Interval], protection: int, before: list[Interval] | None = None) -> list[Interval]:

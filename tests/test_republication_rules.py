@@ -297,6 +297,23 @@ NUMERATOR_OF_THREE = (
     DisclosureRules(outcomes=("outcome",), min_numerator=3),
 )
 K_SIX = ([6] * len(ATOMS), [[("leave", 5, 6, "with"), ("join", 8, 3, [1, 0, 0])], [("leave", 10, 1, "with")], [("join", 4, 3, [0, 1, 0])]], [2] * len(ATOMS), 6, RULES)
+# Histories an independent search found against the release that read the earlier publications
+# only when it showed a row's own figures again: a row shown for the first time, a release showing
+# no row again, and a column changed by k or more.
+FIRST_SHOWN = (
+    [11, 6, 5, 14, 9, 7, 3, 9, 10, 6, 7, 7], [[("leave", 3, 5, "with"), ("leave", 1, 5, "with"), ("join", 5, 5, [0] * 5)]], [8, 2, 2, 10, 7, 3, 2, 7, 7, 2, 5, 4], K, RULES
+)
+NO_ROW_AGAIN = (
+    [8, 7, 5, 6, 5, 5, 5, 8, 6, 7, 5, 7], [[("leave", 9, 4, "with"), ("leave", 1, 2, "with")]], [5, 4, 3, 3, 1, 5, 4, 4, 3, 4, 3, 4], K,
+    DisclosureRules(outcomes=("outcome",), min_numerator=3),
+)
+COLUMN_CHANGED = (
+    [5, 6, 3, 5, 5, 6, 3, 4, 21, 6, 5, 8],
+    [[("leave", 4, 2, "with")], [("leave", 9, 2, "without"), ("join", 3, 5, [0, 1, 1, 0, 1]), ("join", 7, 7, [1, 0, 1, 0, 1, 0, 1])]],
+    [3, 4, 3, 2, 3, 4, 2, 2, 15, 3, 2, 2],
+    K,
+    RULES,
+)
 
 
 def test_a_margin_shown_again_after_moves_in_one_publication():
@@ -330,7 +347,34 @@ def test_moves_shared_across_publications_at_k_six():
     _keeps_the_promise(*K_SIX)
 
 
-@pytest.mark.parametrize("history", [MARGIN_SHOWN_AGAIN, COLUMN_SHOWN_AGAIN, NUMERATOR_OF_THREE, K_SIX], ids=["margin", "column", "numerator", "k6"])
+def test_a_row_shown_for_the_first_time_pins_no_cell_of_the_publication_before():
+    """Five leave (a, w) and five (a, y) while five join (b, y). The row a, shown ten down, and
+    (b, y), shown for the first time at twelve, bounded (b, z) of the first publication, 3, to
+    0-3 after the fact, where it alone left 0-8."""
+    _keeps_the_promise(*FIRST_SHOWN)
+
+
+def test_a_release_showing_no_row_again_keeps_what_the_one_before_summed():
+    """Four leave (c, y) and two (a, y); the second publication only carries rows or shows them
+    unchanged. The row c carried at 25 holds at least 21, and the first publication fixed (c, x),
+    (c, z) and (c, w) together at 18: (c, y), 3, lost at most four, 3-7, where the moves left 1-7.
+    The ledger's ranges, one box per entry, had lost that sum."""
+    _keeps_the_promise(*NO_ROW_AGAIN)
+
+
+def test_a_column_changed_by_k_or_more_tells_where_no_joiner_went():
+    """Two leave (b, x); then two leave (c, y) while five join (a, w) and seven (b, w). The column
+    w, shown twelve up with twelve joiners, put none in (b, x), 3, of the last publication, and
+    only four left in all: 1-5, where the publications before left it 1-17. No row was shown again,
+    so the earlier publications were not read."""
+    _keeps_the_promise(*COLUMN_CHANGED)
+
+
+@pytest.mark.parametrize(
+    "history",
+    [MARGIN_SHOWN_AGAIN, COLUMN_SHOWN_AGAIN, NUMERATOR_OF_THREE, K_SIX, FIRST_SHOWN, NO_ROW_AGAIN, COLUMN_CHANGED],
+    ids=["margin", "column", "numerator", "k6", "first-shown", "no-row-again", "column-changed"],
+)
 def test_the_audit_reads_the_earlier_publications_a_release_did_not(history):
     """The same histories released as the engine did before it read the ledger's earlier
     publications: the independent attacker bounds a withheld cohort under k narrower than k, and

@@ -321,8 +321,8 @@ def current_publication(tables: Sequence[pd.DataFrame], shown: Sequence[np.ndarr
 def _hide_for_window(lattice: Lattice, tables: Sequence[pd.DataFrame], carried: list[np.ndarray], history: History, earlier: Sequence[Publication], dims: list[str], k: int, protection: int) -> bool:
     """Withholds rows when this publication, read with the earlier ones, bounds a withheld entry
     under k too narrowly: first the rows that show their own figures again (withheld or carried
-    last time), else every row shown with new figures, else every row shown. False when nothing
-    is bounded too narrowly."""
+    last time), else those whose figures changed, else every row shown with its own figures,
+    else every row shown. False when nothing is bounded too narrowly."""
     shown = [~lattice.suppressed[level] | carried[level] for level in range(len(tables))]
     values = [np.where(carried[level], history.reference[level], lattice.values[level]).astype(float) for level in range(len(tables))]
     current = current_publication(tables, shown, values, lattice.values[: len(tables)], carried, dims)
@@ -330,7 +330,8 @@ def _hide_for_window(lattice: Lattice, tables: Sequence[pd.DataFrame], carried: 
         return False
     fresh = [shown[level] & ~carried[level] for level in range(len(tables))]
     again = [fresh[level] & ~history.exact[level] for level in range(len(tables))]
-    hide = next(choice for choice in (again, fresh, shown) if any(mask.any() for mask in choice))
+    changed = [fresh[level] & history.exact[level] & (lattice.values[level] != history.reference[level]) for level in range(len(tables))]
+    hide = next(choice for choice in (again, changed, fresh, shown) if any(mask.any() for mask in choice))
     for level, mask in enumerate(hide):
         lattice.suppressed[level] |= mask
         carried[level] &= ~mask

@@ -3,15 +3,16 @@
 The change rule and the protection intervals judge a release against the ledger's last
 publication and the ranges it keeps of each withheld entry, one box per entry. An attacker keeps
 every table and counts the joins and leaves between any two, and reads them together: a row
-withheld for a while and shown again, set against every move since it was last shown, says where
-the movers were, and bounds a cohort under k in this publication or, after the fact, in an earlier
-one. This is that attacker's linear programme over the last publications the ledger keeps (the
-window) and the one being made: per publication an unknown count per detailed cell, and per step
-each cell's joins and leaves, as many in all as the fewest the truths allow; a row shown with new
-figures is an equation, a row shown unchanged lies within k - 1 of them (it may be carried
-forward). An entry withheld with fewer than k subjects in any of those publications may not be
-bounded narrower than the protection level, unless the window without the new publication's rows
-already bound it as narrowly: a release answers for what it adds.
+shown again, shown for the first time or changed, set against every move since an older
+publication, says where the movers were, and bounds a cohort under k in this publication or,
+after the fact, in an earlier one. This is that attacker's linear programme over the last
+publications the ledger keeps (the window) and the one being made: per publication an unknown
+count per detailed cell, and per step each cell's joins and leaves, as many in all as the fewest
+the truths allow, none leaving a cell it was not in or joining one it is not in; a row shown
+with new figures is an equation, a row shown unchanged lies within k - 1 of them (it may be
+carried forward). An entry withheld with fewer than k subjects in any of those publications may
+not be bounded narrower than the protection level, unless the window without the new
+publication's rows already bound it as narrowly: a release answers for what it adds.
 """
 
 from __future__ import annotations
@@ -76,35 +77,11 @@ def ledger_publications(ledger: pd.DataFrame | None) -> list[Publication]:
     return found
 
 
-def shown_again_since(earlier: Sequence[Publication], current: Publication) -> int | None:
-    """Where the window must start: the oldest of the earlier publications (by position) in which
-    a row that `current` shows with its figures, and the last one did not (withheld, absent or
-    carried forward), last showed its own. None when there is no such row: a release that shows
-    no row's figures again is read against the last publication and the ranges the ledger keeps."""
-    if not earlier:
-        return None
-
-    def exact(publication: Publication) -> set[tuple[str, str]]:
-        fresh = publication.shown & ~publication.carried
-        return set(zip(publication.labels[fresh], publication.keys[fresh], strict=True))
-
-    again = exact(current) - exact(earlier[-1])
-    start = None
-    for position in range(len(earlier) - 2, -1, -1):
-        if not again:
-            break
-        found = again & exact(earlier[position])
-        if found:
-            start = position
-            again -= found
-    return start
-
-
 def window_exposures(earlier: Sequence[Publication], current: Publication, dims: Sequence[str], k: int, protection: float) -> list[WindowExposure]:
     """What `current` (the publication being made) exposes read together with the `earlier`
-    ones (oldest first), back to where a row it shows again was last shown."""
-    start = shown_again_since(earlier, current)
-    return [] if start is None else read_together([*earlier[start:], current], dims, k, protection)
+    ones (oldest first): every release, whether it shows a row for the first time, again, changed
+    or not at all, since each of these met an attacker who sets it against older publications."""
+    return read_together([*earlier, current], dims, k, protection) if earlier else []
 
 
 def read_together(window: Sequence[Publication], dims: Sequence[str], k: int, protection: float) -> list[WindowExposure]:
@@ -244,6 +221,8 @@ class _Programme:
             for cell in cells:
                 columns = np.array([self.at(period) + cell, self.at(period - 1) + cell, joins + cell, leaves + cell])
                 equations.append((columns, np.array([1.0, -1.0, -1.0, 1.0]), 0.0, 0.0))
+                ranges.append((np.array([leaves + cell, self.at(period - 1) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
+                ranges.append((np.array([joins + cell, self.at(period) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
             joined, left = float(self.joined[period - 1].sum()), float(self.left[period - 1].sum())
             equations.append((joins + cells, np.ones(self.n), joined, joined))
             equations.append((leaves + cells, np.ones(self.n), left, left))

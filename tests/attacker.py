@@ -160,8 +160,9 @@ def intervals_over_time(
     stale by fewer than k subjects and outcomes), an unchanged row bounds each figure it shows to
     within `carried_within` - 1 of the truth. `k` is the protection the caller judges by, not an
     assumption. Consecutive publications are tied by `moves[t]`: x_t -
-    x_{t-1} = added - removed, with as many added and removed as joined and left, and the outcome
-    counts move by no more than the joiners, leavers and flips together."""
+    x_{t-1} = added - removed, with as many added and removed as joined and left, none removed
+    from an atom it was not in nor added to one it is not in, and the outcome counts move by no
+    more than the joiners, leavers and flips together."""
     n, periods = len(atoms), len(history)
     blocks = 6 if outcome else 3  # per period: x, added, removed (and y, outcome up, outcome down)
     width = n * blocks * periods
@@ -222,6 +223,11 @@ def intervals_over_time(
             row[at(period, 1) + atom], row[at(period, 2) + atom] = -1, 1
             eq_rows.append(row)
             eq_rhs.append(0.0)
+            for moved, member in ((2, period - 1), (1, period)):  # leavers were in the atom, joiners are
+                row = np.zeros(width)
+                row[at(period, moved) + atom], row[at(member, 0) + atom] = 1, -1
+                ub_rows.append(row)
+                ub_rhs.append(0.0)
         add({at(period, 1): ones}, move.joined, move.joined)
         add({at(period, 2): ones}, move.left, move.left)
         if outcome:

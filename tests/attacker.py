@@ -161,10 +161,11 @@ def intervals_over_time(
     within `carried_within` - 1 of the truth. `k` is the protection the caller judges by, not an
     assumption. Consecutive publications are tied by `moves[t]`: x_t -
     x_{t-1} = added - removed, with as many added and removed as joined and left, none removed
-    from an atom it was not in nor added to one it is not in, and the outcome counts move by no
-    more than the joiners, leavers and flips together."""
+    from an atom it was not in nor added to one it is not in; the outcome counts move by the
+    joiners and leavers with the outcome (of those joined and left, having it after or before)
+    and by the flips, at most `flipped` in all."""
     n, periods = len(atoms), len(history)
-    blocks = 6 if outcome else 3  # per period: x, added, removed (and y, outcome up, outcome down)
+    blocks = 8 if outcome else 3  # per period: x, added, removed (and y, joiners and leavers with the outcome, flips on and off)
     width = n * blocks * periods
 
     def at(period: int, block: int) -> int:
@@ -235,9 +236,25 @@ def intervals_over_time(
                 row = np.zeros(width)
                 row[at(period, 3) + atom], row[at(period - 1, 3) + atom] = 1, -1
                 row[at(period, 4) + atom], row[at(period, 5) + atom] = -1, 1
+                row[at(period, 6) + atom], row[at(period, 7) + atom] = -1, 1
                 eq_rows.append(row)
                 eq_rhs.append(0.0)
-            add({at(period, 4): ones, at(period, 5): ones}, -np.inf, move.joined + move.left + move.flipped)
+                # joiners with the outcome are joiners who have it now, the others lack it now;
+                # leavers with it are leavers who had it, the others lacked it
+                for terms in (
+                    [(4, period, 1), (1, period, -1)],
+                    [(5, period, 1), (2, period, -1)],
+                    [(4, period, 1), (3, period, -1)],
+                    [(5, period, 1), (3, period - 1, -1)],
+                    [(1, period, 1), (4, period, -1), (0, period, -1), (3, period, 1)],
+                    [(2, period, 1), (5, period, -1), (0, period - 1, -1), (3, period - 1, 1)],
+                ):
+                    row = np.zeros(width)
+                    for block, when, sign in terms:
+                        row[at(when, block) + atom] += sign
+                    ub_rows.append(row)
+                    ub_rhs.append(0.0)
+            add({at(period, 6): ones, at(period, 7): ones}, -np.inf, move.flipped)
     matrix = csr_array(np.vstack([np.array(eq_rows).reshape(len(eq_rows), width), np.array(ub_rows).reshape(len(ub_rows), width)]))
     lower = np.concatenate([eq_rhs, np.full(len(ub_rows), -np.inf)])
     upper = np.concatenate([eq_rhs, ub_rhs])

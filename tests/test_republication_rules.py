@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import OVER_TIME, DisclosureRules, MeasureSpec, disclosure_audit, release_cohorts
+from compliance_assets.privacy.cohorts import OVER_TIME, DisclosureRules, MeasureSpec, disclosure_audit, outcome_kinds, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.window import ledger_publications
 from tests.attacker import (
@@ -80,7 +80,7 @@ class History:
         )
         self.previous = previous_entries(ledger, DIMS, ["outcome"])
         self.ledger.append(ledger)
-        self.earlier = ledger_publications(pd.concat(self.ledger[-self.rules.window :], ignore_index=True))
+        self.earlier = ledger_publications(pd.concat(self.ledger[-self.rules.window :], ignore_index=True), outcome_kinds(MEASURES, self.rules))
         self.release = release_cohorts(
             frame, DIMS, "subject", MEASURES, self.k, MARGINS, rules=self.rules, previous=self.previous, earlier=self.earlier if self.window else ()
         )
@@ -307,6 +307,21 @@ NO_ROW_AGAIN = (
     [8, 7, 5, 6, 5, 5, 5, 8, 6, 7, 5, 7], [[("leave", 9, 4, "with"), ("leave", 1, 2, "with")]], [5, 4, 3, 3, 1, 5, 4, 4, 3, 4, 3, 4], K,
     DisclosureRules(outcomes=("outcome",), min_numerator=3),
 )
+# Histories where the outcome counts a row shows for the first time, set against the moves and the
+# outcome counts of the publication before, bound a cell of that publication (cell sizes, moves,
+# outcome counts, k, rules).
+OUTCOME_FIRST_SHOWN = (
+    [8, 9, 5, 13, 20, 7, 7, 1, 9, 8, 6, 8], [[("join", 7, 1, [0]), ("join", 1, 5, [0, 1, 1, 1, 1]), ("join", 9, 5, [0] * 5)]], [5, 5, 4, 5, 4, 4, 4, 0, 5, 3, 3, 5], K,
+    DisclosureRules(outcomes=("outcome",), min_numerator=3),
+)
+OUTCOME_NEWCOMERS_SPLIT = (
+    [4, 1, 9, 18, 24, 7, 21, 8, 2, 5, 12, 7], [[("join", 8, 6, [0] * 6), ("join", 0, 6, [1, 1, 1, 1, 1, 0])]], [2, 0, 5, 4, 12, 4, 5, 3, 2, 2, 6, 2], K,
+    DisclosureRules(outcomes=("outcome",), min_numerator=2),
+)
+OUTCOME_AT_K_SIX = (
+    [9, 16, 20, 14, 15, 8, 5, 17, 3, 10, 6, 9], [[("join", 3, 8, [0] * 8), ("join", 7, 1, [0])]], [5, 6, 16, 11, 12, 3, 5, 9, 1, 5, 3, 4], 6,
+    DisclosureRules(outcomes=("outcome",), min_numerator=3),
+)
 COLUMN_CHANGED = (
     [5, 6, 3, 5, 5, 6, 3, 4, 21, 6, 5, 8],
     [[("leave", 4, 2, "with")], [("leave", 9, 2, "without"), ("join", 3, 5, [0, 1, 1, 0, 1]), ("join", 7, 7, [1, 0, 1, 0, 1, 0, 1])]],
@@ -370,10 +385,21 @@ def test_a_column_changed_by_k_or_more_tells_where_no_joiner_went():
     _keeps_the_promise(*COLUMN_CHANGED)
 
 
+@pytest.mark.parametrize("history", [OUTCOME_FIRST_SHOWN, OUTCOME_NEWCOMERS_SPLIT, OUTCOME_AT_K_SIX], ids=["first-shown", "newcomers-split", "k6"])
+def test_outcome_counts_over_the_window_pin_no_earlier_cell(history):
+    """k = 5, minimum numerator 3: eleven join, none of the five to (c, y) with the outcome; (c, y),
+    shown for the first time at thirteen with three, had at most three with it before, which puts
+    at least four in (b, y), and (b, y) and (b, w) were eight together: (b, w) of the first
+    publication, 1, was bounded to 0-4, where it alone left 0-8. The others: six join (c, x)
+    without the outcome and six (a, x), five with it; at k = 6, eight join (a, w) and one (b, w),
+    none with it."""
+    _keeps_the_promise(*history)
+
+
 @pytest.mark.parametrize(
     "history",
-    [MARGIN_SHOWN_AGAIN, COLUMN_SHOWN_AGAIN, NUMERATOR_OF_THREE, K_SIX, FIRST_SHOWN, NO_ROW_AGAIN, COLUMN_CHANGED],
-    ids=["margin", "column", "numerator", "k6", "first-shown", "no-row-again", "column-changed"],
+    [MARGIN_SHOWN_AGAIN, COLUMN_SHOWN_AGAIN, NUMERATOR_OF_THREE, K_SIX, FIRST_SHOWN, NO_ROW_AGAIN, COLUMN_CHANGED, OUTCOME_FIRST_SHOWN, OUTCOME_NEWCOMERS_SPLIT, OUTCOME_AT_K_SIX],
+    ids=["margin", "column", "numerator", "k6", "first-shown", "no-row-again", "column-changed", "outcome-first-shown", "outcome-newcomers-split", "outcome-k6"],
 )
 def test_the_audit_reads_the_earlier_publications_a_release_did_not(history):
     """The same histories released as the engine did before it read the ledger's earlier

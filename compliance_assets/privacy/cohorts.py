@@ -215,7 +215,7 @@ def release_cohorts(
     dims = list(dimensions)
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
-    history = match_history(previous, tables[:published], dims, _outcome_kinds(measures, rules), _magnitude_kinds(measures, rules)) if previous is not None else None
+    history = match_history(previous, tables[:published], dims, outcome_kinds(measures, rules), _magnitude_kinds(measures, rules)) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
     if history is not None:
@@ -306,8 +306,18 @@ def _settle(lattice: Lattice, history: History | None, carried: list[np.ndarray]
             lattice.suppressed[level] |= more[level]
 
 
-def current_publication(tables: Sequence[pd.DataFrame], shown: Sequence[np.ndarray], values: Sequence[np.ndarray], truths: Sequence[np.ndarray], carried: Sequence[np.ndarray], dims: list[str]) -> Publication:
-    """A publication's entries over its published levels as `window` reads them."""
+def current_publication(
+    tables: Sequence[pd.DataFrame],
+    shown: Sequence[np.ndarray],
+    values: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    carried: Sequence[np.ndarray],
+    dims: list[str],
+    outcomes: Sequence[np.ndarray],
+    outcome_truths: Sequence[np.ndarray],
+) -> Publication:
+    """A publication's entries over its published levels as `window` reads them; `outcomes` and
+    `outcome_truths` per level (entries × outcome measures), the counts shown and true."""
     return Publication(
         labels=np.concatenate([table[GROUPED_BY].astype(str).to_numpy(dtype=object) for table in tables]),
         keys=np.concatenate([entry_keys(table, dims).astype(str).to_numpy(dtype=object) for table in tables]),
@@ -315,6 +325,8 @@ def current_publication(tables: Sequence[pd.DataFrame], shown: Sequence[np.ndarr
         values=np.concatenate([np.where(show, value, np.nan) for show, value in zip(shown, values, strict=True)]),
         truths=np.concatenate([np.asarray(t, dtype=float) for t in truths]),
         carried=np.concatenate(carried),
+        outcomes=np.concatenate([np.where(show[:, None], np.asarray(o, dtype=float), np.nan) for show, o in zip(shown, outcomes, strict=True)]),
+        outcome_truths=np.concatenate([np.asarray(o, dtype=float) for o in outcome_truths]),
     )
 
 
@@ -325,7 +337,8 @@ def _hide_for_window(lattice: Lattice, tables: Sequence[pd.DataFrame], carried: 
     else every row shown. False when nothing is bounded too narrowly."""
     shown = [~lattice.suppressed[level] | carried[level] for level in range(len(tables))]
     values = [np.where(carried[level], history.reference[level], lattice.values[level]).astype(float) for level in range(len(tables))]
-    current = current_publication(tables, shown, values, lattice.values[: len(tables)], carried, dims)
+    outcomes = [np.where(carried[level][:, None], history.outcomes[level], lattice.outcomes[level]) for level in range(len(tables))]
+    current = current_publication(tables, shown, values, lattice.values[: len(tables)], carried, dims, outcomes, lattice.outcomes[: len(tables)])
     if not window_exposures(earlier, current, dims, k, protection):
         return False
     fresh = [shown[level] & ~carried[level] for level in range(len(tables))]
@@ -381,7 +394,7 @@ def _magnitude_state(lattice: Lattice, tables: Sequence[pd.DataFrame], measures:
     return state
 
 
-def _outcome_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
+def outcome_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
     """Each outcome measure under the rules, and whether it is a mean (a rate) rather than a count."""
     return {name: measures[name].aggregation == "mean" for name in rules.outcomes}
 
@@ -805,12 +818,12 @@ def disclosure_audit(
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     mark_sensitive(lattice, k)
-    kinds = _outcome_kinds(measures, rules)
+    kinds = outcome_kinds(measures, rules)
     history = match_history(previous, tables[:published], dims, kinds, _magnitude_kinds(measures, rules)) if previous is not None else None
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
     found: list[tuple[int, int, str]] = []
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
-    fresh_levels, seen_levels, from_ledger_levels = [], [], []
+    fresh_levels, seen_levels, from_ledger_levels, seen_outcomes = [], [], [], []
     carried = violations = 0
     for index, level in enumerate(levels):
         if index >= published:
@@ -840,6 +853,7 @@ def disclosure_audit(
                 found.append((index, int(entry), STALE))
         carried += int(from_ledger.sum())
         seen_levels.append(shown_subjects)
+        seen_outcomes.append(shown_outcomes)
         from_ledger_levels.append(from_ledger)
         for entry in np.flatnonzero(fresh & lattice.sensitive[index]):
             found.append((index, int(entry), UNDER_K if lattice.values[index][entry] < k else OUTCOME_RULE))
@@ -877,7 +891,7 @@ def disclosure_audit(
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
     if history is not None and earlier:
         shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]
-        current = current_publication(tables[:published], shown, seen_levels, lattice.values[:published], from_ledger_levels, dims)
+        current = current_publication(tables[:published], shown, seen_levels, lattice.values[:published], from_ledger_levels, dims, seen_outcomes, lattice.outcomes[:published])
         over_time = window_exposures(earlier, current, dims, k, protection)
     else:
         over_time = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +35,8 @@ WINDOW = 10  # earlier publications read together with a new one, by default
 class Publication:
     """One publication's entries as the attacker keeps them, with the publisher's truth beside:
     `values` the subjects shown (NaN where withheld), `truths` what each entry counted (NaN where
-    the ledger does not say), `carried` rows shown with an earlier count."""
+    the ledger does not say), `carried` rows shown with an earlier count; `outcomes` and
+    `outcome_truths` the same of each outcome measure's count (entries × outcomes)."""
 
     labels: np.ndarray
     keys: np.ndarray
@@ -43,6 +44,14 @@ class Publication:
     values: np.ndarray
     truths: np.ndarray
     carried: np.ndarray
+    outcomes: np.ndarray | None = None
+    outcome_truths: np.ndarray | None = None
+
+    def outcome_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(shown, true) outcome counts, (entries × outcomes)."""
+        if self.outcomes is None or self.outcome_truths is None:
+            return np.zeros((len(self.labels), 0)), np.zeros((len(self.labels), 0))
+        return np.asarray(self.outcomes, dtype=float), np.asarray(self.outcome_truths, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -59,10 +68,12 @@ class WindowExposure:
     high: float
 
 
-def ledger_publications(ledger: pd.DataFrame | None) -> list[Publication]:
-    """The ledger's publications of one release, oldest first."""
+def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool] | None = None) -> list[Publication]:
+    """The ledger's publications of one release, oldest first. `outcomes` maps each outcome
+    measure to whether it is a mean (a rate, its count the rate times the subjects shown)."""
     if ledger is None or not len(ledger):
         return []
+    outcomes = dict(outcomes or {})
     order = ledger.groupby("publication", sort=False)["published_at"].max().sort_values(kind="stable").index
     found = []
     for publication in order:
@@ -73,8 +84,30 @@ def ledger_publications(ledger: pd.DataFrame | None) -> list[Publication]:
         carried = rows["carried"].to_numpy(dtype=bool)
         values = np.where(shown, rows["subjects"].to_numpy(dtype=float), np.nan)
         truths = np.where(np.isnan(counted) & shown & ~carried, values, counted)
-        found.append(Publication(rows["grouped_by"].astype(str).to_numpy(dtype=object), rows["entry"].astype(str).to_numpy(dtype=object), shown, values, truths, carried))
+        shown_counts, true_counts = _outcome_records(records, values, shown, carried, outcomes)
+        found.append(
+            Publication(
+                rows["grouped_by"].astype(str).to_numpy(dtype=object), rows["entry"].astype(str).to_numpy(dtype=object), shown, values, truths, carried, shown_counts, true_counts
+            )
+        )
     return found
+
+
+def _outcome_records(records: list[dict], values: np.ndarray, shown: np.ndarray, carried: np.ndarray, outcomes: Mapping[str, bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's outcome counts as shown (a mean's rate times the subjects shown beside it;
+    NaN where withheld) and as counted (NaN where the ledger does not say)."""
+    shown_counts, true_counts = np.full((len(records), len(outcomes)), np.nan), np.full((len(records), len(outcomes)), np.nan)
+    for column, (name, is_mean) in enumerate(outcomes.items()):
+        for row, record in enumerate(records):
+            value = record.get(name)
+            if shown[row] and value is not None:
+                shown_counts[row, column] = float(np.rint(float(value) * values[row])) if is_mean else float(value)
+            counted = record.get(COUNTED)
+            if isinstance(counted, dict) and counted.get(name) is not None:
+                true_counts[row, column] = float(counted[name])
+            elif shown[row] and not carried[row]:
+                true_counts[row, column] = shown_counts[row, column]
+    return shown_counts, true_counts
 
 
 def window_exposures(earlier: Sequence[Publication], current: Publication, dims: Sequence[str], k: int, protection: float) -> list[WindowExposure]:
@@ -107,7 +140,7 @@ def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protecti
     for publication in window:
         for text in (publication.labels, publication.keys):
             digest.update("\x1f".join(map(str, text)).encode() + b"\x1e")
-        for numbers in (publication.shown, publication.values, publication.truths, publication.carried):
+        for numbers in (publication.shown, publication.values, publication.truths, publication.carried, *publication.outcome_counts()):
             digest.update(np.asarray(numbers, dtype=float).tobytes() + b"\x1e")
     return digest.digest()
 
@@ -135,7 +168,9 @@ def _read_together(window: Sequence[Publication], dims: list[str], k: int, prote
 
 class _Programme:
     """The window's unknowns: each publication's detailed cells, then each step's joins and
-    leaves per cell."""
+    leaves per cell; with outcome measures, each publication's outcome count per cell, then per
+    step and cell the joiners and leavers with the outcome and the members whose outcome turned
+    on or off, as many flips in all as the fewest the truths allow."""
 
     def __init__(self, window: Sequence[Publication], dims: list[str], k: int):
         self.window, self.dims, self.k = window, dims, k
@@ -147,15 +182,22 @@ class _Programme:
         self.cells = cells
         self.values = [json.loads(key) for key in cells]
         n, periods = len(cells), len(window)
-        self.n, self.width = n, periods * n + (periods - 1) * 2 * n
-        self.truths = np.zeros((periods, n))
+        self.m = min(publication.outcome_counts()[0].shape[1] for publication in window)
+        self.n, self.periods = n, periods
+        self.outcomes_at = periods * n + (periods - 1) * 2 * n
+        self.outcome_moves_at = self.outcomes_at + self.m * periods * n
+        self.width = self.outcome_moves_at + self.m * (periods - 1) * 4 * n
+        self.truths, self.outcome_truths = np.zeros((periods, n)), np.zeros((self.m, periods, n))
         for period, publication in enumerate(window):
             mine = publication.labels == detail
             at = np.array([cells[key] for key in publication.keys[mine]], dtype=np.int64)
             if len(at):
                 self.truths[period, at] = np.nan_to_num(publication.truths[mine])
+                self.outcome_truths[:, period, at] = np.nan_to_num(publication.outcome_counts()[1][mine][:, : self.m]).T
+        self.outcome_truths = np.minimum(self.outcome_truths, self.truths[None])
         change = np.diff(self.truths, axis=0)
         self.joined, self.left = np.maximum(change, 0), np.maximum(-change, 0)  # per step and cell, the fewest
+        self.outcome_points = [self._outcome_moves(i) for i in range(self.m)]
         self._members: dict[str, tuple[list[int], dict[tuple, np.ndarray]]] = {}
         self.targets = [
             (period, int(entry), self.at(period) + cells_of)
@@ -172,6 +214,31 @@ class _Programme:
         joins = len(self.window) * self.n + (period - 1) * 2 * self.n
         return joins, joins + self.n
 
+    def outcome_at(self, outcome: int, period: int) -> int:
+        return self.outcomes_at + (outcome * self.periods + period) * self.n
+
+    def outcome_moves(self, outcome: int, period: int) -> list[int]:
+        """Where step `period`'s joiners and leavers with the outcome, and its flips on and off,
+        start among the unknowns."""
+        start = self.outcome_moves_at + (outcome * (self.periods - 1) + period - 1) * 4 * self.n
+        return [start + part * self.n for part in range(4)]
+
+    def _outcome_moves(self, outcome: int) -> np.ndarray:
+        """Per step: the true joiners and leavers with the outcome, and flips on and off, at the
+        fewest flips the subjects' fewest moves allow ((steps × 4 × cells))."""
+        y, x = self.outcome_truths[outcome], self.truths
+        found = np.zeros((self.periods - 1, 4, self.n))
+        for step in range(1, self.periods):
+            joined, left = self.joined[step - 1], self.left[step - 1]
+            join_low, join_high = np.maximum(joined - (x[step] - y[step]), 0), np.minimum(joined, y[step])
+            leave_low, leave_high = np.maximum(left - (x[step - 1] - y[step - 1]), 0), np.minimum(left, y[step - 1])
+            change = y[step] - y[step - 1]
+            leaving = np.clip(join_low - change, leave_low, leave_high)
+            joining = np.clip(change + leaving, join_low, join_high)
+            rest = change - (joining - leaving)
+            found[step - 1] = [joining, leaving, np.maximum(rest, 0), np.maximum(-rest, 0)]
+        return found
+
     def members(self, label: str, key: str) -> np.ndarray:
         """The cells under an entry: those that agree with it on the dimensions it is grouped by."""
         if label not in self._members:
@@ -187,36 +254,52 @@ class _Programme:
     def truth(self) -> np.ndarray:
         """The true counts, each step's moves at their fewest: a feasible point."""
         point = np.zeros(self.width)
-        for period in range(len(self.window)):
+        for period in range(self.periods):
             point[self.at(period) : self.at(period) + self.n] = self.truths[period]
+            for outcome in range(self.m):
+                point[self.outcome_at(outcome, period) : self.outcome_at(outcome, period) + self.n] = self.outcome_truths[outcome, period]
             if period:
                 joins, leaves = self.moves(period)
                 point[joins : joins + self.n] = self.joined[period - 1]
                 point[leaves : leaves + self.n] = self.left[period - 1]
+                for outcome in range(self.m):
+                    for start, values in zip(self.outcome_moves(outcome, period), self.outcome_points[outcome][period - 1], strict=True):
+                        point[start : start + self.n] = values
         return point
 
     def system(self, with_last: bool) -> EquationSystem:
         """The programme over every publication, or without the last one's rows (its moves kept)."""
         equations, ranges = [], []
-        last = len(self.window) - 1
+        last = self.periods - 1
         for period, publication in enumerate(self.window):
             if period == last and not with_last:
                 continue
+            shown_outcomes = publication.outcome_counts()[0][:, : self.m]
             earlier = self.window[period - 1] if period else None
-            before = {(l, key): v for l, key, v in zip(earlier.labels[earlier.shown], earlier.keys[earlier.shown], earlier.values[earlier.shown], strict=True)} if earlier else {}
+            before = {}
+            if earlier is not None:
+                figures = np.column_stack([earlier.values, earlier.outcome_counts()[0][:, : self.m]])
+                before = {(l, key): tuple(f) for l, key, f in zip(earlier.labels[earlier.shown], earlier.keys[earlier.shown], figures[earlier.shown], strict=True)}
             for entry in np.flatnonzero(publication.shown):
                 cells = self.members(publication.labels[entry], publication.keys[entry])
                 if not len(cells):
                     continue
-                value = float(publication.values[entry])
-                same = before.get((publication.labels[entry], publication.keys[entry])) == value if earlier else bool(publication.carried[entry])
-                columns = self.at(period) + cells
-                if same:
-                    ranges.append((columns, np.ones(len(cells)), max(value - (self.k - 1), 0.0), value + (self.k - 1)))
-                else:
-                    equations.append((columns, np.ones(len(cells)), value, value))
+                figures = (float(publication.values[entry]), *shown_outcomes[entry])
+                same = _same(before.get((publication.labels[entry], publication.keys[entry])), figures) if earlier else bool(publication.carried[entry])
+                blocks = [self.at(period), *(self.outcome_at(outcome, period) for outcome in range(self.m))]
+                for start, value in zip(blocks, figures, strict=True):
+                    if np.isnan(value):
+                        continue
+                    if same:
+                        ranges.append((start + cells, np.ones(len(cells)), max(value - (self.k - 1), 0.0), value + (self.k - 1)))
+                    else:
+                        equations.append((start + cells, np.ones(len(cells)), value, value))
         cells = np.arange(self.n)
-        for period in range(1, len(self.window)):
+        for period in range(self.periods):
+            for outcome in range(self.m):
+                for cell in cells:
+                    ranges.append((np.array([self.outcome_at(outcome, period) + cell, self.at(period) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
+        for period in range(1, self.periods):
             joins, leaves = self.moves(period)
             for cell in cells:
                 columns = np.array([self.at(period) + cell, self.at(period - 1) + cell, joins + cell, leaves + cell])
@@ -226,4 +309,45 @@ class _Programme:
             joined, left = float(self.joined[period - 1].sum()), float(self.left[period - 1].sum())
             equations.append((joins + cells, np.ones(self.n), joined, joined))
             equations.append((leaves + cells, np.ones(self.n), left, left))
+            for outcome in range(self.m):
+                equations += self._outcome_flow(outcome, period)
+                ranges += self._outcome_bounds(outcome, period)
         return EquationSystem(np.zeros(self.width, dtype=np.int64), frozenset({0}), equations + ranges, len(equations))
+
+    def _outcome_flow(self, outcome: int, period: int) -> list:
+        """Each cell's outcome count moves by its joiners and leavers with the outcome and its
+        flips; the flips in all are the fewest the truths allow."""
+        now, then = self.outcome_at(outcome, period), self.outcome_at(outcome, period - 1)
+        joining, leaving, on, off = self.outcome_moves(outcome, period)
+        rows = [
+            (np.array([now + cell, then + cell, joining + cell, leaving + cell, on + cell, off + cell]), np.array([1.0, -1.0, -1.0, 1.0, -1.0, 1.0]), 0.0, 0.0)
+            for cell in range(self.n)
+        ]
+        flips = float(self.outcome_points[outcome][period - 1][2:].sum())
+        rows.append((np.concatenate([on + np.arange(self.n), off + np.arange(self.n)]), np.ones(2 * self.n), flips, flips))
+        return rows
+
+    def _outcome_bounds(self, outcome: int, period: int) -> list:
+        """Joiners with the outcome are among the joiners and have it after; leavers with it are
+        among the leavers and had it before; the others lack it, before or after."""
+        joins, leaves = self.moves(period)
+        now, then = self.outcome_at(outcome, period), self.outcome_at(outcome, period - 1)
+        x_now, x_then = self.at(period), self.at(period - 1)
+        joining, leaving, _, _ = self.outcome_moves(outcome, period)
+        rows = []
+        for cell in range(self.n):
+            for columns, coefficients in (
+                ([joining, joins], [1.0, -1.0]),
+                ([leaving, leaves], [1.0, -1.0]),
+                ([joining, now], [1.0, -1.0]),
+                ([leaving, then], [1.0, -1.0]),
+                ([joins, joining, x_now, now], [1.0, -1.0, -1.0, 1.0]),
+                ([leaves, leaving, x_then, then], [1.0, -1.0, -1.0, 1.0]),
+            ):
+                rows.append((np.array(columns) + cell, np.array(coefficients), -np.inf, 0.0))
+        return rows
+
+
+def _same(before: tuple | None, figures: tuple) -> bool:
+    """Whether a row shows every figure it showed in the publication before (it may be carried)."""
+    return before is not None and len(before) == len(figures) and all((np.isnan(a) and np.isnan(b)) or a == b for a, b in zip(before, figures, strict=True))

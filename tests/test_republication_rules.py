@@ -385,6 +385,19 @@ def test_a_column_changed_by_k_or_more_tells_where_no_joiner_went():
     _keeps_the_promise(*COLUMN_CHANGED)
 
 
+def test_earlier_publications_read_without_the_outcome_measures_are_refused():
+    """The window reads outcome counts only where the ledger's publications were read with the
+    release's outcome measures: read without them, the release would be judged as if none had
+    been shown, so it refuses instead."""
+    frame = _frame([K] * len(ATOMS), [2] * len(ATOMS))
+    history = History(frame, RULES)
+    frame, moves = _step(frame, [("leave", 3, 1, "with")])
+    history.republish(frame, moves)
+    bare = ledger_publications(pd.concat(history.ledger, ignore_index=True), {})
+    with pytest.raises(ValueError, match="without the release's 1 outcome measure"):
+        release_cohorts(frame, DIMS, "subject", MEASURES, K, MARGINS, rules=RULES, previous=history.previous, earlier=bare)
+
+
 @pytest.mark.parametrize("history", [OUTCOME_FIRST_SHOWN, OUTCOME_NEWCOMERS_SPLIT, OUTCOME_AT_K_SIX], ids=["first-shown", "newcomers-split", "k6"])
 def test_outcome_counts_over_the_window_pin_no_earlier_cell(history):
     """k = 5, minimum numerator 3: eleven join, none of the five to (c, y) with the outcome; (c, y),

@@ -189,8 +189,11 @@ class EquationSystem:
     truth, and every optimum found) spares the programmes of targets whose values across the pool
     already differ by the protection level."""
 
-    def __init__(self, components: np.ndarray, wanted: frozenset, rows, equalities: int):
-        """`rows`: (columns, coefficients, low, high), the first `equalities` of them equations."""
+    def __init__(self, components: np.ndarray, wanted: frozenset, rows, equalities: int, interior: bool = False):
+        """`rows`: (columns, coefficients, low, high), the first `equalities` of them equations.
+        `interior`: solve by interior point, for programmes primal simplex crawls through (many
+        degenerate vertices, as where outcome counts flow between publications)."""
+        self.interior = interior
         self.variables = np.flatnonzero(np.isin(components, list(wanted)))
         self.index = np.full(len(components), -1, dtype=np.int64)
         self.index[self.variables] = np.arange(len(self.variables))
@@ -206,6 +209,7 @@ class EquationSystem:
 
     def _model(self, upper: np.ndarray) -> highspy.Highs:
         solver = _solver()
+        solver.setOptionValue("solver", "ipm" if self.interior else "simplex")
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = len(self.variables), len(self.lower)
         lp.col_cost_ = np.zeros(len(self.variables))

@@ -10,9 +10,10 @@ publications the ledger keeps (the window) and the one being made: per publicati
 count per detailed cell, and per step each cell's joins and leaves, as many in all as the fewest
 the truths allow, none leaving a cell it was not in or joining one it is not in; a row shown
 with new figures is an equation, a row shown unchanged lies within k - 1 of them (it may be
-carried forward). An entry withheld with fewer than k subjects in any of those publications may
-not be bounded narrower than the protection level, unless the window without the new
-publication's rows already bound it as narrowly: a release answers for what it adds.
+carried forward), and outcome counts the same way, with the joiners, leavers and flips they
+move by. An entry withheld with fewer than k subjects in any of those publications may not be
+bounded narrower than the protection level, unless the window without the new publication's rows
+already bound it as narrowly: a release answers for what it adds.
 """
 
 from __future__ import annotations
@@ -68,12 +69,13 @@ class WindowExposure:
     high: float
 
 
-def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool] | None = None) -> list[Publication]:
+def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool]) -> list[Publication]:
     """The ledger's publications of one release, oldest first. `outcomes` maps each outcome
-    measure to whether it is a mean (a rate, its count the rate times the subjects shown)."""
+    measure under the release's rules to whether it is a mean (a rate, its count the rate times
+    the subjects shown): `cohorts.outcome_kinds`."""
     if ledger is None or not len(ledger):
         return []
-    outcomes = dict(outcomes or {})
+    outcomes = dict(outcomes)
     order = ledger.groupby("publication", sort=False)["published_at"].max().sort_values(kind="stable").index
     found = []
     for publication in order:
@@ -114,6 +116,11 @@ def window_exposures(earlier: Sequence[Publication], current: Publication, dims:
     """What `current` (the publication being made) exposes read together with the `earlier`
     ones (oldest first): every release, whether it shows a row for the first time, again, changed
     or not at all, since each of these met an attacker who sets it against older publications."""
+    measured = current.outcome_counts()[0].shape[1]
+    if any(publication.outcome_counts()[0].shape[1] < measured for publication in earlier):
+        raise ValueError(
+            f"the earlier publications were read without the release's {measured} outcome measure(s): pass them to ledger_publications (cohorts.outcome_kinds)"
+        )
     return read_together([*earlier, current], dims, k, protection) if earlier else []
 
 
@@ -170,7 +177,9 @@ class _Programme:
     """The window's unknowns: each publication's detailed cells, then each step's joins and
     leaves per cell; with outcome measures, each publication's outcome count per cell, then per
     step and cell the joiners and leavers with the outcome and the members whose outcome turned
-    on or off, as many flips in all as the fewest the truths allow."""
+    on or off, as many flips in all as the fewest the truths allow. Primal simplex crawls through
+    the outcome flows' degenerate vertices; interior point solves those programmes (the census's
+    eleven publications: 104 s against 11.5 s)."""
 
     def __init__(self, window: Sequence[Publication], dims: list[str], k: int):
         self.window, self.dims, self.k = window, dims, k
@@ -312,7 +321,7 @@ class _Programme:
             for outcome in range(self.m):
                 equations += self._outcome_flow(outcome, period)
                 ranges += self._outcome_bounds(outcome, period)
-        return EquationSystem(np.zeros(self.width, dtype=np.int64), frozenset({0}), equations + ranges, len(equations))
+        return EquationSystem(np.zeros(self.width, dtype=np.int64), frozenset({0}), equations + ranges, len(equations), interior=self.m > 0)
 
     def _outcome_flow(self, outcome: int, period: int) -> list:
         """Each cell's outcome count moves by its joiners and leavers with the outcome and its

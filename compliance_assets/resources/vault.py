@@ -182,7 +182,8 @@ class PseudonymVaultResource(ConfigurableResource):
 
     def active_version(self, fingerprint: str) -> KeyVersion:
         """The active key version, creating version 1 on first use. Two runs starting at once on a
-        new vault may both try: the one that loses reads the version the other made."""
+        new vault may both try: the one that loses the insert, or finds the ring filled between
+        its two reads, reads the version the other made."""
         try:
             return self._active_version(fingerprint)
         except sa.exc.IntegrityError:
@@ -198,7 +199,8 @@ class PseudonymVaultResource(ConfigurableResource):
                         version=1, salt=os.urandom(32), master_fingerprint=fingerprint, state="active", normalisation=NORMALISATION_VERSION, created_at=now, changed_at=now
                     )
                 )
-                active = connection.execute(sa.select(key_ring).where(key_ring.c.version == 1)).mappings().first()
+            if active is None:  # made here, or by a run that committed it between the two reads
+                active = connection.execute(sa.select(key_ring).where(key_ring.c.state == "active")).mappings().first()
         if active is None:
             raise KeyRingError("the key ring has no active version")
         return KeyVersion.of(active)

@@ -45,14 +45,8 @@ class Publication:
     values: np.ndarray
     truths: np.ndarray
     carried: np.ndarray
-    outcomes: np.ndarray | None = None
-    outcome_truths: np.ndarray | None = None
-
-    def outcome_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        """(shown, true) outcome counts, (entries × outcomes)."""
-        if self.outcomes is None or self.outcome_truths is None:
-            return np.zeros((len(self.labels), 0)), np.zeros((len(self.labels), 0))
-        return np.asarray(self.outcomes, dtype=float), np.asarray(self.outcome_truths, dtype=float)
+    outcomes: np.ndarray
+    outcome_truths: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -116,8 +110,8 @@ def window_exposures(earlier: Sequence[Publication], current: Publication, dims:
     """What `current` (the publication being made) exposes read together with the `earlier`
     ones (oldest first): every release, whether it shows a row for the first time, again, changed
     or not at all, since each of these met an attacker who sets it against older publications."""
-    measured = current.outcome_counts()[0].shape[1]
-    if any(publication.outcome_counts()[0].shape[1] < measured for publication in earlier):
+    measured = current.outcomes.shape[1]
+    if any(publication.outcomes.shape[1] < measured for publication in earlier):
         raise ValueError(
             f"the earlier publications were read without the release's {measured} outcome measure(s): pass them to ledger_publications (cohorts.outcome_kinds)"
         )
@@ -147,7 +141,7 @@ def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protecti
     for publication in window:
         for text in (publication.labels, publication.keys):
             digest.update("\x1f".join(map(str, text)).encode() + b"\x1e")
-        for numbers in (publication.shown, publication.values, publication.truths, publication.carried, *publication.outcome_counts()):
+        for numbers in (publication.shown, publication.values, publication.truths, publication.carried, publication.outcomes, publication.outcome_truths):
             digest.update(np.asarray(numbers, dtype=float).tobytes() + b"\x1e")
     return digest.digest()
 
@@ -191,7 +185,7 @@ class _Programme:
         self.cells = cells
         self.values = [json.loads(key) for key in cells]
         n, periods = len(cells), len(window)
-        self.m = min(publication.outcome_counts()[0].shape[1] for publication in window)
+        self.m = min(publication.outcomes.shape[1] for publication in window)
         self.n, self.periods = n, periods
         self.outcomes_at = periods * n + (periods - 1) * 2 * n
         self.outcome_moves_at = self.outcomes_at + self.m * periods * n
@@ -202,7 +196,7 @@ class _Programme:
             at = np.array([cells[key] for key in publication.keys[mine]], dtype=np.int64)
             if len(at):
                 self.truths[period, at] = np.nan_to_num(publication.truths[mine])
-                self.outcome_truths[:, period, at] = np.nan_to_num(publication.outcome_counts()[1][mine][:, : self.m]).T
+                self.outcome_truths[:, period, at] = np.nan_to_num(publication.outcome_truths[mine][:, : self.m]).T
         self.outcome_truths = np.minimum(self.outcome_truths, self.truths[None])
         change = np.diff(self.truths, axis=0)
         self.joined, self.left = np.maximum(change, 0), np.maximum(-change, 0)  # per step and cell, the fewest
@@ -283,11 +277,11 @@ class _Programme:
         for period, publication in enumerate(self.window):
             if period == last and not with_last:
                 continue
-            shown_outcomes = publication.outcome_counts()[0][:, : self.m]
+            shown_outcomes = publication.outcomes[:, : self.m]
             earlier = self.window[period - 1] if period else None
             before = {}
             if earlier is not None:
-                figures = np.column_stack([earlier.values, earlier.outcome_counts()[0][:, : self.m]])
+                figures = np.column_stack([earlier.values, earlier.outcomes[:, : self.m]])
                 before = {(l, key): tuple(f) for l, key, f in zip(earlier.labels[earlier.shown], earlier.keys[earlier.shown], figures[earlier.shown], strict=True)}
             for entry in np.flatnonzero(publication.shown):
                 cells = self.members(publication.labels[entry], publication.keys[entry])

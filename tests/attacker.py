@@ -134,6 +134,8 @@ class Moves:
 
 
 SUBJECTS, OUTCOME, SUBJECTS_CHANGE, OUTCOME_CHANGE, COMPLEMENT_CHANGE = "subjects", "outcome", "subjects change", "outcome change", "complement change"
+COMPLEMENT = "complement"  # members lacking the outcome
+JOINERS_WITH, JOINERS_WITHOUT, LEAVERS_WITH, LEAVERS_WITHOUT = "joiners with", "joiners without", "leavers with", "leavers without"
 
 
 def intervals_over_time(
@@ -149,7 +151,8 @@ def intervals_over_time(
     kept, in the order they were made, each with its own unknown atom counts x_t >= 0 (and the
     outcome's y_t, 0 <= y_t <= x_t, when `outcome` names the measure column counting it). A
     target `(publication, mask, figure)` asks for another figure of the atoms: `OUTCOME` (y_t),
-    `SUBJECTS_CHANGE` (x_t - x_{t-1}), `OUTCOME_CHANGE` (y_t - y_{t-1}) or `COMPLEMENT_CHANGE`
+    `COMPLEMENT` (x_t - y_t), the step's joiners or leavers with or without the outcome
+    (`JOINERS_WITH`, ...), `SUBJECTS_CHANGE` (x_t - x_{t-1}), `OUTCOME_CHANGE` (y_t - y_{t-1}) or `COMPLEMENT_CHANGE`
     (how many more lack the outcome: the subjects' change less the outcome's). A fourth element,
     an earlier publication, makes a change target the net change since that publication.
 
@@ -267,6 +270,11 @@ def intervals_over_time(
             terms = {
                 SUBJECTS: [(at(period, 0), 1)],
                 OUTCOME: [(at(period, 3), 1)],
+                COMPLEMENT: [(at(period, 0), 1), (at(period, 3), -1)],
+                JOINERS_WITH: [(at(period, 4), 1)],
+                JOINERS_WITHOUT: [(at(period, 1), 1), (at(period, 4), -1)],
+                LEAVERS_WITH: [(at(period, 5), 1)],
+                LEAVERS_WITHOUT: [(at(period, 2), 1), (at(period, 5), -1)],
                 SUBJECTS_CHANGE: [(at(period, 1), 1), (at(period, 2), -1)],
                 OUTCOME_CHANGE: [(at(period, 3), 1), (at(period - 1, 3), -1)],
                 COMPLEMENT_CHANGE: [(at(period, 1), 1), (at(period, 2), -1), (at(period, 3), -1), (at(period - 1, 3), 1)],
@@ -463,6 +471,6 @@ def homogeneous_or_small(
 
 
 __all__ = [
-    "Release", "Moves", "SUBJECTS_CHANGE", "OUTCOME_CHANGE", "COMPLEMENT_CHANGE", "coverage", "intervals", "intervals_over_time", "hidden_entries", "narrowest_hidden_interval", "pinned",
+    "Release", "Moves", "SUBJECTS_CHANGE", "OUTCOME_CHANGE", "COMPLEMENT_CHANGE", "COMPLEMENT", "JOINERS_WITH", "JOINERS_WITHOUT", "LEAVERS_WITH", "LEAVERS_WITHOUT", "coverage", "intervals", "intervals_over_time", "hidden_entries", "narrowest_hidden_interval", "pinned",
     "who_moved", "revealed_attributes", "homogeneous_or_small", "outcome_from_rate",
 ]

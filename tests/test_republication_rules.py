@@ -15,11 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import OVER_TIME, DisclosureRules, MeasureSpec, disclosure_audit, outcome_kinds, release_cohorts
+from compliance_assets.privacy.cohorts import OVER_TIME, SHARED, SHARED_OVER_TIME, DisclosureRules, MeasureSpec, disclosure_audit, outcome_kinds, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.window import ledger_publications
 from tests.attacker import (
+    COMPLEMENT,
     COMPLEMENT_CHANGE,
+    JOINERS_WITH,
+    JOINERS_WITHOUT,
+    LEAVERS_WITH,
+    LEAVERS_WITHOUT,
+    OUTCOME,
     OUTCOME_CHANGE,
     SUBJECTS_CHANGE,
     Moves,
@@ -109,6 +115,15 @@ class History:
         (low, high), = intervals_over_time(bare, moves, ATOMS, [(period, mask)], self.k, outcome="outcome", carried_within=self.k)
         (low_now, high_now), = intervals_over_time(with_it, moves, ATOMS, [(period, mask)], self.k, outcome="outcome", carried_within=self.k)
         return high - low < self.k and high_now - low_now >= high - low - 1e-6
+
+    def proved_before(self, period: int, mask: np.ndarray, figure: str) -> bool:
+        """Whether the publications before `period`, with its moves, already prove that `figure`
+        of `mask` at `period` is 0 (no later publication can undo it)."""
+        if period == 0:
+            return False
+        bare = [*[_attacker(t) for t in self.tables[:period]], _attacker(self.tables[period].iloc[:0])]
+        (_, high), = intervals_over_time(bare, self.moves[: period + 1], ATOMS, [(period, mask, figure)], self.k, outcome="outcome", carried_within=self.k)
+        return high < 1 - 1e-6
 
 
 def _row_masks() -> list[np.ndarray]:
@@ -331,6 +346,84 @@ COLUMN_CHANGED = (
 )
 
 
+# Histories an independent search found where the attacker proves a cohort's members share one
+# outcome value: withheld cells of a first publication, the leavers of one step, the joiners of
+# another (cell sizes, moves, outcome counts, k, rules).
+RULES_OF_TWO = DisclosureRules(outcomes=("outcome",), min_numerator=2)
+SHARED_WITHHELD = (
+    [4, 19, 11, 5, 17, 19, 5, 12, 9, 19, 13, 18], [], [4, 1, 11, 4, 17, 19, 5, 8, 2, 12, 7, 7], K, RULES_OF_TWO
+)
+SHARED_LEAVERS = (
+    [14, 17, 14, 14, 16, 18, 6, 5, 16, 15, 20, 19],
+    [[("join", 9, 2, [0, 0])], [("leave", 3, 5, "with")], [("join", 5, 4, [0, 1, 1, 0]), ("join", 10, 5, [1, 1, 1, 1, 1])]],
+    [12, 5, 1, 7, 9, 4, 0, 4, 1, 12, 14, 19],
+    K,
+    RULES_OF_TWO,
+)
+SHARED_JOINERS = (
+    [2, 19, 5, 11, 17, 19, 11, 9, 19, 4, 10, 7],
+    [[("leave", 6, 3, "without")], [("join", 3, 8, [0, 1, 1, 0, 1, 1, 1, 0]), ("leave", 7, 2, "with")], [("join", 5, 7, [0] * 7)]],
+    [1, 4, 5, 0, 7, 14, 0, 7, 2, 2, 1, 5],
+    K,
+    RULES_OF_TWO,
+)
+
+
+@pytest.mark.parametrize("history", [SHARED_WITHHELD, SHARED_LEAVERS, SHARED_JOINERS], ids=["withheld", "leavers", "joiners"])
+def test_no_cohort_is_proven_to_share_an_outcome(history):
+    """(b, x), 17 members all with the outcome, is withheld for the outcome rule; the rows shown
+    around it, their outcome counts and complements, proved all of it with the outcome (and (a, x),
+    (a, z) the same). Five leave (a, w), all with the outcome: (a, w) shown again five down with
+    its outcome five down, then eleven joiners of whom the columns and c show seven with it,
+    proved all five leavers had it. Seven join (b, y), none with it: the rows shown a step later
+    proved that. l-diversity holds for withheld cohorts and for those who joined or left them."""
+    _keeps_the_promise(*history)
+
+
+def test_the_audit_names_a_withheld_cohort_proven_to_share_an_outcome():
+    """What the engine published before it read l-diversity off withheld rows: (a, w) shown at
+    eleven with nine, beside the rows it still shows, proved (b, y), one member, and (c, x), four,
+    to lack the outcome."""
+    sizes, outcome_counts = [14, 10, 0, 11, 15, 1, 19, 11, 4, 13, 0, 5], [3, 4, 0, 9, 13, 0, 9, 3, 0, 8, 0, 2]
+    frame = _frame(sizes, outcome_counts)
+    release = release_cohorts(frame, DIMS, "subject", MEASURES, K, MARGINS, rules=RULES_OF_TWO)
+    shown = release.released
+    assert not ((shown["grouped_by"] == "d1,d2") & (shown["d1"] == "a") & (shown["d2"] == "w")).any()
+    earlier = pd.concat([shown, pd.DataFrame([{"d1": "a", "d2": "w", "grouped_by": "d1,d2", "subjects": 11, "outcome": 9}])], ignore_index=True)
+    history = History(frame, RULES_OF_TWO)
+    history.tables = [earlier]
+    assert outcomes_read(history), "the earlier engine's table lets the attacker read an outcome"
+    audit = disclosure_audit(earlier, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, rules=RULES_OF_TWO)
+    named = audit.exposed.loc[audit.exposed["exposure"] == SHARED]
+    assert {("b", "y"), ("c", "x")} <= set(zip(named["d1"], named["d2"], strict=True)), audit.exposed
+
+
+@pytest.mark.parametrize("history", [SHARED_LEAVERS, SHARED_JOINERS], ids=["leavers", "joiners"])
+def test_the_audit_names_movers_proven_to_share_an_outcome_over_time(history):
+    """The two histories released without reading the ledger's earlier publications: the attacker
+    reads the leavers' or joiners' outcome, and the audit, given those publications, names it."""
+    blind, reported = _released_blind(history)
+    assert outcomes_read(blind), "the release without the window lets the attacker read an outcome"
+    assert any(reason.startswith(SHARED_OVER_TIME) for reason in reported), reported
+
+
+def _released_blind(history) -> tuple[History, list[str]]:
+    """A history released without reading the ledger's earlier publications, and every exposure
+    the audit, given those publications, named along it."""
+    sizes, steps, outcome_counts, k, rules = history
+    frame = _frame(sizes, outcome_counts)
+    blind = History(frame, rules, k, window=False)
+    reported = []
+    for step in steps:
+        frame, moves = _step(frame, step)
+        blind.republish(frame, moves)
+        audit = disclosure_audit(
+            blind.release.released, frame, DIMS, "subject", k, MARGINS, measures=MEASURES, rules=rules, previous=blind.previous, earlier=blind.earlier
+        )
+        reported += audit.exposed["exposure"].tolist()
+    return blind, reported
+
+
 def test_a_margin_shown_again_after_moves_in_one_publication():
     """Every cell at k. One leaves (c, w); one joins (b, y) while one leaves (a, w); four leave
     (a, w). The margin of a, shown again five down from the first publication beside the exact
@@ -419,17 +512,7 @@ def test_the_audit_reads_the_earlier_publications_a_release_did_not(history):
     publications: the independent attacker bounds a withheld cohort under k narrower than k, and
     the audit, given those publications, names an entry bounded too narrowly over time in one of
     them."""
-    sizes, steps, outcome_counts, k, rules = history
-    frame = _frame(sizes, outcome_counts)
-    blind = History(frame, rules, k, window=False)
-    reported = []
-    for step in steps:
-        frame, moves = _step(frame, step)
-        blind.republish(frame, moves)
-        audit = disclosure_audit(
-            blind.release.released, frame, DIMS, "subject", k, MARGINS, measures=MEASURES, rules=rules, previous=blind.previous, earlier=blind.earlier
-        )
-        reported += audit.exposed["exposure"].tolist()
+    blind, reported = _released_blind(history)
     assert _narrowed(blind), "the release without the window leaks in this history"
     assert any(reason.startswith(OVER_TIME) for reason in reported), reported
 
@@ -508,6 +591,44 @@ def _keeps_the_promise(sizes, steps, outcome_counts, k: int = K, rules: Disclosu
         )
         assert audit.exposed.empty, audit.exposed
     assert not (narrow := _narrowed(history)), narrow[:3]
+    assert not (shared := outcomes_read(history)), shared[:3]
+
+
+def outcomes_read(history: History) -> list[tuple]:
+    """Cohorts whose members the attacker, holding every publication, proves to share one outcome
+    value (l-diversity read off over time): an entry of a publication (withheld, carried or any
+    other), or the members who joined or left it since the publication before. Judged by the
+    truth of each publication's frame; what the publications up to one had already proved of it
+    is excused (`pinned_before`)."""
+    masks = _row_masks()
+    atom_of = {tuple(a): i for i, a in enumerate(ATOMS.itertuples(index=False))}
+    targets, truths = [], []
+    for period, frame in enumerate(history.frames):
+        groups = [("members", frame, OUTCOME, COMPLEMENT)]
+        if period:
+            before = history.frames[period - 1]
+            groups += [
+                ("joiners", frame[~frame["subject"].isin(before["subject"])], JOINERS_WITH, JOINERS_WITHOUT),
+                ("leavers", before[~before["subject"].isin(frame["subject"])], LEAVERS_WITH, LEAVERS_WITHOUT),
+            ]
+        for who, members, with_it, without_it in groups:
+            atoms = np.array([atom_of[(d1, d2)] for d1, d2 in zip(members["d1"], members["d2"], strict=True)], dtype=np.int64)
+            for mask in masks:
+                inside = mask[atoms] if len(atoms) else np.zeros(0, dtype=bool)
+                size, having = int(inside.sum()), int(members["outcome"].to_numpy()[inside].sum()) if inside.any() else 0
+                if size == 0 or 0 < having < size:
+                    continue
+                figure = with_it if having == 0 else without_it
+                targets.append((period, mask, figure))
+                truths.append((period, who, ATOMS[mask].to_dict("records"), size, having))
+    if not targets:
+        return []
+    bounds = history.bounds(targets)
+    return [
+        (truth, high)
+        for (period, mask, figure), truth, (_, high) in zip(targets, truths, bounds, strict=True)
+        if high < 1 - 1e-6 and not history.proved_before(period, mask, figure)
+    ]
 
 
 def _narrowed(history: History) -> list[tuple]:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.joint import Neighbour, joint_targets, members, refinement_dims
-from compliance_assets.privacy.intervals import Doubt, attacker_intervals, intervals_before, narrow_intervals, protect, within_both
+from compliance_assets.privacy.intervals import Doubt, attacker_intervals, intervals_before, narrow_intervals, protect, shared_outcomes, within_both
 from compliance_assets.privacy.republication import (
     KNOWN,
     LARGEST,
@@ -766,6 +766,7 @@ DISCLOSURE_MECHANISM = "change rule: a shown row changes only with k or more sub
 UNDER_K = "shown with fewer than k subjects"
 OUTCOME_RULE = "a measure rule: an outcome all or none of its subjects share or counted under the minimum numerator, or one contributor dominating a magnitude (p % rule)"
 NARROW = "bounded by the published totals to an interval narrower than the protection level"
+SHARED = "withheld, its members proven by the published outcome counts to share one outcome value"
 STALE = "shows a count that is neither the current one nor the one the ledger last published"
 REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewer than k subjects since"
 SHOWN_AGAIN = "shows an entry withheld since it was last shown, whose change since then tells on fewer than k subjects or breaks a measure rule"
@@ -775,6 +776,7 @@ CARRIED_TOO_FAR = "carried forward although its subjects or an outcome moved by 
 SMALL_OUTCOME_CHANGE = "an outcome change of fewer than k subjects can be read from this and the last publication"
 OUTCOME_CHANGE = "its outcome moved by fewer than k while its subjects barely moved, or the newcomers' outcomes break the outcome rule"
 OVER_TIME = "bounded narrower than the protection level by this and the ledger's earlier publications read together, and narrower than they bound it alone"
+SHARED_OVER_TIME = "proven to share one outcome value by this and the ledger's earlier publications read together, and not by them alone"
 TOGETHER = "bounded narrower than the protection level by this and the other releases of the population together"
 
 
@@ -882,6 +884,7 @@ def disclosure_audit(
         excused = [i for i in excused if i not in narrow]
         narrow += _doubt(lattice, history).narrow(lattice, k, ranges, protection, excused)
     found += [(i.level, i.entry, NARROW) for i in narrow]
+    found += [(i.level, i.entry, SHARED) for i in shared_outcomes(lattice, k, within_both(ranges, moved), movement)]
     if history is not None:
         known = [history.known(level, fresh_levels[level]) if level < published else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]
         kinds = change_tables(lattice, history)
@@ -900,10 +903,16 @@ def disclosure_audit(
         {**keys_per_level[level].iloc[entry].to_dict(), SUBJECTS: int(lattice.values[level][entry]), "exposure": reason}
         for level, entry, reason in found
     ]
+    names = list(outcome_kinds(measures, rules))
     for exposure in over_time:
         key = json.loads(exposure.key)
         when = "this publication" if exposure.back == 0 else f"the publication {exposure.back} before this one"
-        rows.append({**dict(zip(dims, key, strict=True)), GROUPED_BY: exposure.label, SUBJECTS: int(exposure.truth), "exposure": f"{OVER_TIME} (in {when})"})
+        if exposure.who:
+            movers = "" if exposure.who == "members" else " since the publication before"
+            reason = f"{SHARED_OVER_TIME} (in {when}: its {exposure.who}{movers} all {'have' if exposure.having else 'lack'} {names[exposure.outcome]})"
+        else:
+            reason = f"{OVER_TIME} (in {when})"
+        rows.append({**dict(zip(dims, key, strict=True)), GROUPED_BY: exposure.label, SUBJECTS: int(exposure.truth), "exposure": reason})
     refinement = _refinement(source, dims, subject, neighbours)
     if refinement is not None:
         shown = [fresh_levels[level] | np.isin(np.arange(len(lattice.values[level])), [e for (lv, e) in ranges if lv == level]) for level in range(published)]

@@ -20,6 +20,7 @@ from functools import cache
 
 import highspy
 import numpy as np
+from scipy import sparse
 from scipy.sparse import csr_matrix
 
 from compliance_assets.privacy.suppression import Lattice, components_of, mark_sensitive, suppress, suppress_beside
@@ -115,12 +116,38 @@ def attacker_intervals(
     `targets_of` names the (withheld) entries to bound instead."""
     if not lattice.sensitive:
         mark_sensitive(lattice, k)
-    ranges = dict(ranges or {})
     hidden_cells = np.flatnonzero(lattice.suppressed[0])
     if not len(hidden_cells):
         return []
-    column = np.full(len(lattice.values[0]), -1, dtype=np.int64)
-    column[hidden_cells] = np.arange(len(hidden_cells))
+    rows, equal, truth, targets, _ = _attacker_rows(lattice, k, ranges, movement, targets_of)
+    constraints = [columns for columns, _, _, _ in rows]
+    components = components_of(len(truth), constraints)
+    constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
+    found: dict[int, Interval] = {}
+    groups: dict[frozenset, list[int]] = {}
+    for number, (level, entry, cells, offset) in enumerate(targets):
+        if not len(cells):
+            found[number] = Interval(level, entry, float(offset), float(offset))
+        elif not constrained.intersection(components[cells].tolist()):
+            found[number] = Interval(level, entry, float(offset), np.inf)
+        else:
+            groups.setdefault(frozenset(components[cells].tolist()), []).append(number)
+    for wanted, numbers in groups.items():
+        system = EquationSystem(components, wanted, rows, equal)
+        members = [system.index[targets[n][2]] for n in numbers]
+        for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection), strict=True):
+            level, entry, _, offset = targets[number]
+            found[number] = Interval(level, entry, low + offset, high + offset)
+    return [found[n] for n in range(len(targets))]
+
+
+def _attacker_rows(lattice: Lattice, k: int, ranges: Ranges | None, movement: Movement | None, targets_of: set[tuple[int, int]] | None):
+    """The attacker's programme over one publication's withheld cells (`attacker_intervals`): its
+    rows, how many are equations, a feasible point (the truth), the targets (level, entry, cells,
+    released part) and where the withheld cells' outcome counts start among the columns (None
+    without outcome counts)."""
+    ranges = dict(ranges or {})
+    hidden_cells = np.flatnonzero(lattice.suppressed[0])
     known = np.where(lattice.suppressed[0], 0, lattice.values[0])
     equalities, bounded, targets = [], [], []
     for level in range(len(lattice.levels)):
@@ -142,28 +169,53 @@ def attacker_intervals(
     extra = []
     if movement is not None:
         extra, truth = _movement_rows(lattice, hidden_cells, movement, truth)
+    outcomes_at = len(truth)
     splits, split_rows, truth = _outcome_rows(lattice, hidden_cells, truth)
     rows, equal = unit_rows(equalities + splits, bounded)
     rows += extra + split_rows
-    constraints = [columns for columns, _, _, _ in rows]
-    components = components_of(len(truth), constraints)
-    constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
-    found: dict[int, Interval] = {}
-    groups: dict[frozenset, list[int]] = {}
-    for number, (level, entry, cells, offset) in enumerate(targets):
-        if not len(cells):
-            found[number] = Interval(level, entry, float(offset), float(offset))
-        elif not constrained.intersection(components[cells].tolist()):
-            found[number] = Interval(level, entry, float(offset), np.inf)
-        else:
-            groups.setdefault(frozenset(components[cells].tolist()), []).append(number)
-    for wanted, numbers in groups.items():
-        system = EquationSystem(components, wanted, rows, equal)
-        members = [system.index[targets[n][2]] for n in numbers]
-        for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection), strict=True):
-            level, entry, _, offset = targets[number]
-            found[number] = Interval(level, entry, low + offset, high + offset)
-    return [found[n] for n in range(len(targets))]
+    return rows, equal, truth, targets, outcomes_at if len(truth) > outcomes_at else None
+
+
+def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, movement: Movement | None = None) -> list[Interval]:
+    """Withheld entries whose members the attacker proves to share one value of an outcome
+    measure: none has it, or all have it (l-diversity, which the outcome rule keeps for shown
+    rows, read off withheld ones through the shown outcome counts). Only an entry with no shown
+    cell under it can be proven so (a shown cell keeps the rule), and only one whose members do
+    all share it: the programme is asked whether any feasible point gives one member the other
+    value. Each is returned as its outcome count's interval, narrower than one subject."""
+    if lattice.signed or not lattice.outcomes or not lattice.outcomes[0].shape[1]:
+        return []
+    if not lattice.sensitive:
+        mark_sensitive(lattice, k)
+    hidden_cells = np.flatnonzero(lattice.suppressed[0])
+    if not len(hidden_cells):
+        return []
+    rows, equal, truth, _, outcomes_at = _attacker_rows(lattice, k, ranges, movement, set())
+    if outcomes_at is None:
+        return []
+    width, wanted = len(hidden_cells), {}
+    for level in range(len(lattice.levels)):
+        if level in lattice.fixed:
+            continue
+        entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
+        size = len(lattice.values[level])
+        shown_under = np.bincount(entries[~lattice.suppressed[0]], minlength=size) > 0
+        members = _members(entries[hidden_cells], size)
+        for entry in np.flatnonzero(lattice.suppressed[level] & ~shown_under & (lattice.values[level] >= 1)):
+            cells = members[entry]
+            for outcome, having in enumerate(lattice.outcomes[level][entry]):
+                counts = outcomes_at + outcome * width + cells
+                if having == 0:
+                    wanted.setdefault((level, int(entry)), []).append((counts, np.ones(len(cells))))
+                elif having == lattice.values[level][entry]:
+                    wanted.setdefault((level, int(entry)), []).append((np.concatenate([cells, counts]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))])))
+    if not wanted:
+        return []
+    objectives = [(key, objective) for key, found in wanted.items() for objective in found]
+    system = EquationSystem(np.zeros(len(truth), dtype=np.int64), frozenset({0}), rows, equal)
+    reached = system.reaches([objective for _, objective in objectives], 1.0, truth)
+    proven = dict.fromkeys(key for (key, _), fine in zip(objectives, reached, strict=True) if not fine)
+    return [Interval(level, entry, 0.0, 0.0) for level, entry in proven]
 
 
 def within_both(first: Ranges, second: Ranges) -> dict[tuple[int, int], tuple[float, float]]:
@@ -271,10 +323,40 @@ class EquationSystem:
             out.append((low, high))
         return out
 
+    def reaches(self, objectives: list[tuple[np.ndarray, np.ndarray]], level: float, truth: np.ndarray) -> np.ndarray:
+        """Whether each objective (columns, coefficients) reaches `level` at some feasible point:
+        the pool first, then lifts of all those still short while they lift any, then one
+        programme each. Only proving an objective below `level` takes its own programme."""
+        if self.feasible(truth):
+            self.pool.append(truth)
+        selector = _matrix(objectives, len(self.variables))
+        best = np.full(len(objectives), -np.inf)
+
+        def absorb(points: list[np.ndarray]) -> None:
+            if points:
+                np.maximum(best, (selector @ np.column_stack(points)).max(axis=1), out=best)
+
+        absorb(self.pool)
+        while len(waiting := np.flatnonzero(best < level - 1e-6)) >= 2:
+            point = self._lift(selector[waiting], np.zeros(len(waiting)), level, maximise=True)
+            if point is None:
+                break
+            absorb([point])
+            if not np.any(best[waiting] >= level - 1e-6):
+                break
+        for number in np.flatnonzero(best < level - 1e-6):
+            found = len(self.pool)
+            value = self.solve(selector[[number]].toarray().ravel(), maximise=True)
+            absorb(self.pool[found:])
+            best[number] = max(best[number], value)
+        return best >= level - 1e-6
+
     def _spread(self, selector, seen_low: np.ndarray, seen_high: np.ndarray, protection: float, absorb) -> None:
         """Widens the pool with one programme for many targets: the point that maximises the sum
         of every target not yet seen to span the protection level lifts most of them at once
-        (a tenth of the programmes a target at a time), until one no longer helps."""
+        (a tenth of the programmes a target at a time), until one no longer helps. (A lift
+        capped per target, `_lift`, spreads itself too thin here: a span needs a target to go
+        far, and the capped sum rewards going part of the way.)"""
         while True:
             waiting = np.flatnonzero(seen_high - seen_low < protection)
             if len(waiting) < 2:
@@ -286,6 +368,37 @@ class EquationSystem:
             absorb(self.pool[found:])
             if np.count_nonzero(seen_high[waiting] - seen_low[waiting] >= protection) == 0:
                 return
+
+    def _lift(self, targets, offsets: np.ndarray, reach: float, maximise: bool) -> np.ndarray | None:
+        """A feasible point that takes as many `targets` (rows of a selector) as it can `reach`
+        above their `offsets` (below, not maximising), each counted only up to that reach: a
+        plain sum spends itself on the few targets that can go furthest. One more unknown per
+        target, t <= its lift, 0 <= t <= reach, and the sum of t maximised. None when the
+        programme has no optimum (equations the relaxed model had to drop)."""
+        count, width = targets.shape[0], len(self.variables)
+        sign = 1.0 if maximise else -1.0
+        matrix = sparse.bmat([[self.matrix, None], [-sign * targets, sparse.identity(count)]], format="csr")
+        solver = _solver("lifts")
+        solver.setOptionValue("solver", "ipm" if self.interior else "simplex")
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = width + count, matrix.shape[0]
+        lp.col_cost_ = np.concatenate([np.zeros(width), np.ones(count)])
+        lp.col_lower_ = np.zeros(width + count)
+        lp.col_upper_ = np.concatenate([np.full(width, highspy.kHighsInf), np.full(count, reach)])
+        lp.row_lower_ = np.concatenate([self.lower, np.full(count, -highspy.kHighsInf)])
+        lp.row_upper_ = np.concatenate([np.where(np.isinf(self.upper), highspy.kHighsInf, self.upper), -sign * offsets])
+        lp.sense_ = highspy.ObjSense.kMaximize
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+        lp.a_matrix_.value_ = matrix.data
+        solver.passModel(lp)
+        solver.run()
+        if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        point = np.array(solver.getSolution().col_value[:width])
+        self.pool.append(point)
+        return point
 
     def _twins(self, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cells that every equation holds together or not at all are interchangeable: moving
@@ -327,8 +440,9 @@ PRIMAL = 4  # HiGHS's simplex_strategy: from the last optimal basis, a new objec
 
 
 @cache
-def _solver() -> highspy.Highs:
-    """One solver per process, its model replaced for each component. HiGHS prints its banner to
+def _solver(purpose: str = "targets") -> highspy.Highs:
+    """One solver per process and purpose (the targets' model, and the lifts' beside it), its
+    model replaced for each component. HiGHS prints its banner to
     the process's standard output when a solver is made, before any option can silence it, so it
     is made with that output pointed at /dev/null (a command's own output stays clean)."""
     sys.stdout.flush()
@@ -453,7 +567,8 @@ def protect(
     doubt: Doubt | None = None,
 ) -> list[Interval]:
     """Suppression until neither the exact audit nor the attacker's linear programme finds an
-    entry it may not reveal: each narrow interval hides the smallest released entry beside it, or
+    entry it may not reveal, nor a withheld entry whose members it proves to share an outcome
+    value (`shared_outcomes`): each narrow interval hides the smallest released entry beside it, or
     the smallest released entry anywhere when nothing beside it is left to hide. `known_before`:
     ranges the attacker knew without this release (from earlier publications), which bound the
     entries too, as does the `movement` since; no interval need be wider than the attacker's
@@ -476,6 +591,8 @@ def protect(
             narrow = doubt.narrow(lattice, k, ranges or {}, protection, excused)
             if narrow and ranges:
                 return narrow
+        if not narrow:
+            narrow = shared_outcomes(lattice, k, bounds, movement)
         if not narrow:
             return []
         carried = [i for i in narrow if (i.level, i.entry) in (ranges or {})]

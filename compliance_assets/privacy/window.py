@@ -53,7 +53,10 @@ class Publication:
 class WindowExposure:
     """A withheld entry under k that the window, with the new publication, bounds narrower than
     the protection level and than it did without it; `back` counts publications before the new
-    one (0: the new one itself)."""
+    one (0: the new one itself). Or, with `who` ("members", "joiners" or "leavers" since the
+    publication before), an entry whose members or movers the window proves to share one value
+    of the outcome measure numbered `outcome` (`having` it or not), where it did not without the
+    new publication; `truth` then counts them."""
 
     back: int
     label: str
@@ -61,6 +64,9 @@ class WindowExposure:
     truth: float
     low: float
     high: float
+    who: str = ""
+    outcome: int = -1
+    having: bool = False
 
 
 def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool]) -> list[Publication]:
@@ -148,23 +154,52 @@ def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protecti
 
 def _read_together(window: Sequence[Publication], dims: list[str], k: int, protection: float) -> list[WindowExposure]:
     programme = _Programme(window, dims, k)
-    if not programme.targets:
-        return []
     point = programme.truth()
-    members = [columns for _, _, columns in programme.targets]
-    now = programme.system(with_last=True).ranges(members, point, protection)
-    narrow = [number for number, (low, high) in enumerate(now) if high - low < protection - 1e-6]
-    if not narrow:
+    shared = programme.shared_targets(point)
+    if not programme.targets and not shared:
         return []
-    before = programme.system(with_last=False).ranges([members[n] for n in narrow], point, protection)
+    now = programme.system(with_last=True)
+    members = [columns for _, _, columns in programme.targets]
+    bounds = dict(enumerate(now.ranges(members, point, protection))) if members else {}
+    narrow = [number for number, (low, high) in bounds.items() if high - low < protection - 1e-6]
+    proven = [target for target, reached in zip(shared, now.reaches([t.objective for t in shared], 1.0, point), strict=True) if not reached] if shared else []
+    if not narrow and not proven:
+        return []
+    without = programme.system(with_last=False)
     found = []
+    before = without.ranges([members[n] for n in narrow], point, protection) if narrow else []
     for number, (low_before, high_before) in zip(narrow, before, strict=True):
-        low, high = now[number]
+        low, high = bounds[number]
         if high - low < high_before - low_before - 1e-6:
             period, entry, _ = programme.targets[number]
             publication = window[period]
             found.append(WindowExposure(len(window) - 1 - period, str(publication.labels[entry]), str(publication.keys[entry]), float(publication.truths[entry]), low, high))
+    reached_before = without.reaches([t.objective for t in proven], 1.0, point) if proven else []
+    for target, reached in zip(proven, reached_before, strict=True):
+        if reached:
+            publication = window[target.period]
+            found.append(
+                WindowExposure(
+                    len(window) - 1 - target.period, str(publication.labels[target.entry]), str(publication.keys[target.entry]), target.count, 0.0, 0.0,
+                    target.who, target.outcome, target.having,
+                )
+            )
     return found
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """A set of people whose outcome the attacker may prove they share: an entry's members in a
+    publication, or those who joined or left it in the step before; `objective` counts those of
+    them with the outcome (`having` false) or without it (`having` true), 0 when proven."""
+
+    period: int
+    entry: int
+    who: str
+    outcome: int
+    having: bool
+    count: float
+    objective: tuple[np.ndarray, np.ndarray]
 
 
 class _Programme:
@@ -253,6 +288,44 @@ class _Programme:
         positions, groups = self._members[label]
         values = json.loads(key)
         return groups.get(tuple(values[p] for p in positions), np.zeros(0, dtype=np.int64))
+
+    def shared_targets(self, point: np.ndarray) -> list[_Shared]:
+        """The entries' members, joiners and leavers (in each publication of the window) that
+        `point` has all with an outcome or all without it: l-diversity over time. An entry shown
+        with its own figures keeps the outcome rule, so only withheld and carried entries'
+        members are asked for; movers are asked for wherever the fewest moves put any."""
+        found, seen = [], set()
+        for period, publication in enumerate(self.window):
+            for entry in range(len(publication.keys)):
+                cells = self.members(publication.labels[entry], publication.keys[entry])
+                if not len(cells):
+                    continue
+                groups = []
+                if (not publication.shown[entry] or publication.carried[entry]) and publication.truths[entry] >= 1:
+                    groups.append(("members", self.at(period), None, publication.truths[entry]))
+                if period:
+                    joins, leaves = self.moves(period)
+                    groups += [
+                        (who, start, part, moved)
+                        for who, start, part, moved in (("joiners", joins, 0, self.joined[period - 1][cells].sum()), ("leavers", leaves, 1, self.left[period - 1][cells].sum()))
+                        if moved >= 1
+                    ]
+                for who, start, part, count in groups:
+                    for outcome in range(self.m):
+                        having_at = (self.outcome_at(outcome, period) if part is None else self.outcome_moves(outcome, period)[part]) + cells
+                        everyone = start + cells
+                        for having in (False, True):
+                            identity = (period, who, outcome, having, cells.tobytes())
+                            if identity in seen:
+                                continue
+                            seen.add(identity)
+                            if having:
+                                objective = (np.concatenate([everyone, having_at]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))]))
+                            else:
+                                objective = (having_at, np.ones(len(cells)))
+                            if float(point[objective[0]] @ objective[1]) < 1 - 1e-6:
+                                found.append(_Shared(period, entry, who, outcome, having, float(count), objective))
+        return found
 
     def truth(self) -> np.ndarray:
         """The true counts, each step's moves at their fewest: a feasible point."""

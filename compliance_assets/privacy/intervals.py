@@ -380,6 +380,7 @@ class EquationSystem:
         matrix = sparse.bmat([[self.matrix, None], [-sign * targets, sparse.identity(count)]], format="csr")
         solver = _solver("lifts")
         solver.setOptionValue("solver", "ipm" if self.interior else "simplex")
+        solver.setOptionValue("simplex_strategy", DUAL)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = width + count, matrix.shape[0]
         lp.col_cost_ = np.concatenate([np.zeros(width), np.ones(count)])
@@ -417,6 +418,8 @@ class EquationSystem:
             self.solver.changeColsCost(len(changed), changed.astype(np.int32), objective[changed])
             self.cost = objective.copy()
         self.solver.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
+        if not self.interior:
+            self.solver.setOptionValue("simplex_strategy", PRIMAL if self.solver.getBasis().valid else DUAL)
         self.solver.run()
         status = self.solver.getModelStatus()
         if status == highspy.HighsModelStatus.kInfeasible and self.equalities:
@@ -437,6 +440,7 @@ class EquationSystem:
 
 
 PRIMAL = 4  # HiGHS's simplex_strategy: from the last optimal basis, a new objective keeps it feasible, so primal simplex restarts where the dual starts over
+DUAL = 1  # without a basis yet, dual simplex finds the first optimum many times faster than primal
 
 
 @cache

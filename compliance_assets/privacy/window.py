@@ -160,7 +160,8 @@ def _read_together(window: Sequence[Publication], dims: list[str], k: int, prote
         return []
     now = programme.system(with_last=True)
     members = [columns for _, _, columns in programme.targets]
-    bounds = dict(enumerate(now.ranges(members, point, protection))) if members else {}
+    asked = np.flatnonzero(programme.shift_spans(now, point) < protection - 1e-6) if members else np.zeros(0, dtype=np.int64)
+    bounds = dict(zip(asked.tolist(), now.ranges([members[n] for n in asked], point, protection), strict=True)) if len(asked) else {}
     narrow = [number for number, (low, high) in bounds.items() if high - low < protection - 1e-6]
     proven = [target for target, reached in zip(shared, now.reaches([t.objective for t in shared], 1.0, point), strict=True) if not reached] if shared else []
     if not narrow and not proven:
@@ -326,6 +327,47 @@ class _Programme:
                             if float(point[objective[0]] @ objective[1]) < 1 - 1e-6:
                                 found.append(_Shared(period, entry, who, outcome, having, float(count), objective))
         return found
+
+    def shift_spans(self, system: EquationSystem, point: np.ndarray) -> np.ndarray:
+        """Per target, a width it spans at least, without a programme (0 where none is known). Cells that every
+        row shown in the window holds together or not at all (twins over the window) can trade
+        members in every publication at once: the joins and leaves stay, every shown row keeps its
+        figure, and a cell can give up to the fewest members it holds beyond its movers. So a
+        target holding some cells of such a class and not others ranges at least from its truth
+        less what its cells there can give to its truth plus what the others can give it: its
+        span is at least all the class can give, for each class it splits. The outcome counts stay
+        where they are, so a cell gives only members without the outcome beyond those that moved
+        without it. Only where the truth is a feasible point of `system`."""
+        spans = np.zeros(len(self.targets))
+        if not system.feasible(point):
+            return spans
+        signature = np.zeros(self.n, dtype=np.uint64)
+        draw = np.random.default_rng(0)
+        for publication in self.window:
+            for entry in np.flatnonzero(publication.shown & ~np.isnan(publication.values)):
+                cells = self.members(publication.labels[entry], publication.keys[entry])
+                if len(cells):
+                    signature[cells] += draw.integers(1, 2**62, dtype=np.uint64)
+        _, classes = np.unique(signature, return_inverse=True)
+        slack = self._spare(self.truths, self.joined, self.left)
+        for outcome in range(self.m):
+            moves = self.outcome_points[outcome]
+            lacking = self.truths - self.outcome_truths[outcome]
+            slack = np.minimum(slack, self._spare(lacking, self.joined - moves[:, 0], self.left - moves[:, 1]))
+        class_slack, class_size = np.bincount(classes, weights=slack), np.bincount(classes)
+        for number, (period, _, columns) in enumerate(self.targets):
+            mine, inside = np.unique(classes[columns - self.at(period)], return_counts=True)
+            spans[number] = class_slack[mine[inside < class_size[mine]]].sum()
+        return spans
+
+    @staticmethod
+    def _spare(held: np.ndarray, joined: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """Per cell, the fewest members (of some kind) it holds in any publication beyond those
+        of them that joined it in the step before or leave it in the step after."""
+        spare = held.copy()
+        spare[1:] -= joined
+        spare[:-1] = np.minimum(spare[:-1], held[:-1] - left)
+        return np.maximum(spare.min(axis=0), 0.0)
 
     def truth(self) -> np.ndarray:
         """The true counts, each step's moves at their fewest: a feasible point."""

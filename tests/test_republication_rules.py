@@ -48,8 +48,8 @@ RULES = DisclosureRules(outcomes=("outcome",), min_numerator=2)
 
 def _frame(sizes: list[int], outcomes: list[int]) -> pd.DataFrame:
     rows = []
-    for (d1, d2), size, outcome in zip(ATOMS.itertuples(index=False), sizes, outcomes, strict=True):
-        rows += [{"d1": d1, "d2": d2, "outcome": int(i < outcome)} for i in range(size)]
+    for values, size, outcome in zip(ATOMS.itertuples(index=False), sizes, outcomes, strict=True):
+        rows += [{**dict(zip(DIMS, values, strict=True)), "outcome": int(i < outcome)} for i in range(size)]
     frame = pd.DataFrame(rows, columns=[*DIMS, "outcome"])
     return frame.assign(subject=range(len(frame)))
 
@@ -369,6 +369,27 @@ SHARED_JOINERS = (
 )
 
 
+# A history longer than a window of three (cell sizes, moves, outcome counts, k, rules).
+BEFORE_THE_WINDOW = (
+    [15, 8, 16, 11, 4, 12, 0, 11, 15, 8, 20, 14],
+    [
+        [("leave", 1, 3, "without")], [("leave", 0, 6, "with")], [("leave", 6, 1, "without")], [("join", 8, 3, [0, 0, 0])],
+        [("join", 9, 8, [1] * 8), ("join", 9, 1, [0])], [("join", 10, 6, [1, 1, 0, 1, 0, 1])],
+    ],
+    [7, 8, 0, 10, 4, 2, 0, 5, 5, 5, 6, 0],
+    K,
+    DisclosureRules(outcomes=("outcome",), min_numerator=3, window=3),
+)
+
+
+def test_what_the_ledger_recorded_before_the_window_is_read_with_it():
+    """Windows of three publications over seven. (c, w), fourteen members none with the outcome,
+    was proven so in the first two publications once the last ones were shown, which no window
+    held together. The oldest publication of each window now brings the ranges the ledger
+    recorded of its withheld entries (anchors), so the window sees what came before it."""
+    _keeps_the_promise(*BEFORE_THE_WINDOW)
+
+
 @pytest.mark.parametrize("history", [SHARED_WITHHELD, SHARED_LEAVERS, SHARED_JOINERS], ids=["withheld", "leavers", "joiners"])
 def test_no_cohort_is_proven_to_share_an_outcome(history):
     """(b, x), 17 members all with the outcome, is withheld for the outcome rule; the rows shown
@@ -552,7 +573,7 @@ def _step(frame: pd.DataFrame, step) -> tuple[pd.DataFrame, Moves] | None:
     if isinstance(step, list):
         moves = Moves()
         for kind, atom, many, which in step:
-            members = frame.index[(frame["d1"] == ATOMS.iloc[atom]["d1"]) & (frame["d2"] == ATOMS.iloc[atom]["d2"])]
+            members = _members_of(frame, atom)
             if kind == "join":
                 frame, moves = _join(frame, atom, list(which)), Moves(moves.joined + len(which), moves.left, moves.flipped)
             else:
@@ -560,7 +581,7 @@ def _step(frame: pd.DataFrame, step) -> tuple[pd.DataFrame, Moves] | None:
                 frame, moves = frame.drop(index=gone), Moves(moves.joined, moves.left + len(gone), moves.flipped)
         return frame, moves
     kind, atom, many, batch = step
-    members = frame.index[(frame["d1"] == ATOMS.iloc[atom]["d1"]) & (frame["d2"] == ATOMS.iloc[atom]["d2"])]
+    members = _members_of(frame, atom)
     if kind == "batch":
         outcomes = {"none": [0] * many, "all": [1] * many, "one": [1] + [0] * (many - 1), "half": [i % 2 for i in range(many)]}[batch]
         return _join(frame, atom, outcomes), Moves(joined=many)
@@ -572,6 +593,14 @@ def _step(frame: pd.DataFrame, step) -> tuple[pd.DataFrame, Moves] | None:
         gone = members[: many if batch == "all" else 1]
         return frame.drop(index=gone), Moves(left=len(gone))
     return frame.assign(outcome=frame["outcome"].where(frame.index != members[0], 1 - frame.loc[members[0], "outcome"])), Moves(flipped=1)
+
+
+def _members_of(frame: pd.DataFrame, atom: int) -> pd.Index:
+    """The rows of `frame` in the atom numbered `atom`."""
+    inside = np.ones(len(frame), dtype=bool)
+    for dimension in DIMS:
+        inside &= (frame[dimension] == ATOMS.iloc[atom][dimension]).to_numpy()
+    return frame.index[inside]
 
 
 def _keeps_the_promise(sizes, steps, outcome_counts, k: int = K, rules: DisclosureRules | None = None) -> None:
@@ -612,7 +641,7 @@ def outcomes_read(history: History) -> list[tuple]:
                 ("leavers", before[~before["subject"].isin(frame["subject"])], LEAVERS_WITH, LEAVERS_WITHOUT),
             ]
         for who, members, with_it, without_it in groups:
-            atoms = np.array([atom_of[(d1, d2)] for d1, d2 in zip(members["d1"], members["d2"], strict=True)], dtype=np.int64)
+            atoms = np.array([atom_of[values] for values in zip(*(members[d] for d in DIMS), strict=True)], dtype=np.int64)
             for mask in masks:
                 inside = mask[atoms] if len(atoms) else np.zeros(0, dtype=bool)
                 size, having = int(inside.sum()), int(members["outcome"].to_numpy()[inside].sum()) if inside.any() else 0

@@ -149,12 +149,13 @@ def _attacker_rows(lattice: Lattice, k: int, ranges: Ranges | None, movement: Mo
     ranges = dict(ranges or {})
     hidden_cells = np.flatnonzero(lattice.suppressed[0])
     known = np.where(lattice.suppressed[0], 0, lattice.values[0])
-    equalities, bounded, targets = [], [], []
+    equalities, bounded, targets, members_of = [], [], [], []
     for level in range(len(lattice.levels)):
         entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
         size = len(lattice.values[level])
         released_part = np.bincount(entries, weights=known, minlength=size)
         members = _members(entries[hidden_cells], size)
+        members_of.append(members)
         for entry in range(size):
             cells = members[entry]
             if lattice.suppressed[level][entry]:
@@ -170,7 +171,7 @@ def _attacker_rows(lattice: Lattice, k: int, ranges: Ranges | None, movement: Mo
     if movement is not None:
         extra, truth = _movement_rows(lattice, hidden_cells, movement, truth)
     outcomes_at = len(truth)
-    splits, split_rows, truth = _outcome_rows(lattice, hidden_cells, truth)
+    splits, split_rows, truth = _outcome_rows(lattice, hidden_cells, truth, members_of)
     rows, equal = unit_rows(equalities + splits, bounded)
     rows += extra + split_rows
     return rows, equal, truth, targets, outcomes_at if len(truth) > outcomes_at else None
@@ -498,13 +499,14 @@ def _movement_rows(lattice: Lattice, hidden_cells: np.ndarray, movement: Movemen
     return rows, np.concatenate([truth, np.maximum(low[boxed] - x, 0), np.maximum(x - high[boxed], 0)])
 
 
-def _outcome_rows(lattice: Lattice, hidden_cells: np.ndarray, truth: np.ndarray) -> tuple[list, list, np.ndarray]:
+def _outcome_rows(lattice: Lattice, hidden_cells: np.ndarray, truth: np.ndarray, members_of: list[list[np.ndarray]]) -> tuple[list, list, np.ndarray]:
     """A shown row's outcome counts are equations too. Per outcome, each withheld cell's members
     are those with it and those without, neither negative, so a shown row's outcome count and its
     complement each bound the withheld cells under it: together tighter than its subjects alone.
     Returns the equations (over the withheld cells' outcome counts, appended after the columns
     `truth` already has), the rows tying each count to its cell, and the truth extended by them.
-    Levels only other tables reveal carry no outcome; changes (`signed`) are not split."""
+    Levels only other tables reveal carry no outcome; changes (`signed`) are not split.
+    `members_of`: per level, each entry's withheld cells (as `_members` gives them)."""
     if lattice.signed or not lattice.outcomes or not lattice.outcomes[0].shape[1]:
         return [], [], truth
     width, base = len(hidden_cells), len(truth)
@@ -513,13 +515,11 @@ def _outcome_rows(lattice: Lattice, hidden_cells: np.ndarray, truth: np.ndarray)
         columns = base + i * width + np.arange(width)
         counts = lattice.outcomes[0][:, i].astype(float)
         known = np.where(lattice.suppressed[0], 0.0, counts)
-        for level in range(len(lattice.levels)):
+        for level, members in enumerate(members_of):
             if level in lattice.fixed:
                 continue
             entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
-            size = len(lattice.values[level])
-            released_part = np.bincount(entries, weights=known, minlength=size)
-            members = _members(entries[hidden_cells], size)
+            released_part = np.bincount(entries, weights=known, minlength=len(lattice.values[level]))
             for entry in np.flatnonzero(~lattice.suppressed[level]):
                 if len(members[entry]):
                     equations.append((columns[members[entry]], float(lattice.outcomes[level][entry, i]) - released_part[entry]))

@@ -13,7 +13,10 @@ with new figures is an equation, a row shown unchanged lies within k - 1 of them
 carried forward), and outcome counts the same way, with the joiners, leavers and flips they
 move by. An entry withheld with fewer than k subjects in any of those publications may not be
 bounded narrower than the protection level, unless the window without the new publication's rows
-already bound it as narrowly: a release answers for what it adds.
+already bound it as narrowly: a release answers for what it adds. Nor may the members of an
+entry, or those who joined or left it in a step, be proven to share one outcome value. The
+publications before the window enter it as the ranges the ledger recorded, with the oldest
+publication in it, of what the attacker could know of each of its withheld entries (anchors).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pandas as pd
 
 from compliance_assets.privacy.intervals import EquationSystem
 from compliance_assets.privacy.ledger import COUNTED
+from compliance_assets.privacy.republication import KNOWN
 
 WINDOW = 10  # earlier publications read together with a new one, by default
 
@@ -37,7 +41,10 @@ class Publication:
     """One publication's entries as the attacker keeps them, with the publisher's truth beside:
     `values` the subjects shown (NaN where withheld), `truths` what each entry counted (NaN where
     the ledger does not say), `carried` rows shown with an earlier count; `outcomes` and
-    `outcome_truths` the same of each outcome measure's count (entries × outcomes)."""
+    `outcome_truths` the same of each outcome measure's count (entries × outcomes). `boxes`
+    (entries × [low, high]) and `outcome_boxes` (entries × outcomes × [low, high, complement low,
+    complement high]) are what the ledger recorded the attacker could know of each withheld or
+    carried entry then, from every publication before it (NaN where it recorded nothing)."""
 
     labels: np.ndarray
     keys: np.ndarray
@@ -47,6 +54,8 @@ class Publication:
     carried: np.ndarray
     outcomes: np.ndarray
     outcome_truths: np.ndarray
+    boxes: np.ndarray | None = None
+    outcome_boxes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,19 @@ def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool
         shown_counts, true_counts = _outcome_records(records, values, shown, carried, outcomes)
         found.append(
             Publication(
-                rows["grouped_by"].astype(str).to_numpy(dtype=object), rows["entry"].astype(str).to_numpy(dtype=object), shown, values, truths, carried, shown_counts, true_counts
+                rows["grouped_by"].astype(str).to_numpy(dtype=object), rows["entry"].astype(str).to_numpy(dtype=object), shown, values, truths, carried, shown_counts, true_counts,
+                *_boxes(records, outcomes),
             )
         )
     return found
+
+
+def _boxes(records: list[dict], outcomes: Mapping[str, bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's recorded ranges: of its subjects, and of each outcome count and complement."""
+    counted = [r.get(COUNTED) if isinstance(r.get(COUNTED), dict) else {} for r in records]
+    boxes = np.array([c.get(KNOWN) or [np.nan, np.nan] for c in counted], dtype=float).reshape(len(records), 2)
+    outcome_boxes = np.array([[c.get(f"{name}{KNOWN}") or [np.nan] * 4 for name in outcomes] for c in counted], dtype=float).reshape(len(records), len(outcomes), 4)
+    return boxes, outcome_boxes
 
 
 def _outcome_records(records: list[dict], values: np.ndarray, shown: np.ndarray, carried: np.ndarray, outcomes: Mapping[str, bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +165,8 @@ def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protecti
     for publication in window:
         for text in (publication.labels, publication.keys):
             digest.update("\x1f".join(map(str, text)).encode() + b"\x1e")
-        for numbers in (publication.shown, publication.values, publication.truths, publication.carried, publication.outcomes, publication.outcome_truths):
-            digest.update(np.asarray(numbers, dtype=float).tobytes() + b"\x1e")
+        for numbers in (publication.shown, publication.values, publication.truths, publication.carried, publication.outcomes, publication.outcome_truths, publication.boxes, publication.outcome_boxes):
+            digest.update(np.asarray(numbers if numbers is not None else [], dtype=float).tobytes() + b"\x1e")
     return digest.digest()
 
 
@@ -329,10 +347,11 @@ class _Programme:
         return found
 
     def shift_spans(self, system: EquationSystem, point: np.ndarray) -> np.ndarray:
-        """Per target, a width it spans at least, without a programme (0 where none is known). Cells that every
-        row shown in the window holds together or not at all (twins over the window) can trade
-        members in every publication at once: the joins and leaves stay, every shown row keeps its
-        figure, and a cell can give up to the fewest members it holds beyond its movers. So a
+        """Per target, a width it spans at least, without a programme (0 where none is known).
+        Cells that every row shown in the window, and every anchor, holds together or not at all
+        (twins over the window) can trade members in every publication at once: the joins and
+        leaves stay, every shown row keeps its figure, and a cell can give up to the fewest
+        members it holds beyond its movers. So a
         target holding some cells of such a class and not others ranges at least from its truth
         less what its cells there can give to its truth plus what the others can give it: its
         span is at least all the class can give, for each class it splits. The outcome counts stay
@@ -348,6 +367,8 @@ class _Programme:
                 cells = self.members(publication.labels[entry], publication.keys[entry])
                 if len(cells):
                     signature[cells] += draw.integers(1, 2**62, dtype=np.uint64)
+        for cells, _, _ in self.anchors():
+            signature[cells] += draw.integers(1, 2**62, dtype=np.uint64)
         _, classes = np.unique(signature, return_inverse=True)
         slack = self._spare(self.truths, self.joined, self.left)
         for outcome in range(self.m):
@@ -385,6 +406,30 @@ class _Programme:
                         point[start : start + self.n] = values
         return point
 
+    def anchors(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The oldest publication's withheld and carried entries with the ranges the ledger
+        recorded of them (cells, [low, high], outcomes × [low, high, complement low, high]; NaN
+        where it recorded none): what the publications before the window told the attacker,
+        carried into it. A range that does not hold the entry's own count (a record made another
+        way) is left out rather than trusted."""
+        first = self.window[0]
+        if first.boxes is None:
+            return []
+        outcome_boxes = first.outcome_boxes if first.outcome_boxes is not None else np.full((len(first.keys), 0, 4), np.nan)
+        found = []
+        for entry in np.flatnonzero((~first.shown | first.carried) & ~np.isnan(first.boxes).any(axis=1)):
+            cells = self.members(first.labels[entry], first.keys[entry])
+            subjects = first.truths[entry]
+            if not len(cells) or not first.boxes[entry, 0] - 1e-6 <= subjects <= first.boxes[entry, 1] + 1e-6:
+                continue
+            ranges = np.full((self.m, 4), np.nan)
+            for outcome, (low, high, lacking_low, lacking_high) in enumerate(outcome_boxes[entry, : self.m]):
+                having = first.outcome_truths[entry, outcome]
+                if low - 1e-6 <= having <= high + 1e-6 and lacking_low - 1e-6 <= subjects - having <= lacking_high + 1e-6:
+                    ranges[outcome] = (low, high, lacking_low, lacking_high)
+            found.append((cells, first.boxes[entry], ranges))
+        return found
+
     def system(self, with_last: bool) -> EquationSystem:
         """The programme over every publication, or without the last one's rows (its moves kept)."""
         equations, ranges = [], []
@@ -412,6 +457,12 @@ class _Programme:
                         ranges.append((start + cells, np.ones(len(cells)), max(value - (self.k - 1), 0.0), value + (self.k - 1)))
                     else:
                         equations.append((start + cells, np.ones(len(cells)), value, value))
+        for cells, box, outcome_box in self.anchors():
+            ranges.append((self.at(0) + cells, np.ones(len(cells)), *box))
+            for outcome, (low, high, lacking_low, lacking_high) in enumerate(outcome_box):
+                if not np.isnan([low, high, lacking_low, lacking_high]).any():
+                    ranges.append((self.outcome_at(outcome, 0) + cells, np.ones(len(cells)), low, high))
+                    ranges.append((np.concatenate([self.at(0) + cells, self.outcome_at(outcome, 0) + cells]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))]), lacking_low, lacking_high))
         cells = np.arange(self.n)
         for period in range(self.periods):
             for outcome in range(self.m):

@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, release_cohorts
+from compliance_assets.privacy.intervals import shared_outcomes
 from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
+from compliance_assets.privacy.suppression import Lattice
 from compliance_assets.register import RegisterError, load_register
 from compliance_assets.storage.warehouse import Warehouse
 from tests.attacker import Release, homogeneous_or_small, intervals, narrowest_hidden_interval, pinned, revealed_attributes, true_tables, who_moved
@@ -407,3 +409,21 @@ def test_two_releases_published_at_once_both_reach_a_new_ledger(pg_databases):
             assert all(len(warehouse.ledger(name)) == len(release.entries) for name in names)
     finally:
         warehouse.get_engine().dispose()
+
+
+def test_a_region_whose_subjects_span_cells_does_not_hide_another_regions_shared_outcome():
+    """Region a counts a subject in two of its cells: its shown cells, five and five, exceed its
+    distinct total of eight, so its equations have no solution and must be relaxed. Region b is
+    apart: its withheld cell of three holds none with the outcome, as its total (13, four) less
+    its shown cell (10, four) proves. Relaxing a's equations may not relax b's: the proof is
+    found (one model per connected group of withheld cells)."""
+    lattice = Lattice(
+        levels=[("region", "cell"), ("region",)],
+        values=[np.array([5, 5, 1, 3, 10]), np.array([8, 13])],
+        cell_entry=[np.arange(5), np.array([0, 0, 0, 1, 1])],
+        suppressed=[np.array([False, False, True, True, False]), np.zeros(2, dtype=bool)],
+        outcomes=[np.array([[2], [2], [0], [0], [4]]), np.array([[4], [4]])],
+        min_numerator=2,
+    )
+    proven = {(found.level, found.entry) for found in shared_outcomes(lattice, 5)}
+    assert (0, 3) in proven, proven

@@ -183,8 +183,10 @@ def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, move
     rows, read off withheld ones through the shown outcome counts). Only an entry with no shown
     cell under it can be proven so (a shown cell keeps the rule), and only one whose members do
     all share it: the programme is asked whether any feasible point gives one member the other
-    value. Each is returned as its outcome count's interval, narrower than one subject."""
-    if lattice.signed or not lattice.outcomes or not lattice.outcomes[0].shape[1]:
+    value, one model per connected group of withheld cells (an inconsistent group relaxes its own
+    equations only). Each is returned as an interval of width 0 (proven, whether none or all
+    have it). Without the outcome rule (a minimum numerator of 0) nothing is asked."""
+    if lattice.signed or not lattice.outcomes or not lattice.outcomes[0].shape[1] or lattice.min_numerator <= 0:
         return []
     if not lattice.sensitive:
         mark_sensitive(lattice, k)
@@ -212,10 +214,16 @@ def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, move
                     wanted.setdefault((level, int(entry)), []).append((np.concatenate([cells, counts]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))])))
     if not wanted:
         return []
-    objectives = [(key, objective) for key, found in wanted.items() for objective in found]
-    system = EquationSystem(np.zeros(len(truth), dtype=np.int64), frozenset({0}), rows, equal)
-    reached = system.reaches([objective for _, objective in objectives], 1.0, truth)
-    proven = dict.fromkeys(key for (key, _), fine in zip(objectives, reached, strict=True) if not fine)
+    components = components_of(len(truth), [columns for columns, _, _, _ in rows])
+    groups: dict[frozenset, list] = {}
+    for key, found in wanted.items():
+        for columns, coefficients in found:
+            groups.setdefault(frozenset(components[columns].tolist()), []).append((key, columns, coefficients))
+    proven = {}
+    for component, objectives in groups.items():
+        system = EquationSystem(components, component, rows, equal)
+        reached = system.reaches([(system.index[columns], coefficients) for _, columns, coefficients in objectives], 1.0, truth[system.variables])
+        proven.update(dict.fromkeys(key for (key, _, _), fine in zip(objectives, reached, strict=True) if not fine))
     return [Interval(level, entry, 0.0, 0.0) for level, entry in proven]
 
 
@@ -325,7 +333,8 @@ class EquationSystem:
         return out
 
     def reaches(self, objectives: list[tuple[np.ndarray, np.ndarray]], level: float, truth: np.ndarray) -> np.ndarray:
-        """Whether each objective (columns, coefficients) reaches `level` at some feasible point:
+        """Whether each objective (columns among this system's own variables, coefficients)
+        reaches `level` at some feasible point:
         the pool first, then lifts of all those still short while they lift any, then one
         programme each. Only proving an objective below `level` takes its own programme."""
         if self.feasible(truth):
@@ -375,7 +384,8 @@ class EquationSystem:
         above their `offsets` (below, not maximising), each counted only up to that reach: a
         plain sum spends itself on the few targets that can go furthest. One more unknown per
         target, t <= its lift, 0 <= t <= reach, and the sum of t maximised. None when the
-        programme has no optimum (equations the relaxed model had to drop)."""
+        programme has no optimum (the caller then solves target by target, where `solve` relaxes
+        the equations a subject counted in several cells breaks)."""
         count, width = targets.shape[0], len(self.variables)
         sign = 1.0 if maximise else -1.0
         matrix = sparse.bmat([[self.matrix, None], [-sign * targets, sparse.identity(count)]], format="csr")

@@ -65,7 +65,7 @@ class WindowExposure:
     one (0: the new one itself). Or, with `who` ("members", "joiners" or "leavers" since the
     publication before), an entry whose members or movers the window proves to share one value
     of the outcome measure numbered `outcome` (`having` it or not), where it did not without the
-    new publication; `truth` then counts them."""
+    new publication; `truth` then counts them (movers: the fewest each cell's counts allow)."""
 
     back: int
     label: str
@@ -172,11 +172,11 @@ def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protecti
 
 def _read_together(window: Sequence[Publication], dims: list[str], k: int, protection: float) -> list[WindowExposure]:
     programme = _Programme(window, dims, k)
-    point = programme.truth()
-    shared = programme.shared_targets(point)
-    if not programme.targets and not shared:
+    if not programme.targets and not programme.m:
         return []
+    point = programme.truth()
     now = programme.system(with_last=True)
+    shared = programme.shared_targets(point if now.feasible(point) else None)
     members = [columns for _, _, columns in programme.targets]
     asked = np.flatnonzero(programme.shift_spans(now, point) < protection - 1e-6) if members else np.zeros(0, dtype=np.int64)
     bounds = dict(zip(asked.tolist(), now.ranges([members[n] for n in asked], point, protection), strict=True)) if len(asked) else {}
@@ -308,9 +308,10 @@ class _Programme:
         values = json.loads(key)
         return groups.get(tuple(values[p] for p in positions), np.zeros(0, dtype=np.int64))
 
-    def shared_targets(self, point: np.ndarray) -> list[_Shared]:
+    def shared_targets(self, point: np.ndarray | None) -> list[_Shared]:
         """The entries' members, joiners and leavers (in each publication of the window) that
-        `point` has all with an outcome or all without it: l-diversity over time. An entry shown
+        `point` (a feasible point; None when the truth is not one) has all with an outcome or all
+        without it, or every such group without a point: l-diversity over time. An entry shown
         with its own figures keeps the outcome rule, so only withheld and carried entries'
         members are asked for; movers are asked for wherever the fewest moves put any."""
         found, seen = [], set()
@@ -342,7 +343,7 @@ class _Programme:
                                 objective = (np.concatenate([everyone, having_at]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))]))
                             else:
                                 objective = (having_at, np.ones(len(cells)))
-                            if float(point[objective[0]] @ objective[1]) < 1 - 1e-6:
+                            if point is None or float(point[objective[0]] @ objective[1]) < 1 - 1e-6:
                                 found.append(_Shared(period, entry, who, outcome, having, float(count), objective))
         return found
 
@@ -431,7 +432,8 @@ class _Programme:
         return found
 
     def system(self, with_last: bool) -> EquationSystem:
-        """The programme over every publication, or without the last one's rows (its moves kept)."""
+        """The programme over every publication, or without the last one's rows (its moves kept),
+        with the anchors of the oldest."""
         equations, ranges = [], []
         last = self.periods - 1
         for period, publication in enumerate(self.window):

@@ -119,7 +119,7 @@ def attacker_intervals(
     hidden_cells = np.flatnonzero(lattice.suppressed[0])
     if not len(hidden_cells):
         return []
-    rows, equal, truth, targets, _ = _attacker_rows(lattice, k, ranges, movement, targets_of)
+    rows, equal, counted, truth, targets, _ = _attacker_rows(lattice, k, ranges, movement, targets_of)
     constraints = [columns for columns, _, _, _ in rows]
     components = components_of(len(truth), constraints)
     constrained = set(components[np.concatenate(constraints)].tolist()) if constraints else set()
@@ -133,7 +133,7 @@ def attacker_intervals(
         else:
             groups.setdefault(frozenset(components[cells].tolist()), []).append(number)
     for wanted, numbers in groups.items():
-        system = EquationSystem(components, wanted, rows, equal)
+        system = EquationSystem(components, wanted, rows, equal, counted=counted, truth=truth)
         members = [system.index[targets[n][2]] for n in numbers]
         for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection), strict=True):
             level, entry, _, offset = targets[number]
@@ -143,13 +143,13 @@ def attacker_intervals(
 
 def _attacker_rows(lattice: Lattice, k: int, ranges: Ranges | None, movement: Movement | None, targets_of: set[tuple[int, int]] | None):
     """The attacker's programme over one publication's withheld cells (`attacker_intervals`): its
-    rows, how many are equations, a feasible point (the truth), the targets (level, entry, cells,
+    rows, how many are equations, which are published counts (`EquationSystem`), a feasible point (the truth), the targets (level, entry, cells,
     released part) and where the withheld cells' outcome counts start among the columns (None
     without outcome counts)."""
     ranges = dict(ranges or {})
     hidden_cells = np.flatnonzero(lattice.suppressed[0])
     known = np.where(lattice.suppressed[0], 0, lattice.values[0])
-    equalities, bounded, targets, members_of = [], [], [], []
+    equalities, bounded, targets, members_of, coarse = [], [], [], [], []
     for level in range(len(lattice.levels)):
         entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
         size = len(lattice.values[level])
@@ -162,6 +162,7 @@ def _attacker_rows(lattice: Lattice, k: int, ranges: Ranges | None, movement: Mo
                 if (level, entry) in ranges and len(cells):
                     low, high = ranges[(level, entry)]
                     bounded.append((cells, low - released_part[entry], high - released_part[entry]))
+                    coarse.append(level > 0)
                 if (level, entry) in targets_of if targets_of is not None else lattice.sensitive[level][entry] and lattice.values[level][entry] < k:
                     targets.append((level, entry, cells, released_part[entry]))
             elif len(cells):
@@ -173,8 +174,9 @@ def _attacker_rows(lattice: Lattice, k: int, ranges: Ranges | None, movement: Mo
     outcomes_at = len(truth)
     splits, split_rows, truth = _outcome_rows(lattice, hidden_cells, truth, members_of)
     rows, equal = unit_rows(equalities + splits, bounded)
+    counted = np.concatenate([np.ones(equal, dtype=bool), np.array(coarse, dtype=bool), np.zeros(len(extra) + len(split_rows), dtype=bool)])
     rows += extra + split_rows
-    return rows, equal, truth, targets, outcomes_at if len(truth) > outcomes_at else None
+    return rows, equal, counted, truth, targets, outcomes_at if len(truth) > outcomes_at else None
 
 
 def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, movement: Movement | None = None) -> list[Interval]:
@@ -193,7 +195,7 @@ def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, move
     hidden_cells = np.flatnonzero(lattice.suppressed[0])
     if not len(hidden_cells):
         return []
-    rows, equal, truth, _, outcomes_at = _attacker_rows(lattice, k, ranges, movement, set())
+    rows, equal, counted, truth, _, outcomes_at = _attacker_rows(lattice, k, ranges, movement, set())
     if outcomes_at is None:
         return []
     width, wanted = len(hidden_cells), {}
@@ -211,7 +213,7 @@ def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, move
                 if having == 0:
                     wanted.setdefault((level, int(entry)), []).append((counts, np.ones(len(cells))))
                 elif having == lattice.values[level][entry]:
-                    wanted.setdefault((level, int(entry)), []).append((np.concatenate([cells, counts]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))])))
+                    wanted.setdefault((level, int(entry)), []).append(lacking(cells, counts))
     if not wanted:
         return []
     components = components_of(len(truth), [columns for columns, _, _, _ in rows])
@@ -221,10 +223,16 @@ def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, move
             groups.setdefault(frozenset(components[columns].tolist()), []).append((key, columns, coefficients))
     proven = {}
     for component, objectives in groups.items():
-        system = EquationSystem(components, component, rows, equal)
+        system = EquationSystem(components, component, rows, equal, counted=counted, truth=truth)
         reached = system.reaches([(system.index[columns], coefficients) for _, columns, coefficients in objectives], 1.0, truth[system.variables])
         proven.update(dict.fromkeys(key for (key, _, _), fine in zip(objectives, reached, strict=True) if not fine))
     return [Interval(level, entry, 0.0, 0.0) for level, entry in proven]
+
+
+def lacking(everyone: np.ndarray, having: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and coefficients that count the members without an outcome: each cell's subjects
+    (`everyone`) less those with it (`having`, the same cells' outcome counts)."""
+    return np.concatenate([everyone, having]), np.concatenate([np.ones(len(everyone)), -np.ones(len(having))])
 
 
 def within_both(first: Ranges, second: Ranges) -> dict[tuple[int, int], tuple[float, float]]:
@@ -250,23 +258,49 @@ class EquationSystem:
     truth, and every optimum found) spares the programmes of targets whose values across the pool
     already differ by the protection level."""
 
-    def __init__(self, components: np.ndarray, wanted: frozenset, rows, equalities: int, interior: bool = False):
+    def __init__(
+        self, components: np.ndarray, wanted: frozenset, rows, equalities: int, interior: bool = False, counted: np.ndarray | None = None, truth: np.ndarray | None = None
+    ):
         """`rows`: (columns, coefficients, low, high), the first `equalities` of them equations.
         `interior`: solve by interior point, for programmes primal simplex crawls through (many
-        degenerate vertices, as where outcome counts flow between publications)."""
+        degenerate vertices, as where outcome counts flow between publications). `counted`: per
+        row, whether it is a published count of distinct subjects (or of those with an outcome)
+        over several cells, which a subject with rows in more than one cell breaks (by default
+        the equations). With `truth` (a point over all `components`), the counted rows it breaks
+        are relaxed before anything is solved, and only those: the attacker is taken to know
+        where subjects span cells and where they do not."""
         self.interior = interior
         self.variables = np.flatnonzero(np.isin(components, list(wanted)))
         self.index = np.full(len(components), -1, dtype=np.int64)
         self.index[self.variables] = np.arange(len(self.variables))
         mine = [i for i, (columns, _, _, _) in enumerate(rows) if components[columns[0]] in wanted]
-        self.equalities = sum(1 for i in mine if i < equalities)
+        counted = np.arange(len(rows)) < equalities if counted is None else np.asarray(counted, dtype=bool)
+        self.counted = counted[mine] if len(mine) else np.zeros(0, dtype=bool)
         rows = [rows[i] for i in mine]
         self.matrix = _matrix([(self.index[columns], coefficients) for columns, coefficients, _, _ in rows], len(self.variables))
+        self.mixed = np.asarray((self.matrix < 0).sum(axis=1)).ravel() > 0
         self.lower = np.array([low for _, _, low, _ in rows], dtype=float)
         self.upper = np.array([high for _, _, _, high in rows], dtype=float)
+        if truth is not None:
+            self._relax(self._broken(truth[self.variables]))
         self.solver = self._model(self.upper)
         self.pool: list[np.ndarray] = []
         self.cost = np.zeros(len(self.variables))
+
+    def _broken(self, point: np.ndarray) -> np.ndarray:
+        """The counted rows `point` breaks: a total that counts a subject once below the sum of
+        cells that count it in each."""
+        sums = self.matrix @ point
+        return self.counted & ((sums > self.upper + 1e-6) | (self.mixed & (sums < self.lower - 1e-6)))
+
+    def _relax(self, rows: np.ndarray) -> bool:
+        """Counted rows as the most they can say: a total of distinct subjects is at most the sum
+        of its cells (a difference of such totals, as an outcome's complement, says nothing)."""
+        rows = rows & (np.isfinite(self.upper) | (self.mixed & np.isfinite(self.lower)))
+        if not rows.any():
+            return False
+        self.upper, self.lower = np.where(rows, np.inf, self.upper), np.where(rows & self.mixed, -np.inf, self.lower)
+        return True
 
     def _model(self, upper: np.ndarray) -> highspy.Highs:
         solver = _solver()
@@ -433,17 +467,21 @@ class EquationSystem:
             self.solver.setOptionValue("simplex_strategy", PRIMAL if self.solver.getBasis().valid else DUAL)
         self.solver.run()
         status = self.solver.getModelStatus()
-        if status == highspy.HighsModelStatus.kInfeasible and self.equalities:
-            # Subjects with rows in several cells: a total counts them once, so it is at most
-            # the sum of its cells, not equal to it.
-            upper = self.upper.copy()
-            upper[: self.equalities] = np.inf
-            self.upper, self.equalities = upper, 0
-            self.solver = self._model(upper)
+        if status == highspy.HighsModelStatus.kInfeasible:
+            if not self._relax(self.counted):
+                raise RuntimeError(
+                    "the published figures contradict each other: no count of subjects per cell meets them all, even counting a subject in several cells"
+                )
+            self.solver = self._model(self.upper)
             self.cost = np.zeros(len(self.variables))
             return self.solve(objective, maximise)
-        if status == highspy.HighsModelStatus.kUnbounded:
-            return np.inf
+        if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            if self.pool:
+                return np.inf
+            # HiGHS's presolve can call an infeasible programme unbounded: only a feasible point
+            # (one is in the pool once any programme of this model is solved) settles it.
+            self.solve(np.zeros(len(self.variables)), maximise)
+            return self.solve(objective, maximise)
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"the attacker's linear programme failed: {self.solver.modelStatusToString(status)}")
         self.pool.append(np.array(self.solver.getSolution().col_value))

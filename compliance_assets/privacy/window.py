@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.intervals import EquationSystem
+from compliance_assets.privacy.intervals import EquationSystem, lacking
 from compliance_assets.privacy.ledger import COUNTED
 from compliance_assets.privacy.republication import KNOWN
 
@@ -256,6 +256,7 @@ class _Programme:
         self.joined, self.left = np.maximum(change, 0), np.maximum(-change, 0)  # per step and cell, the fewest
         self.outcome_points = [self._outcome_moves(i) for i in range(self.m)]
         self._members: dict[str, tuple[list[int], dict[tuple, np.ndarray]]] = {}
+        self._anchors: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self.targets = [
             (period, int(entry), self.at(period) + cells_of)
             for period, publication in enumerate(window)
@@ -340,7 +341,7 @@ class _Programme:
                                 continue
                             seen.add(identity)
                             if having:
-                                objective = (np.concatenate([everyone, having_at]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))]))
+                                objective = lacking(everyone, having_at)
                             else:
                                 objective = (having_at, np.ones(len(cells)))
                             if point is None or float(point[objective[0]] @ objective[1]) < 1 - 1e-6:
@@ -413,11 +414,13 @@ class _Programme:
         where it recorded none): what the publications before the window told the attacker,
         carried into it. A range that does not hold the entry's own count (a record made another
         way) is left out rather than trusted."""
+        if self._anchors is not None:
+            return self._anchors
+        self._anchors = []
         first = self.window[0]
         if first.boxes is None:
-            return []
+            return self._anchors
         outcome_boxes = first.outcome_boxes if first.outcome_boxes is not None else np.full((len(first.keys), 0, 4), np.nan)
-        found = []
         for entry in np.flatnonzero((~first.shown | first.carried) & ~np.isnan(first.boxes).any(axis=1)):
             cells = self.members(first.labels[entry], first.keys[entry])
             subjects = first.truths[entry]
@@ -428,12 +431,43 @@ class _Programme:
                 having = first.outcome_truths[entry, outcome]
                 if low - 1e-6 <= having <= high + 1e-6 and lacking_low - 1e-6 <= subjects - having <= lacking_high + 1e-6:
                     ranges[outcome] = (low, high, lacking_low, lacking_high)
-            found.append((cells, first.boxes[entry], ranges))
-        return found
+            self._anchors.append((cells, first.boxes[entry], ranges))
+        return self._anchors
 
     def system(self, with_last: bool) -> EquationSystem:
         """The programme over every publication, or without the last one's rows (its moves kept),
-        with the anchors of the oldest."""
+        with the anchors of the oldest. The rows shown and the anchors are published counts of
+        distinct subjects; the rest (moves, flows, budgets) hold per cell whatever subjects do."""
+        (shown, shown_several), (shown_ranges, ranges_several) = self._shown_rows(with_last)
+        equations, ranges = [], []
+        cells = np.arange(self.n)
+        for period in range(self.periods):
+            for outcome in range(self.m):
+                for cell in cells:
+                    ranges.append((np.array([self.outcome_at(outcome, period) + cell, self.at(period) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
+        for period in range(1, self.periods):
+            joins, leaves = self.moves(period)
+            for cell in cells:
+                columns = np.array([self.at(period) + cell, self.at(period - 1) + cell, joins + cell, leaves + cell])
+                equations.append((columns, np.array([1.0, -1.0, -1.0, 1.0]), 0.0, 0.0))
+                ranges.append((np.array([leaves + cell, self.at(period - 1) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
+                ranges.append((np.array([joins + cell, self.at(period) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
+            joined, left = float(self.joined[period - 1].sum()), float(self.left[period - 1].sum())
+            equations.append((joins + cells, np.ones(self.n), joined, joined))
+            equations.append((leaves + cells, np.ones(self.n), left, left))
+            for outcome in range(self.m):
+                equations += self._outcome_flow(outcome, period)
+                ranges += self._outcome_bounds(outcome, period)
+        rows = shown + equations + shown_ranges + ranges
+        counted = np.concatenate([shown_several, np.zeros(len(equations), dtype=bool), ranges_several, np.zeros(len(ranges), dtype=bool)])
+        return EquationSystem(
+            np.zeros(self.width, dtype=np.int64), frozenset({0}), rows, len(shown) + len(equations), interior=self.m > 0, counted=counted, truth=self.truth()
+        )
+
+    def _shown_rows(self, with_last: bool) -> tuple[tuple[list, np.ndarray], tuple[list, np.ndarray]]:
+        """The rows shown in the window (equations where new, ranges of k - 1 where shown
+        unchanged, as they may be carried) and the anchors' ranges; each with whether it counts
+        subjects over several cells."""
         equations, ranges = [], []
         last = self.periods - 1
         for period, publication in enumerate(self.window):
@@ -464,26 +498,9 @@ class _Programme:
             for outcome, (low, high, lacking_low, lacking_high) in enumerate(outcome_box):
                 if not np.isnan([low, high, lacking_low, lacking_high]).any():
                     ranges.append((self.outcome_at(outcome, 0) + cells, np.ones(len(cells)), low, high))
-                    ranges.append((np.concatenate([self.at(0) + cells, self.outcome_at(outcome, 0) + cells]), np.concatenate([np.ones(len(cells)), -np.ones(len(cells))]), lacking_low, lacking_high))
-        cells = np.arange(self.n)
-        for period in range(self.periods):
-            for outcome in range(self.m):
-                for cell in cells:
-                    ranges.append((np.array([self.outcome_at(outcome, period) + cell, self.at(period) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
-        for period in range(1, self.periods):
-            joins, leaves = self.moves(period)
-            for cell in cells:
-                columns = np.array([self.at(period) + cell, self.at(period - 1) + cell, joins + cell, leaves + cell])
-                equations.append((columns, np.array([1.0, -1.0, -1.0, 1.0]), 0.0, 0.0))
-                ranges.append((np.array([leaves + cell, self.at(period - 1) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
-                ranges.append((np.array([joins + cell, self.at(period) + cell]), np.array([1.0, -1.0]), -np.inf, 0.0))
-            joined, left = float(self.joined[period - 1].sum()), float(self.left[period - 1].sum())
-            equations.append((joins + cells, np.ones(self.n), joined, joined))
-            equations.append((leaves + cells, np.ones(self.n), left, left))
-            for outcome in range(self.m):
-                equations += self._outcome_flow(outcome, period)
-                ranges += self._outcome_bounds(outcome, period)
-        return EquationSystem(np.zeros(self.width, dtype=np.int64), frozenset({0}), equations + ranges, len(equations), interior=self.m > 0)
+                    ranges.append((*lacking(self.at(0) + cells, self.outcome_at(outcome, 0) + cells), lacking_low, lacking_high))
+        several = [np.array([len(np.unique(columns % self.n)) > 1 for columns, _, _, _ in rows], dtype=bool) for rows in (equations, ranges)]
+        return (equations, several[0]), (ranges, several[1])
 
     def _outcome_flow(self, outcome: int, period: int) -> list:
         """Each cell's outcome count moves by its joiners and leavers with the outcome and its

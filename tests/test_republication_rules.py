@@ -428,6 +428,16 @@ def test_the_audit_names_movers_proven_to_share_an_outcome_over_time(history):
     assert any(reason.startswith(SHARED_OVER_TIME) for reason in reported), reported
 
 
+@pytest.mark.parametrize("history", [SHARED_LEAVERS, SHARED_JOINERS], ids=["leavers", "joiners"])
+def test_without_the_outcome_rule_movers_may_share_an_outcome(history):
+    """A minimum numerator of 0 turns the outcome rule off, l-diversity with it: the register
+    asked for none, so the audit over time names no movers for sharing an outcome, as the
+    single publication names no cohort."""
+    sizes, steps, outcome_counts, k, _ = history
+    _, reported = _released_blind((sizes, steps, outcome_counts, k, DisclosureRules(outcomes=("outcome",), min_numerator=0)))
+    assert not [reason for reason in reported if reason.startswith((SHARED, SHARED_OVER_TIME))], reported
+
+
 def _released_blind(history) -> tuple[History, list[str]]:
     """A history released without reading the ledger's earlier publications, and every exposure
     the audit, given those publications, named along it."""

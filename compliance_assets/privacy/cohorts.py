@@ -339,7 +339,7 @@ def _hide_for_window(lattice: Lattice, tables: Sequence[pd.DataFrame], carried: 
     values = [np.where(carried[level], history.reference[level], lattice.values[level]).astype(float) for level in range(len(tables))]
     outcomes = [np.where(carried[level][:, None], history.outcomes[level], lattice.outcomes[level]) for level in range(len(tables))]
     current = current_publication(tables, shown, values, lattice.values[: len(tables)], carried, dims, outcomes, lattice.outcomes[: len(tables)])
-    if not window_exposures(earlier, current, dims, k, protection):
+    if not window_exposures(earlier, current, dims, k, protection, lattice.min_numerator > 0):
         return False
     fresh = [shown[level] & ~carried[level] for level in range(len(tables))]
     again = [fresh[level] & ~history.exact[level] for level in range(len(tables))]
@@ -895,7 +895,7 @@ def disclosure_audit(
     if history is not None and earlier:
         shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]
         current = current_publication(tables[:published], shown, seen_levels, lattice.values[:published], from_ledger_levels, dims, seen_outcomes, lattice.outcomes[:published])
-        over_time = window_exposures(earlier, current, dims, k, protection)
+        over_time = window_exposures(earlier, current, dims, k, protection, lattice.min_numerator > 0)
     else:
         over_time = []
     keys_per_level = [table[[*dims, GROUPED_BY]] for table in tables]

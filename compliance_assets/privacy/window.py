@@ -130,29 +130,33 @@ def _outcome_records(records: list[dict], values: np.ndarray, shown: np.ndarray,
     return shown_counts, true_counts
 
 
-def window_exposures(earlier: Sequence[Publication], current: Publication, dims: Sequence[str], k: int, protection: float) -> list[WindowExposure]:
+def window_exposures(
+    earlier: Sequence[Publication], current: Publication, dims: Sequence[str], k: int, protection: float, diversity: bool = True
+) -> list[WindowExposure]:
     """What `current` (the publication being made) exposes read together with the `earlier`
     ones (oldest first): every release, whether it shows a row for the first time, again, changed
-    or not at all, since each of these met an attacker who sets it against older publications."""
+    or not at all, since each of these met an attacker who sets it against older publications.
+    `diversity`: whether the outcome rule holds (a minimum numerator above 0), and with it
+    l-diversity of withheld cohorts and movers; without, outcome counts only bound subjects."""
     measured = current.outcomes.shape[1]
     if any(publication.outcomes.shape[1] < measured for publication in earlier):
         raise ValueError(
             f"the earlier publications were read without the release's {measured} outcome measure(s): pass them to ledger_publications (cohorts.outcome_kinds)"
         )
-    return read_together([*earlier, current], dims, k, protection) if earlier else []
+    return read_together([*earlier, current], dims, k, protection, diversity) if earlier else []
 
 
-def read_together(window: Sequence[Publication], dims: Sequence[str], k: int, protection: float) -> list[WindowExposure]:
+def read_together(window: Sequence[Publication], dims: Sequence[str], k: int, protection: float, diversity: bool = True) -> list[WindowExposure]:
     """The exposures of the last publication of `window` read together with the earlier ones.
     A release and its audit, in one step, read the same publications: the answer depends on
     nothing else, so the second reading is the first one's."""
     if len(window) < 2:
         return []
-    key = _digest(window, dims, k, protection)
+    key = _digest(window, dims, k, protection, diversity)
     if key not in _READINGS:
         if len(_READINGS) >= READINGS_KEPT:
             del _READINGS[next(iter(_READINGS))]
-        _READINGS[key] = _read_together(window, list(dims), k, protection)
+        _READINGS[key] = _read_together(window, list(dims), k, protection, diversity)
     return list(_READINGS[key])
 
 
@@ -160,8 +164,8 @@ READINGS_KEPT = 4
 _READINGS: dict[bytes, list[WindowExposure]] = {}
 
 
-def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protection: float) -> bytes:
-    digest = hashlib.blake2b(json.dumps([list(dims), k, protection]).encode(), digest_size=32)
+def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protection: float, diversity: bool) -> bytes:
+    digest = hashlib.blake2b(json.dumps([list(dims), k, protection, diversity]).encode(), digest_size=32)
     for publication in window:
         for text in (publication.labels, publication.keys):
             digest.update("\x1f".join(map(str, text)).encode() + b"\x1e")
@@ -170,13 +174,13 @@ def _digest(window: Sequence[Publication], dims: Sequence[str], k: int, protecti
     return digest.digest()
 
 
-def _read_together(window: Sequence[Publication], dims: list[str], k: int, protection: float) -> list[WindowExposure]:
+def _read_together(window: Sequence[Publication], dims: list[str], k: int, protection: float, diversity: bool) -> list[WindowExposure]:
     programme = _Programme(window, dims, k)
     if not programme.targets and not programme.m:
         return []
     point = programme.truth()
     now = programme.system(with_last=True)
-    shared = programme.shared_targets(point if now.feasible(point) else None)
+    shared = programme.shared_targets(point if now.feasible(point) else None) if diversity else []
     members = [columns for _, _, columns in programme.targets]
     asked = np.flatnonzero(programme.shift_spans(now, point) < protection - 1e-6) if members else np.zeros(0, dtype=np.int64)
     bounds = dict(zip(asked.tolist(), now.ranges([members[n] for n in asked], point, protection), strict=True)) if len(asked) else {}

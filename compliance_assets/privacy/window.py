@@ -261,6 +261,7 @@ class _Programme:
         self.outcome_points = [self._outcome_moves(i) for i in range(self.m)]
         self._members: dict[str, tuple[list[int], dict[tuple, np.ndarray]]] = {}
         self._anchors: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        self._shown: list[tuple[int, int, np.ndarray]] | None = None
         self.targets = [
             (period, int(entry), self.at(period) + cells_of)
             for period, publication in enumerate(window)
@@ -312,6 +313,20 @@ class _Programme:
         positions, groups = self._members[label]
         values = json.loads(key)
         return groups.get(tuple(values[p] for p in positions), np.zeros(0, dtype=np.int64))
+
+    def shown_entries(self, period: int | None = None) -> list:
+        """The shown entries with cells under them: (period, entry, cells), or of one period
+        (entry, cells)."""
+        if self._shown is None:
+            self._shown = [
+                (period, int(entry), cells)
+                for period, publication in enumerate(self.window)
+                for entry in np.flatnonzero(publication.shown)
+                if len(cells := self.members(publication.labels[entry], publication.keys[entry]))
+            ]
+        if period is None:
+            return self._shown
+        return [(entry, cells) for at, entry, cells in self._shown if at == period]
 
     def shared_targets(self, point: np.ndarray | None) -> list[_Shared]:
         """The entries' members, joiners and leavers (in each publication of the window) that
@@ -368,11 +383,9 @@ class _Programme:
             return spans
         signature = np.zeros(self.n, dtype=np.uint64)
         draw = np.random.default_rng(0)
-        for publication in self.window:
-            for entry in np.flatnonzero(publication.shown & ~np.isnan(publication.values)):
-                cells = self.members(publication.labels[entry], publication.keys[entry])
-                if len(cells):
-                    signature[cells] += draw.integers(1, 2**62, dtype=np.uint64)
+        for period, entry, cells in self.shown_entries():
+            if not np.isnan(self.window[period].values[entry]):
+                signature[cells] += draw.integers(1, 2**62, dtype=np.uint64)
         for cells, _, _ in self.anchors():
             signature[cells] += draw.integers(1, 2**62, dtype=np.uint64)
         _, classes = np.unique(signature, return_inverse=True)
@@ -483,10 +496,7 @@ class _Programme:
             if earlier is not None:
                 figures = np.column_stack([earlier.values, earlier.outcomes[:, : self.m]])
                 before = {(l, key): tuple(f) for l, key, f in zip(earlier.labels[earlier.shown], earlier.keys[earlier.shown], figures[earlier.shown], strict=True)}
-            for entry in np.flatnonzero(publication.shown):
-                cells = self.members(publication.labels[entry], publication.keys[entry])
-                if not len(cells):
-                    continue
+            for entry, cells in self.shown_entries(period):
                 figures = (float(publication.values[entry]), *shown_outcomes[entry])
                 same = _same(before.get((publication.labels[entry], publication.keys[entry])), figures) if earlier else bool(publication.carried[entry])
                 blocks = [self.at(period), *(self.outcome_at(outcome, period) for outcome in range(self.m))]

@@ -27,9 +27,11 @@ from compliance_assets.privacy.republication import (
     change_tables,
     changes_to_carry,
     dominated_changes,
+    drifted,
     held_back,
     magnitude_changes,
     match_history,
+    measure_values,
     moved_ranges,
     movement_since,
     outcome_boxes,
@@ -215,12 +217,16 @@ def release_cohorts(
     dims = list(dimensions)
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
-    history = match_history(previous, tables[:published], dims, outcome_kinds(measures, rules), _magnitude_kinds(measures, rules)) if previous is not None else None
+    others = other_measures(measures, rules)
+    history = match_history(previous, tables[:published], dims, outcome_kinds(measures, rules), _magnitude_kinds(measures, rules), others) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
     if history is not None:
         magnitudes = [_magnitude_state(lattice, tables, measures, rules, level) for level in range(published)]
-        carried, kept_hidden = held_back(history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator, magnitudes, rules.p_percent)
+        carried, kept_hidden = held_back(
+            history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator, magnitudes, rules.p_percent,
+            [measure_values(tables[level], others) for level in range(published)],
+        )
         for level in range(published):
             lattice.suppressed[level] |= carried[level] | kept_hidden[level] | (lattice.values[level] == 0)
     refinement = _refinement(source, dims, subject, neighbours)
@@ -272,7 +278,7 @@ def release_cohorts(
                 for i, name in enumerate(rules.outcomes):
                     if np.isfinite(outcomes_after[index][row, i]).all():
                         counted[row][f"{name}{KNOWN}"] = [float(v) for v in outcomes_after[index][row, i]]
-        anchors = anchor_records(history, index, withheld, rules.outcomes, rules.magnitudes) if history is not None else [None] * len(table)
+        anchors = anchor_records(history, index, withheld, rules.outcomes, rules.magnitudes, others) if history is not None else [None] * len(table)
         entries.append(entry.assign(shown=~withheld, carried=carry, **{COUNTED: counted, ANCHOR: anchors}))
     return CohortRelease(
         released=pd.concat(released, ignore_index=True),
@@ -392,6 +398,12 @@ def _magnitude_state(lattice: Lattice, tables: Sequence[pd.DataFrame], measures:
         values = tables[level][name].astype("Float64").fillna(0).to_numpy(dtype=float)
         state[:, i, 0] = values * tables[level][SUBJECTS].to_numpy(dtype=float) if measures[name].aggregation == "mean" else values
     return state
+
+
+def other_measures(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> list[str]:
+    """The measures no measure rule judges (of columns not sensitive): their changes between
+    publications are held to the change rule all the same (`republication.drifted`)."""
+    return [name for name in measures if name != SUBJECTS and name not in rules.outcomes and name not in rules.magnitudes]
 
 
 def outcome_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
@@ -772,6 +784,7 @@ REVEALED_LATER = "shows an entry withheld in the last publication, moved by fewe
 SHOWN_AGAIN = "shows an entry withheld since it was last shown, whose change since then tells on fewer than k subjects or breaks a measure rule"
 SMALL_CHANGE = "a change of fewer than k subjects, or newcomers breaking the outcome rule, can be read from this and the last publication"
 DOMINATED_CHANGE = "the change of a magnitude since the last publication could be dominated by one contributor (p % rule)"
+DRIFTED = "a measure changed since the last publication while fewer than k subjects moved: the difference is a few people's values"
 CARRIED_TOO_FAR = "carried forward although its subjects or an outcome moved by k or more since the value it shows"
 SMALL_OUTCOME_CHANGE = "an outcome change of fewer than k subjects can be read from this and the last publication"
 OUTCOME_CHANGE = "its outcome moved by fewer than k while its subjects barely moved, or the newcomers' outcomes break the outcome rule"
@@ -816,12 +829,14 @@ def disclosure_audit(
     read together with the `earlier` publications the ledger keeps, no entry withheld under k in
     any of them is bounded narrower than the protection level and than those alone bound it."""
     dims = list(dimensions)
-    measures = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes)}
-    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
+    others = other_measures(measures or {}, rules) if previous is not None else []
+    tabulated = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes, *others)}
+    measures = {name: spec for name, spec in tabulated.items() if name not in others}
+    levels, published, tables, lattice = _tabulate(source, dims, subject, tabulated, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     mark_sensitive(lattice, k)
     kinds = outcome_kinds(measures, rules)
-    history = match_history(previous, tables[:published], dims, kinds, _magnitude_kinds(measures, rules)) if previous is not None else None
+    history = match_history(previous, tables[:published], dims, kinds, _magnitude_kinds(measures, rules), others) if previous is not None else None
     labels = released[GROUPED_BY].astype("string") if GROUPED_BY in released else pd.Series(level_label(dims), index=released.index)
     found: list[tuple[int, int, str]] = []
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
@@ -840,9 +855,12 @@ def disclosure_audit(
         if rules.magnitudes:
             shown_sums = _shown_outcomes(shown_rows, tables[index], level, _magnitude_kinds(measures, rules), rounded=False)
             fresh &= np.isclose(shown_sums, state[..., 0]).all(axis=1)
+        shown_others = _shown_others(shown_rows, tables[index], level, others)
+        fresh &= ~drifted(measure_values(tables[index], others), shown_others)
         stale = present & ~fresh
         if history is not None:
             from_ledger = stale & history.shown[index] & (shown_subjects == history.reference[index]) & (shown_outcomes == history.outcomes[index]).all(axis=1)
+            from_ledger &= ~drifted(history.anchors[index].others, shown_others)
         else:
             from_ledger = np.zeros_like(stale)
         if history is not None:
@@ -871,8 +889,10 @@ def disclosure_audit(
             found += [(index, int(e), OUTCOME_CHANGE) for e in np.flatnonzero(fresh & boxed & ~(history.shown[index] & told))]
             dominated = dominated_changes(history.magnitude_record(index, len(state)), state, rules.p_percent)
             found += [(index, int(e), DOMINATED_CHANGE) for e in np.flatnonzero(fresh & history.shown[index] & dominated)]
-            again = shown_again_too_soon(history, index, lattice.values[index], lattice.outcomes[index], k, rules.min_numerator, state, rules.p_percent)
+            again = shown_again_too_soon(history, index, lattice.values[index], lattice.outcomes[index], k, rules.min_numerator, state, rules.p_percent, shown_others)
             found += [(index, int(e), SHOWN_AGAIN) for e in np.flatnonzero(fresh & again)]
+            drift = drifted(history.anchors[index].others, shown_others) & (moved < k)
+            found += [(index, int(e), DRIFTED) for e in np.flatnonzero(fresh & history.shown[index] & drift)]
     found += exposures(lattice, k)
     moved = moved_ranges(lattice, history) if history is not None else {}
     movement = movement_since(lattice, history) if history is not None else None
@@ -941,6 +961,19 @@ def _shown_counts(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str]
     rows = _with_nullable(shown[[*level, SUBJECTS]].drop_duplicates(list(level)), level)
     merged = table[list(level)].merge(rows, how="left", on=list(level))
     return merged[SUBJECTS].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _shown_others(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """For each of the level's entries, the values the release shows of the named measures
+    (NaN where not shown)."""
+    if not names or not len(shown):
+        return np.full((len(table), len(names)), np.nan)
+    values = measure_values(shown, names)
+    if not level:
+        return np.repeat(values[:1], len(table), axis=0)
+    rows = shown[list(level)].assign(**{f"__m{i}": values[:, i] for i in range(len(names))}).drop_duplicates(list(level))
+    merged = table[list(level)].merge(_with_nullable(rows, level), how="left", on=list(level))
+    return merged[[f"__m{i}" for i in range(len(names))]].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _shown_outcomes(shown: pd.DataFrame, table: pd.DataFrame, level: Sequence[str], kinds: Mapping[str, bool], rounded: bool = True) -> np.ndarray:

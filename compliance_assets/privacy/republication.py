@@ -53,6 +53,7 @@ class Anchor:
     subjects: np.ndarray
     outcomes: np.ndarray  # (entries × outcome measures) numerators
     magnitudes: np.ndarray  # (entries × magnitude measures × [sum, largest, second])
+    others: np.ndarray | None = None  # (entries × other measures) values shown
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,18 @@ class History:
 
 
 def match_history(
-    previous: pd.DataFrame, tables: list[pd.DataFrame], dims: list[str], outcomes: dict[str, bool] | None = None, magnitudes: dict[str, bool] | None = None
+    previous: pd.DataFrame,
+    tables: list[pd.DataFrame],
+    dims: list[str],
+    outcomes: dict[str, bool] | None = None,
+    magnitudes: dict[str, bool] | None = None,
+    others: Sequence[str] = (),
 ) -> History:
     """Lines each level's entries up with the previous publication. `outcomes` maps each outcome
     measure to whether it is a mean (its numerator is then the rate times the subjects shown);
     `magnitudes` likewise each magnitude measure (its sum shown, and the largest and second
-    largest contributions the ledger recorded beside it)."""
+    largest contributions the ledger recorded beside it); `others` names the measures no rule
+    judges (a mean age), whose values each entry last showed the anchors keep."""
     previous = previous.reset_index(drop=True)
     outcomes = outcomes or {}
     numerators = shown_numerators(previous, outcomes)
@@ -154,12 +161,15 @@ def match_history(
             [[[float(a.get(f"{name}{part}", 0.0)) if isinstance(a, dict) else 0.0 for part in ("", LARGEST, SECOND)] for name in magnitudes] for a in remembered], dtype=float
         ).reshape(len(found), len(magnitudes), 3)
         record = recorded[level] if recorded is not None else np.zeros((len(found), 0, 3))
+        last = measure_values(previous, others)[np.maximum(found, 0)] if len(previous) else np.full((len(found), len(others)), np.nan)
+        kept = np.array([[_number(a.get(name)) if isinstance(a, dict) else np.nan for name in others] for a in remembered], dtype=float).reshape(len(found), len(others))
         anchors.append(
             Anchor(
                 present,
                 np.where(shown[level], reference[level], subjects),
                 np.where(shown[level][:, None], before[level], numerators),
                 np.where(shown[level][:, None, None], record, sums),
+                np.where(shown[level][:, None], last, kept),
             )
         )
     kept_boxes = np.array([(t or {}).get(KNOWN, [np.nan, np.nan]) for t in truths], dtype=float).reshape(len(previous), 2)
@@ -187,7 +197,9 @@ def _kept(stored: np.ndarray, found: np.ndarray) -> np.ndarray:
     return np.where(present, stored[np.maximum(found, 0)], np.nan)
 
 
-def anchor_records(history: History, level: int, withheld: np.ndarray, outcomes: Sequence[str], magnitudes: Sequence[str]) -> list[dict | None]:
+def anchor_records(
+    history: History, level: int, withheld: np.ndarray, outcomes: Sequence[str], magnitudes: Sequence[str], others: Sequence[str] = ()
+) -> list[dict | None]:
     """What the ledger keeps beside each withheld entry of a level: the figures it showed when it
     was last shown (`Anchor`), or None for an entry shown now or never shown."""
     anchor = history.anchors[level]
@@ -199,6 +211,9 @@ def anchor_records(history: History, level: int, withheld: np.ndarray, outcomes:
         record = {"subjects": int(anchor.subjects[entry]), **{name: int(anchor.outcomes[entry, i]) for i, name in enumerate(outcomes)}}
         for i, name in enumerate(magnitudes):
             record[name], record[f"{name}{LARGEST}"], record[f"{name}{SECOND}"] = (float(v) for v in anchor.magnitudes[entry, i])
+        for i, name in enumerate(others):
+            if anchor.others is not None and not np.isnan(anchor.others[entry, i]):
+                record[name] = float(anchor.others[entry, i])
         records.append(record)
     return records
 
@@ -212,14 +227,18 @@ def shown_again_too_soon(
     min_numerator: int,
     magnitudes: np.ndarray | None = None,
     p_percent: float = 10.0,
+    others: np.ndarray | None = None,
 ) -> np.ndarray:
     """Entries withheld in the last publication that were shown before, whose figures now, set
     against the ones they last showed, would tell on fewer than k subjects: the subjects moved by
-    1 to k - 1, the outcome moved as `outcome_moves_held` forbids, or one contributor could
-    dominate the magnitude's change. Such an entry stays withheld."""
+    1 to k - 1, the outcome moved as `outcome_moves_held` forbids, one contributor could
+    dominate the magnitude's change, or another measure changed while the subjects moved by fewer
+    than k (`drifted`). Such an entry stays withheld."""
     anchor = history.anchors[level]
     away = values - anchor.subjects
     told = small(np.abs(away), k)
+    if others is not None:
+        told |= drifted(anchor.others, others) & (np.abs(away) < k)
     if outcomes is not None:
         told |= outcome_moves_held(anchor.outcomes, outcomes, away, k, min_numerator)
     if magnitudes is not None and magnitudes.shape[1]:
@@ -230,6 +249,29 @@ def shown_again_too_soon(
 LARGEST, SECOND = ":largest", ":second"  # beside a magnitude's name in an entry's `COUNTED`: its top two contributions
 PROVEN = "_proven"  # in an entry's `COUNTED`: [low, high], what the attacker could prove of its count then, taking a row shown unchanged as possibly carried
 KNOWN = "_known"  # in an entry's `COUNTED`: [low, high], what the attacker could know of its count then (`boxes`); beside an outcome measure's name, [low, high, complement low, complement high] of its count (`outcome_boxes`)
+
+
+def drifted(before: np.ndarray | None, now: np.ndarray) -> np.ndarray:
+    """Rows whose measures no rule judges (a mean age, a sum of visits) differ from the values
+    they last showed. With fewer than k subjects moved, even none net (as many came as went), the
+    difference is a few people's values: someone erased and someone new, read off one row."""
+    if before is None or now.shape[1] == 0:
+        return np.zeros(len(now), dtype=bool)
+    same = np.isclose(before, now, rtol=1e-9, atol=1e-12) | (np.isnan(before) & np.isnan(now))
+    return ~same.all(axis=1)
+
+
+def measure_values(table: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """(rows × measures) the named measures as numbers, NaN where missing."""
+    columns = [pd.to_numeric(table[name], errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan) if name in table else np.full(len(table), np.nan) for name in names]
+    return np.column_stack(columns) if columns else np.zeros((len(table), 0))
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
 
 
 def dominated_changes(before: np.ndarray, now: np.ndarray, p_percent: float) -> np.ndarray:
@@ -378,11 +420,13 @@ def held_back(
     min_numerator: int = 0,
     magnitudes: list[np.ndarray] | None = None,
     p_percent: float = 10.0,
+    others: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(carried, withheld) per level. Carried: shown rows that changed by 1 to k - 1 subjects or
     whose outcome change is held (`outcome_moves_held`) or whose magnitude change one contributor
     could dominate (`dominated_changes`, with `magnitudes` as (entries × measures × [sum, largest,
-    second]) per level), when they can be carried (`carriable`).
+    second]) per level), or whose other measures (`others`, entries × measures per level) changed
+    while fewer than k subjects moved (`drifted`), when they can be carried (`carriable`).
     Withheld: hidden entries that moved by fewer than k since they were hidden (unmoved ones
     included), that may not be shown again yet against the figures they last showed
     (`shown_again_too_soon`) or against what the attacker knew of them
@@ -399,10 +443,13 @@ def held_back(
             held |= boxed
         if magnitudes is not None:
             held |= dominated_changes(history.magnitude_record(level, len(current)), magnitudes[level], p_percent)
+        if others is not None:
+            held |= drifted(history.anchors[level].others, others[level]) & (change < k)
         keep = carriable(history, level, current, outcomes[level] if outcomes is not None else None, k)
         carried.append(shown & held & keep)
         again = shown_again_too_soon(
-            history, level, current, outcomes[level] if outcomes is not None else None, k, min_numerator, magnitudes[level] if magnitudes is not None else None, p_percent
+            history, level, current, outcomes[level] if outcomes is not None else None, k, min_numerator, magnitudes[level] if magnitudes is not None else None, p_percent,
+            others[level] if others is not None else None,
         )
         hidden.append((~shown & ((change < k) | boxed)) | again | (shown & held & ~keep))
     return carried, hidden

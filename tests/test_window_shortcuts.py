@@ -1,7 +1,10 @@
 """The window's shortcuts claim nothing its own programme denies: no target spans less, when the
-programme solves its minimum and maximum, than `shift_spans` says it spans at least. Histories of
-three dimensions whose margins leave cells interchangeable (twins; the margin of d1 by d2 leaves
-no other freedom, so the shifts are all there is), with and without an outcome measure, released as the engine releases them, each reading its window."""
+programme solves its minimum and maximum, than `shift_spans` says it spans at least (the twins,
+and the small programme over one change per cell for the rest). Histories of three dimensions
+whose margins leave cells interchangeable (twins; the margin of d1 by d2 leaves no other freedom,
+so the shifts are all there is), with and without an outcome measure, released as the engine
+releases them, each reading its window. Letting a cell give one member more than it can, or
+dropping the shown rows of two cells, makes it fail."""
 
 from __future__ import annotations
 

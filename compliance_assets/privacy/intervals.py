@@ -303,7 +303,7 @@ class EquationSystem:
         return True
 
     def _model(self, upper: np.ndarray) -> highspy.Highs:
-        solver = _solver()
+        solver = highs_solver()
         solver.setOptionValue("solver", "ipm" if self.interior else "simplex")
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = len(self.variables), len(self.lower)
@@ -423,7 +423,7 @@ class EquationSystem:
         count, width = targets.shape[0], len(self.variables)
         sign = 1.0 if maximise else -1.0
         matrix = sparse.bmat([[self.matrix, None], [-sign * targets, sparse.identity(count)]], format="csr")
-        solver = _solver("lifts")
+        solver = highs_solver("lifts")
         solver.setOptionValue("solver", "ipm" if self.interior else "simplex")
         solver.setOptionValue("simplex_strategy", DUAL)
         lp = highspy.HighsLp()
@@ -493,7 +493,7 @@ DUAL = 1  # without a basis yet, dual simplex finds the first optimum many times
 
 
 @cache
-def _solver(purpose: str = "targets") -> highspy.Highs:
+def highs_solver(purpose: str = "targets") -> highspy.Highs:
     """One solver per process and purpose (the targets' model, and the lifts' beside it), its
     model replaced for each component. HiGHS prints its banner to
     the process's standard output when a solver is made, before any option can silence it, so it

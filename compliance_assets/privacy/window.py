@@ -26,10 +26,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.intervals import EquationSystem, lacking
+from compliance_assets.privacy.intervals import EquationSystem, highs_solver, lacking
 from compliance_assets.privacy.ledger import COUNTED
 from compliance_assets.privacy.republication import KNOWN
 
@@ -182,7 +183,7 @@ def _read_together(window: Sequence[Publication], dims: list[str], k: int, prote
     now = programme.system(with_last=True)
     shared = programme.shared_targets(point if now.feasible(point) else None) if diversity else []
     members = [columns for _, _, columns in programme.targets]
-    asked = np.flatnonzero(programme.shift_spans(now, point) < protection - 1e-6) if members else np.zeros(0, dtype=np.int64)
+    asked = np.flatnonzero(programme.shift_spans(now, point, protection) < protection - 1e-6) if members else np.zeros(0, dtype=np.int64)
     bounds = dict(zip(asked.tolist(), now.ranges([members[n] for n in asked], point, protection), strict=True)) if len(asked) else {}
     narrow = [number for number, (low, high) in bounds.items() if high - low < protection - 1e-6]
     proven = [target for target, reached in zip(shared, now.reaches([t.objective for t in shared], 1.0, point), strict=True) if not reached] if shared else []
@@ -367,7 +368,7 @@ class _Programme:
                                 found.append(_Shared(period, entry, who, outcome, having, float(count), objective))
         return found
 
-    def shift_spans(self, system: EquationSystem, point: np.ndarray) -> np.ndarray:
+    def shift_spans(self, system: EquationSystem, point: np.ndarray, protection: float | None = None) -> np.ndarray:
         """Per target, a width it spans at least, without a programme (0 where none is known).
         Cells that every row shown in the window, and every anchor, holds together or not at all
         (twins over the window) can trade members in every publication at once: the joins and
@@ -377,7 +378,14 @@ class _Programme:
         less what its cells there can give to its truth plus what the others can give it: its
         span is at least all the class can give, for each class it splits. The outcome counts stay
         where they are, so a cell gives only members without the outcome beyond those that moved
-        without it. Only where the truth is a feasible point of `system`."""
+        without it. Only where the truth is a feasible point of `system`.
+
+        Targets the twins leave under `protection` (all, without) are asked of a small programme
+        over the same shifts: one change per cell, the same in every publication, each shown row's
+        and anchor's cells changing by 0 in all, no cell giving more than it can: its maximum
+        less its minimum over the target's cells is a span the window's programme has too (the
+        truth plus any such change is one of its points). Cells shown alone stay. One model over
+        the window's cells, whatever its length, and one answer per set of cells."""
         spans = np.zeros(len(self.targets))
         if not system.feasible(point):
             return spans
@@ -398,7 +406,63 @@ class _Programme:
         for number, (period, _, columns) in enumerate(self.targets):
             mine, inside = np.unique(classes[columns - self.at(period)], return_counts=True)
             spans[number] = class_slack[mine[inside < class_size[mine]]].sum()
+        short = np.flatnonzero(spans < (protection if protection is not None else np.inf) - 1e-6)
+        if len(short):
+            spans[short] = np.maximum(spans[short], self._uniform_spans([self.targets[n][2] - self.at(self.targets[n][0]) for n in short], slack))
         return spans
+
+    def _uniform_spans(self, targets: list[np.ndarray], slack: np.ndarray) -> np.ndarray:
+        """Each target's (cells) span over the shifts `shift_spans` describes: a programme over
+        one change per cell, lowest -`slack`."""
+        held = {}
+        for period, entry, cells in self.shown_entries():
+            if not np.isnan(self.window[period].values[entry]):
+                held[cells.tobytes()] = cells
+        for cells, _, _ in self.anchors():
+            held[cells.tobytes()] = cells
+        rows = list(held.values())
+        alone = np.zeros(self.n, dtype=bool)
+        alone[[cells[0] for cells in rows if len(cells) == 1]] = True
+        rows = [cells for cells in rows if len(cells) > 1]
+        lower = np.where(alone, 0.0, -slack)
+        upper = np.where(alone, 0.0, highspy.kHighsInf)
+        solver = highs_solver("shifts")
+        solver.setOptionValue("solver", "simplex")
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n, len(rows)
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.zeros(self.n), lower, upper
+        lp.row_lower_, lp.row_upper_ = np.zeros(len(rows)), np.zeros(len(rows))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum([len(cells) for cells in rows])]).astype(np.int32)
+        lp.a_matrix_.index_ = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, dtype=np.int32)
+        lp.a_matrix_.value_ = np.ones(len(lp.a_matrix_.index_))
+        solver.passModel(lp)
+        answers: dict[bytes, float] = {}
+        spans = np.zeros(len(targets))
+        for number, cells in enumerate(targets):
+            key = np.sort(cells).tobytes()
+            if key not in answers:
+                answers[key] = self._shift_range(solver, cells)
+            spans[number] = answers[key]
+        return spans
+
+    def _shift_range(self, solver: highspy.Highs, cells: np.ndarray) -> float:
+        """The target's largest change less its smallest over the shifts (0 if the solver fails:
+        no claim)."""
+        cost = np.zeros(self.n)
+        cost[cells] = 1.0
+        solver.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost)
+        found = []
+        for sense in (highspy.ObjSense.kMaximize, highspy.ObjSense.kMinimize):
+            solver.changeObjectiveSense(sense)
+            solver.run()
+            status = solver.getModelStatus()
+            if status == highspy.HighsModelStatus.kUnbounded:
+                return np.inf
+            if status != highspy.HighsModelStatus.kOptimal:
+                return 0.0
+            found.append(solver.getInfo().objective_function_value)
+        return max(found[0] - found[1], 0.0)
 
     @staticmethod
     def _spare(held: np.ndarray, joined: np.ndarray, left: np.ndarray) -> np.ndarray:

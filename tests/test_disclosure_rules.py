@@ -427,3 +427,29 @@ def test_a_region_whose_subjects_span_cells_does_not_hide_another_regions_shared
     )
     proven = {(found.level, found.entry) for found in shared_outcomes(lattice, 5)}
     assert (0, 3) in proven, proven
+
+
+THREE = ["d1", "d2", "d3"]
+THREE_ATOMS = pd.DataFrame(list(itertools.product("ab", "xyz", "pqr")), columns=THREE)
+PAIRWISE = [("d1", "d2"), ("d1", "d3"), ("d2", "d3"), ()]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "outcomes", "numerator"),
+    [
+        ([0, 2, 1, 9, 7, 9, 8, 1, 5, 8, 7, 5, 7, 0, 3, 4, 1, 0], [0, 1, 1, 0, 5, 5, 4, 1, 0, 5, 0, 1, 2, 0, 0, 0, 0, 0], 2),
+    ],
+)
+def test_an_integer_attacker_pins_no_cohort_a_linear_one_leaves_at_k(sizes, outcomes, numerator):
+    """Three dimensions, every two-way margin shown, no cell. The linear programme bounds (a, x, r),
+    one subject, to [0, 5]: wide enough at k = 5, but only at a point with half an outcome here and
+    there. Counts are whole: an integer programme over the same equations bounds it to [0, 4]."""
+    rows = []
+    for (d1, d2, d3), size, outcome in zip(THREE_ATOMS.itertuples(index=False), sizes, outcomes, strict=True):
+        rows += [{"d1": d1, "d2": d2, "d3": d3, "outcome": int(i < outcome)} for i in range(size)]
+    frame = pd.DataFrame(rows).assign(subject=lambda f: np.arange(len(f)))
+    measures = {"subjects": MeasureSpec("count_subjects"), "outcome": MeasureSpec("sum", "outcome")}
+    release = release_cohorts(frame, THREE, "subject", measures, 5, PAIRWISE, rules=DisclosureRules(outcomes=("outcome",), min_numerator=numerator))
+    seen = Release(table=release.released, dimensions=THREE, derive={d: (lambda atoms, d=d: atoms[d]) for d in THREE}, measures={"outcome": "outcome"})
+    found = narrowest_hidden_interval([seen], [true_tables(frame, THREE, [p for p in PAIRWISE])], THREE_ATOMS, 5, integer=True)
+    assert pinned(found, 5) == [], pinned(found, 5)[:3]

@@ -135,7 +135,7 @@ def attacker_intervals(
     for wanted, numbers in groups.items():
         system = EquationSystem(components, wanted, rows, equal, counted=counted, truth=truth)
         members = [system.index[targets[n][2]] for n in numbers]
-        for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection), strict=True):
+        for number, (low, high) in zip(numbers, system.ranges(members, truth[system.variables], protection, integer=True), strict=True):
             level, entry, _, offset = targets[number]
             found[number] = Interval(level, entry, low + offset, high + offset)
     return [found[n] for n in range(len(targets))]
@@ -323,7 +323,20 @@ class EquationSystem:
         sums = self.matrix @ point
         return bool(np.all(sums >= self.lower - 1e-6) and np.all(sums <= self.upper + 1e-6) and np.all(point >= -1e-9))
 
-    def ranges(self, members: list[np.ndarray], truth: np.ndarray, protection: float | None) -> list[tuple[float, float]]:
+    def ranges(self, members: list[np.ndarray], truth: np.ndarray, protection: float | None, integer: bool = False) -> list[tuple[float, float]]:
+        """Each target's (columns) [low, high] over the feasible points; with `protection`, an
+        inner range once it spans that much. `integer`: counts are whole, and an attacker who
+        knows it can bound a target tighter than the linear programme does (a vertex with half an
+        outcome count); a target the linear programme leaves spanning less than twice the
+        protection level is bounded by an integer programme too."""
+        out = self._linear_ranges(members, truth, protection)
+        if integer and protection is not None:
+            close = [n for n, (low, high) in enumerate(out) if protection - 1e-6 <= high - low < INTEGER_SPAN * protection]
+            for number, bounds in zip(close, self._integer_ranges([members[n] for n in close], truth), strict=True):
+                out[number] = bounds or out[number]
+        return out
+
+    def _linear_ranges(self, members: list[np.ndarray], truth: np.ndarray, protection: float | None) -> list[tuple[float, float]]:
         feasible = self.feasible(truth)
         if feasible:
             self.pool.append(truth)
@@ -364,6 +377,55 @@ class EquationSystem:
                 low = self.solve(objective, maximise=False)
                 absorb(self.pool[found:])
             out.append((low, high))
+        return out
+
+    def _integer_ranges(self, members: list[np.ndarray], truth: np.ndarray) -> list[tuple[float, float] | None]:
+        """Each target's [low, high] over whole counts. A programme cut short keeps the best
+        whole point it found (the truth at worst): a narrower range, never a wider one. None
+        where no whole point is known (the linear range stands)."""
+        if not members:
+            return []
+        solver = highs_solver("integers")
+        solver.setOptionValue("mip_rel_gap", 0.0)
+        solver.setOptionValue("time_limit", INTEGER_SECONDS)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(self.variables), len(self.lower)
+        lp.col_cost_ = np.zeros(len(self.variables))
+        lp.col_lower_ = np.zeros(len(self.variables))
+        lp.col_upper_ = np.full(len(self.variables), highspy.kHighsInf)
+        lp.row_lower_ = np.where(np.isinf(self.lower), -highspy.kHighsInf, self.lower)
+        lp.row_upper_ = np.where(np.isinf(self.upper), highspy.kHighsInf, self.upper)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = self.matrix.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = self.matrix.indices.astype(np.int32)
+        lp.a_matrix_.value_ = self.matrix.data
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(self.variables)
+        solver.passModel(lp)
+        start = np.rint(truth) if self.feasible(np.rint(truth)) else None
+        known = highspy.HighsSolution()
+        if start is not None:
+            known.col_value, known.value_valid = start.tolist(), True
+        out = []
+        for cells in members:
+            cost = np.zeros(len(self.variables))
+            cost[cells] = 1.0
+            solver.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
+            bounds: list[float] = []
+            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+                solver.changeObjectiveSense(sense)
+                if start is not None:
+                    solver.setSolution(known)
+                solver.run()
+                status = solver.getModelStatus()
+                if status == highspy.HighsModelStatus.kUnbounded:
+                    bounds.append(np.inf)
+                elif solver.getInfo().primal_solution_status == 2:
+                    bounds.append(float(solver.getInfo().objective_function_value))
+                elif start is not None:
+                    bounds.append(float(start[cells].sum()))
+                else:
+                    break
+            out.append((bounds[0], bounds[1]) if len(bounds) == 2 else None)
         return out
 
     def reaches(self, objectives: list[tuple[np.ndarray, np.ndarray]], level: float, truth: np.ndarray) -> np.ndarray:
@@ -487,6 +549,9 @@ class EquationSystem:
         self.pool.append(np.array(self.solver.getSolution().col_value))
         return float(self.solver.getInfo().objective_function_value)
 
+
+INTEGER_SPAN = 2.0  # targets the linear programme leaves spanning under this many protection levels are bounded over whole counts too
+INTEGER_SECONDS = 10.0  # per integer programme; cut short, it keeps the best whole point found
 
 PRIMAL = 4  # HiGHS's simplex_strategy: from the last optimal basis, a new objective keeps it feasible, so primal simplex restarts where the dual starts over
 DUAL = 1  # without a basis yet, dual simplex finds the first optimum many times faster than primal

@@ -172,7 +172,7 @@ def _narrow(size, counts, equalities, bounded, targets, protection, positions=No
         rows, equal = unit_rows([e for e in equalities if len(e[0])], [b for b in bounded if len(b[0])])
         system = EquationSystem(components, wanted, rows, equal, counted=np.array([len(columns) > 1 for columns, _, _, _ in rows], dtype=bool), truth=counts)
         cell_sets = [system.index[lookup[n][3]] for n in numbers]
-        for number, (low, high) in zip(numbers, system.ranges(cell_sets, counts[system.variables], protection), strict=True):
+        for number, (low, high) in zip(numbers, system.ranges(cell_sets, counts[system.variables], protection, integer=True), strict=True):
             if high - low < protection:
                 found[number] = (low, high)
     return found

@@ -135,3 +135,17 @@ def test_no_history_lets_a_mean_tell_on_fewer_than_k(sizes, steps, seed):
         audit = disclosure_audit(released, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, previous=previous)
         assert audit.exposed.empty, audit.exposed
     assert ages_read(publications.tables) == []
+
+
+def test_a_measure_added_since_the_last_publication_is_shown():
+    """The ledger's last publication had no mean age: nothing to set the new one against, so the
+    rows show it rather than being carried, publication after publication, without it."""
+    frame = _frame([20, 30, 25, 40, 35, 45])
+    first = release_cohorts(frame, DIMS, "subject", {"subjects": MeasureSpec("count_subjects")}, K, MARGINS)
+    rows = ledger_rows(
+        entries_of(first), DIMS, [], release="r", publication="0", published_at=pd.Timestamp("2026-01-01"), register_version="r", code_version="c"
+    )
+    previous = previous_entries(rows, DIMS, list(MEASURES))
+    again = release_cohorts(frame, DIMS, "subject", MEASURES, K, MARGINS, previous=previous)
+    assert not entries_of(again)["carried"].any()
+    assert again.released["mean_age"].notna().all()

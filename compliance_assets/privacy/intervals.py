@@ -268,7 +268,9 @@ class EquationSystem:
         over several cells, which a subject with rows in more than one cell breaks (by default
         the equations). With `truth` (a point over all `components`), the counted rows it breaks
         are relaxed before anything is solved, and only those: the attacker is taken to know
-        where subjects span cells and where they do not."""
+        where subjects span cells and where they do not. Should the programme still have no
+        solution (the truth breaking a row no subject explains), every counted row is relaxed,
+        and past that the figures are refused (`solve`)."""
         self.interior = interior
         self.variables = np.flatnonzero(np.isin(components, list(wanted)))
         self.index = np.full(len(components), -1, dtype=np.int64)
@@ -380,12 +382,13 @@ class EquationSystem:
         return out
 
     def _integer_ranges(self, members: list[np.ndarray], truth: np.ndarray) -> list[tuple[float, float] | None]:
-        """Each target's [low, high] over whole counts. A programme cut short keeps the best
-        whole point it found (the truth at worst): a narrower range, never a wider one. None
-        where no whole point is known (the linear range stands)."""
+        """Each target's [low, high] over whole counts, or None where the integer programme
+        did not prove both ends (cut short, or no whole point): the linear range stands, as it
+        must where the range excuses a release (what was known before it) as much as where it
+        judges one. One solver per call, so its time limit counts this call's work alone."""
         if not members:
             return []
-        solver = highs_solver("integers")
+        solver = new_highs()
         solver.setOptionValue("mip_rel_gap", 0.0)
         solver.setOptionValue("time_limit", INTEGER_SECONDS)
         lp = highspy.HighsLp()
@@ -416,15 +419,9 @@ class EquationSystem:
                 if start is not None:
                     solver.setSolution(known)
                 solver.run()
-                status = solver.getModelStatus()
-                if status == highspy.HighsModelStatus.kUnbounded:
-                    bounds.append(np.inf)
-                elif solver.getInfo().primal_solution_status == 2:
-                    bounds.append(float(solver.getInfo().objective_function_value))
-                elif start is not None:
-                    bounds.append(float(start[cells].sum()))
-                else:
+                if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                     break
+                bounds.append(float(solver.getInfo().objective_function_value))
             out.append((bounds[0], bounds[1]) if len(bounds) == 2 else None)
         return out
 
@@ -551,7 +548,7 @@ class EquationSystem:
 
 
 INTEGER_SPAN = 2.0  # targets the linear programme leaves spanning under this many protection levels are bounded over whole counts too
-INTEGER_SECONDS = 10.0  # per integer programme; cut short, it keeps the best whole point found
+INTEGER_SECONDS = 10.0  # for one model's integer programmes; cut short, the linear ranges stand
 
 PRIMAL = 4  # HiGHS's simplex_strategy: from the last optimal basis, a new objective keeps it feasible, so primal simplex restarts where the dual starts over
 DUAL = 1  # without a basis yet, dual simplex finds the first optimum many times faster than primal
@@ -559,10 +556,15 @@ DUAL = 1  # without a basis yet, dual simplex finds the first optimum many times
 
 @cache
 def highs_solver(purpose: str = "targets") -> highspy.Highs:
-    """One solver per process and purpose (the targets' model, and the lifts' beside it), its
-    model replaced for each component. HiGHS prints its banner to
-    the process's standard output when a solver is made, before any option can silence it, so it
-    is made with that output pointed at /dev/null (a command's own output stays clean)."""
+    """One solver per process and purpose (the targets' model, the lifts' and the shifts'
+    beside it), its model replaced for each component."""
+    return new_highs()
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS solver. HiGHS prints its banner to the process's standard output when a
+    solver is made, before any option can silence it, so it is made with that output pointed at
+    /dev/null (a command's own output stays clean)."""
     sys.stdout.flush()
     kept = os.dup(1)
     try:

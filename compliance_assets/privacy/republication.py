@@ -254,11 +254,12 @@ KNOWN = "_known"  # in an entry's `COUNTED`: [low, high], what the attacker coul
 def drifted(before: np.ndarray | None, now: np.ndarray) -> np.ndarray:
     """Rows whose measures no rule judges (a mean age, a sum of visits) differ from the values
     they last showed. With fewer than k subjects moved, even none net (as many came as went), the
-    difference is a few people's values: someone erased and someone new, read off one row."""
+    difference is a few people's values: someone erased and someone new, read off one row. A
+    value missing either time (a measure added since, a row not showing it) differences nothing."""
     if before is None or now.shape[1] == 0:
         return np.zeros(len(now), dtype=bool)
-    same = np.isclose(before, now, rtol=1e-9, atol=1e-12) | (np.isnan(before) & np.isnan(now))
-    return ~same.all(axis=1)
+    moved = np.isfinite(before) & np.isfinite(now) & ~np.isclose(before, now, rtol=1e-9, atol=1e-12)
+    return moved.any(axis=1)
 
 
 def measure_values(table: pd.DataFrame, names: Sequence[str]) -> np.ndarray:

@@ -87,7 +87,7 @@ def test_rotation_killed_half_way_resumes_without_loss(local_env):
     defs = build_definitions()
     original = published(Tier.PSEUDONYMISED, "customer_features", defs)
     total = len(original)
-    command = [sys.executable, "-m", "compliance_assets", "rotate-keys", "--actor", "ops@example.com", "--batch-rows", "100", "--pause-seconds", "0.05"]
+    command = [sys.executable, "-m", "compliance_assets", "rotate-keys", "--actor", "ops@example.com", "--batch-rows", "100", "--pause-seconds", "0.25"]
     with process_group(command, cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

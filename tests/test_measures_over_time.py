@@ -13,7 +13,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import DRIFTED, MeasureSpec, disclosure_audit, entries_of, release_cohorts
+from compliance_assets.privacy.cohorts import DRIFTED, SMALL_CHANGE, MeasureSpec, disclosure_audit, entries_of, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 
 DIMS = ["d1", "d2"]
@@ -34,6 +34,7 @@ class Publications:
 
     def __init__(self):
         self.tables: list[pd.DataFrame] = []
+        self.frames: list[pd.DataFrame] = []
         self.previous = None
         self.release = None
 
@@ -45,6 +46,7 @@ class Publications:
         )
         self.previous = previous_entries(rows, DIMS, list(MEASURES))
         self.tables.append(self.release.released)
+        self.frames.append(frame)
         return self.release.released
 
 
@@ -71,6 +73,50 @@ def ages_read(tables: list[pd.DataFrame]) -> list[tuple]:
                 if abs(subjects - before_subjects) < K and not np.isclose(total, before_total, rtol=1e-9, atol=1e-6):
                     read.append((number, key, subjects - before_subjects, total - before_total))
             last[key] = (subjects, total)
+    return read
+
+
+def _members(frame: pd.DataFrame, key: dict) -> pd.DataFrame:
+    """The people a row with these dimension values (None: rolled up) counts."""
+    chosen = np.ones(len(frame), dtype=bool)
+    for dim, value in key.items():
+        if value is not None:
+            chosen &= (frame[dim] == value).to_numpy()
+    return frame.loc[chosen]
+
+
+def ages_read_through_totals(tables: list[pd.DataFrame], frames: list[pd.DataFrame]) -> list[tuple]:
+    """A shown total less its rows of one finer grouping shown both times, set against the same
+    one publication before: the withheld rows' change of subjects and of their sum of ages. A
+    finding is a change the attacker reads right (the truth of the people under the total and
+    under none of those rows agrees) of fewer than k people who came, went or changed age."""
+    read = []
+    for number in range(1, len(tables)):
+        before, now = _shown(tables[number - 1]), _shown(tables[number])
+        both = [key for key in now if key in before]
+        for parent in both:
+            fixed = {dim: value for dim, value in zip(DIMS, parent, strict=False) if value is not None}
+            for label in {key[-1] for key in both}:
+                grouped = set(label.split(",")) if label != "(total)" else set()
+                if not set(fixed) < grouped:
+                    continue
+                rows = [key for key in both if key[-1] == label and all(key[DIMS.index(d)] == v for d, v in fixed.items())]
+                seen = [np.subtract(now[key], before[key]) for key in rows]
+                change = np.subtract(now[parent], before[parent]) - np.sum(seen, axis=0) if seen else np.subtract(now[parent], before[parent])
+                if np.isclose(change[1], 0, atol=1e-6):
+                    continue
+                hidden = []
+                for frame in frames[number - 1 : number + 1]:
+                    under = _members(frame, fixed)
+                    for key in rows:
+                        under = under.loc[~under.index.isin(_members(under, dict(zip(DIMS, key[:-1], strict=True))).index)]
+                    hidden.append(under.set_index("subject")["age"])
+                then, later = hidden
+                stayed = then.index.intersection(later.index)
+                movers = len(then.index.symmetric_difference(later.index)) + int((then[stayed] != later[stayed]).sum())
+                truth = (len(later) - len(then), float(later.sum() - then.sum()))
+                if movers < K and np.isclose(change[0], truth[0]) and np.isclose(change[1], truth[1], atol=1e-6):
+                    read.append((number, parent, label, truth))
     return read
 
 
@@ -149,3 +195,67 @@ def test_a_measure_added_since_the_last_publication_is_shown():
     again = release_cohorts(frame, DIMS, "subject", MEASURES, K, MARGINS, previous=previous)
     assert not entries_of(again)["carried"].any()
     assert again.released["mean_age"].notna().all()
+
+
+def _swap_beside_growth(frame: pd.DataFrame) -> pd.DataFrame:
+    """(a, x), withheld at 3, swaps one person for another 19 years older while (a, y), shown,
+    gains ten: the total over a and the row (a, y) each move by ten, so each may show a new mean
+    age, and the total less (a, y) and (a, z) is (a, x) alone, whose subjects did not move."""
+    members = frame.index[(frame["d1"] == "a") & (frame["d2"] == "x")]
+    newcomers = [{"d1": "a", "d2": "x", "age": int(frame.loc[members[0], "age"]) + 19, "subject": 9_000}]
+    newcomers += [{"d1": "a", "d2": "y", "age": 40, "subject": 9_001 + i} for i in range(10)]
+    return pd.concat([frame.drop(index=members[0]), pd.DataFrame(newcomers)], ignore_index=True)
+
+
+def test_a_total_less_its_shown_rows_tells_nothing_of_a_swap():
+    """The withheld rows under a shown total change their sum of ages by one person's swap while
+    the shown rows around them move by ten: the total is carried or the rows beside the swap are
+    withheld, so no total less its rows shown both times reads the swap."""
+    frame = _frame([3, 30, 25, 40, 35, 45])
+    publications = Publications()
+    publications.publish(frame)
+    publications.publish(_swap_beside_growth(frame))
+    assert ages_read_through_totals(publications.tables, publications.frames) == []
+    assert ages_read(publications.tables) == []
+
+
+def test_the_audit_names_a_total_that_reads_a_swap():
+    """The same history published without the change rule (every row as it is now): the audit,
+    given the ledger's last publication, names the totals whose change gives the swap away, and
+    the attacker confirms that it is read."""
+    frame = _frame([3, 30, 25, 40, 35, 45])
+    publications = Publications()
+    publications.publish(frame)
+    later = _swap_beside_growth(frame)
+    fresh = release_cohorts(later, DIMS, "subject", MEASURES, K, MARGINS).released
+    assert ages_read_through_totals([publications.tables[0], fresh], [frame, later]), "the scenario no longer reads the swap"
+    audit = disclosure_audit(fresh, later, DIMS, "subject", K, MARGINS, measures=MEASURES, previous=publications.previous)
+    named = audit.exposed.loc[audit.exposed["exposure"].isin([SMALL_CHANGE, DRIFTED])]
+    assert "d1" in set(named["grouped_by"]), audit.exposed
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(1, 30), min_size=len(ATOMS), max_size=len(ATOMS)), STEPS, st.lists(st.integers(0, len(ATOMS) - 1), min_size=1, max_size=5), st.integers(0, 99))
+def test_no_total_less_its_rows_lets_a_mean_tell_on_fewer_than_k(sizes, steps, growing, seed):
+    """Cells withheld under k beside cells that grow by k or more, with erasures, newcomers and
+    swaps of one to three people: no shown total less its shown rows reads the sum of ages of
+    fewer than k people who moved, and the audit of each publication passes."""
+    frame = _frame(sizes, seed)
+    publications = Publications()
+    publications.publish(frame)
+    next_subject = 100_000
+    for (kind, atom, many, age), grown in zip(steps, itertools.cycle(growing), strict=False):
+        a, b = ATOMS[atom]
+        members = frame.index[(frame["d1"] == a) & (frame["d2"] == b)]
+        if kind in ("erase", "swap"):
+            frame = frame.drop(index=members[:many])
+        new = [{"d1": a, "d2": b, "age": age + i, "subject": next_subject + i} for i in range(many if kind in ("join", "swap") else 0)]
+        c, d = ATOMS[grown]
+        new += [{"d1": c, "d2": d, "age": 30 + i, "subject": next_subject + 10 + i} for i in range(K + 2)]
+        frame, next_subject = pd.concat([frame, pd.DataFrame(new)], ignore_index=True), next_subject + 100
+        previous = publications.previous
+        released = publications.publish(frame)
+        audit = disclosure_audit(released, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, previous=previous)
+        assert audit.exposed.empty, audit.exposed
+    assert ages_read_through_totals(publications.tables, publications.frames) == []
+    assert ages_read(publications.tables) == []

@@ -34,6 +34,8 @@ from compliance_assets.privacy.republication import (
     measure_values,
     moved_ranges,
     movement_since,
+    other_changes,
+    other_sums,
     outcome_boxes,
     outcome_changes,
     outcome_moves_held,
@@ -218,6 +220,7 @@ def release_cohorts(
     levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     others = other_measures(measures, rules)
+    lattice.others = [other_sums(table, others) for table in tables]
     history = match_history(previous, tables[:published], dims, outcome_kinds(measures, rules), _magnitude_kinds(measures, rules), others) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
@@ -265,6 +268,7 @@ def release_cohorts(
         truth = {SUBJECTS: table[SUBJECTS].to_numpy(dtype=np.int64), **{name: lattice.outcomes[index][:, i] for i, name in enumerate(rules.outcomes)}}
         for i, name in enumerate(rules.magnitudes):
             truth[name], truth[f"{name}{LARGEST}"], truth[f"{name}{SECOND}"] = (lattice.dominance[index][:, i, part] for part in range(3))
+        truth.update({name: lattice.others[index][:, i] for i, name in enumerate(others)})
         counted = [{name: values[row].item() for name, values in truth.items()} for row in range(len(table))]
         if history is not None:
             for row, box in enumerate(boxes(known_after, ranges, index, len(table))):
@@ -400,10 +404,11 @@ def _magnitude_state(lattice: Lattice, tables: Sequence[pd.DataFrame], measures:
     return state
 
 
-def other_measures(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> list[str]:
-    """The measures no measure rule judges (of columns not sensitive): their changes between
-    publications are held to the change rule all the same (`republication.drifted`)."""
-    return [name for name in measures if name != SUBJECTS and name not in rules.outcomes and name not in rules.magnitudes]
+def other_measures(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
+    """The measures no measure rule judges (of columns not sensitive), each with whether it is a
+    mean: their changes between publications are held to the change rule all the same, row by row
+    (`republication.drifted`) and through the totals above them (`change_lattice`)."""
+    return {name: spec.aggregation == "mean" for name, spec in measures.items() if name != SUBJECTS and name not in rules.outcomes and name not in rules.magnitudes}
 
 
 def outcome_kinds(measures: Mapping[str, MeasureSpec], rules: DisclosureRules) -> dict[str, bool]:
@@ -829,11 +834,12 @@ def disclosure_audit(
     read together with the `earlier` publications the ledger keeps, no entry withheld under k in
     any of them is bounded narrower than the protection level and than those alone bound it."""
     dims = list(dimensions)
-    others = other_measures(measures or {}, rules) if previous is not None else []
+    others = other_measures(measures or {}, rules) if previous is not None else {}
     tabulated = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes, *others)}
     measures = {name: spec for name, spec in tabulated.items() if name not in others}
     levels, published, tables, lattice = _tabulate(source, dims, subject, tabulated, margins, protected, previous)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
+    lattice.others = [other_sums(table, others) for table in tables]
     mark_sensitive(lattice, k)
     kinds = outcome_kinds(measures, rules)
     history = match_history(previous, tables[:published], dims, kinds, _magnitude_kinds(measures, rules), others) if previous is not None else None
@@ -910,7 +916,9 @@ def disclosure_audit(
         kinds = change_tables(lattice, history)
         for kind, changes in enumerate(kinds):
             reason = SMALL_CHANGE if kind == 0 else SMALL_OUTCOME_CHANGE
-            delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None, magnitude_changes(lattice, history) if kind == 0 else None)
+            delta = change_lattice(
+                lattice, changes, known, k, *((outcome_changes(kinds), magnitude_changes(lattice, history), other_changes(lattice.others, history)) if kind == 0 else ())
+            )
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
     if history is not None and earlier:
         shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]

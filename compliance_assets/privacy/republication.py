@@ -40,7 +40,7 @@ import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.intervals import Movement, within_both
-from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, newcomers_break_rule, outcome_violations, small, suppress
+from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, drifted_sums, moved_quietly, newcomers_break_rule, outcome_violations, small, suppress
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ class History:
     bounds: list[np.ndarray] | None = None  # (entries × [low, high]) the attacker's box for each entry's count at the last publication; NaN when none
     outcome_bounds: list[np.ndarray] | None = None  # (entries × outcome measures × [low, high, complement low, complement high]) likewise; NaN when none
     proven: list[np.ndarray] | None = None  # (entries × [low, high]) what the attacker could prove of each entry's count then (`PROVEN`); NaN when nothing
+    others_counted: list[np.ndarray] | None = None  # (entries × measures no rule judges) their true sums at the last publication; 0 when absent, NaN when unknown
+    other_names: tuple[str, ...] = ()  # those measures, in `others_counted`'s order
 
     def as_proven(self) -> History:
         """This history as an attacker who cannot tell a row shown unchanged from one carried
@@ -94,13 +96,14 @@ def match_history(
     dims: list[str],
     outcomes: dict[str, bool] | None = None,
     magnitudes: dict[str, bool] | None = None,
-    others: Sequence[str] = (),
+    others: dict[str, bool] | None = None,
 ) -> History:
     """Lines each level's entries up with the previous publication. `outcomes` maps each outcome
     measure to whether it is a mean (its numerator is then the rate times the subjects shown);
     `magnitudes` likewise each magnitude measure (its sum shown, and the largest and second
-    largest contributions the ledger recorded beside it); `others` names the measures no rule
-    judges (a mean age), whose values each entry last showed the anchors keep."""
+    largest contributions the ledger recorded beside it); `others` likewise the measures no rule
+    judges (a mean age), whose values each entry last showed the anchors keep and whose true sums
+    the ledger recorded beside them."""
     previous = previous.reset_index(drop=True)
     outcomes = outcomes or {}
     numerators = shown_numerators(previous, outcomes)
@@ -161,7 +164,7 @@ def match_history(
             [[[float(a.get(f"{name}{part}", 0.0)) if isinstance(a, dict) else 0.0 for part in ("", LARGEST, SECOND)] for name in magnitudes] for a in remembered], dtype=float
         ).reshape(len(found), len(magnitudes), 3)
         record = recorded[level] if recorded is not None else np.zeros((len(found), 0, 3))
-        last = measure_values(previous, others)[np.maximum(found, 0)] if len(previous) else np.full((len(found), len(others)), np.nan)
+        last = measure_values(previous, list(others))[np.maximum(found, 0)] if len(previous) else np.full((len(found), len(others)), np.nan)
         kept = np.array([[_number(a.get(name)) if isinstance(a, dict) else np.nan for name in others] for a in remembered], dtype=float).reshape(len(found), len(others))
         anchors.append(
             Anchor(
@@ -186,7 +189,37 @@ def match_history(
         outcome_bounds.append(np.where(exact[level][:, None, None], exactly, _kept(kept_outcomes, found)))
         box = _kept(kept_proven, found)
         proven.append(np.where(np.isnan(box), bounds[level], box))
-    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven)
+    others_counted = _others_counted(previous, rows, exact, truths, others or {})
+    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven, others_counted, tuple(others or {}))
+
+
+def _others_counted(previous: pd.DataFrame, rows: list[np.ndarray], exact: list[np.ndarray], truths: list, others: dict[str, bool]) -> list[np.ndarray]:
+    """Per level, each entry's true sums of the measures no rule judges at the last publication:
+    as the ledger recorded them; for a ledger that did not, the sums a row shown with the truth
+    showed, and unknown (NaN) otherwise."""
+    names = list(others)
+    shown_sums = other_sums(previous, others)
+    recorded = np.array([[_number((t or {}).get(name)) for name in names] for t in truths], dtype=float).reshape(len(previous), len(names))
+    found = []
+    for level, at in enumerate(rows):
+        if not len(previous):
+            found.append(np.zeros((len(at), len(names))))
+            continue
+        then = recorded[np.maximum(at, 0)]
+        then = np.where(np.isnan(then) & exact[level][:, None], shown_sums[np.maximum(at, 0)], then)
+        found.append(np.where((at >= 0)[:, None], then, 0.0))
+    return found
+
+
+def other_sums(table: pd.DataFrame, others: dict[str, bool]) -> np.ndarray:
+    """(rows × measures no rule judges) the sums a table's rows show: a mean times the subjects
+    beside it (what an attacker adds and subtracts), a sum as it is; missing as none."""
+    values = np.nan_to_num(measure_values(table, list(others)), nan=0.0)
+    if not len(others):
+        return values
+    subjects = table["subjects"].to_numpy(dtype=float)[:, None] if "subjects" in table else np.ones((len(table), 1))
+    means = np.array(list(others.values()), dtype=bool)[None, :]
+    return np.where(means, values * subjects, values)
 
 
 def _kept(stored: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -474,6 +507,25 @@ def change_tables(lattice: Lattice, history: History) -> list[list[np.ndarray]]:
     return kinds
 
 
+def other_changes(now: list[np.ndarray], history: History) -> list[np.ndarray] | None:
+    """Each level's (entries × measures no rule judges) change of the true sums since the last
+    publication (`now`: per level, the sums as `other_sums` reads them), NaN where the ledger
+    cannot tell; a measure the last publication showed nowhere has nothing to be set against and
+    changes by none. None without such measures."""
+    if history.others_counted is None or not now or now[0].shape[1] == 0:
+        return None
+    names = history.others_counted[0].shape[1]
+    previous = history.previous
+    unseen = np.array([name not in previous or previous[name].isna().all() for name in history.other_names], dtype=bool) if len(previous) else np.ones(names, dtype=bool)
+    found = []
+    for level, sums in enumerate(now):
+        if level >= len(history.rows):
+            found.append(np.zeros_like(sums))
+            continue
+        found.append(np.where(unseen[None, :], 0.0, sums - history.others_counted[level]))
+    return found
+
+
 def carried_ranges(history: History, carried: list[np.ndarray], k: int) -> dict[tuple[int, int], tuple[float, float]]:
     """What the attacker knows of a carried row: within k - 1 of the count it shows."""
     ranges = {}
@@ -586,18 +638,24 @@ def change_lattice(
     k: int,
     outcome_changes: list[np.ndarray] | None = None,
     magnitude_changes: list[np.ndarray] | None = None,
+    other_changes: list[np.ndarray] | None = None,
 ) -> Lattice:
     """The table of one kind of change, with what the attacker can difference (rows shown both
     times) known and every change of 1 to k - 1 sensitive. With `outcome_changes` (beside the
     subjects' changes), the net newcomers' outcomes of a row or a withheld remainder that moved by
     k or more are under the outcome rule too: a row whose newcomers break it is sensitive. With
     `magnitude_changes`, a row or withheld remainder whose magnitude change one contributor could
-    dominate (`change_dominance_violations`) is sensitive too."""
+    dominate (`change_dominance_violations`) is sensitive too. With `other_changes` (the sums of
+    measures no rule judges), so is a row or withheld remainder whose sums moved while fewer than
+    k of its subjects did (`moved_quietly`): a shown total less its shown rows, set against the
+    same a publication before, gives the withheld rows' change of a mean age."""
     sensitive = [small(np.abs(change), k) for change in changes]
     if outcome_changes is not None:
         sensitive = [s | newcomers_break_rule(change, moved, k, lattice.min_numerator) for s, change, moved in zip(sensitive, changes, outcome_changes, strict=True)]
     if magnitude_changes is not None:
         sensitive = [s | change_dominance_violations(moved, lattice.p_percent) for s, moved in zip(sensitive, magnitude_changes, strict=True)]
+    if other_changes is not None:
+        sensitive = [s | moved_quietly(change, moved, k) for s, change, moved in zip(sensitive, changes, other_changes, strict=True)]
     return Lattice(
         lattice.levels,
         changes,
@@ -610,6 +668,7 @@ def change_lattice(
         signed=True,
         dominance=magnitude_changes or [],
         p_percent=lattice.p_percent,
+        others=other_changes or [],
     )
 
 
@@ -623,12 +682,16 @@ def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray]
     carry = [np.zeros(len(lattice.values[level]), dtype=bool) for level in range(published)]
     kinds = change_tables(lattice, history)
     magnitudes = magnitude_changes(lattice, history)
+    others = other_changes(lattice.others, history)
     unchanged = [
-        known[level] & np.logical_and.reduce([kind[level] == 0 for kind in kinds]) & (magnitudes is None or (magnitudes[level][..., 0] == 0).all(axis=1))
+        known[level]
+        & np.logical_and.reduce([kind[level] == 0 for kind in kinds])
+        & (magnitudes is None or (magnitudes[level][..., 0] == 0).all(axis=1))
+        & (others is None or ~drifted_sums(others[level]))
         for level in range(len(lattice.levels))
     ]
     for kind, changes in enumerate(kinds):
-        delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None, magnitudes if kind == 0 else None)
+        delta = change_lattice(lattice, changes, known, k, outcome_changes(kinds) if kind == 0 else None, magnitudes if kind == 0 else None, others if kind == 0 else None)
         delta.kept = unchanged
         try:
             suppress(delta, k)

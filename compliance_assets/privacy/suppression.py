@@ -37,6 +37,7 @@ class Lattice:
     dominance: list[np.ndarray] = field(default_factory=list)  # per level: (entries × magnitude measures × [total, largest, second])
     p_percent: float = 10.0  # no contributor may be estimated within p % by the second largest
     kept: list[np.ndarray] = field(default_factory=list)  # per level: released entries that hiding would not hide (shown unchanged, they read as exact)
+    others: list[np.ndarray] = field(default_factory=list)  # per level: (entries × measures no rule judges) their sums; signed, their changes (NaN: unknown)
 
     def __post_init__(self) -> None:
         if not self.suppressed:
@@ -45,6 +46,8 @@ class Lattice:
             self.outcomes = [np.zeros((len(v), 0), dtype=np.int64) for v in self.values]
         if not self.dominance:
             self.dominance = [np.zeros((len(v), 0, 3)) for v in self.values]
+        if not self.others:
+            self.others = [np.zeros((len(v), 0)) for v in self.values]
         self.pairs = [
             (coarse, fine, self._parents(coarse, fine))
             for coarse, fine in permutations(range(len(self.levels)), 2)
@@ -109,6 +112,21 @@ def newcomers_break_rule(subjects_change: np.ndarray, outcome_changes: np.ndarra
         return np.zeros(len(subjects_change), dtype=bool)
     newcomers = np.where((subjects_change >= 0)[:, None], outcome_changes, -outcome_changes)
     return (np.abs(subjects_change) >= k) & outcome_violations(newcomers, np.abs(subjects_change), min_numerator)
+
+
+def drifted_sums(changes: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """Entries (rows of `changes`, one column per measure no rule judges) whose sum moved, or may
+    have (unknown: NaN). `scale` bounds the rounding a sum of many signed parts picks up."""
+    if changes.shape[1] == 0:
+        return np.zeros(len(changes), dtype=bool)
+    tolerance = 1e-9 * (1.0 + (np.abs(changes) if scale is None else scale))
+    return (np.isnan(changes) | (np.abs(changes) > tolerance)).any(axis=1)
+
+
+def moved_quietly(subjects_change: np.ndarray, changes: np.ndarray, k: int) -> np.ndarray:
+    """Entries whose measures no rule judges changed while their subjects moved by fewer than k:
+    the change is a few people's values, as when one is erased and one joins."""
+    return (np.abs(subjects_change) < k) & drifted_sums(changes)
 
 
 def dominance_violations(dominance: np.ndarray, p_percent: float) -> np.ndarray:
@@ -215,6 +233,13 @@ def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndar
         if lattice.dominance[fine].shape[1]:
             # The hidden part's magnitude change, as the total's change less its shown parts', under the p % rule.
             exposed |= change_dominance_violations(grouped_dominance(lattice.dominance[fine], parents, size, hidden), lattice.p_percent) & (count > 0)
+        if lattice.others and lattice.others[fine].shape[1]:
+            # The hidden part's change of a mean age (as a sum) is a few people's ages unless k or more of them moved.
+            movers = np.bincount(parents, weights=np.where(hidden, np.abs(lattice.values[fine]), 0), minlength=size)
+            drift = np.where(hidden[:, None], lattice.others[fine], 0.0)
+            parts = np.stack([np.bincount(parents, weights=drift[:, m], minlength=size) for m in range(drift.shape[1])], axis=1)
+            scale = np.stack([np.bincount(parents, weights=np.abs(np.nan_to_num(drift[:, m])), minlength=size) for m in range(drift.shape[1])], axis=1)
+            exposed |= (movers < k) & drifted_sums(parts, scale) & (count > 0)
         return np.flatnonzero(~lattice.suppressed[coarse] & exposed)
     exposed = (count == 1) | small(total, k)
     outcomes = lattice.outcomes[fine]

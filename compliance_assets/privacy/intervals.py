@@ -279,7 +279,7 @@ class EquationSystem:
         counted = np.arange(len(rows)) < equalities if counted is None else np.asarray(counted, dtype=bool)
         self.counted = counted[mine] if len(mine) else np.zeros(0, dtype=bool)
         rows = [rows[i] for i in mine]
-        self.matrix = _matrix([(self.index[columns], coefficients) for columns, coefficients, _, _ in rows], len(self.variables))
+        self.matrix = matrix_of([(self.index[columns], coefficients) for columns, coefficients, _, _ in rows], len(self.variables))
         self.mixed = np.asarray((self.matrix < 0).sum(axis=1)).ravel() > 0
         self.lower = np.array([low for _, _, low, _ in rows], dtype=float)
         self.upper = np.array([high for _, _, _, high in rows], dtype=float)
@@ -307,18 +307,7 @@ class EquationSystem:
     def _model(self, upper: np.ndarray) -> highspy.Highs:
         solver = highs_solver()
         solver.setOptionValue("solver", "ipm" if self.interior else "simplex")
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(self.variables), len(self.lower)
-        lp.col_cost_ = np.zeros(len(self.variables))
-        lp.col_lower_ = np.zeros(len(self.variables))
-        lp.col_upper_ = np.full(len(self.variables), highspy.kHighsInf)
-        lp.row_lower_ = self.lower
-        lp.row_upper_ = np.where(np.isinf(upper), highspy.kHighsInf, upper)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = self.matrix.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = self.matrix.indices.astype(np.int32)
-        lp.a_matrix_.value_ = self.matrix.data
-        solver.passModel(lp)
+        solver.passModel(highs_model(self.matrix, self.lower, upper))
         return solver
 
     def feasible(self, point: np.ndarray) -> bool:
@@ -343,7 +332,7 @@ class EquationSystem:
         if feasible:
             self.pool.append(truth)
         classes, class_total = self._twins(truth) if feasible and protection is not None else (None, None)
-        selector = _matrix([(cells, np.ones(len(cells))) for cells in members], len(self.variables))
+        selector = matrix_of([(cells, np.ones(len(cells))) for cells in members], len(self.variables))
         seen_low, seen_high = np.full(len(members), np.inf), np.full(len(members), -np.inf)
 
         def absorb(points: list[np.ndarray]) -> None:
@@ -391,19 +380,7 @@ class EquationSystem:
         solver = new_highs()
         solver.setOptionValue("mip_rel_gap", 0.0)
         solver.setOptionValue("time_limit", INTEGER_SECONDS)
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(self.variables), len(self.lower)
-        lp.col_cost_ = np.zeros(len(self.variables))
-        lp.col_lower_ = np.zeros(len(self.variables))
-        lp.col_upper_ = np.full(len(self.variables), highspy.kHighsInf)
-        lp.row_lower_ = np.where(np.isinf(self.lower), -highspy.kHighsInf, self.lower)
-        lp.row_upper_ = np.where(np.isinf(self.upper), highspy.kHighsInf, self.upper)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = self.matrix.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = self.matrix.indices.astype(np.int32)
-        lp.a_matrix_.value_ = self.matrix.data
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(self.variables)
-        solver.passModel(lp)
+        solver.passModel(highs_model(self.matrix, self.lower, self.upper, integer=True))
         start = np.rint(truth) if self.feasible(np.rint(truth)) else None
         known = highspy.HighsSolution()
         if start is not None:
@@ -432,7 +409,7 @@ class EquationSystem:
         programme each. Only proving an objective below `level` takes its own programme."""
         if self.feasible(truth):
             self.pool.append(truth)
-        selector = _matrix(objectives, len(self.variables))
+        selector = matrix_of(objectives, len(self.variables))
         best = np.full(len(objectives), -np.inf)
 
         def absorb(points: list[np.ndarray]) -> None:
@@ -485,18 +462,14 @@ class EquationSystem:
         solver = highs_solver("lifts")
         solver.setOptionValue("solver", "ipm" if self.interior else "simplex")
         solver.setOptionValue("simplex_strategy", DUAL)
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = width + count, matrix.shape[0]
-        lp.col_cost_ = np.concatenate([np.zeros(width), np.ones(count)])
-        lp.col_lower_ = np.zeros(width + count)
-        lp.col_upper_ = np.concatenate([np.full(width, highspy.kHighsInf), np.full(count, reach)])
-        lp.row_lower_ = np.concatenate([self.lower, np.full(count, -highspy.kHighsInf)])
-        lp.row_upper_ = np.concatenate([np.where(np.isinf(self.upper), highspy.kHighsInf, self.upper), -sign * offsets])
+        lp = highs_model(
+            matrix,
+            np.concatenate([self.lower, np.full(count, -np.inf)]),
+            np.concatenate([self.upper, -sign * offsets]),
+            cost=np.concatenate([np.zeros(width), np.ones(count)]),
+            column_upper=np.concatenate([np.full(width, np.inf), np.full(count, reach)]),
+        )
         lp.sense_ = highspy.ObjSense.kMaximize
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-        lp.a_matrix_.value_ = matrix.data
         solver.passModel(lp)
         solver.run()
         if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -579,7 +552,35 @@ def new_highs() -> highspy.Highs:
     return solver
 
 
-def _matrix(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> csr_matrix:
+def highs_model(
+    matrix: csr_matrix,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    cost: np.ndarray | None = None,
+    column_lower: np.ndarray | None = None,
+    column_upper: np.ndarray | None = None,
+    integer: bool = False,
+) -> highspy.HighsLp:
+    """A HiGHS model of the rows of `matrix` between their bounds (infinite: none), over columns
+    from 0 (or `column_lower`) up, `integer` if whole: every programme here is built this way."""
+    rows, width = matrix.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = width, rows
+    lp.col_cost_ = np.zeros(width) if cost is None else cost
+    lp.col_lower_ = np.zeros(width) if column_lower is None else np.where(np.isinf(column_lower), -highspy.kHighsInf, column_lower)
+    lp.col_upper_ = np.full(width, highspy.kHighsInf) if column_upper is None else np.where(np.isinf(column_upper), highspy.kHighsInf, column_upper)
+    lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
+    lp.row_upper_ = np.where(np.isinf(row_upper), highspy.kHighsInf, row_upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * width
+    return lp
+
+
+def matrix_of(rows: list[tuple[np.ndarray, np.ndarray]], width: int) -> csr_matrix:
     if not rows:
         return csr_matrix((0, width))
     starts = np.concatenate([[0], np.cumsum([len(columns) for columns, _ in rows])])

@@ -30,7 +30,7 @@ import highspy
 import numpy as np
 import pandas as pd
 
-from compliance_assets.privacy.intervals import EquationSystem, highs_solver, lacking
+from compliance_assets.privacy.intervals import EquationSystem, highs_model, highs_solver, lacking, matrix_of
 from compliance_assets.privacy.ledger import COUNTED
 from compliance_assets.privacy.republication import KNOWN
 
@@ -424,19 +424,10 @@ class _Programme:
         alone = np.zeros(self.n, dtype=bool)
         alone[[cells[0] for cells in rows if len(cells) == 1]] = True
         rows = [cells for cells in rows if len(cells) > 1]
-        lower = np.where(alone, 0.0, -slack)
-        upper = np.where(alone, 0.0, highspy.kHighsInf)
         solver = highs_solver("shifts")
         solver.setOptionValue("solver", "simplex")
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = self.n, len(rows)
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.zeros(self.n), lower, upper
-        lp.row_lower_, lp.row_upper_ = np.zeros(len(rows)), np.zeros(len(rows))
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum([len(cells) for cells in rows])]).astype(np.int32)
-        lp.a_matrix_.index_ = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, dtype=np.int32)
-        lp.a_matrix_.value_ = np.ones(len(lp.a_matrix_.index_))
-        solver.passModel(lp)
+        matrix = matrix_of([(cells, np.ones(len(cells))) for cells in rows], self.n)
+        solver.passModel(highs_model(matrix, np.zeros(len(rows)), np.zeros(len(rows)), column_lower=np.where(alone, 0.0, -slack), column_upper=np.where(alone, 0.0, np.inf)))
         answers: dict[bytes, float] = {}
         spans = np.zeros(len(targets))
         for number, cells in enumerate(targets):

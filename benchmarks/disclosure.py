@@ -25,7 +25,7 @@ from rich.table import Table
 
 from benchmarks.cohorts import ADULT, synthetic
 from benchmarks.common import run_alone
-from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, entries_of, outcome_kinds, release_cohorts
+from compliance_assets.privacy.cohorts import DisclosureRules, MeasureSpec, disclosure_audit, entries_of, other_measures, outcome_kinds, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.window import ledger_publications
 from compliance_assets.storage.warehouse import Warehouse
@@ -68,7 +68,7 @@ def history(name: str, frame: pd.DataFrame, dims, margins, measures, rules, ware
             frame = _day(frame, rng, day)
         started = time.perf_counter()
         window = warehouse.ledger(table, last=rules.window)
-        previous, earlier = previous_entries(window, dims, list(measures)), ledger_publications(window, outcome_kinds(measures, rules))
+        previous, earlier = previous_entries(window, dims, list(measures)), ledger_publications(window, outcome_kinds(measures, rules), other_measures(measures, rules))
         release = release_cohorts(frame, dims, "respondent", measures, K, margins, rules=rules, previous=previous, earlier=earlier)
         release_s.append(time.perf_counter() - started)
         rows = ledger_rows(

@@ -26,7 +26,7 @@ from compliance_assets.tiers import required_checks, Tier, table_name
 from compliance_assets.factories.publish import dpia_evaluation, stage_check_publish
 from compliance_assets.factories.purpose import enforce_purpose
 from compliance_assets.factories.pseudonymised import direct_identifier_columns, known_identifier_lookups, source_assets
-from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, CohortSource, FrameSource, MeasureSpec, entries_of, outcome_kinds, release_cohorts
+from compliance_assets.privacy.cohorts import GROUPED_BY, SUBJECTS, CohortRelease, CohortSource, FrameSource, MeasureSpec, entries_of, other_measures, outcome_kinds, release_cohorts
 from compliance_assets.privacy.joint import Neighbour
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.window import ledger_publications
@@ -132,7 +132,7 @@ def cohort_asset(register: Register, name: str, release: Release = release_cohor
         # days are one history, and a re-run of an old day is compared with the newest of them.
         window = warehouse.ledger(name, last=rules.window)
         previous = previous_entries(window, cohort.dimensions, list(cohort.measures))
-        earlier = ledger_publications(window, outcome_kinds(measures, rules))
+        earlier = ledger_publications(window, outcome_kinds(measures, rules), other_measures(measures, rules))
         publications = warehouse.publications(name)
         neighbours = [
             Neighbour(other, list(register.cohorts[other].dimensions), entries)

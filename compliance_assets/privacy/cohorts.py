@@ -16,6 +16,7 @@ from compliance_assets.privacy.intervals import Doubt, attacker_intervals, inter
 from compliance_assets.privacy.republication import (
     KNOWN,
     LARGEST,
+    Before,
     PROVEN,
     SECOND,
     History,
@@ -28,6 +29,9 @@ from compliance_assets.privacy.republication import (
     changes_to_carry,
     dominated_changes,
     drifted,
+    gap_lattice,
+    gaps_to_carry,
+    with_gaps,
     held_back,
     magnitude_changes,
     match_history,
@@ -45,7 +49,7 @@ from compliance_assets.privacy.republication import (
     shown_numerators,
 )
 from compliance_assets.privacy.suppression import Lattice, build_lattice, exposures, grouped_dominance, mark_sensitive, small
-from compliance_assets.privacy.window import WINDOW, Publication, window_exposures
+from compliance_assets.privacy.window import WINDOW, Publication, before_of, window_exposures
 
 SUBJECTS = "subjects"
 
@@ -236,8 +240,10 @@ def release_cohorts(
     moved = moved_ranges(lattice, history) if history is not None else {}
     movement = movement_since(lattice, history) if history is not None else None
     doubt = _doubt(lattice, history)
+    befores = [before_of(publication, tables[:published], dims) for publication in earlier[:-1]] if history is not None else []
+    as_before = _as_before(lattice, history, [measure_values(tables[level], others) for level in range(published)]) if history is not None else []
     while True:
-        ranges = _settle(lattice, history, carried, k, rules.protection or k, moved, movement, doubt)
+        ranges = _settle(lattice, history, carried, k, rules.protection or k, moved, movement, doubt, befores, as_before)
         if refinement is not None and _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):
             continue
         if history is None or not earlier or not _hide_for_window(lattice, tables[:published], carried, history, earlier, dims, k, rules.protection or k):
@@ -293,11 +299,24 @@ def release_cohorts(
     )
 
 
-def _settle(lattice: Lattice, history: History | None, carried: list[np.ndarray], k: int, protection: int, moved, movement, doubt: Doubt | None) -> dict:
+def _settle(
+    lattice: Lattice,
+    history: History | None,
+    carried: list[np.ndarray],
+    k: int,
+    protection: int,
+    moved,
+    movement,
+    doubt: Doubt | None,
+    befores: Sequence[Before] = (),
+    as_before: Sequence[np.ndarray] = (),
+) -> dict:
     """Protection intervals and the change audit, in turn until both hold (each only hides or
     withholds more, so it ends): rows carried whose ranges give an entry away are withheld, and
-    rows whose change must be held back are carried, or withheld when they moved by k or more.
-    Updates `lattice` and `carried`; returns the carried rows' ranges."""
+    rows whose change must be held back, since the last publication or since an older one
+    (`befores`), are carried, or withheld when they moved by k or more. A row carried with
+    figures that have not moved (`as_before`) shows the truth: the change audits read it as
+    exact, as the attacker does. Updates `lattice` and `carried`; returns the carried rows' ranges."""
     while True:
         ranges = carried_ranges(history, carried, k) if history is not None else {}
         stuck = [(i.level, i.entry) for i in protect(lattice, k, protection, ranges, moved, movement, doubt)]
@@ -307,13 +326,24 @@ def _settle(lattice: Lattice, history: History | None, carried: list[np.ndarray]
             continue
         if history is None:
             return ranges
-        fresh = [~suppressed for suppressed in lattice.suppressed]
+        fresh = [~suppressed | (level < len(carried) and carried[level] & as_before[level]) for level, suppressed in enumerate(lattice.suppressed)]
         more = changes_to_carry(lattice, history, fresh, k)
-        if not any(m.any() for m in more):
+        if befores:
+            more = [now | gap for now, gap in zip(more, gaps_to_carry(lattice, befores, history.exact, fresh, k), strict=True)]
+        shown_again = [held & carried[level] for level, held in enumerate(more)]  # carried with the truth: only withholding hides them, as below
+        more = [held & ~lattice.suppressed[level] for level, held in enumerate(more)]
+        if not any(m.any() for m in [*more, *shown_again]):
             return ranges
         for level in range(len(carried)):
-            carried[level] |= more[level] & carriable(history, level, lattice.values[level], lattice.outcomes[level], k)
+            carry = more[level] & carriable(history, level, lattice.values[level], lattice.outcomes[level], k) & ~as_before[level]
+            carried[level] = (carried[level] & ~shown_again[level]) | carry
             lattice.suppressed[level] |= more[level]
+
+
+def _as_before(lattice: Lattice, history: History, others: list[np.ndarray]) -> list[np.ndarray]:
+    """Per published level, rows that, carried, would show the truth: their figures now are the
+    ones the last publication showed, measures no rule judges included (`others`: their values)."""
+    return [same & ~drifted(history.anchors[level].others, others[level]) for level, same in enumerate(same_as_shown(lattice, history))]
 
 
 def current_publication(
@@ -791,6 +821,7 @@ SMALL_CHANGE = "a change of fewer than k subjects, or newcomers breaking the out
 DOMINATED_CHANGE = "the change of a magnitude since the last publication could be dominated by one contributor (p % rule)"
 DRIFTED = "a measure changed since the last publication while fewer than k subjects moved: the difference is a few people's values"
 CARRIED_TOO_FAR = "carried forward although its subjects or an outcome moved by k or more since the value it shows"
+CHANGE_SINCE = "a change of fewer than k subjects, or of a measure while fewer than k moved, can be read from this and an older publication"
 SMALL_OUTCOME_CHANGE = "an outcome change of fewer than k subjects can be read from this and the last publication"
 OUTCOME_CHANGE = "its outcome moved by fewer than k while its subjects barely moved, or the newcomers' outcomes break the outcome rule"
 OVER_TIME = "bounded narrower than the protection level by this and the ledger's earlier publications read together, and narrower than they bound it alone"
@@ -920,6 +951,9 @@ def disclosure_audit(
                 lattice, changes, known, k, *((outcome_changes(kinds), magnitude_changes(lattice, history), other_changes(lattice.others, history)) if kind == 0 else ())
             )
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
+        befores = [before_of(publication, tables[:published], dims) for publication in earlier[:-1]]
+        for before in with_gaps(befores, history.exact, fresh_levels):
+            found += [(level, entry, CHANGE_SINCE) for level, entry, _ in exposures(gap_lattice(lattice, before, fresh_levels, k), k)]
     if history is not None and earlier:
         shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]
         current = current_publication(tables[:published], shown, seen_levels, lattice.values[:published], from_ledger_levels, dims, seen_outcomes, lattice.outcomes[:published])

@@ -75,7 +75,7 @@ class History:
     outcome_bounds: list[np.ndarray] | None = None  # (entries × outcome measures × [low, high, complement low, complement high]) likewise; NaN when none
     proven: list[np.ndarray] | None = None  # (entries × [low, high]) what the attacker could prove of each entry's count then (`PROVEN`); NaN when nothing
     others_counted: list[np.ndarray] | None = None  # (entries × measures no rule judges) their true sums at the last publication; 0 when absent, NaN when unknown
-    other_names: tuple[str, ...] = ()  # those measures, in `others_counted`'s order
+    others_unseen: np.ndarray | None = None  # per such measure: the last publication neither showed nor recorded it, so nothing to difference
 
     def as_proven(self) -> History:
         """This history as an attacker who cannot tell a row shown unchanged from one carried
@@ -117,6 +117,7 @@ def match_history(
     index = {(str(label), str(key)): i for i, (label, key) in enumerate(zip(labels, keys, strict=True))}
     rows, shown, reference, before, counted, outcomes_counted, exact = [], [], [], [], [], [], []
     carried = previous["carried"].to_numpy(dtype=bool) if "carried" in previous else np.zeros(len(previous), dtype=bool)
+    carried = carried & ~_carried_with_truth(previous, truths, true_subjects, numerators, true_outcomes, dict(others or {}), dict(magnitudes or {}))
     for table in tables:
         table_keys = entry_keys(table, dims).to_numpy()
         table_labels = table["grouped_by"].astype("string").to_numpy()
@@ -189,17 +190,44 @@ def match_history(
         outcome_bounds.append(np.where(exact[level][:, None, None], exactly, _kept(kept_outcomes, found)))
         box = _kept(kept_proven, found)
         proven.append(np.where(np.isnan(box), bounds[level], box))
-    others_counted = _others_counted(previous, rows, exact, truths, others or {})
-    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven, others_counted, tuple(others or {}))
+    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven, *_others_counted(previous, rows, exact, truths, others or {}))
 
 
-def _others_counted(previous: pd.DataFrame, rows: list[np.ndarray], exact: list[np.ndarray], truths: list, others: dict[str, bool]) -> list[np.ndarray]:
+def _carried_with_truth(
+    previous: pd.DataFrame,
+    truths: list,
+    true_subjects: np.ndarray,
+    numerators: np.ndarray,
+    true_outcomes: np.ndarray,
+    others: dict[str, bool],
+    magnitudes: dict[str, bool],
+) -> np.ndarray:
+    """Rows the last publication carried whose figures had not moved: they showed the truth, and
+    an attacker who reads them as exact is right, so they count as shown with the truth. Only
+    where the ledger recorded every figure's truth."""
+    subjects = previous["subjects"].to_numpy(dtype=np.int64) if len(previous) else np.zeros(0, dtype=np.int64)
+    same = (subjects == true_subjects) & (numerators == true_outcomes).all(axis=1) & np.array([isinstance(t, dict) for t in truths], dtype=bool)
+    if others:
+        recorded = np.array([[_number((t or {}).get(name)) for name in others] for t in truths], dtype=float).reshape(len(previous), len(others))
+        same &= np.isclose(other_sums(previous, others), recorded, rtol=1e-9, atol=1e-6).all(axis=1)
+    if magnitudes:
+        recorded = np.array([[_number((t or {}).get(name)) for name in magnitudes] for t in truths], dtype=float).reshape(len(previous), len(magnitudes))
+        same &= np.isclose(shown_numerators(previous, magnitudes, rounded=False), recorded, rtol=1e-9, atol=1e-6).all(axis=1)
+    return same
+
+
+def _others_counted(
+    previous: pd.DataFrame, rows: list[np.ndarray], exact: list[np.ndarray], truths: list, others: dict[str, bool]
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Per level, each entry's true sums of the measures no rule judges at the last publication:
     as the ledger recorded them; for a ledger that did not, the sums a row shown with the truth
-    showed, and unknown (NaN) otherwise."""
+    showed, and unknown (NaN) otherwise. Beside them, per measure, whether that publication
+    neither showed nor recorded it (a measure added since)."""
     names = list(others)
     shown_sums = other_sums(previous, others)
     recorded = np.array([[_number((t or {}).get(name)) for name in names] for t in truths], dtype=float).reshape(len(previous), len(names))
+    shown = ~np.isnan(measure_values(previous, names)).all(axis=0) if len(previous) else np.zeros(len(names), dtype=bool)
+    unseen = ~shown & np.isnan(recorded).all(axis=0)
     found = []
     for level, at in enumerate(rows):
         if not len(previous):
@@ -208,7 +236,7 @@ def _others_counted(previous: pd.DataFrame, rows: list[np.ndarray], exact: list[
         then = recorded[np.maximum(at, 0)]
         then = np.where(np.isnan(then) & exact[level][:, None], shown_sums[np.maximum(at, 0)], then)
         found.append(np.where((at >= 0)[:, None], then, 0.0))
-    return found
+    return found, unseen
 
 
 def other_sums(table: pd.DataFrame, others: dict[str, bool]) -> np.ndarray:
@@ -514,9 +542,7 @@ def other_changes(now: list[np.ndarray], history: History) -> list[np.ndarray] |
     changes by none. None without such measures."""
     if history.others_counted is None or not now or now[0].shape[1] == 0:
         return None
-    names = history.others_counted[0].shape[1]
-    previous = history.previous
-    unseen = np.array([name not in previous or previous[name].isna().all() for name in history.other_names], dtype=bool) if len(previous) else np.ones(names, dtype=bool)
+    unseen = history.others_unseen
     found = []
     for level, sums in enumerate(now):
         if level >= len(history.rows):
@@ -699,6 +725,71 @@ def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray]
             return [known[level] & ~unchanged[level] for level in range(published)]  # nothing left to hide beside a small change: carry every row that moved
         for level in range(published):
             carry[level] |= known[level] & delta.suppressed[level]
+    return carry
+
+
+@dataclass(frozen=True)
+class Before:
+    """A publication older than the last, as this one is set against it (`window.before_of`): per
+    published level, each entry's state then. An attacker differences any two tables, not only
+    consecutive ones: a total carried or withheld in between is checked by no step, and shown
+    again, less its rows, it reads what the rows it hides did over the whole gap."""
+
+    exact: list[np.ndarray]  # shown then with the truth
+    counted: list[np.ndarray]  # its subjects then; 0 when absent
+    sums: list[np.ndarray]  # (entries × measures no rule judges) true sums then; 0 when absent, NaN when unknown
+    unseen: np.ndarray  # per such measure: shown nowhere then, so nothing to difference
+
+
+def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: int) -> Lattice:
+    """The table of changes since an earlier publication: rows shown with the truth then and now
+    known, the rest unknown. Only what was withheld then or now may not be read: a change of 1 to
+    k - 1 subjects, or a sum no rule judges that moved while fewer than k subjects did, of a
+    withheld row or of what a total hides. (Rows shown both times are held by the step-by-step
+    rule against the figures they last showed.)"""
+    published = len(before.exact)
+    sizes = [len(values) for values in lattice.values]
+    known = [fresh[level] & before.exact[level] if level < published else np.zeros(sizes[level], dtype=bool) for level in range(len(sizes))]
+    changes = [
+        np.nan_to_num(lattice.values[level] - before.counted[level]).astype(np.int64) if level < published else np.zeros(sizes[level], dtype=np.int64)
+        for level in range(len(sizes))
+    ]
+    sums = [
+        np.where(before.unseen[None, :], 0.0, lattice.others[level] - before.sums[level]) if level < published else np.zeros_like(lattice.others[level])
+        for level in range(len(sizes))
+    ]
+    sensitive = [~seen & (small(np.abs(change), k) | moved_quietly(change, moved, k)) for seen, change, moved in zip(known, changes, sums, strict=True)]
+    delta = Lattice(lattice.levels, changes, lattice.cell_entry, fixed=lattice.fixed, suppressed=[~seen for seen in known], sensitive=sensitive, signed=True, others=sums)
+    delta.kept = [seen & (change == 0) & ~drifted_sums(moved) for seen, change, moved in zip(known, changes, sums, strict=True)]
+    return delta
+
+
+def with_gaps(befores: Sequence[Before], last: list[np.ndarray], fresh: list[np.ndarray]) -> list[Before]:
+    """The older publications (oldest first) some row shown with the truth then and now was not
+    shown so at some publication since (`last`: per level, the last one's): only across such a
+    gap can a table of changes read what no step's table did."""
+    found, steady = [], [now & then for now, then in zip(fresh, last, strict=False)]
+    for before in reversed(befores):
+        if any((now & then & ~kept).any() for now, then, kept in zip(fresh, before.exact, steady, strict=False)):
+            found.append(before)
+        steady = [kept & then for kept, then in zip(steady, before.exact, strict=True)]
+    return found[::-1]
+
+
+def gaps_to_carry(lattice: Lattice, befores: Sequence[Before], last: list[np.ndarray], fresh: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """Rows shown afresh that must be held back so that no change since an earlier publication
+    across a gap (`with_gaps`, `gap_lattice`) can be read: the complementary audit of each such
+    table of changes."""
+    published = len(befores[0].exact) if befores else 0
+    carry = [np.zeros(len(lattice.values[level]), dtype=bool) for level in range(published)]
+    for before in with_gaps(befores, last, fresh):
+        delta = gap_lattice(lattice, before, fresh, k)
+        try:
+            suppress(delta, k)
+        except RuntimeError:
+            return [(fresh[level] & before.exact[level] & ~delta.kept[level]) | carry[level] for level in range(published)]  # nothing left to hide: carry every row that moved
+        for level in range(published):
+            carry[level] |= fresh[level] & before.exact[level] & delta.suppressed[level]
     return carry
 
 

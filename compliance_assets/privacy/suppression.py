@@ -119,7 +119,7 @@ def drifted_sums(changes: np.ndarray, scale: np.ndarray | None = None) -> np.nda
     have (unknown: NaN). `scale` bounds the rounding a sum of many signed parts picks up."""
     if changes.shape[1] == 0:
         return np.zeros(len(changes), dtype=bool)
-    tolerance = 1e-9 * (1.0 + (np.abs(changes) if scale is None else scale))
+    tolerance = 1e-6 + 1e-9 * (np.abs(changes) if scale is None else scale)
     return (np.isnan(changes) | (np.abs(changes) > tolerance)).any(axis=1)
 
 
@@ -234,8 +234,10 @@ def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndar
             # The hidden part's magnitude change, as the total's change less its shown parts', under the p % rule.
             exposed |= change_dominance_violations(grouped_dominance(lattice.dominance[fine], parents, size, hidden), lattice.p_percent) & (count > 0)
         if lattice.others and lattice.others[fine].shape[1]:
-            # The hidden part's change of a mean age (as a sum) is a few people's ages unless k or more of them moved.
-            movers = np.bincount(parents, weights=np.where(hidden, np.abs(lattice.values[fine]), 0), minlength=size)
+            # The hidden part's change of a mean age (as a sum) is a few people's ages unless k or
+            # more of them moved. Only its net change bounds those from below: someone moving
+            # between two hidden rows changes both and the part not at all.
+            movers = np.abs(total)
             drift = np.where(hidden[:, None], lattice.others[fine], 0.0)
             parts = np.stack([np.bincount(parents, weights=drift[:, m], minlength=size) for m in range(drift.shape[1])], axis=1)
             scale = np.stack([np.bincount(parents, weights=np.abs(np.nan_to_num(drift[:, m])), minlength=size) for m in range(drift.shape[1])], axis=1)

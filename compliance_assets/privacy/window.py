@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from compliance_assets.privacy.intervals import EquationSystem, highs_model, highs_solver, lacking, matrix_of
-from compliance_assets.privacy.ledger import COUNTED
-from compliance_assets.privacy.republication import KNOWN
+from compliance_assets.privacy.ledger import COUNTED, entry_keys
+from compliance_assets.privacy.republication import KNOWN, Before
 
 WINDOW = 10  # earlier publications read together with a new one, by default
 
@@ -57,6 +57,9 @@ class Publication:
     outcome_truths: np.ndarray
     boxes: np.ndarray | None = None
     outcome_boxes: np.ndarray | None = None
+    other_truths: np.ndarray | None = None  # (entries × measures no rule judges) their true sums (NaN: unknown)
+    other_values: np.ndarray | None = None  # the same sums as shown (NaN where withheld)
+    other_shown: np.ndarray | None = None  # per such measure, whether the publication showed or recorded it anywhere
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,14 @@ class WindowExposure:
     having: bool = False
 
 
-def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool]) -> list[Publication]:
+def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool], others: Mapping[str, bool] | None = None) -> list[Publication]:
     """The ledger's publications of one release, oldest first. `outcomes` maps each outcome
     measure under the release's rules to whether it is a mean (a rate, its count the rate times
-    the subjects shown): `cohorts.outcome_kinds`."""
+    the subjects shown): `cohorts.outcome_kinds`; `others` likewise the measures no rule judges
+    (`cohorts.other_measures`), whose true sums the ledger records."""
     if ledger is None or not len(ledger):
         return []
-    outcomes = dict(outcomes)
+    outcomes, others = dict(outcomes), dict(others or {})
     order = ledger.groupby("publication", sort=False)["published_at"].max().sort_values(kind="stable").index
     found = []
     for publication in order:
@@ -101,9 +105,33 @@ def ledger_publications(ledger: pd.DataFrame | None, outcomes: Mapping[str, bool
             Publication(
                 rows["grouped_by"].astype(str).to_numpy(dtype=object), rows["entry"].astype(str).to_numpy(dtype=object), shown, values, truths, carried, shown_counts, true_counts,
                 *_boxes(records, outcomes),
+                *_other_records(records, values, shown, carried, others),
             )
         )
     return found
+
+
+def _other_records(
+    records: list[dict], values: np.ndarray, shown: np.ndarray, carried: np.ndarray, others: Mapping[str, bool]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each entry's true sums of the measures no rule judges (as recorded; for a row shown with
+    the truth and no record, as shown; NaN otherwise), the sums as shown (a mean times the
+    subjects beside it; NaN where withheld), and whether each measure was shown or recorded at all."""
+    truths, sums = np.full((len(records), len(others)), np.nan), np.full((len(records), len(others)), np.nan)
+    anywhere = np.zeros(len(others), dtype=bool)
+    for column, (name, is_mean) in enumerate(others.items()):
+        for row, record in enumerate(records):
+            counted = record.get(COUNTED)
+            value = record.get(name)
+            anywhere[column] |= bool(shown[row] and value is not None)
+            if shown[row]:
+                sums[row, column] = 0.0 if value is None else float(value) * values[row] if is_mean else float(value)
+            if isinstance(counted, dict) and counted.get(name) is not None:
+                truths[row, column] = float(counted[name])
+                anywhere[column] = True
+            elif shown[row] and not carried[row]:
+                truths[row, column] = sums[row, column]
+    return truths, sums, anywhere
 
 
 def _boxes(records: list[dict], outcomes: Mapping[str, bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +157,41 @@ def _outcome_records(records: list[dict], values: np.ndarray, shown: np.ndarray,
             elif shown[row] and not carried[row]:
                 true_counts[row, column] = shown_counts[row, column]
     return shown_counts, true_counts
+
+
+def _read_exactly(publication: Publication) -> np.ndarray:
+    """Entries the publication showed with the truth: fresh, or carried with figures that had
+    not moved (the attacker cannot tell the two apart, and reading either as exact is right)."""
+    exact = publication.shown & (publication.values == publication.truths)
+    if publication.outcomes.shape[1]:
+        exact &= (np.nan_to_num(publication.outcomes, nan=-1.0) == publication.outcome_truths).all(axis=1)
+    if publication.other_values is not None and publication.other_values.shape[1]:
+        exact &= np.isclose(publication.other_values, publication.other_truths, rtol=1e-9, atol=1e-6).all(axis=1)
+    return exact
+
+
+def before_of(publication: Publication, tables: Sequence[pd.DataFrame], dims: Sequence[str]) -> Before:
+    """An earlier publication's entries lined up with each published level's entries now."""
+    index = {(str(label), str(key)): i for i, (label, key) in enumerate(zip(publication.labels, publication.keys, strict=True))}
+    names = 0 if publication.other_truths is None else publication.other_truths.shape[1]
+    truths = publication.other_truths if publication.other_truths is not None else np.zeros((len(publication.labels), 0))
+    exact, counted, sums = [], [], []
+    for table in tables:
+        labels = table["grouped_by"].astype(str).to_numpy(dtype=object)
+        keys = entry_keys(table, dims).astype(str).to_numpy(dtype=object)
+        found = np.array([index.get((label, key), -1) for label, key in zip(labels, keys, strict=True)], dtype=np.int64)
+        present, at = found >= 0, np.maximum(found, 0)
+        if not len(publication.labels):
+            present = np.zeros(len(found), dtype=bool)
+            exact.append(present)
+            counted.append(np.zeros(len(found)))
+            sums.append(np.zeros((len(found), names)))
+            continue
+        exact.append(present & _read_exactly(publication)[at])
+        counted.append(np.where(present, np.nan_to_num(publication.truths[at]), 0.0))
+        sums.append(np.where(present[:, None], truths[at], 0.0))
+    unseen = ~publication.other_shown if publication.other_shown is not None else np.ones(names, dtype=bool)
+    return Before(exact, counted, sums, unseen)
 
 
 def window_exposures(

@@ -952,8 +952,8 @@ def disclosure_audit(
             )
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
         befores = [before_of(publication, tables[:published], dims) for publication in earlier[:-1]]
-        for before in with_gaps(befores, history.exact, fresh_levels):
-            found += [(level, entry, CHANGE_SINCE) for level, entry, _ in exposures(gap_lattice(lattice, before, fresh_levels, k), k)]
+        for before, steady in with_gaps(befores, history.exact, fresh_levels):
+            found += [(level, entry, CHANGE_SINCE) for level, entry, _ in exposures(gap_lattice(lattice, before, fresh_levels, k, steady), k)]
     if history is not None and earlier:
         shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]
         current = current_publication(tables[:published], shown, seen_levels, lattice.values[:published], from_ledger_levels, dims, seen_outcomes, lattice.outcomes[:published])

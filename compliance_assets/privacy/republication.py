@@ -741,12 +741,14 @@ class Before:
     unseen: np.ndarray  # per such measure: shown nowhere then, so nothing to difference
 
 
-def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: int) -> Lattice:
+def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: int, steady: list[np.ndarray] | None = None) -> Lattice:
     """The table of changes since an earlier publication: rows shown with the truth then and now
     known, the rest unknown. Only what was withheld then or now may not be read: a change of 1 to
     k - 1 subjects, or a sum no rule judges that moved while fewer than k subjects did, of a
     withheld row or of what a total hides. (Rows shown both times are held by the step-by-step
-    rule against the figures they last showed.)"""
+    rule against the figures they last showed.) `steady`: per level, rows shown with the truth at
+    every publication since as well: a total and rows all steady tell only the sum of what each
+    step's table let through, so only totals that are, or hold, a row with a gap are judged."""
     published = len(before.exact)
     sizes = [len(values) for values in lattice.values]
     known = [fresh[level] & before.exact[level] if level < published else np.zeros(sizes[level], dtype=bool) for level in range(len(sizes))]
@@ -759,19 +761,21 @@ def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: in
         for level in range(len(sizes))
     ]
     sensitive = [~seen & (small(np.abs(change), k) | moved_quietly(change, moved, k)) for seen, change, moved in zip(known, changes, sums, strict=True)]
-    delta = Lattice(lattice.levels, changes, lattice.cell_entry, fixed=lattice.fixed, suppressed=[~seen for seen in known], sensitive=sensitive, signed=True, others=sums)
+    news = [seen & ~kept for seen, kept in zip(known, steady, strict=False)] + [np.zeros(size, dtype=bool) for size in sizes[len(steady):]] if steady is not None else []
+    delta = Lattice(lattice.levels, changes, lattice.cell_entry, fixed=lattice.fixed, suppressed=[~seen for seen in known], sensitive=sensitive, signed=True, others=sums, news=news)
     delta.kept = [seen & (change == 0) & ~drifted_sums(moved) for seen, change, moved in zip(known, changes, sums, strict=True)]
     return delta
 
 
-def with_gaps(befores: Sequence[Before], last: list[np.ndarray], fresh: list[np.ndarray]) -> list[Before]:
+def with_gaps(befores: Sequence[Before], last: list[np.ndarray], fresh: list[np.ndarray]) -> list[tuple[Before, list[np.ndarray]]]:
     """The older publications (oldest first) some row shown with the truth then and now was not
     shown so at some publication since (`last`: per level, the last one's): only across such a
-    gap can a table of changes read what no step's table did."""
+    gap can a table of changes read what no step's table did. Each with its rows shown with the
+    truth at every publication since (steady)."""
     found, steady = [], [now & then for now, then in zip(fresh, last, strict=False)]
     for before in reversed(befores):
         if any((now & then & ~kept).any() for now, then, kept in zip(fresh, before.exact, steady, strict=False)):
-            found.append(before)
+            found.append((before, steady))
         steady = [kept & then for kept, then in zip(steady, before.exact, strict=True)]
     return found[::-1]
 
@@ -782,8 +786,8 @@ def gaps_to_carry(lattice: Lattice, befores: Sequence[Before], last: list[np.nda
     table of changes."""
     published = len(befores[0].exact) if befores else 0
     carry = [np.zeros(len(lattice.values[level]), dtype=bool) for level in range(published)]
-    for before in with_gaps(befores, last, fresh):
-        delta = gap_lattice(lattice, before, fresh, k)
+    for before, steady in with_gaps(befores, last, fresh):
+        delta = gap_lattice(lattice, before, fresh, k, steady)
         try:
             suppress(delta, k)
         except RuntimeError:

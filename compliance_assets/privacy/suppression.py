@@ -38,6 +38,7 @@ class Lattice:
     p_percent: float = 10.0  # no contributor may be estimated within p % by the second largest
     kept: list[np.ndarray] = field(default_factory=list)  # per level: released entries that hiding would not hide (shown unchanged, they read as exact)
     others: list[np.ndarray] = field(default_factory=list)  # per level: (entries × measures no rule judges) their sums; signed, their changes (NaN: unknown)
+    news: list[np.ndarray] = field(default_factory=list)  # signed, per level: known entries whose change no step read; given, only totals that are or hold one are judged
 
     def __post_init__(self) -> None:
         if not self.suppressed:
@@ -242,6 +243,9 @@ def _small_remainders(lattice: Lattice, coarse: int, fine: int, parents: np.ndar
             parts = np.stack([np.bincount(parents, weights=drift[:, m], minlength=size) for m in range(drift.shape[1])], axis=1)
             scale = np.stack([np.bincount(parents, weights=np.abs(np.nan_to_num(drift[:, m])), minlength=size) for m in range(drift.shape[1])], axis=1)
             exposed |= (movers < k) & drifted_sums(parts, scale) & (count > 0)
+        if lattice.news:
+            # A total and rows each read at every step between tell only the sum of those steps' changes.
+            exposed &= lattice.news[coarse] | (np.bincount(parents, weights=~hidden & lattice.news[fine], minlength=size) > 0)
         return np.flatnonzero(~lattice.suppressed[coarse] & exposed)
     exposed = (count == 1) | small(total, k)
     outcomes = lattice.outcomes[fine]

@@ -228,12 +228,10 @@ def release_cohorts(
     history = match_history(previous, tables[:published], dims, outcome_kinds(measures, rules), _magnitude_kinds(measures, rules), others) if previous is not None else None
     carried = [np.zeros(len(v), dtype=bool) for v in lattice.values[:published]]
     ranges: dict[tuple[int, int], tuple[float, float]] = {}
+    other_values = [measure_values(tables[level], others) for level in range(published)]
     if history is not None:
         magnitudes = [_magnitude_state(lattice, tables, measures, rules, level) for level in range(published)]
-        carried, kept_hidden = held_back(
-            history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator, magnitudes, rules.p_percent,
-            [measure_values(tables[level], others) for level in range(published)],
-        )
+        carried, kept_hidden = held_back(history, lattice.values[:published], k, lattice.outcomes[:published], rules.min_numerator, magnitudes, rules.p_percent, other_values)
         for level in range(published):
             lattice.suppressed[level] |= carried[level] | kept_hidden[level] | (lattice.values[level] == 0)
     refinement = _refinement(source, dims, subject, neighbours)
@@ -241,7 +239,7 @@ def release_cohorts(
     movement = movement_since(lattice, history) if history is not None else None
     doubt = _doubt(lattice, history)
     befores = [before_of(publication, tables[:published], dims) for publication in earlier[:-1]] if history is not None else []
-    as_before = _as_before(lattice, history, [measure_values(tables[level], others) for level in range(published)]) if history is not None else []
+    as_before = _as_before(lattice, history, other_values) if history is not None else []
     while True:
         ranges = _settle(lattice, history, carried, k, rules.protection or k, moved, movement, doubt, befores, as_before)
         if refinement is not None and _hide_for_neighbours(lattice, tables[:published], carried, ranges, refinement, dims, neighbours, k, rules.protection or k):

@@ -208,12 +208,15 @@ def _carried_with_truth(
     subjects = previous["subjects"].to_numpy(dtype=np.int64) if len(previous) else np.zeros(0, dtype=np.int64)
     same = (subjects == true_subjects) & (numerators == true_outcomes).all(axis=1) & np.array([isinstance(t, dict) for t in truths], dtype=bool)
     if others:
-        recorded = np.array([[_number((t or {}).get(name)) for name in others] for t in truths], dtype=float).reshape(len(previous), len(others))
-        same &= np.isclose(other_sums(previous, others), recorded, rtol=1e-9, atol=1e-6).all(axis=1)
+        same &= np.isclose(other_sums(previous, others), _recorded(truths, others), rtol=1e-9, atol=1e-6).all(axis=1)
     if magnitudes:
-        recorded = np.array([[_number((t or {}).get(name)) for name in magnitudes] for t in truths], dtype=float).reshape(len(previous), len(magnitudes))
-        same &= np.isclose(shown_numerators(previous, magnitudes, rounded=False), recorded, rtol=1e-9, atol=1e-6).all(axis=1)
+        same &= np.isclose(shown_numerators(previous, magnitudes, rounded=False), _recorded(truths, magnitudes), rtol=1e-9, atol=1e-6).all(axis=1)
     return same
+
+
+def _recorded(truths: list, names: Sequence[str]) -> np.ndarray:
+    """(entries × `names`) the true figures the ledger recorded beside each entry (`COUNTED`), NaN where it did not."""
+    return np.array([[_number((t or {}).get(name)) for name in names] for t in truths], dtype=float).reshape(len(truths), len(names))
 
 
 def _others_counted(
@@ -225,7 +228,7 @@ def _others_counted(
     neither showed nor recorded it (a measure added since)."""
     names = list(others)
     shown_sums = other_sums(previous, others)
-    recorded = np.array([[_number((t or {}).get(name)) for name in names] for t in truths], dtype=float).reshape(len(previous), len(names))
+    recorded = _recorded(truths, names)
     shown = ~np.isnan(measure_values(previous, names)).all(axis=0) if len(previous) else np.zeros(len(names), dtype=bool)
     unseen = ~shown & np.isnan(recorded).all(axis=0)
     found = []
@@ -738,7 +741,7 @@ class Before:
     exact: list[np.ndarray]  # shown then with the truth
     counted: list[np.ndarray]  # its subjects then; 0 when absent
     sums: list[np.ndarray]  # (entries × measures no rule judges) true sums then; 0 when absent, NaN when unknown
-    unseen: np.ndarray  # per such measure: shown nowhere then, so nothing to difference
+    unseen: np.ndarray  # per such measure: neither shown nor recorded then, so nothing to difference
 
 
 def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: int, steady: list[np.ndarray] | None = None) -> Lattice:

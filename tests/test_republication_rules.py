@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance_assets.privacy.cohorts import OVER_TIME, SHARED, SHARED_OVER_TIME, DisclosureRules, MeasureSpec, disclosure_audit, outcome_kinds, release_cohorts
+from compliance_assets.privacy.cohorts import OVER_TIME, SHARED, SHARED_OVER_TIME, DisclosureRules, MeasureSpec, disclosure_audit, entries_of, outcome_kinds, release_cohorts
 from compliance_assets.privacy.ledger import ledger_rows, previous_entries
 from compliance_assets.privacy.window import ledger_publications
 from tests.attacker import (
@@ -813,3 +813,33 @@ def test_no_magnitude_change_lets_one_newcomer_be_read(sizes, target, big, small
     audit = disclosure_audit(later.released, later_frame, DIMS, "subject", K, MARGINS, measures=AMOUNT, rules=rules, previous=previous)
     assert audit.exposed.empty, audit.exposed
     assert _stale_amounts(later) == []
+
+
+@pytest.mark.parametrize("codes", [[0, 1], [1.5, 2.5], ["a", "b"]], ids=["whole numbers", "fractions", "names"])
+def test_dimensions_keep_their_history_whatever_their_values(codes):
+    """The ledger spells an entry's dimension values as JSON, a rolled-up one null. Read back
+    beside the margins' nulls, a column of whole-number codes once came back as fractions (3
+    became 3.0), so no cell matched its last publication and one newcomer moved every row holding
+    him by one, as if nothing had been published before. Every row shown twice here moves by 0
+    or k or more."""
+    sizes = [20, 30, 25, 40, 35, 45]
+    frame = pd.DataFrame(
+        [{"d1": codes[a], "d2": b, "subject": f"{a}{b}-{i}"} for (a, b), size in zip(itertools.product(range(2), range(3)), sizes, strict=True) for i in range(size)]
+    )
+    measures = {"subjects": MeasureSpec("count_subjects")}
+    first = release_cohorts(frame, DIMS, "subject", measures, K, [("d1",), ("d2",), ()])
+    rows = ledger_rows(
+        entries_of(first), DIMS, [], release="r", publication="0", published_at=pd.Timestamp("2026-01-01"), register_version="r", code_version="c"
+    )
+    later = pd.concat([frame, pd.DataFrame([{"d1": codes[0], "d2": 0, "subject": "newcomer"}])], ignore_index=True)
+    second = release_cohorts(later, DIMS, "subject", measures, K, [("d1",), ("d2",), ()], previous=previous_entries(rows, DIMS, list(measures)))
+
+    def shown(release) -> dict:
+        table = release.released
+        keys = table[[*DIMS, "grouped_by"]].astype(object).where(table[[*DIMS, "grouped_by"]].notna(), None)
+        return {tuple(key): int(count) for key, count in zip(keys.itertuples(index=False), table["subjects"], strict=True)}
+
+    before, after = shown(first), shown(second)
+    moved = {key: after[key] - before[key] for key in before.keys() & after.keys() if 0 < abs(after[key] - before[key]) < K}
+    assert moved == {}, moved
+    assert len(before.keys() & after.keys()) == len(before)

@@ -800,7 +800,7 @@ def _level_of(label: str, dims: list[str]) -> tuple[str, ...] | None:
 
 def _nullable(dtype) -> object:
     """A dtype that can hold the empty dimensions of a margin row."""
-    return {"i": "Int64", "u": "Int64", "b": "boolean"}.get(getattr(dtype, "kind", ""), dtype)
+    return {"i": "Int64", "u": "Int64", "f": "Float64", "b": "boolean"}.get(getattr(dtype, "kind", ""), dtype)
 
 
 def _with_nullable(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -116,7 +116,7 @@ def previous_entries(ledger: pd.DataFrame, dims: Sequence[str], measures: Sequen
     latest = ledger.loc[ledger["published_at"] == ledger["published_at"].max()]
     latest = latest.loc[latest["publication"] == latest["publication"].iloc[0]].reset_index(drop=True)
     keys = [json.loads(text) for text in latest["entry"]]
-    frame = pd.DataFrame(keys, columns=list(dims)) if keys else pd.DataFrame(columns=list(dims))
+    frame = pd.DataFrame(keys, columns=list(dims), dtype=object) if keys else pd.DataFrame(columns=list(dims))  # as spelled: a column of codes with nulls stays whole numbers
     frame["grouped_by"] = latest["grouped_by"].astype("string")
     shown_measures = [json.loads(text) if isinstance(text, str) else {} for text in latest["measures"]]
     for measure in measures:

@@ -258,6 +258,22 @@ def test_the_audit_names_a_total_that_reads_a_swap():
     assert "d1" in set(named["grouped_by"]), audit.exposed
 
 
+def apply_step(frame: pd.DataFrame, step: tuple, next_subject: int) -> tuple[pd.DataFrame, int]:
+    """One step of a history: `kind` of `many` people at one cell (erase, join, swap, or move to
+    the growing cell), and `growth` newcomers at the growing cell; the next free subject number."""
+    kind, atom, many, age, grown, growth = step
+    (a, b), (c, d) = ATOMS[atom], ATOMS[grown]
+    members = frame.index[(frame["d1"] == a) & (frame["d2"] == b)]
+    if kind in ("erase", "swap"):
+        frame = frame.drop(index=members[:many])
+    if kind == "move":
+        frame = frame.copy()
+        frame.loc[members[:many], ["d1", "d2"]] = [c, d]
+    new = [{"d1": a, "d2": b, "age": age + i, "subject": next_subject + i} for i in range(many if kind in ("join", "swap") else 0)]
+    new += [{"d1": c, "d2": d, "age": 30 + i, "subject": next_subject + 10 + i} for i in range(growth)]
+    return pd.concat([frame, pd.DataFrame(new, columns=frame.columns)], ignore_index=True), next_subject + 100
+
+
 MOVING = st.lists(
     st.tuples(st.sampled_from(["erase", "join", "swap", "move"]), st.integers(0, len(ATOMS) - 1), st.integers(1, 5), st.integers(18, 90)), min_size=1, max_size=5
 )
@@ -275,17 +291,7 @@ def test_no_total_less_its_rows_lets_a_mean_tell_on_fewer_than_k(sizes, steps, g
     publications.publish(frame)
     next_subject = 100_000
     for (kind, atom, many, age), grown in zip(steps, itertools.cycle(growing), strict=False):
-        a, b = ATOMS[atom]
-        members = frame.index[(frame["d1"] == a) & (frame["d2"] == b)]
-        c, d = ATOMS[grown]
-        if kind in ("erase", "swap"):
-            frame = frame.drop(index=members[:many])
-        if kind == "move":
-            frame = frame.copy()
-            frame.loc[members[:many], ["d1", "d2"]] = [c, d]
-        new = [{"d1": a, "d2": b, "age": age + i, "subject": next_subject + i} for i in range(many if kind in ("join", "swap") else 0)]
-        new += [{"d1": c, "d2": d, "age": 30 + i, "subject": next_subject + 10 + i} for i in range(K + 2)]
-        frame, next_subject = pd.concat([frame, pd.DataFrame(new)], ignore_index=True), next_subject + 100
+        frame, next_subject = apply_step(frame, (kind, atom, many, age, grown, K + 2), next_subject)
         previous, earlier = publications.previous, publications.earlier
         released = publications.publish(frame)
         audit = disclosure_audit(released, frame, DIMS, "subject", K, MARGINS, measures=MEASURES, previous=previous, earlier=earlier)

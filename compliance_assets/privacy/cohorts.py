@@ -31,6 +31,8 @@ from compliance_assets.privacy.republication import (
     drifted,
     gap_lattice,
     gaps_to_carry,
+    groups_read_since_last,
+    read_since_older,
     with_gaps,
     held_back,
     magnitude_changes,
@@ -325,9 +327,9 @@ def _settle(
         if history is None:
             return ranges
         fresh = [~suppressed | (level < len(carried) and carried[level] & as_before[level]) for level, suppressed in enumerate(lattice.suppressed)]
-        more = changes_to_carry(lattice, history, fresh, k)
+        more = changes_to_carry(lattice, history, fresh, k, carried)
         if befores:
-            more = [now | gap for now, gap in zip(more, gaps_to_carry(lattice, befores, history.exact, fresh, k), strict=True)]
+            more = [now | gap for now, gap in zip(more, gaps_to_carry(lattice, befores, history, fresh, k, carried), strict=True)]
         shown_again = [held & carried[level] for level, held in enumerate(more)]  # carried with the truth: only withholding hides them, as below
         more = [held & ~lattice.suppressed[level] for level, held in enumerate(more)]
         if not any(m.any() for m in [*more, *shown_again]):
@@ -949,9 +951,14 @@ def disclosure_audit(
                 lattice, changes, known, k, *((outcome_changes(kinds), magnitude_changes(lattice, history), other_changes(lattice.others, history)) if kind == 0 else ())
             )
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
+        counts_only = [(seen == lattice.values[level]) & ~fresh_levels[level] for level, seen in enumerate(seen_levels)]  # carried with the count they truly have
+        read = [key for key in groups_read_since_last(lattice, history, fresh_levels, k, counts_only) if (*key, SMALL_CHANGE) not in found]
+        found += [(level, entry, SMALL_CHANGE) for level, entry in dict.fromkeys(read)]
         befores = [before_of(publication, tables[:published], dims) for publication in earlier[:-1]]
         for before, steady in with_gaps(befores, history.exact, fresh_levels):
             found += [(level, entry, CHANGE_SINCE) for level, entry, _ in exposures(gap_lattice(lattice, before, fresh_levels, k, steady), k)]
+        older = read_since_older(lattice, befores, history, fresh_levels, k, counts_only)
+        found += [(level, entry, CHANGE_SINCE) for level, entry in dict.fromkeys((group.level, group.entry) for group in older)]
     if history is not None and earlier:
         shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]
         current = current_publication(tables[:published], shown, seen_levels, lattice.values[:published], from_ledger_levels, dims, seen_outcomes, lattice.outcomes[:published])

@@ -33,13 +33,14 @@ static table, so no set of withheld rows tells that its newcomers all share or l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.intervals import Movement, within_both
+from compliance_assets.privacy.spans import Spans, blame, read_across, read_over_gaps
 from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, drifted_sums, moved_quietly, newcomers_break_rule, outcome_violations, small, suppress
 
 
@@ -76,6 +77,7 @@ class History:
     proven: list[np.ndarray] | None = None  # (entries × [low, high]) what the attacker could prove of each entry's count then (`PROVEN`); NaN when nothing
     others_counted: list[np.ndarray] | None = None  # (entries × measures no rule judges) their true sums at the last publication; 0 when absent, NaN when unknown
     others_unseen: np.ndarray | None = None  # per such measure: the last publication neither showed nor recorded it, so nothing to difference
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # what is worked out once from it per release (`spans_of`)
 
     def as_proven(self) -> History:
         """This history as an attacker who cannot tell a row shown unchanged from one carried
@@ -701,11 +703,13 @@ def change_lattice(
     )
 
 
-def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int) -> list[np.ndarray]:
+def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """Rows shown afresh whose change must also be held back, so no small change (of subjects, or
     of an outcome) can be solved for from the changes of published rows: the complementary audit
     of each change table. A row that did not change is never chosen: carried, it would show what
-    it truly counts, and an attacker reading it as exact would be right."""
+    it truly counts, and an attacker reading it as exact would be right. Then the groups read
+    through different rows at the two times (`spans.read_across`, `carried` the rows carried
+    now): each hides one more row beside it."""
     published = len(history.rows)
     known = [history.known(level, fresh[level]) if level < published else np.zeros(len(lattice.values[level]), dtype=bool) for level in range(len(lattice.levels))]
     carry = [np.zeros(len(lattice.values[level]), dtype=bool) for level in range(published)]
@@ -728,7 +732,70 @@ def changes_to_carry(lattice: Lattice, history: History, fresh: list[np.ndarray]
             return [known[level] & ~unchanged[level] for level in range(published)]  # nothing left to hide beside a small change: carry every row that moved
         for level in range(published):
             carry[level] |= known[level] & delta.suppressed[level]
-    return carry
+    return _and_read_across(lattice, fresh, carried, carry, lambda now, kept: _across(lattice, history, now, k, kept))
+
+
+def _and_read_across(lattice: Lattice, fresh: list[np.ndarray], carried: list[np.ndarray] | None, carry: list[np.ndarray], read) -> list[np.ndarray]:
+    """`carry` and the rows to hide beside it so that no group is read through different rows:
+    with `carry` carried, one row beside each group `read` finds (of the rows shown now and those
+    carried; it returns the groups and per level the rows that tell their count now), again until
+    it finds none or none can be hidden, as hiding one row can leave another group read."""
+    fresh = [shown & ~carry[level] if level < len(carry) else shown.copy() for level, shown in enumerate(fresh)]
+    carried = [rows | carry[level] for level, rows in enumerate(carried)] if carried is not None else [rows.copy() for rows in carry]
+    while True:
+        groups, counted_now = read(fresh, carried)
+        hideable = [counted_now[level] & (level not in lattice.fixed) if level < len(counted_now) else np.zeros(len(v), dtype=bool) for level, v in enumerate(lattice.values)]
+        rows = sorted({row for group in groups if (row := blame(lattice, group, hideable)) is not None})
+        if not rows:
+            return carry
+        for level, row in rows:
+            carry[level][row] = True
+            fresh[level][row] = carried[level][row] = False
+
+
+def counts_read(history: History, level: int, values: np.ndarray, carried: np.ndarray | None) -> np.ndarray:
+    """Rows carried now whose count is the one they truly have: read as exact, as to the count."""
+    return carried & (history.reference[level] == values) if carried is not None else np.zeros(len(values), dtype=bool)
+
+
+def spans_of(state: History | Before, lattice: Lattice, known: list[np.ndarray], name: str) -> Spans:
+    """The groups a past publication's rows determine, worked out once per release: the
+    lattice's shape and the publication do not change while the release settles."""
+    if name not in state.memo:
+        same = [found for found in state.memo.values() if all(np.array_equal(a, b) for a, b in zip(found.known, known, strict=True))]
+        state.memo[name] = same[0] if same else Spans(lattice, known)
+    return state.memo[name]
+
+
+def _now(lattice: Lattice, history: History, fresh: list[np.ndarray], carried: list[np.ndarray] | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per published level, the rows now shown with every figure true, and those with a true count."""
+    published = len(history.rows)
+    counted = [fresh[level] | counts_read(history, level, lattice.values[level], carried[level] if carried else None) for level in range(published)]
+    return list(fresh[:published]), counted
+
+
+def _last_spans(lattice: Lattice, history: History) -> tuple[Spans, Spans]:
+    """What the last publication's rows determine: those shown with every figure true, and those
+    shown with a true count."""
+    counted = [history.exact[level] | (history.shown[level] & (history.reference[level] == history.counted[level])) for level in range(len(history.rows))]
+    return spans_of(history, lattice, history.exact, "exact"), spans_of(history, lattice, counted, "counts")
+
+
+def _across(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray] | None) -> tuple[list, list[np.ndarray]]:
+    """The groups read through different rows in the last publication and now, and per level the
+    rows that tell their count now."""
+    published = len(history.rows)
+    now = _now(lattice, history, fresh, carried)
+    then = _last_spans(lattice, history)
+    changes = [lattice.values[level] - history.counted[level] for level in range(published)]
+    others = other_changes(lattice.others, history)
+    return read_across(lattice, published, then, now, changes, others[:published] if others is not None else None, k), now[1]
+
+
+def groups_read_since_last(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray]) -> list[tuple[int, int]]:
+    """For the audit: the (level, entry) of each group read through different rows in the last
+    publication and this one (`carried`: rows shown with their true count, not fresh)."""
+    return [(group.level, group.entry) for group in _across(lattice, history, fresh, k, carried)[0]]
 
 
 @dataclass(frozen=True)
@@ -742,6 +809,8 @@ class Before:
     counted: list[np.ndarray]  # its subjects then; 0 when absent
     sums: list[np.ndarray]  # (entries × measures no rule judges) true sums then; 0 when absent, NaN when unknown
     unseen: np.ndarray  # per such measure: neither shown nor recorded then, so nothing to difference
+    counts: list[np.ndarray] | None = None  # shown then with its true count, whatever its other figures
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # what is worked out once from it per release (`spans_of`)
 
 
 def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: int, steady: list[np.ndarray] | None = None) -> Lattice:
@@ -783,13 +852,14 @@ def with_gaps(befores: Sequence[Before], last: list[np.ndarray], fresh: list[np.
     return found[::-1]
 
 
-def gaps_to_carry(lattice: Lattice, befores: Sequence[Before], last: list[np.ndarray], fresh: list[np.ndarray], k: int) -> list[np.ndarray]:
+def gaps_to_carry(lattice: Lattice, befores: Sequence[Before], history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """Rows shown afresh that must be held back so that no change since an earlier publication
     across a gap (`with_gaps`, `gap_lattice`) can be read: the complementary audit of each such
-    table of changes."""
-    published = len(befores[0].exact) if befores else 0
+    table of changes; then one row beside each group read through different rows then and now
+    (`read_since_older`)."""
+    published = len(history.rows)
     carry = [np.zeros(len(lattice.values[level]), dtype=bool) for level in range(published)]
-    for before, steady in with_gaps(befores, last, fresh):
+    for before, steady in with_gaps(befores, history.exact, fresh):
         delta = gap_lattice(lattice, before, fresh, k, steady)
         try:
             suppress(delta, k)
@@ -797,7 +867,29 @@ def gaps_to_carry(lattice: Lattice, befores: Sequence[Before], last: list[np.nda
             return [(fresh[level] & before.exact[level] & ~delta.kept[level]) | carry[level] for level in range(published)]  # nothing left to hide: carry every row that moved
         for level in range(published):
             carry[level] |= fresh[level] & before.exact[level] & delta.suppressed[level]
-    return carry
+    return _and_read_across(lattice, fresh, carried, carry, lambda now, kept: (read_since_older(lattice, befores, history, now, k, kept), _now(lattice, history, now, kept)[1]))
+
+
+def read_since_older(lattice: Lattice, befores: Sequence[Before], history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray] | None = None) -> list:
+    """The groups read through different rows in an older publication and now, and not at every
+    publication in between (then each step's change was read, and held)."""
+    published = len(history.rows)
+    older = [
+        (
+            (spans_of(before, lattice, before.exact, "exact"), spans_of(before, lattice, before.counts or before.exact, "counts")),
+            [lattice.values[level] - before.counted[level] for level in range(published)],
+            _sums_since(lattice, before, published),
+        )
+        for before in befores
+    ]
+    return read_over_gaps(lattice, published, older, _last_spans(lattice, history), _now(lattice, history, fresh, carried), k)
+
+
+def _sums_since(lattice: Lattice, before: Before, published: int) -> list[np.ndarray] | None:
+    """Per published level, each entry's change of the sums no rule judges since `before`."""
+    if not lattice.others or lattice.others[0].shape[1] == 0:
+        return None
+    return [np.where(before.unseen[None, :], 0.0, lattice.others[level] - before.sums[level]) for level in range(published)]
 
 
 def outcome_changes(kinds: list[list[np.ndarray]]) -> list[np.ndarray] | None:

@@ -279,27 +279,29 @@ def suppress_beside(lattice: Lattice, level: int, entry: int) -> None:
     """Hides the smallest released neighbour of an exposed entry: a sibling under a shared total,
     one of its own parts, or the total above it. A margin with no such neighbour is exposed
     through its cells, so their neighbours are the candidates."""
-    candidates = _neighbours(lattice, level, entry)
+    candidates = neighbours(lattice, level, entry)
     if not candidates and level:
         for cell in np.flatnonzero(lattice.cell_entry[level] == entry):
-            candidates += _neighbours(lattice, 0, int(cell))
+            candidates += neighbours(lattice, 0, int(cell))
     if not candidates:
         raise RuntimeError("an exposed cohort has no released neighbour left to hide")
     _, hide_level, hide_entry = min(candidates)
     lattice.suppressed[hide_level][hide_entry] = True
 
 
-def _neighbours(lattice: Lattice, level: int, entry: int) -> list[tuple[int, int, int]]:
-    """(subjects, level, entry) of every hideable entry that shares an equation with `entry`."""
+def neighbours(lattice: Lattice, level: int, entry: int, hideable: Sequence[np.ndarray] | None = None) -> list[tuple[int, int, int]]:
+    """(subjects, level, entry) of every hideable entry (`hideable` per level, else the lattice's
+    own) that shares an equation with `entry`."""
+    can = hideable if hideable is not None else [lattice.hideable(level) for level in range(len(lattice.levels))]
     found: list[tuple[int, int, int]] = []
     for coarse, fine, parents in lattice.pairs:
         if fine == level:
-            siblings = np.flatnonzero((parents == parents[entry]) & lattice.hideable(level))
+            siblings = np.flatnonzero((parents == parents[entry]) & can[level])
             found += [(int(lattice.values[level][s]), level, int(s)) for s in siblings]
-            if lattice.hideable(coarse)[parents[entry]]:
+            if can[coarse][parents[entry]]:
                 found.append((int(lattice.values[coarse][parents[entry]]), coarse, int(parents[entry])))
         elif coarse == level:
-            parts = np.flatnonzero((parents == entry) & lattice.hideable(fine))
+            parts = np.flatnonzero((parents == entry) & can[fine])
             found += [(int(lattice.values[fine][p]), fine, int(p)) for p in parts]
     return found
 

@@ -175,7 +175,8 @@ def before_of(publication: Publication, tables: Sequence[pd.DataFrame], dims: Se
     index = {(str(label), str(key)): i for i, (label, key) in enumerate(zip(publication.labels, publication.keys, strict=True))}
     names = 0 if publication.other_truths is None else publication.other_truths.shape[1]
     truths = publication.other_truths if publication.other_truths is not None else np.zeros((len(publication.labels), 0))
-    exact, counted, sums = [], [], []
+    exact, counts, counted, sums = [], [], [], []
+    told = publication.shown & (publication.values == publication.truths)  # its count the truth, whatever its other figures
     for table in tables:
         labels = table["grouped_by"].astype(str).to_numpy(dtype=object)
         keys = entry_keys(table, dims).astype(str).to_numpy(dtype=object)
@@ -184,14 +185,16 @@ def before_of(publication: Publication, tables: Sequence[pd.DataFrame], dims: Se
         if not len(publication.labels):
             present = np.zeros(len(found), dtype=bool)
             exact.append(present)
+            counts.append(present)
             counted.append(np.zeros(len(found)))
             sums.append(np.zeros((len(found), names)))
             continue
         exact.append(present & _read_exactly(publication)[at])
+        counts.append(present & told[at])
         counted.append(np.where(present, np.nan_to_num(publication.truths[at]), 0.0))
         sums.append(np.where(present[:, None], truths[at], 0.0))
     unseen = ~publication.other_shown if publication.other_shown is not None else np.ones(names, dtype=bool)
-    return Before(exact, counted, sums, unseen)
+    return Before(exact, counted, sums, unseen, counts)
 
 
 def window_exposures(

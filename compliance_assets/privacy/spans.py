@@ -1,0 +1,245 @@
+"""Changes read through different rows at two times.
+
+A table of changes judges what rows shown both times tell. An attacker with two publications
+does more: any group of cells whose sum the first publication's rows determine, and the second's
+rows determine too, has a change it reads exactly, however different the rows it uses each time.
+Take the columns y and z shown in one table, and the total less column x in the next: neither
+row was shown twice, yet y + z is read twice. Or a margin shown once, and later carried while
+its value is the total less the other margin: the margin's change is read though it never showed
+it.
+
+The groups read at one time are the row space of its exactly shown rows (`Spans`); those read at
+both are the intersection. The candidates judged are every entry and every part a total hides
+under its shown rows, at either time: a change of 1 to k - 1 subjects of any of them that both
+times determine is exposed, as is a sum no rule judges that moved while fewer than k subjects
+did. The fix hides one more row now beside the group (`blame`), and the caller asks again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import csc_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from compliance_assets.privacy.suppression import Lattice, drifted_sums, neighbours, small
+
+TOLERANCE = 1e-9
+
+
+class Spans:
+    """The groups of detailed cells whose sums one publication determines, given per level the
+    entries shown with the truth (`known`; levels the attacker knows anyway are known whole). An
+    unknown is a hidden entry; each margin entry equals the sum of its cells. A group's sum is
+    determined exactly when its hidden cells, as a functional of the unknowns, lie in the row
+    space of those equations: orthogonal to their null space, solved per connected component."""
+
+    def __init__(self, lattice: Lattice, known: list[np.ndarray]):
+        self.known = known
+        hidden = [np.zeros(len(v), dtype=bool) if level in lattice.fixed or level >= len(known) else ~known[level] for level, v in enumerate(lattice.values)]
+        offsets = np.cumsum([0, *[int(mask.sum()) for mask in hidden]])
+        column = [np.cumsum(mask) - 1 + offsets[level] for level, mask in enumerate(hidden)]  # each hidden entry's unknown
+        hidden_cells = np.flatnonzero(hidden[0])
+        rows, columns, signs, base = [], [], [], 0
+        for level in range(1, len(lattice.levels)):
+            entries = np.flatnonzero(hidden[level])
+            rows += [base + lattice.cell_entry[level][hidden_cells], base + entries]
+            columns += [column[0][hidden_cells], column[level][entries]]
+            signs += [-np.ones(len(hidden_cells)), np.ones(len(entries))]
+            base += len(lattice.values[level])
+        size = int(offsets[-1])
+        self.null = csc_matrix((len(lattice.values[0]), 0))  # per hidden cell, its coefficients on the null space's basis
+        if not len(hidden_cells):
+            return
+        system = csr_matrix((np.concatenate(signs), (np.concatenate(rows), np.concatenate(columns))), shape=(base, size))
+        system = system[np.diff(system.indptr) > 0]
+        _, component = connected_components((system.T @ system) != 0, directed=False)
+        of_row = component[system.indices[system.indptr[:-1]]]
+        cell_columns = column[0][hidden_cells]
+        parts = []
+        for key in np.unique(component[cell_columns]):
+            members = np.flatnonzero(component == key)
+            matrix = system[of_row == key][:, members].toarray()
+            at = np.searchsorted(members, cell_columns[component[cell_columns] == key])
+            if len(matrix):
+                _, singular, vt = np.linalg.svd(matrix)
+                null = vt[int((singular > TOLERANCE * max(matrix.shape)).sum()):]
+            else:
+                null = np.eye(len(members))
+            if len(null):
+                parts.append((hidden_cells[component[cell_columns] == key], null[:, at]))
+        widths = np.cumsum([0, *[len(null) for _, null in parts]])
+        cells = np.concatenate([np.repeat(where, len(null)) for where, null in parts]) if parts else np.zeros(0, dtype=np.int64)
+        bases = np.concatenate([np.tile(np.arange(len(null)) + widths[i], len(where)) for i, (where, null) in enumerate(parts)]) if parts else np.zeros(0, dtype=np.int64)
+        values = np.concatenate([null.T.ravel() for _, null in parts]) if parts else np.zeros(0)
+        self.null = csc_matrix((values, (cells, bases)), shape=(len(lattice.values[0]), int(widths[-1])))
+
+    def reads(self, groups: csr_matrix) -> np.ndarray:
+        """Per group (a row over the detailed cells, 1 for each cell in it): whether its sum is
+        determined."""
+        if not self.null.shape[1]:
+            return np.ones(groups.shape[0], dtype=bool)
+        residual = abs(groups @ self.null)
+        return residual.max(axis=1).toarray().ravel() < 1e-7
+
+
+@dataclass(frozen=True)
+class Group:
+    """A candidate group: an entry, or the part of a total (`level`, `entry`) that its rows of
+    the finer level `fine` shown at one time (`outside`) do not cover. Its change is the entry's
+    less those rows': cells that emptied since count in it as they count in the total."""
+
+    level: int
+    entry: int
+    cells: np.ndarray
+    fine: int | None = None
+    outside: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def _members(entries: np.ndarray, items: np.ndarray, size: int) -> list[np.ndarray]:
+    """Per entry (of `size`), the `items` whose entry (`entries`, one per item) it is."""
+    order = np.argsort(entries, kind="stable")
+    return np.split(items[order], np.searchsorted(entries[order], np.arange(1, size)))
+
+
+def candidate_groups(lattice: Lattice, published: int, knowns: list[list[np.ndarray]]) -> list[Group]:
+    """Every published entry, and under every published total the part each time's shown rows
+    of a finer level leave (`knowns`: per time, per level, the rows shown with the truth)."""
+    every = np.arange(len(lattice.values[0]))
+    found, seen = [], set()
+    for level in range(published):
+        for entry, cells in enumerate(_members(lattice.cell_entry[level], every, len(lattice.values[level]))):
+            if len(cells) and (level, tuple(cells)) not in seen:
+                seen.add((level, tuple(cells)))
+                found.append(Group(level, entry, cells))
+    for coarse, fine, parents in lattice.pairs:
+        if coarse >= published or fine >= published:
+            continue
+        size = len(lattice.values[coarse])
+        for known in knowns:
+            hidden = np.flatnonzero(~known[fine][lattice.cell_entry[fine]])
+            shown = _members(parents[known[fine]], np.flatnonzero(known[fine]), size)
+            for entry, cells in enumerate(_members(lattice.cell_entry[coarse][hidden], hidden, size)):
+                if len(cells) and (coarse, tuple(cells)) not in seen:
+                    seen.add((coarse, tuple(cells)))
+                    found.append(Group(coarse, entry, cells, fine, shown[entry]))
+    return found
+
+
+def _cells_matrix(groups: list[Group], size: int) -> csr_matrix:
+    lengths = [len(g.cells) for g in groups]
+    return csr_matrix((np.ones(sum(lengths)), (np.repeat(np.arange(len(groups)), lengths), np.concatenate([g.cells for g in groups]))), shape=(len(groups), size))
+
+
+def _entries_matrix(groups: list[Group], sizes: list[int]) -> csr_matrix:
+    """Per group, +1 on its entry and -1 on the rows outside it, over every level's entries in turn."""
+    offsets = np.cumsum([0, *sizes])
+    lengths = np.array([len(g.outside) for g in groups], dtype=np.int64)
+    heads = np.array([offsets[g.level] + g.entry for g in groups], dtype=np.int64)
+    outside = np.concatenate([offsets[g.fine] + g.outside for g in groups if g.fine is not None and len(g.outside)] or [np.zeros(0, dtype=np.int64)])
+    rows = np.concatenate([np.arange(len(groups)), np.repeat(np.arange(len(groups)), lengths)])
+    signs = np.concatenate([np.ones(len(groups)), -np.ones(int(lengths.sum()))])
+    return csr_matrix((signs, (rows, np.concatenate([heads, outside]).astype(np.int64))), shape=(len(groups), offsets[-1]))
+
+
+def _giving_away(entries: csr_matrix, changes: list[np.ndarray], sums: list[np.ndarray] | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: its change of subjects is 1 to k - 1; else a sum no rule judges moved (or may
+    have) while fewer than k subjects did (`changes`, `sums`: per level, each entry's)."""
+    net = entries @ np.concatenate(changes).astype(float)
+    few = small(np.abs(net), k)
+    if sums is None or not sums[0].shape[1]:
+        return few, np.zeros_like(few)
+    stacked = np.concatenate(sums)
+    unknown = (abs(entries) @ np.isnan(stacked).astype(float)) > 0
+    moved = np.where(unknown, np.nan, entries @ np.nan_to_num(stacked))
+    return few, (np.abs(net) < k) & drifted_sums(moved, abs(entries) @ np.abs(np.nan_to_num(stacked))) & ~few
+
+
+def read_across(
+    lattice: Lattice,
+    published: int,
+    then: tuple[Spans, Spans],
+    now: tuple[list[np.ndarray], list[np.ndarray]],
+    changes: list[np.ndarray],
+    sums: list[np.ndarray] | None,
+    k: int,
+) -> list[Group]:
+    """The candidate groups whose change since the last publication is read and gives someone
+    away: per published level, each entry's `changes` of subjects and `sums` (entries × measures
+    no rule judges, NaN unknown). `then` holds what the last publication's rows with every
+    figure true, and those with a true count, determine; `now` is per level such rows now (a row
+    carried with the count it truly has still tells the count)."""
+    groups = candidate_groups(lattice, published, [then[0].known, then[1].known, now[0], now[1]])
+    if not groups:
+        return []
+    cells = _cells_matrix(groups, len(lattice.values[0]))
+    few, quiet = _giving_away(_entries_matrix(groups, [len(c) for c in changes]), changes, sums, k)
+    exposed = np.zeros(len(groups), dtype=bool)
+    for asked, spans, known in ((few, then[1], now[1]), (quiet, then[0], now[0])):
+        if asked.any():
+            exposed |= asked & _reads(spans, cells, asked) & _reads(Spans(lattice, known), cells, asked)
+    return [g for g, hit in zip(groups, exposed, strict=True) if hit]
+
+
+def read_over_gaps(
+    lattice: Lattice,
+    published: int,
+    older: list[tuple[tuple[Spans, Spans], list[np.ndarray], list[np.ndarray] | None]],
+    last: tuple[Spans, Spans],
+    now: tuple[list[np.ndarray], list[np.ndarray]],
+    k: int,
+) -> list[Group]:
+    """The candidate groups read in an older publication and now but not at every publication in
+    between, whose change since then gives someone away. `older` holds per older publication,
+    oldest first, what its rows determine (as `then` for `read_across`) and per level each
+    entry's change since, of subjects and of the sums no rule judges; `last` what the last
+    publication's rows determine; `now` as for `read_across`."""
+    if not older:
+        return []
+    groups = candidate_groups(lattice, published, [now[0], now[1], last[0].known, last[1].known, *(spans.known for pair, _, _ in older for spans in pair)])
+    if not groups:
+        return []
+    cells = _cells_matrix(groups, len(lattice.values[0]))
+    entries = _entries_matrix(groups, [len(c) for c in older[0][1]])
+    read_now = Spans(lattice, now[0]).reads(cells)
+    counted_now = Spans(lattice, now[1]).reads(cells) if any((a != b).any() for a, b in zip(now[0], now[1], strict=True)) else read_now
+    steady = [read_now & last[0].reads(cells), counted_now & last[1].reads(cells)]
+    exposed = np.zeros(len(groups), dtype=bool)
+    for (exact, counts), changes, sums in reversed(older):
+        read_then = [exact.reads(cells), counts.reads(cells) if counts is not exact else None]
+        read_then[1] = read_then[0] if read_then[1] is None else read_then[1]
+        few, quiet = _giving_away(entries, changes, sums, k)
+        exposed |= (few & counted_now & read_then[1] & ~steady[1]) | (quiet & read_now & read_then[0] & ~steady[0])
+        steady = [steady[0] & read_then[0], steady[1] & read_then[1]]
+    return [g for g, hit in zip(groups, exposed, strict=True) if hit]
+
+
+def _reads(spans: Spans, matrix: csr_matrix, asked: np.ndarray) -> np.ndarray:
+    """Whether each group asked about is read where `spans` were worked out; False for the rest."""
+    found = np.zeros(matrix.shape[0], dtype=bool)
+    found[asked] = spans.reads(matrix[asked])
+    return found
+
+
+def blame(lattice: Lattice, group: Group, hideable: list[np.ndarray]) -> tuple[int, int] | None:
+    """The row to hide now so the group is no longer read: for a part of a total, the smallest
+    hideable row of its finer level under the total, else the total; for an entry, the entry;
+    else the smallest hideable row sharing an equation with the total or entry (a sibling, a
+    part, a total above), else with one of its cells."""
+    if group.fine is not None:
+        under = np.zeros(len(lattice.values[group.fine]), dtype=bool)
+        under[np.unique(lattice.cell_entry[group.fine][lattice.cell_entry[group.level] == group.entry])] = True
+        options = np.flatnonzero(under & hideable[group.fine])
+        if len(options):
+            return group.fine, int(options[np.argmin(lattice.values[group.fine][options])])
+    if hideable[group.level][group.entry]:
+        return group.level, group.entry
+    found = neighbours(lattice, group.level, group.entry, hideable)
+    if not found and group.level:
+        for cell in np.flatnonzero(lattice.cell_entry[group.level] == group.entry):
+            found += neighbours(lattice, 0, int(cell), hideable)
+    if not found:
+        return None
+    _, level, entry = min(found)
+    return level, entry

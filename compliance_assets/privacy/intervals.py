@@ -283,6 +283,7 @@ class EquationSystem:
         self.mixed = np.asarray((self.matrix < 0).sum(axis=1)).ravel() > 0
         self.lower = np.array([low for _, _, low, _ in rows], dtype=float)
         self.upper = np.array([high for _, _, _, high in rows], dtype=float)
+        self.relaxed = 0  # how many times rows were relaxed: bounds worked out before no longer hold
         if truth is not None:
             self._relax(self._broken(truth[self.variables]))
         self.solver = self._model(self.upper)
@@ -302,6 +303,7 @@ class EquationSystem:
         if not rows.any():
             return False
         self.upper, self.lower = np.where(rows, np.inf, self.upper), np.where(rows & self.mixed, -np.inf, self.lower)
+        self.relaxed += 1
         return True
 
     def _model(self, upper: np.ndarray) -> highspy.Highs:
@@ -323,6 +325,7 @@ class EquationSystem:
         out = self._linear_ranges(members, truth, protection)
         if integer and protection is not None:
             close = [n for n, (low, high) in enumerate(out) if protection - 1e-6 <= high - low < INTEGER_SPAN * protection]
+            close = [n for n, met in zip(close, self._whole_reach([members[n] for n in close], [out[n] for n in close]), strict=True) if not met]
             for number, bounds in zip(close, self._integer_ranges([members[n] for n in close], truth), strict=True):
                 out[number] = bounds or out[number]
         return out
@@ -344,6 +347,15 @@ class EquationSystem:
         absorb(self.pool)
         if protection is not None:
             self._spread(selector, seen_low, seen_high, protection, absorb)
+        box = [self.relaxed, *self._box(members)]
+
+        def bound(end: int, number: int) -> float:
+            if box[0] != self.relaxed:  # rows relaxed since: the bounds widen with them
+                box[:] = [self.relaxed, *self._box(members)]
+            return float(box[end][number])
+
+        if protection is None:
+            self._reach(selector, seen_low, seen_high, box[1], box[2], absorb)
         out = []
         for number, cells in enumerate(members):
             if classes is not None:
@@ -356,19 +368,66 @@ class EquationSystem:
                 continue
             objective = np.zeros(len(self.variables))
             objective[cells] = 1.0
-            found = len(self.pool)
-            high = self.solve(objective, maximise=True)
-            absorb(self.pool[found:])
+            if seen_high[number] >= bound(2, number) - 1e-6:
+                high = bound(2, number)  # a feasible point meets a bound: the optimum, with no programme
+            else:
+                found = len(self.pool)
+                high = self.solve(objective, maximise=True)
+                absorb(self.pool[found:])
             if high == np.inf:
                 low = 0.0
             elif protection is not None and high - seen_low[number] >= protection:
                 low = float(seen_low[number])  # wide enough already: an inner range, as above
+            elif seen_low[number] <= bound(1, number) + 1e-6:
+                low = bound(1, number)
             else:
                 found = len(self.pool)
                 low = self.solve(objective, maximise=False)
                 absorb(self.pool[found:])
             out.append((low, high))
         return out
+
+    def _box(self, members: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds on each target that need no programme: the sum of its columns' own bounds (rows
+        over one column, and 0 below). A feasible point that meets one proves it the optimum."""
+        single = np.flatnonzero(np.diff(self.matrix.indptr) == 1)
+        column = self.matrix.indices[self.matrix.indptr[single]]
+        scale = self.matrix.data[self.matrix.indptr[single]]
+        ends = np.sort(np.column_stack([self.lower[single], self.upper[single]]) / scale[:, None], axis=1)
+        low, high = np.zeros(len(self.variables)), np.full(len(self.variables), np.inf)
+        np.maximum.at(low, column, ends[:, 0])
+        np.minimum.at(high, column, ends[:, 1])
+        return np.array([low[cells].sum() for cells in members]), np.array([high[cells].sum() for cells in members])
+
+    def _reach(self, selector, seen_low: np.ndarray, seen_high: np.ndarray, floor: np.ndarray, ceiling: np.ndarray, absorb) -> None:
+        """Widens the pool toward the targets' own bounds (`_box`), both ways: one lift takes every
+        target still short of its bound from the other bound (where every point has it) as far
+        as that bound and counts no further (`_lift`), while a lift brings enough of them there.
+        Where bounds and equations do not fight, a few programmes stand for two per target; where
+        one equation lets one target at a time reach its bound, a programme per target is as quick."""
+        for seen, maximise in ((seen_high, True), (seen_low, False)):
+            while True:
+                waiting = np.flatnonzero(np.isfinite(ceiling) & (ceiling - floor > 1e-6) & ((seen < ceiling - 1e-6) if maximise else (seen > floor + 1e-6)))
+                if len(waiting) < 2:
+                    break
+                point = self._lift(selector[waiting], (floor if maximise else ceiling)[waiting], (ceiling - floor)[waiting], maximise)
+                if point is None:
+                    break
+                absorb([point])
+                if np.count_nonzero((seen[waiting] >= ceiling[waiting] - 1e-6) if maximise else (seen[waiting] <= floor[waiting] + 1e-6)) < max(1, len(waiting) // REACH_SHARE):
+                    break
+
+    def _whole_reach(self, members: list[np.ndarray], bounds: list[tuple[float, float]]) -> np.ndarray:
+        """Per target, whether whole feasible points in the pool (vertices here are often whole)
+        meet both its ends: then whole counts reach as far as the linear programme, and its
+        integer programme would say no more."""
+        whole = [np.rint(point) for point in self.pool if np.abs(point - np.rint(point)).max(initial=0) < 1e-6]
+        whole = [point for point in whole if self.feasible(point)]
+        if not members or not whole:
+            return np.zeros(len(members), dtype=bool)
+        sums = matrix_of([(cells, np.ones(len(cells))) for cells in members], len(self.variables)) @ np.column_stack(whole)
+        low, high = np.array(bounds).T
+        return (sums.min(axis=1) <= low + 1e-6) & (sums.max(axis=1) >= high - 1e-6)
 
     def _integer_ranges(self, members: list[np.ndarray], truth: np.ndarray) -> list[tuple[float, float] | None]:
         """Each target's [low, high] over whole counts, or None where the integer programme
@@ -449,9 +508,9 @@ class EquationSystem:
             if np.count_nonzero(seen_high[waiting] - seen_low[waiting] >= protection) == 0:
                 return
 
-    def _lift(self, targets, offsets: np.ndarray, reach: float, maximise: bool) -> np.ndarray | None:
+    def _lift(self, targets, offsets: np.ndarray, reach: float | np.ndarray, maximise: bool) -> np.ndarray | None:
         """A feasible point that takes as many `targets` (rows of a selector) as it can `reach`
-        above their `offsets` (below, not maximising), each counted only up to that reach: a
+        above their `offsets` (below, not maximising), each counted only up to that reach (one, or one each): a
         plain sum spends itself on the few targets that can go furthest. One more unknown per
         target, t <= its lift, 0 <= t <= reach, and the sum of t maximised. None when the
         programme has no optimum (the caller then solves target by target, where `solve` relaxes
@@ -520,6 +579,7 @@ class EquationSystem:
         return float(self.solver.getInfo().objective_function_value)
 
 
+REACH_SHARE = 20  # a lift toward the targets' bounds (`_reach`) that brings fewer than one in this many there is the last
 INTEGER_SPAN = 2.0  # targets the linear programme leaves spanning under this many protection levels are bounded over whole counts too
 INTEGER_SECONDS = 10.0  # for one model's integer programmes; cut short, the linear ranges stand
 

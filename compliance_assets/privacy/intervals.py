@@ -326,7 +326,7 @@ class EquationSystem:
         if integer and protection is not None:
             close = [n for n, (low, high) in enumerate(out) if protection - 1e-6 <= high - low < INTEGER_SPAN * protection]
             close = [n for n, met in zip(close, self._whole_reach([members[n] for n in close], [out[n] for n in close]), strict=True) if not met]
-            for number, bounds in zip(close, self._integer_ranges([members[n] for n in close], truth), strict=True):
+            for number, bounds in zip(close, self._integer_ranges([members[n] for n in close]), strict=True):
                 out[number] = bounds or out[number]
         return out
 
@@ -429,21 +429,19 @@ class EquationSystem:
         low, high = np.array(bounds).T
         return (sums.min(axis=1) <= low + 1e-6) & (sums.max(axis=1) >= high - 1e-6)
 
-    def _integer_ranges(self, members: list[np.ndarray], truth: np.ndarray) -> list[tuple[float, float] | None]:
+    def _integer_ranges(self, members: list[np.ndarray]) -> list[tuple[float, float] | None]:
         """Each target's [low, high] over whole counts, or None where the integer programme
         did not prove both ends (cut short, or no whole point): the linear range stands, as it
         must where the range excuses a release (what was known before it) as much as where it
-        judges one. One solver per call, so its time limit counts this call's work alone."""
+        judges one. One solver per call, so its time limit counts this call's work alone. No
+        starting point is given: HiGHS 1.16, handed one after the objective changed, reports its
+        presolved model's bound as the optimum (a minimum of 0 where every whole point has 1)."""
         if not members:
             return []
         solver = new_highs()
         solver.setOptionValue("mip_rel_gap", 0.0)
         solver.setOptionValue("time_limit", INTEGER_SECONDS)
         solver.passModel(highs_model(self.matrix, self.lower, self.upper, integer=True))
-        start = np.rint(truth) if self.feasible(np.rint(truth)) else None
-        known = highspy.HighsSolution()
-        if start is not None:
-            known.col_value, known.value_valid = start.tolist(), True
         out = []
         for cells in members:
             cost = np.zeros(len(self.variables))
@@ -452,8 +450,6 @@ class EquationSystem:
             bounds: list[float] = []
             for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
                 solver.changeObjectiveSense(sense)
-                if start is not None:
-                    solver.setSolution(known)
                 solver.run()
                 if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                     break

@@ -10,9 +10,11 @@ it.
 
 The groups read at one time are the row space of its exactly shown rows (`Spans`); those read at
 both are the intersection. The candidates judged are every entry and every part a total hides
-under its shown rows, at either time: a change of 1 to k - 1 subjects of any of them that both
-times determine is exposed, as is a sum no rule judges that moved while fewer than k subjects
-did. The fix hides one more row now beside the group (`blame`), and the caller asks again.
+under its shown rows, at either time, and the smallest groups of any other shape both times
+determine, searched among the cells either leaves undetermined (`other_groups`): a change of 1
+to k - 1 subjects of any of them that both times determine is exposed, as is a sum no rule
+judges that moved while fewer than k subjects did. The fix hides one more row now beside the
+group (`blame`), and the caller asks again.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import csc_matrix, csr_matrix
+from scipy.sparse import bmat, csc_matrix, csr_matrix, hstack
 from scipy.sparse.csgraph import connected_components
 
 from compliance_assets.privacy.suppression import Lattice, drifted_sums, neighbours, small
 
 TOLERANCE = 1e-9
+SEARCHED_CELLS = 12  # connected sets of undetermined cells up to this size are searched for groups of every shape (`other_groups`)
 
 
 class Spans:
@@ -127,20 +130,56 @@ def candidate_groups(lattice: Lattice, published: int, knowns: list[list[np.ndar
     return found
 
 
+def other_groups(then: Spans, now: Spans, seen: set[tuple[int, ...]]) -> list[Group]:
+    """The groups of cells both publications determine, other than those `seen` (as cell tuples),
+    that hold no smaller group both determine: one cell of each of two rows, say. A group that
+    holds one is the sum of two groups both determine, each judged in turn (the change rule holds
+    each part, not their sum). Only cells one publication leaves undetermined can be in one (a
+    cell both determine is an entry of its own), and each lies within one connected set of them:
+    every group of each set of up to `SEARCHED_CELLS` cells is tried."""
+    both = hstack([then.null, now.null]).tocsr()
+    open_cells = np.flatnonzero(np.diff(both.indptr) > 0)
+    if len(open_cells) < 2:
+        return []
+    touching = (both[open_cells] != 0).astype(np.int8)
+    _, component = connected_components(bmat([[None, touching], [touching.T, None]]), directed=False)  # cells and basis vectors, joined where one holds the other
+    component = component[: len(open_cells)]
+    found = []
+    for key in np.unique(component):
+        cells = open_cells[component == key]
+        if not 2 <= len(cells) <= SEARCHED_CELLS:
+            continue
+        basis = both[cells].toarray()
+        basis = basis[:, np.abs(basis).max(axis=0) > TOLERANCE]
+        masks = np.arange(1, 2 ** len(cells))
+        members = ((masks[:, None] >> np.arange(len(cells))) & 1).astype(float)
+        read = masks[np.abs(members @ basis).max(axis=1, initial=0) < 1e-7]
+        minimal: list[int] = []
+        for mask in sorted(read.tolist(), key=int.bit_count):
+            if not any(mask & smaller == smaller for smaller in minimal):
+                minimal.append(mask)
+        for mask in minimal:
+            group = cells[[bool(mask >> i & 1) for i in range(len(cells))]]
+            if len(group) > 1 and tuple(group) not in seen:
+                found.append(Group(0, int(group[0]), group))
+    return found
+
+
 def _cells_matrix(groups: list[Group], size: int) -> csr_matrix:
     lengths = [len(g.cells) for g in groups]
     return csr_matrix((np.ones(sum(lengths)), (np.repeat(np.arange(len(groups)), lengths), np.concatenate([g.cells for g in groups]))), shape=(len(groups), size))
 
 
 def _entries_matrix(groups: list[Group], sizes: list[int]) -> csr_matrix:
-    """Per group, +1 on its entry and -1 on the rows outside it, over every level's entries in turn."""
+    """Per group, +1 on its entry (on each of its cells, a group of detailed cells) and -1 on the
+    rows outside it, over every level's entries in turn."""
     offsets = np.cumsum([0, *sizes])
     lengths = np.array([len(g.outside) for g in groups], dtype=np.int64)
-    heads = np.array([offsets[g.level] + g.entry for g in groups], dtype=np.int64)
+    heads = [g.cells if g.level == 0 else np.array([offsets[g.level] + g.entry]) for g in groups]
     outside = np.concatenate([offsets[g.fine] + g.outside for g in groups if g.fine is not None and len(g.outside)] or [np.zeros(0, dtype=np.int64)])
-    rows = np.concatenate([np.arange(len(groups)), np.repeat(np.arange(len(groups)), lengths)])
-    signs = np.concatenate([np.ones(len(groups)), -np.ones(int(lengths.sum()))])
-    return csr_matrix((signs, (rows, np.concatenate([heads, outside]).astype(np.int64))), shape=(len(groups), offsets[-1]))
+    rows = np.concatenate([np.repeat(np.arange(len(groups)), [len(h) for h in heads]), np.repeat(np.arange(len(groups)), lengths)])
+    signs = np.concatenate([np.ones(sum(len(h) for h in heads)), -np.ones(int(lengths.sum()))])
+    return csr_matrix((signs, (rows, np.concatenate([*heads, outside]).astype(np.int64))), shape=(len(groups), offsets[-1]))
 
 
 def _giving_away(entries: csr_matrix, changes: list[np.ndarray], sums: list[np.ndarray] | None, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,20 +204,26 @@ def read_across(
     sums: list[np.ndarray] | None,
     k: int,
 ) -> list[Group]:
-    """The candidate groups whose change since the last publication is read and gives someone
-    away: per published level, each entry's `changes` of subjects and `sums` (entries × measures
+    """The candidate groups, and those of other shapes (`other_groups`), whose change since the
+    last publication is read and gives someone away: per published level, each entry's `changes` of subjects and `sums` (entries × measures
     no rule judges, NaN unknown). `then` holds what the last publication's rows with every
     figure true, and those with a true count, determine; `now` is per level such rows now (a row
     carried with the count it truly has still tells the count)."""
+    spans_now = _spans_now(lattice, now)
     groups = candidate_groups(lattice, published, [then[0].known, then[1].known, now[0], now[1]])
+    seen = {tuple(g.cells) for g in groups}
+    for pair in ((then[1], spans_now[1]), (then[0], spans_now[0])):
+        found = other_groups(*pair, seen)
+        seen |= {tuple(g.cells) for g in found}
+        groups += found
     if not groups:
         return []
     cells = _cells_matrix(groups, len(lattice.values[0]))
     few, quiet = _giving_away(_entries_matrix(groups, [len(c) for c in changes]), changes, sums, k)
     exposed = np.zeros(len(groups), dtype=bool)
-    for asked, spans, known in ((few, then[1], now[1]), (quiet, then[0], now[0])):
+    for asked, spans, later in ((few, then[1], spans_now[1]), (quiet, then[0], spans_now[0])):
         if asked.any():
-            exposed |= asked & _reads(spans, cells, asked) & _reads(Spans(lattice, known), cells, asked)
+            exposed |= asked & _reads(spans, cells, asked) & _reads(later, cells, asked)
     return [g for g, hit in zip(groups, exposed, strict=True) if hit]
 
 
@@ -190,20 +235,27 @@ def read_over_gaps(
     now: tuple[list[np.ndarray], list[np.ndarray]],
     k: int,
 ) -> list[Group]:
-    """The candidate groups read in an older publication and now but not at every publication in
-    between, whose change since then gives someone away. `older` holds per older publication,
+    """The candidate groups, and those of other shapes each older publication and now determine,
+    read in an older publication and now but not at every publication in between, whose change since then gives someone away. `older` holds per older publication,
     oldest first, what its rows determine (as `then` for `read_across`) and per level each
     entry's change since, of subjects and of the sums no rule judges; `last` what the last
     publication's rows determine; `now` as for `read_across`."""
     if not older:
         return []
+    spans_now = _spans_now(lattice, now)
     groups = candidate_groups(lattice, published, [now[0], now[1], last[0].known, last[1].known, *(spans.known for pair, _, _ in older for spans in pair)])
+    seen = {tuple(g.cells) for g in groups}
+    for (exact, counts), _, _ in older:
+        for pair in ((counts, spans_now[1]), (exact, spans_now[0])):
+            found = other_groups(*pair, seen)
+            seen |= {tuple(g.cells) for g in found}
+            groups += found
     if not groups:
         return []
     cells = _cells_matrix(groups, len(lattice.values[0]))
     entries = _entries_matrix(groups, [len(c) for c in older[0][1]])
-    read_now = Spans(lattice, now[0]).reads(cells)
-    counted_now = Spans(lattice, now[1]).reads(cells) if any((a != b).any() for a, b in zip(now[0], now[1], strict=True)) else read_now
+    read_now = spans_now[0].reads(cells)
+    counted_now = spans_now[1].reads(cells) if spans_now[1] is not spans_now[0] else read_now
     steady = [read_now & last[0].reads(cells), counted_now & last[1].reads(cells)]
     exposed = np.zeros(len(groups), dtype=bool)
     for (exact, counts), changes, sums in reversed(older):
@@ -213,6 +265,13 @@ def read_over_gaps(
         exposed |= (few & counted_now & read_then[1] & ~steady[1]) | (quiet & read_now & read_then[0] & ~steady[0])
         steady = [steady[0] & read_then[0], steady[1] & read_then[1]]
     return [g for g, hit in zip(groups, exposed, strict=True) if hit]
+
+
+def _spans_now(lattice: Lattice, now: tuple[list[np.ndarray], list[np.ndarray]]) -> tuple[Spans, Spans]:
+    """What the rows shown now with every figure true, and those with a true count, determine:
+    one piece of work when they are the same rows, as they mostly are."""
+    exact = Spans(lattice, now[0])
+    return exact, exact if all(np.array_equal(a, b) for a, b in zip(now[0], now[1], strict=True)) else Spans(lattice, now[1])
 
 
 def _reads(spans: Spans, matrix: csr_matrix, asked: np.ndarray) -> np.ndarray:
@@ -226,16 +285,23 @@ def blame(lattice: Lattice, group: Group, hideable: list[np.ndarray]) -> tuple[i
     """The row to hide now so the group is no longer read: for a part of a total, the smallest
     hideable row of its finer level under the total, else the total; for an entry, the entry;
     else the smallest hideable row sharing an equation with the total or entry (a sibling, a
-    part, a total above), else with one of its cells."""
+    part, a total above), else with one of its cells. A group of detailed cells of another shape
+    (`other_groups`) hides its smallest hideable cell, else the smallest row beside one."""
     if group.fine is not None:
         under = np.zeros(len(lattice.values[group.fine]), dtype=bool)
         under[np.unique(lattice.cell_entry[group.fine][lattice.cell_entry[group.level] == group.entry])] = True
         options = np.flatnonzero(under & hideable[group.fine])
         if len(options):
             return group.fine, int(options[np.argmin(lattice.values[group.fine][options])])
-    if hideable[group.level][group.entry]:
+    if group.level == 0 and len(group.cells) > 1:
+        options = group.cells[hideable[0][group.cells]]
+        if len(options):
+            return 0, int(options[np.argmin(lattice.values[0][options])])
+        found = [near for cell in group.cells for near in neighbours(lattice, 0, int(cell), hideable)]
+    elif hideable[group.level][group.entry]:
         return group.level, group.entry
-    found = neighbours(lattice, group.level, group.entry, hideable)
+    else:
+        found = neighbours(lattice, group.level, group.entry, hideable)
     if not found and group.level:
         for cell in np.flatnonzero(lattice.cell_entry[group.level] == group.entry):
             found += neighbours(lattice, 0, int(cell), hideable)

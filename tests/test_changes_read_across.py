@@ -228,8 +228,24 @@ def test_the_search_finds_every_smallest_group_two_publications_determine(rows, 
         if all(_read(rows_shown, np.zeros(len(rows_shown)), np.isin(np.arange(size), cells).astype(float)) is not None for rows_shown in shown)
     }
     smallest = {cells for cells in both if len(cells) > 1 and not any(set(other) < set(cells) for other in both)}
-    found = other_groups(Spans(lattice, then), Spans(lattice, now), set())
+    found = other_groups(lattice, Spans(lattice, then), Spans(lattice, now), set())
     assert {tuple(int(c) for c in group.cells) for group in found} == smallest
+
+
+def test_the_search_leaves_totals_other_tables_show_to_them():
+    """A total the attacker knows anyway (another table shows it) less a cell both publications
+    show is read at both times; its change is that table's to hold, and hiding our rows cannot
+    hide it, so the search does not return it. Without the other table the same cells are a
+    group our rows alone do not determine."""
+    cells = pd.DataFrame(list(itertools.product(range(2), range(2))), columns=["d1", "d2"]).assign(subjects=1)
+    levels = [("d1", "d2"), ()]
+    tables = [cells, pd.DataFrame({"subjects": [len(cells)]})]
+    shown = [np.array([True, False, False, False]), np.array([False])]
+    fixed = build_lattice(tables, levels, fixed=[1])
+    assert other_groups(fixed, Spans(fixed, shown), Spans(fixed, shown), set()) == []
+    published = build_lattice(tables, levels)
+    with_total = [shown[0], np.array([True])]
+    assert [tuple(g.cells) for g in other_groups(published, Spans(published, with_total), Spans(published, with_total), set())] == [(1, 2, 3)]
 
 
 CROSS_SHAPED = (

@@ -130,13 +130,15 @@ def candidate_groups(lattice: Lattice, published: int, knowns: list[list[np.ndar
     return found
 
 
-def other_groups(then: Spans, now: Spans, seen: set[tuple[int, ...]]) -> list[Group]:
+def other_groups(lattice: Lattice, then: Spans, now: Spans, seen: set[tuple[int, ...]]) -> list[Group]:
     """The groups of cells both publications determine, other than those `seen` (as cell tuples),
     that hold no smaller group both determine: one cell of each of two rows, say. A group that
     holds one is the sum of two groups both determine, each judged in turn (the change rule holds
     each part, not their sum). Only cells one publication leaves undetermined can be in one (a
     cell both determine is an entry of its own), and each lies within one connected set of them:
-    every group of each set of up to `SEARCHED_CELLS` cells is tried."""
+    every group of each set of up to `SEARCHED_CELLS` cells is tried. A group whose change is
+    that of totals the attacker knows anyway (`Lattice.fixed`: other tables show them, and judge
+    their changes) less cells both determine is not ours to hold, nor can hiding our rows hide it."""
     both = hstack([then.null, now.null]).tocsr()
     open_cells = np.flatnonzero(np.diff(both.indptr) > 0)
     if len(open_cells) < 2:
@@ -144,6 +146,8 @@ def other_groups(then: Spans, now: Spans, seen: set[tuple[int, ...]]) -> list[Gr
     touching = (both[open_cells] != 0).astype(np.int8)
     _, component = connected_components(bmat([[None, touching], [touching.T, None]]), directed=False)  # cells and basis vectors, joined where one holds the other
     component = component[: len(open_cells)]
+    undetermined = np.zeros(len(lattice.values[0]), dtype=bool)
+    undetermined[open_cells] = True
     found = []
     for key in np.unique(component):
         cells = open_cells[component == key]
@@ -158,11 +162,48 @@ def other_groups(then: Spans, now: Spans, seen: set[tuple[int, ...]]) -> list[Gr
         for mask in sorted(read.tolist(), key=int.bit_count):
             if not any(mask & smaller == smaller for smaller in minimal):
                 minimal.append(mask)
+        public = None
         for mask in minimal:
-            group = cells[[bool(mask >> i & 1) for i in range(len(cells))]]
-            if len(group) > 1 and tuple(group) not in seen:
+            inside = np.array([bool(mask >> i & 1) for i in range(len(cells))])
+            group = cells[inside]
+            if len(group) < 2 or tuple(group) in seen:
+                continue
+            public = _known_anyway(lattice, cells, undetermined) if public is None else public
+            if not _in_span(public, inside.astype(float)):
                 found.append(Group(0, int(group[0]), group))
     return found
+
+
+def _known_anyway(lattice: Lattice, cells: np.ndarray, undetermined: np.ndarray) -> np.ndarray:
+    """Over `cells`, the undetermined cells of each total of a level the attacker knows anyway
+    whose undetermined cells all lie among them."""
+    among = np.zeros(len(undetermined), dtype=bool)
+    among[cells] = True
+    rows = []
+    for level in sorted(lattice.fixed):
+        for entry in np.unique(lattice.cell_entry[level][cells]):
+            under = (lattice.cell_entry[level] == entry) & undetermined
+            if not (under & ~among).any():
+                rows.append(under[cells].astype(float))
+    return np.array(rows).reshape(len(rows), len(cells))
+
+
+def _in_span(rows: np.ndarray, vector: np.ndarray) -> bool:
+    if not len(rows):
+        return False
+    weights = np.linalg.lstsq(rows.T, vector, rcond=None)[0]
+    return bool(np.abs(rows.T @ weights - vector).max() < 1e-7)
+
+
+def _and_other_shapes(lattice: Lattice, groups: list[Group], pairs: list[tuple[Spans, Spans]]) -> list[Group]:
+    """The candidate `groups`, then the groups of other shapes each pair of spans (then, now)
+    both determine (`other_groups`), each group of cells once."""
+    seen = {tuple(g.cells) for g in groups}
+    for then, now in pairs:
+        found = other_groups(lattice, then, now, seen)
+        seen |= {tuple(g.cells) for g in found}
+        groups = groups + found
+    return groups
 
 
 def _cells_matrix(groups: list[Group], size: int) -> csr_matrix:
@@ -210,12 +251,7 @@ def read_across(
     figure true, and those with a true count, determine; `now` is per level such rows now (a row
     carried with the count it truly has still tells the count)."""
     spans_now = _spans_now(lattice, now)
-    groups = candidate_groups(lattice, published, [then[0].known, then[1].known, now[0], now[1]])
-    seen = {tuple(g.cells) for g in groups}
-    for pair in ((then[1], spans_now[1]), (then[0], spans_now[0])):
-        found = other_groups(*pair, seen)
-        seen |= {tuple(g.cells) for g in found}
-        groups += found
+    groups = _and_other_shapes(lattice, candidate_groups(lattice, published, [then[0].known, then[1].known, now[0], now[1]]), [(then[1], spans_now[1]), (then[0], spans_now[0])])
     if not groups:
         return []
     cells = _cells_matrix(groups, len(lattice.values[0]))
@@ -243,13 +279,11 @@ def read_over_gaps(
     if not older:
         return []
     spans_now = _spans_now(lattice, now)
-    groups = candidate_groups(lattice, published, [now[0], now[1], last[0].known, last[1].known, *(spans.known for pair, _, _ in older for spans in pair)])
-    seen = {tuple(g.cells) for g in groups}
-    for (exact, counts), _, _ in older:
-        for pair in ((counts, spans_now[1]), (exact, spans_now[0])):
-            found = other_groups(*pair, seen)
-            seen |= {tuple(g.cells) for g in found}
-            groups += found
+    groups = _and_other_shapes(
+        lattice,
+        candidate_groups(lattice, published, [now[0], now[1], last[0].known, last[1].known, *(spans.known for pair, _, _ in older for spans in pair)]),
+        [pair for (exact, counts), _, _ in older for pair in ((counts, spans_now[1]), (exact, spans_now[0]))],
+    )
     if not groups:
         return []
     cells = _cells_matrix(groups, len(lattice.values[0]))

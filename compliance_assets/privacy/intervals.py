@@ -506,8 +506,8 @@ class EquationSystem:
 
     def _lift(self, targets, offsets: np.ndarray, reach: float | np.ndarray, maximise: bool) -> np.ndarray | None:
         """A feasible point that takes as many `targets` (rows of a selector) as it can `reach`
-        above their `offsets` (below, not maximising), each counted only up to that reach (one, or one each): a
-        plain sum spends itself on the few targets that can go furthest. One more unknown per
+        above their `offsets` (below, not maximising), each counted only up to that reach (one
+        for all, or one each): a plain sum spends itself on the few targets that can go furthest. One more unknown per
         target, t <= its lift, 0 <= t <= reach, and the sum of t maximised. None when the
         programme has no optimum (the caller then solves target by target, where `solve` relaxes
         the equations a subject counted in several cells breaks)."""

@@ -246,10 +246,10 @@ def read_across(
     k: int,
 ) -> list[Group]:
     """The candidate groups, and those of other shapes (`other_groups`), whose change since the
-    last publication is read and gives someone away: per published level, each entry's `changes` of subjects and `sums` (entries × measures
-    no rule judges, NaN unknown). `then` holds what the last publication's rows with every
-    figure true, and those with a true count, determine; `now` is per level such rows now (a row
-    carried with the count it truly has still tells the count)."""
+    last publication is read and gives someone away: per published level, each entry's `changes`
+    of subjects and `sums` (entries × measures no rule judges, NaN unknown). `then` holds what the
+    last publication's rows with every figure true, and those with a true count, determine; `now`
+    is per level such rows now (a row carried with the count it truly has still tells the count)."""
     spans_now = _spans_now(lattice, now)
     groups = _and_other_shapes(lattice, candidate_groups(lattice, published, [then[0].known, then[1].known, now[0], now[1]]), [(then[1], spans_now[1]), (then[0], spans_now[0])])
     if not groups:
@@ -272,10 +272,11 @@ def read_over_gaps(
     k: int,
 ) -> list[Group]:
     """The candidate groups, and those of other shapes each older publication and now determine,
-    read in an older publication and now but not at every publication in between, whose change since then gives someone away. `older` holds per older publication,
-    oldest first, what its rows determine (as `then` for `read_across`) and per level each
-    entry's change since, of subjects and of the sums no rule judges; `last` what the last
-    publication's rows determine; `now` as for `read_across`."""
+    read in an older publication and now but not at every publication in between, whose change
+    since then gives someone away. `older` holds per older publication, oldest first, what its
+    rows determine (as `then` for `read_across`) and per level each entry's change since, of
+    subjects and of the sums no rule judges; `last` what the last publication's rows determine;
+    `now` as for `read_across`."""
     if not older:
         return []
     spans_now = _spans_now(lattice, now)

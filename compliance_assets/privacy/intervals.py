@@ -154,7 +154,7 @@ def _attacker_rows(lattice: Lattice, k: int, ranges: Ranges | None, movement: Mo
         entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
         size = len(lattice.values[level])
         released_part = np.bincount(entries, weights=known, minlength=size)
-        members = _members(entries[hidden_cells], size)
+        members = entry_members(entries[hidden_cells], size)
         members_of.append(members)
         for entry in range(size):
             cells = members[entry]
@@ -205,7 +205,7 @@ def shared_outcomes(lattice: Lattice, k: int, ranges: Ranges | None = None, move
         entries = lattice.cell_entry[level] if level else np.arange(len(lattice.values[0]))
         size = len(lattice.values[level])
         shown_under = np.bincount(entries[~lattice.suppressed[0]], minlength=size) > 0
-        members = _members(entries[hidden_cells], size)
+        members = entry_members(entries[hidden_cells], size)
         for entry in np.flatnonzero(lattice.suppressed[level] & ~shown_under & (lattice.values[level] >= 1)):
             cells = members[entry]
             for outcome, having in enumerate(lattice.outcomes[level][entry]):
@@ -726,11 +726,13 @@ def intervals_before(
     return attacker_intervals(every, k, known_before, protection, movement, targets_of)
 
 
-def _members(entries: np.ndarray, size: int) -> list[np.ndarray]:
-    """For each entry, the columns (hidden cells) under it."""
+def entry_members(entries: np.ndarray, size: int, items: np.ndarray | None = None) -> list[np.ndarray]:
+    """For each entry (of `size`), the positions in `entries` (one entry each) under it, or the
+    `items` at those positions."""
     order = np.argsort(entries, kind="stable")
     splits = np.searchsorted(entries[order], np.arange(size + 1))
-    return [order[splits[i] : splits[i + 1]] for i in range(size)]
+    picked = order if items is None else items[order]
+    return [picked[splits[i] : splits[i + 1]] for i in range(size)]
 
 
 def protect(

@@ -25,6 +25,7 @@ import numpy as np
 from scipy.sparse import bmat, csc_matrix, csr_matrix, hstack
 from scipy.sparse.csgraph import connected_components
 
+from compliance_assets.privacy.intervals import entry_members
 from compliance_assets.privacy.suppression import Lattice, drifted_sums, neighbours, small
 
 TOLERANCE = 1e-9
@@ -100,19 +101,13 @@ class Group:
     outside: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def _members(entries: np.ndarray, items: np.ndarray, size: int) -> list[np.ndarray]:
-    """Per entry (of `size`), the `items` whose entry (`entries`, one per item) it is."""
-    order = np.argsort(entries, kind="stable")
-    return np.split(items[order], np.searchsorted(entries[order], np.arange(1, size)))
-
-
 def candidate_groups(lattice: Lattice, published: int, knowns: list[list[np.ndarray]]) -> list[Group]:
     """Every published entry, and under every published total the part each time's shown rows
     of a finer level leave (`knowns`: per time, per level, the rows shown with the truth)."""
     every = np.arange(len(lattice.values[0]))
     found, seen = [], set()
     for level in range(published):
-        for entry, cells in enumerate(_members(lattice.cell_entry[level], every, len(lattice.values[level]))):
+        for entry, cells in enumerate(entry_members(lattice.cell_entry[level], len(lattice.values[level]), every)):
             if len(cells) and (level, tuple(cells)) not in seen:
                 seen.add((level, tuple(cells)))
                 found.append(Group(level, entry, cells))
@@ -122,8 +117,8 @@ def candidate_groups(lattice: Lattice, published: int, knowns: list[list[np.ndar
         size = len(lattice.values[coarse])
         for known in knowns:
             hidden = np.flatnonzero(~known[fine][lattice.cell_entry[fine]])
-            shown = _members(parents[known[fine]], np.flatnonzero(known[fine]), size)
-            for entry, cells in enumerate(_members(lattice.cell_entry[coarse][hidden], hidden, size)):
+            shown = entry_members(parents[known[fine]], size, np.flatnonzero(known[fine]))
+            for entry, cells in enumerate(entry_members(lattice.cell_entry[coarse][hidden], size, hidden)):
                 if len(cells) and (coarse, tuple(cells)) not in seen:
                     seen.add((coarse, tuple(cells)))
                     found.append(Group(coarse, entry, cells, fine, shown[entry]))

@@ -11,10 +11,10 @@ it.
 The groups read at one time are the row space of its exactly shown rows (`Spans`); those read at
 both are the intersection. The candidates judged are every entry and every part a total hides
 under its shown rows, at either time, and the smallest groups of any other shape both times
-determine, searched among the cells either leaves undetermined (`other_groups`): a change of 1
-to k - 1 subjects of any of them that both times determine is exposed, as is a sum no rule
-judges that moved while fewer than k subjects did. The fix hides one more row now beside the
-group (`blame`), and the caller asks again.
+determine, the 0/1 vectors of that intersection among the cells either leaves undetermined
+(`other_groups`): a change of 1 to k - 1 subjects of any of them that both times determine is
+exposed, as is a sum no rule judges that moved while fewer than k subjects did. The fix hides
+one more row now beside the group (`blame`), and the caller asks again.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import bmat, csc_matrix, csr_matrix, hstack
+from scipy.linalg import qr
+from scipy.sparse import csc_matrix, csr_matrix, hstack
 from scipy.sparse.csgraph import connected_components
 
 from compliance_assets.privacy.intervals import entry_members
 from compliance_assets.privacy.suppression import Lattice, drifted_sums, neighbours, small
 
 TOLERANCE = 1e-9
-SEARCHED_CELLS = 12  # connected sets of undetermined cells up to this size are searched for groups of every shape (`other_groups`)
+GAP = 1e-8  # eigenvalues of a Gram matrix below this are taken for 0, its rounding error is some 1e-15; a group found is checked
+SEARCHED_DIMENSION = 12  # spaces of groups up to this dimension have every 0/1 choice of weights tried at once; larger ones are searched (`_whole_vectors_by_search`)
 
 
 class Spans:
@@ -130,36 +132,37 @@ def other_groups(lattice: Lattice, then: Spans, now: Spans, seen: set[tuple[int,
     that hold no smaller group both determine: one cell of each of two rows, say. A group that
     holds one is the sum of two groups both determine, each judged in turn (the change rule holds
     each part, not their sum). Only cells one publication leaves undetermined can be in one (a
-    cell both determine is an entry of its own), and each lies within one connected set of them:
-    every group of each set of up to `SEARCHED_CELLS` cells is tried. A group whose change is
-    that of totals the attacker knows anyway (`Lattice.fixed`: other tables show them, and judge
-    their changes) less cells both determine is not ours to hold, nor can hiding our rows hide it."""
-    both = hstack([then.null, now.null]).tocsr()
+    cell both determine is an entry of its own), and each lies within one connected set of them,
+    whose groups are the 0/1 vectors of the space both determine there (`_whole_vectors`). A
+    group whose change is that of totals the attacker knows anyway (`Lattice.fixed`: other
+    tables show them, and judge their changes) less cells both determine is not ours to hold,
+    nor can hiding our rows hide it."""
+    both = hstack([then.null, now.null], format="csr")
+    both.eliminate_zeros()
     open_cells = np.flatnonzero(np.diff(both.indptr) > 0)
     if len(open_cells) < 2:
         return []
-    touching = (both[open_cells] != 0).astype(np.int8)
-    _, component = connected_components(bmat([[None, touching], [touching.T, None]]), directed=False)  # cells and basis vectors, joined where one holds the other
-    component = component[: len(open_cells)]
-    undetermined = np.zeros(len(lattice.values[0]), dtype=bool)
+    size, width = both.shape
+    pattern = both.tocoo()
+    graph = csr_matrix((np.ones(pattern.nnz, dtype=np.int8), (pattern.row, size + pattern.col)), shape=(size + width, size + width))
+    _, component = connected_components(graph, directed=False)  # cells and basis vectors, joined where one holds the other
+    undetermined = np.zeros(size, dtype=bool)
     undetermined[open_cells] = True
+    cells_in = _by_component(component[open_cells], open_cells)
+    vectors_in = _by_component(component[size:], np.arange(width))
+    local = np.zeros(size + width, dtype=np.int64)  # each cell's and each vector's place in its component
+    for key, cells in cells_in.items():
+        local[cells] = np.arange(len(cells))
+        local[size + vectors_in[key]] = np.arange(len(vectors_in[key]))
     found = []
-    for key in np.unique(component):
-        cells = open_cells[component == key]
-        if not 2 <= len(cells) <= SEARCHED_CELLS:
+    for key, entries in _by_component(component[pattern.row], np.arange(pattern.nnz)).items():
+        cells = cells_in[key]
+        if len(cells) < 2:
             continue
-        basis = both[cells].toarray()
-        basis = basis[:, np.abs(basis).max(axis=0) > TOLERANCE]
-        masks = np.arange(1, 2 ** len(cells))
-        members = ((masks[:, None] >> np.arange(len(cells))) & 1).astype(float)
-        read = masks[np.abs(members @ basis).max(axis=1, initial=0) < 1e-7]
-        minimal: list[int] = []
-        for mask in sorted(read.tolist(), key=int.bit_count):
-            if not any(mask & smaller == smaller for smaller in minimal):
-                minimal.append(mask)
+        basis = np.zeros((len(cells), len(vectors_in[key])))
+        basis[local[pattern.row[entries]], local[size + pattern.col[entries]]] = pattern.data[entries]
         public = None
-        for mask in minimal:
-            inside = np.array([bool(mask >> i & 1) for i in range(len(cells))])
+        for inside in _smallest(_whole_vectors(basis @ basis.T)):
             group = cells[inside]
             if len(group) < 2 or tuple(group) in seen:
                 continue
@@ -167,6 +170,68 @@ def other_groups(lattice: Lattice, then: Spans, now: Spans, seen: set[tuple[int,
             if not _in_span(public, inside.astype(float)):
                 found.append(Group(0, int(group[0]), group))
     return found
+
+
+def _by_component(labels: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
+    """The items per label, each set sorted."""
+    order = np.lexsort((items, labels))
+    keys, starts = np.unique(labels[order], return_index=True)
+    return dict(zip(keys.tolist(), np.split(items[order], starts[1:]), strict=True))
+
+
+def _whole_vectors(gram: np.ndarray) -> np.ndarray:
+    """Every nonzero 0/1 vector x with x' G x = 0 (`gram`, G = B B', B cells × vectors of both
+    null spaces): orthogonal to every vector, so both publications determine its sum. They lie
+    in G's null space, of dimension d, usually 0 to 5 however many cells: written with d pivot
+    cells whose columns are the identity, a vector's values on the pivots are its weights, so each
+    of the 2^d - 1 choices of 0/1 weights is tried (`SEARCHED_DIMENSION`), else searched weight
+    by weight (`_whole_vectors_by_search`)."""
+    values, vectors = np.linalg.eigh(gram)
+    space = vectors[:, values < GAP].T
+    if not len(space):
+        return np.zeros((0, len(gram)), dtype=bool)
+    _, _, pivots = qr(space, pivoting=True, mode="economic")
+    reduced = np.linalg.solve(space[:, pivots[: len(space)]], space)
+    if len(space) > SEARCHED_DIMENSION:
+        found = _whole_vectors_by_search(reduced)
+    else:
+        masks = np.arange(1, 2 ** len(space))
+        weighed = ((masks[:, None] >> np.arange(len(space))) & 1).astype(float) @ reduced
+        whole = ((np.abs(weighed) < 1e-7) | (np.abs(weighed - 1) < 1e-7)).all(axis=1)
+        found = weighed[whole] > 0.5
+    x = found.astype(float)
+    return found[np.einsum("ij,jk,ik->i", x, gram, x) < 1e-12]
+
+
+def _whole_vectors_by_search(reduced: np.ndarray) -> np.ndarray:
+    """The nonzero 0/1 combinations of the rows of `reduced` (each with a pivot cell only it
+    holds) that are 0/1 vectors, by trying each row's weight in turn and leaving a choice as soon
+    as some cell can no longer end at 0 or 1 whatever the later weights."""
+    size, cells = reduced.shape
+    reach = np.zeros((2, size + 1, cells))  # per row, the least and most the rows from it on can add to a cell
+    reach[0, :-1] = np.cumsum(np.minimum(reduced, 0)[::-1], axis=0)[::-1]
+    reach[1, :-1] = np.cumsum(np.maximum(reduced, 0)[::-1], axis=0)[::-1]
+    found, stack = [], [(0, np.zeros(cells))]
+    while stack:
+        row, partial = stack.pop()
+        if row == size:
+            if partial.max() > 0.5:
+                found.append(partial > 0.5)
+            continue
+        for value in (partial, partial + reduced[row]):
+            low, high = value + reach[0, row + 1], value + reach[1, row + 1]
+            if (((low < 1e-7) & (high > -1e-7)) | ((low < 1 + 1e-7) & (high > 1 - 1e-7))).all():
+                stack.append((row + 1, value))
+    return np.array(found, dtype=bool).reshape(len(found), cells)
+
+
+def _smallest(vectors: np.ndarray) -> list[np.ndarray]:
+    """The vectors (rows of 0/1) that hold no other."""
+    kept: list[np.ndarray] = []
+    for vector in sorted(vectors, key=lambda v: int(v.sum())):
+        if not any((vector >= smaller).all() for smaller in kept):
+            kept.append(vector)
+    return kept
 
 
 def _known_anyway(lattice: Lattice, cells: np.ndarray, undetermined: np.ndarray) -> np.ndarray:

@@ -333,3 +333,16 @@ def test_a_group_of_cells_no_row_holds_is_not_read_across_a_gap():
     assert changes_read(publications.tables, publications.frames) == []
     assert all(audit.empty for audit in audits), audits
 
+
+EMPTIED_IN_A_GAP = ([1, 22, 12, 18, 20, 15], [("erase", 2, 1, 18, 0, 0), ("erase", 0, 1, 18, 2, 5), ("erase", 4, 5, 18, 2, 7)], 0)
+
+
+def test_a_cell_emptied_within_the_window_stays_in_the_groups_read_across_a_gap():
+    """(a, x) loses its only member between the second and the third publication. The second's
+    rows determine (a, x), (a, y) and (b, x) together, through column x, and so do the fourth's,
+    through both rows less (b, y) and column z: one person left that group. The cell, empty
+    since the third publication, stays in the table at 0 while a publication of the window
+    counted anyone in it, so the search sees the group and its change."""
+    publications, audits = _history(*EMPTIED_IN_A_GAP)
+    assert changes_read(publications.tables, publications.frames) == []
+    assert all(audit.empty for audit in audits), audits

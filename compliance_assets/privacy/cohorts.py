@@ -223,7 +223,7 @@ def release_cohorts(
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
     dims = list(dimensions)
-    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous)
+    levels, published, tables, lattice = _tabulate(source, dims, subject, measures, margins, protected, previous, earlier)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     others = other_measures(measures, rules)
     lattice.others = [other_sums(table, others) for table in tables]
@@ -547,32 +547,46 @@ def _with_carried(table: pd.DataFrame, carry: np.ndarray, history: History, leve
     return shown
 
 
-def _tabulate(source, dims, subject, measures, margins, protected, previous=None):
+def _tabulate(source, dims, subject, measures, margins, protected, previous=None, earlier: Sequence[Publication] = ()):
     """(levels, how many are published, each level's table, the lattice over them): what a
     release and its audit both start from. Levels only other tables reveal are fixed. Cells the
-    `previous` publication counted that are empty now stay in, at 0 (`with_vanished`)."""
+    `previous` publication, or any `earlier` one, counted that are empty now stay in, at 0
+    (`with_vanished`)."""
     levels, published = release_levels(dims, margins, protected)
     tables = as_source(source).level_tables(dims, levels, subject, measures)
     if previous is not None:
-        tables = with_vanished(tables, levels, dims, measures, previous)
+        tables = with_vanished(tables, levels, dims, measures, previous, earlier)
     return levels, published, tables, build_lattice(tables, levels, fixed=range(published, len(levels)))
 
 
 def with_vanished(
-    tables: list[pd.DataFrame], levels: Sequence[Sequence[str]], dims: list[str], measures: Mapping[str, MeasureSpec], previous: pd.DataFrame
+    tables: list[pd.DataFrame],
+    levels: Sequence[Sequence[str]],
+    dims: list[str],
+    measures: Mapping[str, MeasureSpec],
+    previous: pd.DataFrame,
+    earlier: Sequence[Publication] = (),
 ) -> list[pd.DataFrame]:
-    """The level tables with every detailed cell the previous publication truly counted but
-    nobody is in now, at 0 subjects, and the margins they fall in. An attacker differencing two
-    publications sees that cell's members leave: without it, a margin's change would seem to be
-    the sum of its remaining cells' changes, and the change audit would solve what it hides. A
-    cell empty since stays while what the attacker can prove of it (`PROVEN`) still allows members:
-    it does not know the cell is empty, and what it knew before must not be taken as more."""
+    """The level tables with every detailed cell the previous publication, or an `earlier` one
+    of the window, truly counted but nobody is in now, at 0 subjects, and the margins they fall
+    in. An attacker differencing two publications sees that cell's members leave: without it, a
+    margin's change would seem to be the sum of its remaining cells' changes, and the change
+    audit would solve what it hides; a group read through different rows at an older
+    publication and now would seem to have lost no one. A cell empty since stays while what the
+    attacker can prove of it (`PROVEN`) still allows members: it does not know the cell is empty,
+    and what it knew before must not be taken as more."""
     cells = tables[0]
-    before = previous.loc[previous[GROUPED_BY].astype("string") == level_label(levels[0])]
+    label = level_label(levels[0])
+    before = previous.loc[previous[GROUPED_BY].astype("string") == label]
     records = before.get(COUNTED, [None] * len(before))
     truths = [t["subjects"] if isinstance(t, dict) else s for t, s in zip(records, before[SUBJECTS], strict=True)]
     doubted = [isinstance(t, dict) and float(t.get(PROVEN, t.get(KNOWN, [0.0, 0.0]))[1]) > 0 for t in records]
-    before = before.loc[(np.asarray(truths, dtype=np.int64) > 0) | np.asarray(doubted, dtype=bool), dims].astype({d: cells[d].dtype for d in dims})
+    before = before.loc[(np.asarray(truths, dtype=np.int64) > 0) | np.asarray(doubted, dtype=bool), dims]
+    older = [publication.keys[(publication.labels == label) & (np.nan_to_num(publication.truths) > 0)] for publication in earlier]
+    older = np.setdiff1d(np.concatenate([*older, np.zeros(0, dtype=object)]).astype(str), entry_keys(cells, dims).to_numpy(dtype=str))
+    if len(older):
+        before = pd.concat([before, pd.DataFrame([json.loads(key) for key in older], columns=dims)], ignore_index=True).drop_duplicates()
+    before = before.astype({d: cells[d].dtype for d in dims})
     gone = before.merge(cells[dims].drop_duplicates(), how="left", on=dims, indicator=True)
     gone = gone.loc[gone["_merge"] == "left_only", dims]
     if not len(gone):
@@ -868,7 +882,7 @@ def disclosure_audit(
     others = other_measures(measures or {}, rules) if previous is not None else {}
     tabulated = {name: spec for name, spec in (measures or {}).items() if name in (*rules.outcomes, *rules.magnitudes, *others)}
     measures = {name: spec for name, spec in tabulated.items() if name not in others}
-    levels, published, tables, lattice = _tabulate(source, dims, subject, tabulated, margins, protected, previous)
+    levels, published, tables, lattice = _tabulate(source, dims, subject, tabulated, margins, protected, previous, earlier)
     with_measure_rules(lattice, tables, measures, rules, source, dims, subject)
     lattice.others = [other_sums(table, others) for table in tables]
     mark_sensitive(lattice, k)

@@ -1,7 +1,9 @@
 """The disclosure properties at random, many times over: `make hunt` (HUNT_EXAMPLES per test,
 default 600; a few minutes). The suite runs them fixed and few (`derandomize`); a search with
 fresh seeds finds histories those never draw, as it found each one `test_republication_rules`
-now pins. Skipped unless HUNT_EXAMPLES is set."""
+now pins. The suite's 30 fresh histories a run of groups read across publications found the
+emptied cell `test_changes_read_across` pins; here they are many more. Skipped unless
+HUNT_EXAMPLES is set."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import test_changes_read_across as across
 from tests import test_republication_rules as rules
 
 EXAMPLES = int(os.environ.get("HUNT_EXAMPLES", "0"))
@@ -53,3 +56,12 @@ def test_several_moves_a_publication_keep_the_promise(k, numerator, steps, data)
 )
 def test_magnitude_changes_keep_the_p_percent_rule(sizes, target, big, small_ones, others):
     MAGNITUDES(sizes, target, big, small_ones, others)
+
+
+GROUPS_READ = across.test_no_group_of_cells_is_read_to_change_by_fewer_than_k.hypothesis.inner_test
+
+
+@SEARCH
+@given(sizes=st.lists(st.integers(1, 30), min_size=len(across.ATOMS), max_size=len(across.ATOMS)), steps=across.STEPS, seed=st.integers(0, 99))
+def test_no_group_of_cells_is_read_across_publications(sizes, steps, seed):
+    GROUPS_READ(sizes, steps, seed)

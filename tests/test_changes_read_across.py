@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -345,4 +346,48 @@ def test_a_cell_emptied_within_the_window_stays_in_the_groups_read_across_a_gap(
     counted anyone in it, so the search sees the group and its change."""
     publications, audits = _history(*EMPTIED_IN_A_GAP)
     assert changes_read(publications.tables, publications.frames) == []
+    assert all(audit.empty for audit in audits), audits
+
+
+WIDE_ATOMS = list(itertools.product("abcd", "vwxyz"))
+LARGE_SET = (
+    [12, 5, 6, 14, 2, 13, 13, 5, 8, 13, 3, 14, 13, 5, 13, 14, 7, 6, 2, 9],
+    [("erase", 8, 3, 64, 17, 0), ("join", 9, 2, 82, 4, 5)],
+    91,
+)
+
+
+def _smallest_groups_read(publications: Publications) -> list[tuple]:
+    """Over a table of `WIDE_ATOMS`, per pair of publications and per figure, every smallest group
+    both publications' truthful rows determine (cells determined alone, and the integer
+    programme's list), whose change tells on fewer than k and was not read at every step."""
+    rows = [_truthful_rows(table, frame) for table, frame in zip(publications.tables, publications.frames, strict=True)]
+    size, found = len(WIDE_ATOMS), []
+    for first, number in itertools.combinations(range(len(publications.tables)), 2):
+        for figure in range(2):
+            shown = [rows[first][figure][0], rows[number][figure][0]]
+            if not all(len(s) for s in shown):
+                continue
+            alone = {(c,) for c in range(size) if all(_read(s, np.zeros(len(s)), np.eye(size)[c]) is not None for s in shown)}
+            for cells in alone | _smallest_groups_by_programme(shown, size):
+                got = _change(rows, publications.frames, first, number, cells)
+                if got is None or not _tells(got, figure):
+                    continue
+                steps = [_change(rows, publications.frames, t, t + 1, cells) for t in range(first, number)] if number - first > 1 else [None]
+                if not all(step is not None and step[0][figure] for step in steps):
+                    found.append((first, number, figure, cells, *got[1:]))
+    return found
+
+
+def test_a_group_of_six_cells_among_twenty_is_not_read(monkeypatch):
+    """A 4 × 5 table whose withheld cells form sets of more than 12: an erasure of three, then two
+    newcomers and five in another cell. The second and third publications' rows both determine
+    six cells together, which gained two people; the search finds the group in the large set and
+    a row beside it is withheld. Before the search covered such sets, the attacker read it."""
+    from tests import test_measures_over_time
+
+    monkeypatch.setattr(test_measures_over_time, "ATOMS", WIDE_ATOMS)
+    monkeypatch.setattr(sys.modules[__name__], "ATOMS", WIDE_ATOMS)
+    publications, audits = _history(*LARGE_SET)
+    assert _smallest_groups_read(publications) == []
     assert all(audit.empty for audit in audits), audits

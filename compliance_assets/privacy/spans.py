@@ -145,17 +145,17 @@ def other_groups(lattice: Lattice, then: Spans, now: Spans, seen: set[tuple[int,
     size, width = both.shape
     pattern = both.tocoo()
     graph = csr_matrix((np.ones(pattern.nnz, dtype=np.int8), (pattern.row, size + pattern.col)), shape=(size + width, size + width))
-    _, component = connected_components(graph, directed=False)  # cells and basis vectors, joined where one holds the other
+    sets, component = connected_components(graph, directed=False)  # cells and basis vectors, joined where one holds the other
     undetermined = np.zeros(size, dtype=bool)
     undetermined[open_cells] = True
-    cells_in = _by_component(component[open_cells], open_cells)
-    vectors_in = _by_component(component[size:], np.arange(width))
-    local = np.zeros(size + width, dtype=np.int64)  # each cell's and each vector's place in its component
-    for key, cells in cells_in.items():
+    cells_in = entry_members(component[open_cells], sets, open_cells)
+    vectors_in = entry_members(component[size:], sets, np.arange(width))
+    local = np.zeros(size + width, dtype=np.int64)  # each cell's and each vector's place in its set
+    for key, cells in enumerate(cells_in):
         local[cells] = np.arange(len(cells))
         local[size + vectors_in[key]] = np.arange(len(vectors_in[key]))
     found = []
-    for key, entries in _by_component(component[pattern.row], np.arange(pattern.nnz)).items():
+    for key, entries in enumerate(entry_members(component[pattern.row], sets)):
         cells = cells_in[key]
         if len(cells) < 2:
             continue
@@ -170,13 +170,6 @@ def other_groups(lattice: Lattice, then: Spans, now: Spans, seen: set[tuple[int,
             if not _in_span(public, inside.astype(float)):
                 found.append(Group(0, int(group[0]), group))
     return found
-
-
-def _by_component(labels: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
-    """The items per label, each set sorted."""
-    order = np.lexsort((items, labels))
-    keys, starts = np.unique(labels[order], return_index=True)
-    return dict(zip(keys.tolist(), np.split(items[order], starts[1:]), strict=True))
 
 
 def _whole_vectors(gram: np.ndarray) -> np.ndarray:

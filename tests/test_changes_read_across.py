@@ -8,6 +8,7 @@ reads its change; nothing of the engine is asked."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import sys
@@ -379,15 +380,46 @@ def _smallest_groups_read(publications: Publications) -> list[tuple]:
     return found
 
 
-def test_a_group_of_six_cells_among_twenty_is_not_read(monkeypatch):
+@contextlib.contextmanager
+def _wide_table():
+    """The helpers here and in `test_measures_over_time` over `WIDE_ATOMS` for the duration."""
+    from tests import test_measures_over_time
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(test_measures_over_time, "ATOMS", WIDE_ATOMS)
+        patch.setattr(sys.modules[__name__], "ATOMS", WIDE_ATOMS)
+        yield
+
+
+def test_a_group_of_six_cells_among_twenty_is_not_read():
     """A 4 × 5 table whose withheld cells form sets of more than 12: an erasure of three, then two
     newcomers and five in another cell. The second and third publications' rows both determine
     six cells together, which gained two people; the search finds the group in the large set and
     a row beside it is withheld. Before the search covered such sets, the attacker read it."""
-    from tests import test_measures_over_time
+    with _wide_table():
+        publications, audits = _history(*LARGE_SET)
+        assert _smallest_groups_read(publications) == []
+    assert all(audit.empty for audit in audits), audits
 
-    monkeypatch.setattr(test_measures_over_time, "ATOMS", WIDE_ATOMS)
-    monkeypatch.setattr(sys.modules[__name__], "ATOMS", WIDE_ATOMS)
-    publications, audits = _history(*LARGE_SET)
-    assert _smallest_groups_read(publications) == []
+
+WIDE_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["erase", "join", "swap", "move"]), st.integers(0, len(WIDE_ATOMS) - 1), st.integers(1, 5), st.integers(18, 90),
+        st.integers(0, len(WIDE_ATOMS) - 1), st.sampled_from([0, K, K + 2, 2 * K]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(1, 15), min_size=len(WIDE_ATOMS), max_size=len(WIDE_ATOMS)), WIDE_STEPS, st.integers(0, 99))
+def test_no_smallest_group_of_a_wide_table_is_read(sizes, steps, seed):
+    """Histories of a 4 × 5 table with many cells under k, so withheld sets of cells grow past
+    the sizes the search enumerates: the attacker's integer programme lists every smallest group
+    two publications' rows determine, and none changed by 1 to k - 1 subjects, or in its sum of
+    ages while fewer than k people moved."""
+    with _wide_table():
+        publications, audits = _history(sizes, steps, seed)
+        assert _smallest_groups_read(publications) == []
     assert all(audit.empty for audit in audits), audits

@@ -65,3 +65,12 @@ GROUPS_READ = across.test_no_group_of_cells_is_read_to_change_by_fewer_than_k.hy
 @given(sizes=st.lists(st.integers(1, 30), min_size=len(across.ATOMS), max_size=len(across.ATOMS)), steps=across.STEPS, seed=st.integers(0, 99))
 def test_no_group_of_cells_is_read_across_publications(sizes, steps, seed):
     GROUPS_READ(sizes, steps, seed)
+
+
+WIDE_GROUPS_READ = across.test_no_smallest_group_of_a_wide_table_is_read.hypothesis.inner_test
+
+
+@SEARCH
+@given(sizes=st.lists(st.integers(1, 15), min_size=len(across.WIDE_ATOMS), max_size=len(across.WIDE_ATOMS)), steps=across.WIDE_STEPS, seed=st.integers(0, 99))
+def test_no_smallest_group_of_a_wide_table_is_read(sizes, steps, seed):
+    WIDE_GROUPS_READ(sizes, steps, seed)

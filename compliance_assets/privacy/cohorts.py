@@ -582,10 +582,10 @@ def with_vanished(
     truths = [t["subjects"] if isinstance(t, dict) else s for t, s in zip(records, before[SUBJECTS], strict=True)]
     doubted = [isinstance(t, dict) and float(t.get(PROVEN, t.get(KNOWN, [0.0, 0.0]))[1]) > 0 for t in records]
     before = before.loc[(np.asarray(truths, dtype=np.int64) > 0) | np.asarray(doubted, dtype=bool), dims]
-    older = [publication.keys[(publication.labels == label) & (np.nan_to_num(publication.truths) > 0)] for publication in earlier]
-    older = np.setdiff1d(np.concatenate([*older, np.zeros(0, dtype=object)]).astype(str), entry_keys(cells, dims).to_numpy(dtype=str))
-    if len(older):
-        before = pd.concat([before, pd.DataFrame([json.loads(key) for key in older], columns=dims)], ignore_index=True).drop_duplicates()
+    counted_then = [publication.keys[(publication.labels == label) & (np.nan_to_num(publication.truths) > 0)] for publication in earlier]
+    emptied = np.setdiff1d(np.concatenate([*counted_then, np.zeros(0, dtype=object)]).astype(str), entry_keys(cells, dims).to_numpy(dtype=str))
+    if len(emptied):
+        before = pd.concat([before, pd.DataFrame([json.loads(key) for key in emptied], columns=dims)], ignore_index=True).drop_duplicates()
     before = before.astype({d: cells[d].dtype for d in dims})
     gone = before.merge(cells[dims].drop_duplicates(), how="left", on=dims, indicator=True)
     gone = gone.loc[gone["_merge"] == "left_only", dims]

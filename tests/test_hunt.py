@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import test_carried_figures as carried
 from tests import test_changes_read_across as across
 from tests import test_republication_rules as rules
 
@@ -74,3 +75,17 @@ WIDE_GROUPS_READ = across.test_no_smallest_group_of_a_wide_table_is_read.hypothe
 @given(sizes=st.lists(st.integers(1, 15), min_size=len(across.WIDE_ATOMS), max_size=len(across.WIDE_ATOMS)), steps=across.WIDE_STEPS, seed=st.integers(0, 99))
 def test_no_smallest_group_of_a_wide_table_is_read(sizes, steps, seed):
     WIDE_GROUPS_READ(sizes, steps, seed)
+
+
+CARRIED_FIGURES = carried.test_no_sum_is_read_through_a_carried_rows_true_figures.hypothesis.inner_test
+
+
+@SEARCH
+@given(
+    sizes=st.lists(st.integers(1, 30), min_size=len(carried.ATOMS), max_size=len(carried.ATOMS)),
+    steps=carried.STEPS,
+    seed=st.integers(0, 99),
+    most_visits=st.sampled_from([1, 19]),
+)
+def test_no_sum_is_read_through_a_carried_rows_true_figures(sizes, steps, seed, most_visits):
+    CARRIED_FIGURES(sizes, steps, seed, most_visits)

@@ -965,13 +965,12 @@ def disclosure_audit(
                 lattice, changes, known, k, *((outcome_changes(kinds), magnitude_changes(lattice, history), other_changes(lattice.others, history)) if kind == 0 else ())
             )
             found += [(level, entry, reason) for level, entry, _ in exposures(delta, k)]
-        counts_only = [(seen == lattice.values[level]) & ~fresh_levels[level] for level, seen in enumerate(seen_levels)]  # carried with the count they truly have
-        read = [key for key in groups_read_since_last(lattice, history, fresh_levels, k, counts_only) if (*key, SMALL_CHANGE) not in found]
+        read = [key for key in groups_read_since_last(lattice, history, fresh_levels, k, from_ledger_levels) if (*key, SMALL_CHANGE) not in found]
         found += [(level, entry, SMALL_CHANGE) for level, entry in dict.fromkeys(read)]
         befores = [before_of(publication, tables[:published], dims) for publication in earlier[:-1]]
         for before, steady in with_gaps(befores, history.exact, fresh_levels):
             found += [(level, entry, CHANGE_SINCE) for level, entry, _ in exposures(gap_lattice(lattice, before, fresh_levels, k, steady), k)]
-        older = read_since_older(lattice, befores, history, fresh_levels, k, counts_only)
+        older = read_since_older(lattice, befores, history, fresh_levels, k, from_ledger_levels)
         found += [(level, entry, CHANGE_SINCE) for level, entry in dict.fromkeys((group.level, group.entry) for group in older)]
     if history is not None and earlier:
         shown = [fresh | stale for fresh, stale in zip(fresh_levels, from_ledger_levels, strict=False)]

@@ -40,7 +40,7 @@ import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.intervals import Movement, within_both
-from compliance_assets.privacy.spans import Spans, blame, read_across, read_over_gaps
+from compliance_assets.privacy.spans import Reading, Spans, Told, blame, read_across, read_over_gaps
 from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, drifted_sums, moved_quietly, newcomers_break_rule, outcome_violations, small, suppress
 
 
@@ -77,6 +77,8 @@ class History:
     proven: list[np.ndarray] | None = None  # (entries × [low, high]) what the attacker could prove of each entry's count then (`PROVEN`); NaN when nothing
     others_counted: list[np.ndarray] | None = None  # (entries × measures no rule judges) their true sums at the last publication; 0 when absent, NaN when unknown
     others_unseen: np.ndarray | None = None  # per such measure: the last publication neither showed nor recorded it, so nothing to difference
+    sums_told: list[np.ndarray] | None = None  # (entries × measures no rule judges) shown last time with that sum true, carried or not
+    other_means: np.ndarray | None = None  # per such measure: a mean (the sum it shows is the value times the subjects)
     memo: dict = field(default_factory=dict, compare=False, repr=False)  # what is worked out once from it per release (`spans_of`)
 
     def as_proven(self) -> History:
@@ -192,7 +194,22 @@ def match_history(
         outcome_bounds.append(np.where(exact[level][:, None, None], exactly, _kept(kept_outcomes, found)))
         box = _kept(kept_proven, found)
         proven.append(np.where(np.isnan(box), bounds[level], box))
-    return History(previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven, *_others_counted(previous, rows, exact, truths, others or {}))
+    others = dict(others or {})
+    told = _sums_told(previous, truths, others)
+    sums_told = [exact[level][:, None] | (shown[level][:, None] & told[np.maximum(found, 0)]) if len(previous) else np.zeros((len(found), len(others)), dtype=bool) for level, found in enumerate(rows)]
+    return History(
+        previous, rows, shown, reference, before, counted, outcomes_counted, exact, recorded, anchors, magnitudes_counted, bounds, outcome_bounds, proven,
+        *_others_counted(previous, rows, exact, truths, others), sums_told=sums_told, other_means=np.array(list(others.values()), dtype=bool),
+    )
+
+
+def _sums_told(previous: pd.DataFrame, truths: list, others: dict[str, bool]) -> np.ndarray:
+    """(rows × measures no rule judges) rows of the last publication that showed that measure's
+    true sum, as the ledger recorded it: a row carried because its mean age or its count moved
+    still tells a sum of visits that did not."""
+    if not len(previous):
+        return np.zeros((0, len(others)), dtype=bool)
+    return np.isclose(other_sums(previous, others), _recorded(truths, list(others)), rtol=1e-9, atol=1e-6)
 
 
 def _carried_with_truth(
@@ -767,18 +784,34 @@ def spans_of(state: History | Before, lattice: Lattice, known: list[np.ndarray],
     return state.memo[name]
 
 
-def _now(lattice: Lattice, history: History, fresh: list[np.ndarray], carried: list[np.ndarray] | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per published level, the rows now shown with every figure true, and those with a true count."""
+def _now(lattice: Lattice, history: History, fresh: list[np.ndarray], carried: list[np.ndarray] | None) -> Told:
+    """Per published level, the rows now shown with a true count, and per measure no rule judges
+    those shown with that sum true: fresh, or carried with figures that are still the truth."""
     published = len(history.rows)
     counted = [fresh[level] | counts_read(history, level, lattice.values[level], carried[level] if carried else None) for level in range(published)]
-    return list(fresh[:published]), counted
+    means = history.other_means if history.other_means is not None else np.zeros(0, dtype=bool)
+    sums = []
+    for level in range(published):
+        rows = len(fresh[level])
+        shown = history.anchors[level].others if history.anchors is not None and history.anchors[level].others is not None else np.full((rows, len(means)), np.nan)
+        truth = lattice.others[level] if lattice.others and level < len(lattice.others) else np.zeros((rows, 0))
+        told = np.isclose(np.where(means[None, :], shown * history.reference[level][:, None], shown), truth, rtol=1e-9, atol=1e-6)
+        sums.append(fresh[level][:, None] | ((carried[level] if carried else np.zeros(rows, dtype=bool))[:, None] & told))
+    return Told(counted, per_measure(sums, len(means)))
 
 
-def _last_spans(lattice: Lattice, history: History) -> tuple[Spans, Spans]:
-    """What the last publication's rows determine: those shown with every figure true, and those
-    shown with a true count."""
+def per_measure(sums: list[np.ndarray], measures: int) -> list[list[np.ndarray]]:
+    """Per level (entries × measures) masks as one list of per-level masks per measure."""
+    return [[mask[:, measure] for mask in sums] for measure in range(measures)]
+
+
+def _last_spans(lattice: Lattice, history: History) -> Reading:
+    """What the last publication's rows determine: those shown with a true count, and per measure
+    no rule judges those shown with that sum true."""
     counted = [history.exact[level] | (history.shown[level] & (history.reference[level] == history.counted[level])) for level in range(len(history.rows))]
-    return spans_of(history, lattice, history.exact, "exact"), spans_of(history, lattice, counted, "counts")
+    told = history.sums_told or [np.zeros((len(rows), 0), dtype=bool) for rows in history.rows]
+    measures = told[0].shape[1] if told else 0
+    return Reading(spans_of(history, lattice, counted, "counts"), [spans_of(history, lattice, known, f"sum {m}") for m, known in enumerate(per_measure(told, measures))])
 
 
 def _across(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray] | None) -> tuple[list, list[np.ndarray]]:
@@ -789,12 +822,12 @@ def _across(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int,
     then = _last_spans(lattice, history)
     changes = [lattice.values[level] - history.counted[level] for level in range(published)]
     others = other_changes(lattice.others, history)
-    return read_across(lattice, published, then, now, changes, others[:published] if others is not None else None, k), now[1]
+    return read_across(lattice, published, then, now, changes, others[:published] if others is not None else None, k), now.counted
 
 
 def groups_read_since_last(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray]) -> list[tuple[int, int]]:
     """For the audit: the (level, entry) of each group read through different rows in the last
-    publication and this one (`carried`: rows shown with their true count, not fresh)."""
+    publication and this one (`carried`: rows carried forward, showing what they last showed)."""
     return [(group.level, group.entry) for group in _across(lattice, history, fresh, k, carried)[0]]
 
 
@@ -810,7 +843,14 @@ class Before:
     sums: list[np.ndarray]  # (entries × measures no rule judges) true sums then; 0 when absent, NaN when unknown
     unseen: np.ndarray  # per such measure: neither shown nor recorded then, so nothing to difference
     counts: list[np.ndarray] | None = None  # shown then with its true count, whatever its other figures
+    sums_told: list[np.ndarray] | None = None  # (entries × measures no rule judges) shown then with that sum true
     memo: dict = field(default_factory=dict, compare=False, repr=False)  # what is worked out once from it per release (`spans_of`)
+
+    def told(self) -> list[list[np.ndarray]]:
+        """Per measure no rule judges, per level, the rows shown then with that sum true (those
+        shown with the truth, where the publication did not say)."""
+        measures = self.unseen.shape[0]
+        return per_measure(self.sums_told, measures) if self.sums_told is not None else [self.exact] * measures
 
 
 def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: int, steady: list[np.ndarray] | None = None) -> Lattice:
@@ -867,7 +907,7 @@ def gaps_to_carry(lattice: Lattice, befores: Sequence[Before], history: History,
             return [(fresh[level] & before.exact[level] & ~delta.kept[level]) | carry[level] for level in range(published)]  # nothing left to hide: carry every row that moved
         for level in range(published):
             carry[level] |= fresh[level] & before.exact[level] & delta.suppressed[level]
-    return _and_read_across(lattice, fresh, carried, carry, lambda now, kept: (read_since_older(lattice, befores, history, now, k, kept), _now(lattice, history, now, kept)[1]))
+    return _and_read_across(lattice, fresh, carried, carry, lambda now, kept: (read_since_older(lattice, befores, history, now, k, kept), _now(lattice, history, now, kept).counted))
 
 
 def read_since_older(lattice: Lattice, befores: Sequence[Before], history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray] | None = None) -> list:
@@ -876,7 +916,7 @@ def read_since_older(lattice: Lattice, befores: Sequence[Before], history: Histo
     published = len(history.rows)
     older = [
         (
-            (spans_of(before, lattice, before.exact, "exact"), spans_of(before, lattice, before.counts or before.exact, "counts")),
+            Reading(spans_of(before, lattice, before.counts or before.exact, "counts"), [spans_of(before, lattice, known, f"sum {m}") for m, known in enumerate(before.told())]),
             [lattice.values[level] - before.counted[level] for level in range(published)],
             _sums_since(lattice, before, published),
         )

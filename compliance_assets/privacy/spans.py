@@ -27,7 +27,7 @@ from scipy.sparse import csc_matrix, csr_matrix, hstack
 from scipy.sparse.csgraph import connected_components
 
 from compliance_assets.privacy.intervals import entry_members
-from compliance_assets.privacy.suppression import Lattice, drifted_sums, neighbours, small
+from compliance_assets.privacy.suppression import Lattice, drifted_each, neighbours, small
 
 TOLERANCE = 1e-9
 GAP = 1e-8  # eigenvalues of a Gram matrix below this are taken for 0, its rounding error is some 1e-15; a group found is checked
@@ -248,6 +248,37 @@ def _in_span(rows: np.ndarray, vector: np.ndarray) -> bool:
     return bool(np.abs(rows.T @ weights - vector).max() < 1e-7)
 
 
+@dataclass(frozen=True)
+class Told:
+    """Per level, the rows a publication shows with a true count (`counted`); per measure no rule
+    judges, per level, those it shows with that sum true (`sums`). A row carried forward with
+    figures that are still the truth tells them, as an attacker reading it as exact finds: its
+    count, and each sum that did not move while another figure did."""
+
+    counted: list[np.ndarray]
+    sums: list[list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a publication's rows determine: through the rows with a true count (`counts`), and per
+    measure no rule judges through those with that sum true (`sums`)."""
+
+    counts: Spans
+    sums: list[Spans]
+
+    def knowns(self) -> list[list[np.ndarray]]:
+        return [self.counts.known, *(spans.known for spans in self.sums)]
+
+    def pairs(self, now: Reading) -> list[tuple[Spans, Spans]]:
+        """(then, now) per figure, each pair once."""
+        found: list[tuple[Spans, Spans]] = []
+        for pair in [(self.counts, now.counts), *zip(self.sums, now.sums, strict=True)]:
+            if not any(pair[0] is a and pair[1] is b for a, b in found):
+                found.append(pair)
+        return found
+
+
 def _and_other_shapes(lattice: Lattice, groups: list[Group], pairs: list[tuple[Spans, Spans]]) -> list[Group]:
     """The candidate `groups`, then the groups of other shapes each pair of spans (then, now)
     both determine (`other_groups`), each group of cells once."""
@@ -277,40 +308,49 @@ def _entries_matrix(groups: list[Group], sizes: list[int]) -> csr_matrix:
 
 
 def _giving_away(entries: csr_matrix, changes: list[np.ndarray], sums: list[np.ndarray] | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per group: its change of subjects is 1 to k - 1; else a sum no rule judges moved (or may
-    have) while fewer than k subjects did (`changes`, `sums`: per level, each entry's)."""
+    """Per group: its change of subjects is 1 to k - 1; and per measure no rule judges, whether
+    that sum moved (or may have) while fewer than k subjects did (`changes`, `sums`: per level,
+    each entry's). The two are read through different rows, so a group can be read for its sum
+    and not for its count: each is asked on its own."""
     net = entries @ np.concatenate(changes).astype(float)
     few = small(np.abs(net), k)
     if sums is None or not sums[0].shape[1]:
-        return few, np.zeros_like(few)
+        return few, np.zeros((len(few), 0), dtype=bool)
     stacked = np.concatenate(sums)
     unknown = (abs(entries) @ np.isnan(stacked).astype(float)) > 0
     moved = np.where(unknown, np.nan, entries @ np.nan_to_num(stacked))
-    return few, (np.abs(net) < k) & drifted_sums(moved, abs(entries) @ np.abs(np.nan_to_num(stacked))) & ~few
+    return few, (np.abs(net) < k)[:, None] & drifted_each(moved, abs(entries) @ np.abs(np.nan_to_num(stacked)))
 
 
-def read_across(
-    lattice: Lattice,
-    published: int,
-    then: tuple[Spans, Spans],
-    now: tuple[list[np.ndarray], list[np.ndarray]],
-    changes: list[np.ndarray],
-    sums: list[np.ndarray] | None,
-    k: int,
-) -> list[Group]:
+def _reading_now(lattice: Lattice, now: Told) -> Reading:
+    """What the rows shown now determine, per figure: one piece of work per distinct set of rows,
+    as they mostly are the same."""
+    done: list[Spans] = []
+
+    def spans(known: list[np.ndarray]) -> Spans:
+        for found in done:
+            if all(np.array_equal(a, b) for a, b in zip(found.known, known, strict=True)):
+                return found
+        done.append(Spans(lattice, known))
+        return done[-1]
+
+    return Reading(spans(now.counted), [spans(known) for known in now.sums])
+
+
+def read_across(lattice: Lattice, published: int, then: Reading, now: Told, changes: list[np.ndarray], sums: list[np.ndarray] | None, k: int) -> list[Group]:
     """The candidate groups, and those of other shapes (`other_groups`), whose change since the
     last publication is read and gives someone away: per published level, each entry's `changes`
     of subjects and `sums` (entries × measures no rule judges, NaN unknown). `then` holds what the
-    last publication's rows with every figure true, and those with a true count, determine; `now`
-    is per level such rows now (a row carried with the count it truly has still tells the count)."""
-    spans_now = _spans_now(lattice, now)
-    groups = _and_other_shapes(lattice, candidate_groups(lattice, published, [then[0].known, then[1].known, now[0], now[1]]), [(then[1], spans_now[1]), (then[0], spans_now[0])])
+    last publication's rows determine, per figure; `now` the rows shown now that tell each figure
+    (a row carried with the count it truly has still tells the count)."""
+    reading = _reading_now(lattice, now)
+    groups = _and_other_shapes(lattice, candidate_groups(lattice, published, [*then.knowns(), *reading.knowns()]), then.pairs(reading))
     if not groups:
         return []
     cells = _cells_matrix(groups, len(lattice.values[0]))
     few, quiet = _giving_away(_entries_matrix(groups, [len(c) for c in changes]), changes, sums, k)
     exposed = np.zeros(len(groups), dtype=bool)
-    for asked, spans, later in ((few, then[1], spans_now[1]), (quiet, then[0], spans_now[0])):
+    for asked, spans, later in ((few, then.counts, reading.counts), *((quiet[:, m], then.sums[m], reading.sums[m]) for m in range(quiet.shape[1]))):
         if asked.any():
             exposed |= asked & _reads(spans, cells, asked) & _reads(later, cells, asked)
     return [g for g, hit in zip(groups, exposed, strict=True) if hit]
@@ -319,9 +359,9 @@ def read_across(
 def read_over_gaps(
     lattice: Lattice,
     published: int,
-    older: list[tuple[tuple[Spans, Spans], list[np.ndarray], list[np.ndarray] | None]],
-    last: tuple[Spans, Spans],
-    now: tuple[list[np.ndarray], list[np.ndarray]],
+    older: list[tuple[Reading, list[np.ndarray], list[np.ndarray] | None]],
+    last: Reading,
+    now: Told,
     k: int,
 ) -> list[Group]:
     """The candidate groups, and those of other shapes each older publication and now determine,
@@ -332,34 +372,39 @@ def read_over_gaps(
     `now` as for `read_across`."""
     if not older:
         return []
-    spans_now = _spans_now(lattice, now)
+    reading = _reading_now(lattice, now)
     groups = _and_other_shapes(
         lattice,
-        candidate_groups(lattice, published, [now[0], now[1], last[0].known, last[1].known, *(spans.known for pair, _, _ in older for spans in pair)]),
-        [pair for (exact, counts), _, _ in older for pair in ((counts, spans_now[1]), (exact, spans_now[0]))],
+        candidate_groups(lattice, published, [*reading.knowns(), *last.knowns(), *(known for then, _, _ in older for known in then.knowns())]),
+        [pair for then, _, _ in older for pair in then.pairs(reading)],
     )
     if not groups:
         return []
     cells = _cells_matrix(groups, len(lattice.values[0]))
     entries = _entries_matrix(groups, [len(c) for c in older[0][1]])
-    read_now = spans_now[0].reads(cells)
-    counted_now = spans_now[1].reads(cells) if spans_now[1] is not spans_now[0] else read_now
-    steady = [read_now & last[0].reads(cells), counted_now & last[1].reads(cells)]
+    reads = _Memo(cells)
+    read_now = [reads(spans) for spans in (reading.counts, *reading.sums)]
+    steady = [now_reads & reads(spans) for now_reads, spans in zip(read_now, (last.counts, *last.sums), strict=True)]
     exposed = np.zeros(len(groups), dtype=bool)
-    for (exact, counts), changes, sums in reversed(older):
-        read_then = [exact.reads(cells), counts.reads(cells) if counts is not exact else None]
-        read_then[1] = read_then[0] if read_then[1] is None else read_then[1]
+    for then, changes, sums in reversed(older):
+        read_then = [reads(spans) for spans in (then.counts, *then.sums)]
         few, quiet = _giving_away(entries, changes, sums, k)
-        exposed |= (few & counted_now & read_then[1] & ~steady[1]) | (quiet & read_now & read_then[0] & ~steady[0])
-        steady = [steady[0] & read_then[0], steady[1] & read_then[1]]
+        for figure, asked in enumerate((few, *(quiet[:, m] for m in range(quiet.shape[1])))):
+            exposed |= asked & read_now[figure] & read_then[figure] & ~steady[figure]
+        steady = [kept & told for kept, told in zip(steady, read_then, strict=True)]
     return [g for g, hit in zip(groups, exposed, strict=True) if hit]
 
 
-def _spans_now(lattice: Lattice, now: tuple[list[np.ndarray], list[np.ndarray]]) -> tuple[Spans, Spans]:
-    """What the rows shown now with every figure true, and those with a true count, determine:
-    one piece of work when they are the same rows, as they mostly are."""
-    exact = Spans(lattice, now[0])
-    return exact, exact if all(np.array_equal(a, b) for a, b in zip(now[0], now[1], strict=True)) else Spans(lattice, now[1])
+class _Memo:
+    """Whether each group is read where a `Spans` was worked out, once per `Spans`."""
+
+    def __init__(self, cells: csr_matrix):
+        self.cells, self.found = cells, {}
+
+    def __call__(self, spans: Spans) -> np.ndarray:
+        if id(spans) not in self.found:
+            self.found[id(spans)] = (spans, spans.reads(self.cells))
+        return self.found[id(spans)][1]
 
 
 def _reads(spans: Spans, matrix: csr_matrix, asked: np.ndarray) -> np.ndarray:

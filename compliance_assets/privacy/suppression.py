@@ -118,10 +118,13 @@ def newcomers_break_rule(subjects_change: np.ndarray, outcome_changes: np.ndarra
 def drifted_sums(changes: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
     """Entries (rows of `changes`, one column per measure no rule judges) whose sum moved, or may
     have (unknown: NaN). `scale` bounds the rounding a sum of many signed parts picks up."""
-    if changes.shape[1] == 0:
-        return np.zeros(len(changes), dtype=bool)
+    return drifted_each(changes, scale).any(axis=1)
+
+
+def drifted_each(changes: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """`drifted_sums` per measure: (entries × measures)."""
     tolerance = 1e-6 + 1e-9 * (np.abs(changes) if scale is None else scale)
-    return (np.isnan(changes) | (np.abs(changes) > tolerance)).any(axis=1)
+    return np.isnan(changes) | (np.abs(changes) > tolerance)
 
 
 def moved_quietly(subjects_change: np.ndarray, changes: np.ndarray, k: int) -> np.ndarray:

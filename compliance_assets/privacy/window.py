@@ -175,8 +175,10 @@ def before_of(publication: Publication, tables: Sequence[pd.DataFrame], dims: Se
     index = {(str(label), str(key)): i for i, (label, key) in enumerate(zip(publication.labels, publication.keys, strict=True))}
     names = 0 if publication.other_truths is None else publication.other_truths.shape[1]
     truths = publication.other_truths if publication.other_truths is not None else np.zeros((len(publication.labels), 0))
-    exact, counts, counted, sums = [], [], [], []
+    exact, counts, counted, sums, sums_told = [], [], [], [], []
     told = publication.shown & (publication.values == publication.truths)  # its count the truth, whatever its other figures
+    values = publication.other_values if publication.other_values is not None else np.full(truths.shape, np.nan)
+    told_sums = publication.shown[:, None] & np.isclose(values, truths, rtol=1e-9, atol=1e-6)  # a sum the truth, whatever its other figures
     for table in tables:
         labels = table["grouped_by"].astype(str).to_numpy(dtype=object)
         keys = entry_keys(table, dims).astype(str).to_numpy(dtype=object)
@@ -188,13 +190,15 @@ def before_of(publication: Publication, tables: Sequence[pd.DataFrame], dims: Se
             counts.append(present)
             counted.append(np.zeros(len(found)))
             sums.append(np.zeros((len(found), names)))
+            sums_told.append(np.zeros((len(found), names), dtype=bool))
             continue
         exact.append(present & _read_exactly(publication)[at])
         counts.append(present & told[at])
         counted.append(np.where(present, np.nan_to_num(publication.truths[at]), 0.0))
         sums.append(np.where(present[:, None], truths[at], 0.0))
+        sums_told.append(exact[-1][:, None] | (present[:, None] & told_sums[at]))
     unseen = ~publication.other_shown if publication.other_shown is not None else np.ones(names, dtype=bool)
-    return Before(exact, counted, sums, unseen, counts)
+    return Before(exact, counted, sums, unseen, counts, sums_told)
 
 
 def window_exposures(

@@ -164,14 +164,19 @@ def test_the_audit_names_a_change_read_through_different_rows(monkeypatch):
     assert (audit["exposure"] == SMALL_CHANGE).any(), audit
 
 
-STEPS = st.lists(
-    st.tuples(
-        st.sampled_from(["erase", "join", "swap", "move"]), st.integers(0, len(ATOMS) - 1), st.integers(1, 5), st.integers(18, 90),
-        st.integers(0, len(ATOMS) - 1), st.sampled_from([0, K, K + 2, 2 * K]),
-    ),
-    min_size=1,
-    max_size=5,
-)
+def _steps(cells: int, most: int):
+    """Histories of up to `most` steps over a table of `cells` cells (`apply_step`)."""
+    return st.lists(
+        st.tuples(
+            st.sampled_from(["erase", "join", "swap", "move"]), st.integers(0, cells - 1), st.integers(1, 5), st.integers(18, 90),
+            st.integers(0, cells - 1), st.sampled_from([0, K, K + 2, 2 * K]),
+        ),
+        min_size=1,
+        max_size=most,
+    )
+
+
+STEPS = _steps(len(ATOMS), 5)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -399,14 +404,7 @@ def test_a_group_of_six_cells_among_twenty_is_not_read():
     assert all(audit.empty for audit in audits), audits
 
 
-WIDE_STEPS = st.lists(
-    st.tuples(
-        st.sampled_from(["erase", "join", "swap", "move"]), st.integers(0, len(WIDE_ATOMS) - 1), st.integers(1, 5), st.integers(18, 90),
-        st.integers(0, len(WIDE_ATOMS) - 1), st.sampled_from([0, K, K + 2, 2 * K]),
-    ),
-    min_size=1,
-    max_size=4,
-)
+WIDE_STEPS = _steps(len(WIDE_ATOMS), 4)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

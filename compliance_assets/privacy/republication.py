@@ -40,7 +40,7 @@ import pandas as pd
 
 from compliance_assets.privacy.ledger import ANCHOR, COUNTED, entry_keys
 from compliance_assets.privacy.intervals import Movement, within_both
-from compliance_assets.privacy.spans import Reading, Spans, Told, blame, read_across, read_over_gaps
+from compliance_assets.privacy.spans import Reading, Spans, Told, blame, read_across, read_over_gaps, spans_among
 from compliance_assets.privacy.suppression import Lattice, change_dominance_violations, drifted_sums, moved_quietly, newcomers_break_rule, outcome_violations, small, suppress
 
 
@@ -779,8 +779,7 @@ def spans_of(state: History | Before, lattice: Lattice, known: list[np.ndarray],
     """The groups a past publication's rows determine, worked out once per release: the
     lattice's shape and the publication do not change while the release settles."""
     if name not in state.memo:
-        same = [found for found in state.memo.values() if all(np.array_equal(a, b) for a, b in zip(found.known, known, strict=True))]
-        state.memo[name] = same[0] if same else Spans(lattice, known)
+        state.memo[name] = spans_among(list(state.memo.values()), lattice, known)
     return state.memo[name]
 
 
@@ -789,12 +788,12 @@ def _now(lattice: Lattice, history: History, fresh: list[np.ndarray], carried: l
     those shown with that sum true: fresh, or carried with figures that are still the truth."""
     published = len(history.rows)
     counted = [fresh[level] | counts_read(history, level, lattice.values[level], carried[level] if carried else None) for level in range(published)]
-    means = history.other_means if history.other_means is not None else np.zeros(0, dtype=bool)
+    means = history.other_means
     sums = []
     for level in range(published):
         rows = len(fresh[level])
-        shown = history.anchors[level].others if history.anchors is not None and history.anchors[level].others is not None else np.full((rows, len(means)), np.nan)
-        truth = lattice.others[level] if lattice.others and level < len(lattice.others) else np.zeros((rows, 0))
+        shown = history.anchors[level].others
+        truth = lattice.others[level] if lattice.others else np.zeros((rows, 0))
         told = np.isclose(np.where(means[None, :], shown * history.reference[level][:, None], shown), truth, rtol=1e-9, atol=1e-6)
         sums.append(fresh[level][:, None] | ((carried[level] if carried else np.zeros(rows, dtype=bool))[:, None] & told))
     return Told(counted, per_measure(sums, len(means)))
@@ -809,9 +808,8 @@ def _last_spans(lattice: Lattice, history: History) -> Reading:
     """What the last publication's rows determine: those shown with a true count, and per measure
     no rule judges those shown with that sum true."""
     counted = [history.exact[level] | (history.shown[level] & (history.reference[level] == history.counted[level])) for level in range(len(history.rows))]
-    told = history.sums_told or [np.zeros((len(rows), 0), dtype=bool) for rows in history.rows]
-    measures = told[0].shape[1] if told else 0
-    return Reading(spans_of(history, lattice, counted, "counts"), [spans_of(history, lattice, known, f"sum {m}") for m, known in enumerate(per_measure(told, measures))])
+    told = per_measure(history.sums_told, len(history.other_means))
+    return Reading(spans_of(history, lattice, counted, "counts"), [spans_of(history, lattice, known, f"sum {m}") for m, known in enumerate(told)])
 
 
 def _across(lattice: Lattice, history: History, fresh: list[np.ndarray], k: int, carried: list[np.ndarray] | None) -> tuple[list, list[np.ndarray]]:
@@ -842,15 +840,13 @@ class Before:
     counted: list[np.ndarray]  # its subjects then; 0 when absent
     sums: list[np.ndarray]  # (entries × measures no rule judges) true sums then; 0 when absent, NaN when unknown
     unseen: np.ndarray  # per such measure: neither shown nor recorded then, so nothing to difference
+    sums_told: list[np.ndarray]  # (entries × measures no rule judges) shown then with that sum true, whatever its other figures
     counts: list[np.ndarray] | None = None  # shown then with its true count, whatever its other figures
-    sums_told: list[np.ndarray] | None = None  # (entries × measures no rule judges) shown then with that sum true
     memo: dict = field(default_factory=dict, compare=False, repr=False)  # what is worked out once from it per release (`spans_of`)
 
     def told(self) -> list[list[np.ndarray]]:
-        """Per measure no rule judges, per level, the rows shown then with that sum true (those
-        shown with the truth, where the publication did not say)."""
-        measures = self.unseen.shape[0]
-        return per_measure(self.sums_told, measures) if self.sums_told is not None else [self.exact] * measures
+        """Per measure no rule judges, per level, the rows shown then with that sum true."""
+        return per_measure(self.sums_told, self.unseen.shape[0])
 
 
 def gap_lattice(lattice: Lattice, before: Before, fresh: list[np.ndarray], k: int, steady: list[np.ndarray] | None = None) -> Lattice:

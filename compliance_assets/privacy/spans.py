@@ -19,6 +19,7 @@ one more row now beside the group (`blame`), and the caller asks again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -322,19 +323,21 @@ def _giving_away(entries: csr_matrix, changes: list[np.ndarray], sums: list[np.n
     return few, (np.abs(net) < k)[:, None] & drifted_each(moved, abs(entries) @ np.abs(np.nan_to_num(stacked)))
 
 
+def spans_among(done: Iterable[Spans], lattice: Lattice, known: list[np.ndarray]) -> Spans:
+    """The spans of `done` worked out for the same rows, else those of `known`: the figures of a
+    publication are mostly told by the same rows."""
+    for found in done:
+        if all(np.array_equal(a, b) for a, b in zip(found.known, known, strict=True)):
+            return found
+    return Spans(lattice, known)
+
+
 def _reading_now(lattice: Lattice, now: Told) -> Reading:
-    """What the rows shown now determine, per figure: one piece of work per distinct set of rows,
-    as they mostly are the same."""
+    """What the rows shown now determine, per figure: one piece of work per distinct set of rows."""
     done: list[Spans] = []
-
-    def spans(known: list[np.ndarray]) -> Spans:
-        for found in done:
-            if all(np.array_equal(a, b) for a, b in zip(found.known, known, strict=True)):
-                return found
-        done.append(Spans(lattice, known))
-        return done[-1]
-
-    return Reading(spans(now.counted), [spans(known) for known in now.sums])
+    for known in (now.counted, *now.sums):
+        done.append(spans_among(done, lattice, known))
+    return Reading(done[0], done[1:])
 
 
 def read_across(lattice: Lattice, published: int, then: Reading, now: Told, changes: list[np.ndarray], sums: list[np.ndarray] | None, k: int) -> list[Group]:

@@ -198,7 +198,7 @@ def before_of(publication: Publication, tables: Sequence[pd.DataFrame], dims: Se
         sums.append(np.where(present[:, None], truths[at], 0.0))
         sums_told.append(exact[-1][:, None] | (present[:, None] & told_sums[at]))
     unseen = ~publication.other_shown if publication.other_shown is not None else np.ones(names, dtype=bool)
-    return Before(exact, counted, sums, unseen, counts, sums_told)
+    return Before(exact, counted, sums, unseen, sums_told, counts)
 
 
 def window_exposures(
